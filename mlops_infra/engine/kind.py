@@ -100,6 +100,16 @@ class Kind(ABC):
         """Output values; must work with ``live=None`` for outputs known before creation."""
         return {}
 
+    def id_from_name(self, name: str) -> ResourceId:
+        """Rebuild a ``ResourceId`` from its full name (for ledger entries no longer in the spec).
+
+        The default suits GCP names made of ``collection/value`` pairs: the scope is the
+        name without its last pair, and ``parts`` maps each collection to its value.
+        """
+        segments = name.split("/")
+        parts = dict(zip(segments[0::2], segments[1::2]))
+        return ResourceId(kind=self.name, name=name, scope="/".join(segments[:-2]), parts=parts)
+
     # --- reads ----------------------------------------------------------------
     def list(self, scope: str) -> dict[str, dict[str, Any]] | None:
         """Every live resource of this kind in ``scope``, keyed by ``ResourceId.name``.

@@ -1,0 +1,132 @@
+"""The generic three-way diff over REST-shaped dicts. Pure: no I/O.
+
+Only paths the user wrote (present in ``desired``) are compared, so server-set
+defaults never show up as changes. Paths present in the last-applied spec (from the
+ledger) but no longer in ``desired`` are removals, so deleting a label or a field
+from the spec removes it live, as ``kubectl apply`` does.
+
+Maps are walked key by key; lists and scalars are leaves. A list of maps matches
+when every element matches its counterpart on the keys the user wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from mlops_infra.engine.kind import FieldChange
+
+REDACTED = "<redacted>"
+_MISSING = object()
+
+
+def leaves(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(dotted path, value)`` for every leaf; an empty map is itself a leaf."""
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            yield from leaves(item, path + ".")
+        else:
+            yield path, item
+
+
+def get_path(value: Any, path: str) -> Any:
+    """The value at a dotted path, or ``_MISSING``."""
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def same(desired: Any, live: Any) -> bool:
+    """Whether ``live`` satisfies ``desired`` (int64-as-string tolerant; maps compared on desired keys)."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        return all(same(v, live.get(k)) for k, v in desired.items())
+    if isinstance(desired, list) and isinstance(live, list):
+        return len(desired) == len(live) and all(same(d, v) for d, v in zip(desired, live))
+    if isinstance(desired, (int, float)) and not isinstance(desired, bool) and isinstance(live, str):
+        return str(desired) == live
+    if isinstance(live, (int, float)) and not isinstance(live, bool) and isinstance(desired, str):
+        return desired == str(live)
+    if desired == {} and live is None:
+        return True
+    return bool(desired == live)
+
+
+def diff(desired: dict[str, Any], live: dict[str, Any],
+         last_applied: dict[str, Any] | None = None) -> list[FieldChange]:
+    """Field changes that turn ``live`` into ``desired``, including removals since ``last_applied``."""
+    changes = list(_changed_or_added(desired, live, last_applied or {}))
+    changes += list(_removed(desired, live, last_applied or {}))
+    return changes
+
+
+def _changed_or_added(desired: dict[str, Any], live: dict[str, Any],
+                      last: dict[str, Any]) -> Iterator[FieldChange]:
+    for path, want in leaves(desired):
+        have = get_path(live, path)
+        if have is _MISSING or have is None:
+            if want is not None and want != {}:
+                yield FieldChange(path=path, op="add", new=want)
+        elif not same(want, have) or _list_edited_since(want, get_path(last, path)):
+            yield FieldChange(path=path, op="change", old=have, new=want)
+
+
+def _list_edited_since(want: Any, before: Any) -> bool:
+    """A list the user edited since the last apply is pushed whole, even if ``same`` tolerates it."""
+    if not isinstance(want, list) or before is _MISSING or _contains_redacted(before):
+        return False
+    return bool(before != want)
+
+
+def _removed(desired: dict[str, Any], live: dict[str, Any],
+             last: dict[str, Any]) -> Iterator[FieldChange]:
+    for path, _ in leaves(last):
+        if _covered(desired, path):
+            continue
+        have = get_path(live, path)
+        if have is not _MISSING and have is not None:
+            yield FieldChange(path=path, op="remove", old=have, new=None)
+
+
+def _covered(desired: dict[str, Any], path: str) -> bool:
+    """Whether ``desired`` still says something at ``path`` or at one of its parents' leaves."""
+    parts = path.split(".")
+    for depth in range(1, len(parts) + 1):
+        value = get_path(desired, ".".join(parts[:depth]))
+        if value is _MISSING:
+            return False
+        if not isinstance(value, dict) or not value:
+            return True
+    return True
+
+
+def _contains_redacted(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_contains_redacted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_redacted(v) for v in value)
+    return bool(value == REDACTED)
+
+
+def merge_patch(changes: list[FieldChange]) -> dict[str, Any]:
+    """An RFC 7396 merge-patch body for ``changes`` (removals become ``None``)."""
+    patch: dict[str, Any] = {}
+    for change in changes:
+        *parents, leaf = change.path.split(".")
+        node = patch
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = change.new
+    return patch
+
+
+def redact(value: Any, secret_paths: frozenset[str], prefix: str = "") -> Any:
+    """A copy of ``value`` with the given dotted paths replaced by ``REDACTED``."""
+    if not isinstance(value, dict) or not secret_paths:
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        out[key] = REDACTED if path in secret_paths else redact(item, secret_paths, path + ".")
+    return out

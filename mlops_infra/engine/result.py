@@ -1,0 +1,46 @@
+"""What an apply did: per-resource outcomes, for renderers and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mlops_infra.engine.plan import Action
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one planned change: ``status`` is ``done``, ``failed`` or ``skipped``."""
+
+    address: str
+    kind: str
+    action: Action
+    status: str
+    error: str | None = None
+    seconds: float = 0.0
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Outcomes in completion order, plus the stack outputs after the apply."""
+
+    outcomes: tuple[Outcome, ...]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "done" for o in self.outcomes)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return {o.address: o.error or o.status for o in self.outcomes if o.status != "done"}
+
+
+class ProgressListener(Protocol):
+    """Receives executor events; the terminal progress display implements it."""
+
+    def started(self, *, address: str, kind: str, action: Action) -> None: ...
+
+    def finished(self, outcome: Outcome) -> None: ...

@@ -1,0 +1,167 @@
+"""The command line as a user runs it: subprocesses against the emulator (or --local)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.scenarios.conftest import SPEC, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MALFORMED = {
+    "bad_yaml": ("resources:\n  raw: [unclosed\n", 2),
+    "unknown_field": (SPEC.replace("    versioning: true", "    versionning: true"), 13),
+    "wrong_type": (SPEC.replace("    versioning: true", "    versioning: [1, 2]"), 13),
+    "duplicate_key": (SPEC.replace("    versioning: true", "    labels: {a: b}"), 13),
+    "unknown_ref": (SPEC.replace("${features.name}", "${featurez.name}"), 26),
+    "cycle": (SPEC.replace("    location: EU", "    location: EU\n    labels: {x: '${raw.name}'}")
+              .replace("    labels: {team: ml, env: dev}",
+                       "    labels: {team: ml, env: '${models.name}'}"), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_spec_is_one_line_exit_1_and_no_mutation(case: str, emulator, tmp_path: Path) -> None:
+    text, line = MALFORMED[case]
+    spec = tmp_path / f"{case}.yaml"
+    spec.write_text(text)
+    emulator.clear_journal()
+    proc = run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert str(spec) in lines[0]
+    if line is not None:
+        assert f"{spec}:{line}" in lines[0], lines[0]
+    assert emulator.journal == []
+
+
+def test_dry_run_makes_only_get_requests_and_detailed_exitcode(emulator, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    emulator.clear_journal()
+    proc = run_cli(["reconcile", str(spec), "--dry-run", "--detailed-exitcode"],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 2, proc.stderr
+    assert "+" in proc.stdout and "storage.Bucket" in proc.stdout
+    assert emulator.journal and {e.method for e in emulator.journal} == {"GET"}
+
+    assert run_cli(["reconcile", str(spec), "--auto-approve"],
+                   endpoints=emulator.endpoints).returncode == 0
+    emulator.clear_journal()
+    proc = run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 0 and emulator.mutating_requests() == []
+    assert run_cli(["reconcile", str(spec), "--dry-run", "--detailed-exitcode"],
+                   endpoints=emulator.endpoints).returncode == 0
+    spec.write_text(SPEC.replace("env: dev", "env: staging"))
+    proc = run_cli(["reconcile", str(spec), "--dry-run", "--detailed-exitcode", "--format", "markdown"],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 2 and "labels.env" in proc.stdout
+
+
+def test_json_format_is_the_plan_document(emulator, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    proc = run_cli(["plan", str(spec), "--format", "json", "-o", str(tmp_path / "plan.json")],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["create"] == 4 and doc["has_changes"] is True
+    proc = run_cli(["apply", str(tmp_path / "plan.json")], endpoints=emulator.endpoints)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(["apply", str(tmp_path / "plan.json")], endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and "changed since the plan" in proc.stderr
+
+
+def test_two_reconciles_at_once_one_applies_other_exits_3(emulator, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    emulator.set_latency(0.15)
+    procs = [subprocess.Popen([sys.executable, "-m", "mlops_infra", "reconcile", str(spec),
+                               "--auto-approve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=_env(emulator.endpoints), stdin=subprocess.DEVNULL)
+             for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 3], results
+    locked = next(err for code, err in results if code == 3)
+    assert "locked by another run" in locked and "owner=" in locked and "pid=" in locked
+
+
+def test_lock_held_by_someone_else_exits_3(emulator, spec_file: Path) -> None:
+    from mlops_infra.api import Stack
+
+    with Stack.load(spec_file, endpoints=emulator.endpoints) as stack:
+        stack._ensure_ledger_home()
+        with stack.ledger.lock(owner="ci-runner-42", ttl=60):
+            proc = run_cli(["reconcile", str(spec_file), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 3 and "ci-runner-42" in proc.stderr
+
+
+def test_validate_and_schema(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    proc = run_cli(["validate", str(spec)])
+    assert proc.returncode == 0 and "valid (4 resources" in proc.stdout
+    proc = run_cli(["schema"])
+    schema = json.loads(proc.stdout)
+    import jsonschema
+    import yaml
+
+    jsonschema.validate(yaml.safe_load(SPEC), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**yaml.safe_load(SPEC), "apiVersion": 3}, schema)
+
+
+def test_bad_flag_is_one_line_exit_1() -> None:
+    proc = run_cli(["reconcile", "x.yaml", "--format", "yaml"])
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Path) -> None:
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    first = run_cli(["reconcile", str(quickstart), "--local", "--auto-approve"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert (tmp_path / ".mlops_infra").is_dir()
+    second = run_cli(["reconcile", str(quickstart), "--local", "--dry-run", "--detailed-exitcode"],
+                     cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "No changes" in second.stdout
+    quickstart.write_text(quickstart.read_text().replace("team: ml-platform", "team: research", 1))
+    third = run_cli(["reconcile", str(quickstart), "--local", "--dry-run", "--detailed-exitcode"],
+                    cwd=tmp_path)
+    assert third.returncode == 2, third.stdout + third.stderr
+    state = run_cli(["state", "list", str(quickstart), "--local"], cwd=tmp_path)
+    assert state.returncode == 0 and "raw-data" in state.stdout
+
+
+def test_emulator_command_prints_endpoints_first(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "mlops_infra", "emulator"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        endpoints = json.loads(proc.stdout.readline())
+        assert {"storage", "bigquery", "control"} <= set(endpoints)
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(SPEC)
+        assert run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=endpoints).returncode == 0
+        import urllib.request
+
+        with urllib.request.urlopen(endpoints["control"] + "/journal") as resp:
+            journal = json.loads(resp.read())
+        assert any(e["method"] == "POST" for e in journal)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _env(endpoints: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "MLOPS_INFRA_ENDPOINTS": json.dumps(endpoints), "MLOPS_INFRA_RETRY_SCALE": "0.02"}
