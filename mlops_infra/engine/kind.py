@@ -63,6 +63,9 @@ class FieldChange:
     forces_replace: bool = False
 
 
+FieldChanges = list[FieldChange]   # module-level: inside Kind, ``list`` names the method
+
+
 class Kind(ABC):
     """Base class of a resource kind; subclasses register with ``engine.registry``."""
 
@@ -135,7 +138,7 @@ class Kind(ABC):
         """Create it; return the live resource. A 409 raises ``errors.Conflict``."""
 
     @abstractmethod
-    def update(self, rid: ResourceId, desired: dict[str, Any], changes: list[FieldChange],
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
                live: dict[str, Any]) -> dict[str, Any]:
         """Apply only ``changes`` (a ``remove`` has ``new=None``); return the live resource."""
 
@@ -144,12 +147,12 @@ class Kind(ABC):
         """Delete it; ``force`` allows destroying contained data. Missing is not an error."""
 
     # --- change classification ---------------------------------------------
-    def replace_reason(self, changes: list[FieldChange]) -> str | None:
+    def replace_reason(self, changes: FieldChanges) -> str | None:
         """Why these changes need delete+create, or ``None`` for an in-place update."""
         hits = [c.path for c in changes if _under_any(c.path, self.immutable)]
         return f"immutable field(s) {', '.join(hits)}" if hits else None
 
-    def replace_loses_data(self, rid: ResourceId, changes: list[FieldChange]) -> bool:
+    def replace_loses_data(self, rid: ResourceId, changes: FieldChanges) -> bool:
         """Whether a replace would lose data (defaults to ``data_bearing``)."""
         return self.data_bearing
 

@@ -1,0 +1,279 @@
+"""The ``bigquery.Dataset`` kind.
+
+Fields a spec may write (REST names of the BigQuery v2 ``Dataset`` resource):
+
+| path                                        | notes                                              |
+|---------------------------------------------|----------------------------------------------------|
+| ``location``                                | immutable (a change replaces the dataset); API default ``US`` |
+| ``description``, ``friendlyName``           |                                                    |
+| ``labels``                                  | map; ``managed-by``/stack labels are added          |
+| ``defaultTableExpirationMs``                | milliseconds (int64: ``3600000`` == ``"3600000"``)  |
+| ``defaultPartitionExpirationMs``            | milliseconds                                       |
+| ``access[]``                                | ``{role, userByEmail|groupByEmail|domain|specialGroup|iamMember|view|routine|dataset}``; compared only when written (the server fills defaults); order does not matter |
+| ``defaultEncryptionConfiguration.kmsKeyName`` | shorthand ``defaultKmsKeyName: projects/..``     |
+
+The dataset id is the resource ``name``: letters, digits and underscores only.
+Outputs: ``name`` (dataset id), ``id`` (``project:dataset``), ``ref`` (``project.dataset``),
+``selfLink``. Identity ``projects/PROJECT/datasets/NAME``, listed per ``projects/PROJECT``
+(listed items are partial, so the engine reads the ones it needs). A dataset holding
+tables is only deleted with ``force``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    int64_at,
+    patch_body,
+    translate_errors,
+)
+
+_INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
+_DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_ENTITY_KEYS = ("userByEmail", "groupByEmail", "domain", "specialGroup", "iamMember", "view",
+                "routine", "dataset")
+# The API reports these IAM roles by their basic-role names.
+_BASIC_ROLES = {"roles/bigquery.dataViewer": "READER", "roles/bigquery.dataEditor": "WRITER",
+                "roles/bigquery.dataOwner": "OWNER"}
+_MULTI_REGIONS = frozenset({"us", "eu"})
+
+
+# --- spec model -----------------------------------------------------------------------
+
+class TableRef(SpecModel):
+    projectId: str
+    datasetId: str
+    tableId: str
+
+
+class RoutineRef(SpecModel):
+    projectId: str
+    datasetId: str
+    routineId: str
+
+
+class DatasetRef(SpecModel):
+    projectId: str
+    datasetId: str
+
+
+class DatasetAccess(SpecModel):
+    dataset: DatasetRef
+    targetTypes: list[Literal["VIEWS", "ROUTINES"]] | None = None
+
+
+class AccessEntry(SpecModel):
+    role: str | None = None
+    userByEmail: str | None = None
+    groupByEmail: str | None = None
+    domain: str | None = None
+    specialGroup: Literal["projectOwners", "projectReaders", "projectWriters",
+                          "allAuthenticatedUsers"] | None = None
+    iamMember: str | None = None
+    view: TableRef | None = None
+    routine: RoutineRef | None = None
+    dataset: DatasetAccess | None = None
+
+    @model_validator(mode="after")
+    def _one_entity(self) -> AccessEntry:
+        given = [k for k in _ENTITY_KEYS if k in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(f"an access entry needs exactly one of {', '.join(_ENTITY_KEYS)}"
+                             f" (got {', '.join(given) or 'none'})")
+        return self
+
+
+class EncryptionConfiguration(SpecModel):
+    kmsKeyName: str
+
+
+class DatasetSpec(SpecModel):
+    """A BigQuery dataset (REST field names, plus the ``defaultKmsKeyName`` shorthand)."""
+
+    location: str | None = None
+    description: str | None = None
+    friendlyName: str | None = None
+    labels: dict[str, str] | None = None
+    defaultTableExpirationMs: int | None = Field(default=None, ge=0)
+    defaultPartitionExpirationMs: int | None = Field(default=None, ge=0)
+    access: list[AccessEntry] | None = None
+    defaultEncryptionConfiguration: EncryptionConfiguration | None = None
+    defaultKmsKeyName: str | None = None  # shorthand
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @model_validator(mode="after")
+    def _no_double_spelling(self) -> DatasetSpec:
+        if {"defaultKmsKeyName", "defaultEncryptionConfiguration"} <= self.model_fields_set:
+            raise ValueError("'defaultKmsKeyName' is a shorthand for "
+                             "'defaultEncryptionConfiguration.kmsKeyName': write only one")
+        return self
+
+
+# --- canonical form (applied to desired and live alike) ----------------------------------
+
+def bq_location(value: Any) -> Any:
+    """Multi-regions upper-case (``US``, ``EU``), regions lower-case, as the API reports them."""
+    if not isinstance(value, str):
+        return value
+    return value.upper() if value.lower() in _MULTI_REGIONS else value.lower()
+
+
+def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    out = dict(entry)
+    if isinstance(out.get("role"), str):
+        out["role"] = _BASIC_ROLES.get(out["role"], out["role"])
+    return out
+
+
+def canonical(body: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    if "location" in out:
+        out["location"] = bq_location(out["location"])
+    if isinstance(out.get("access"), list):
+        entries = [_access_entry(e) for e in out["access"]]
+        out["access"] = sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
+    int64_at(out, _INT64_PATHS)
+    return out
+
+
+def dataset_id(ctx: ResourceContext) -> str:
+    """The dataset id (the resource name), refusing names BigQuery would reject."""
+    if not _DATASET_ID.match(ctx.name):
+        raise errors.SpecError(
+            f"dataset name {ctx.name!r} is not a valid BigQuery dataset id: use only letters, "
+            "digits and underscores (e.g. replace '-' with '_')", field=f"{ctx.address}.name")
+    return ctx.name
+
+
+def _parts(rid: ResourceId) -> tuple[str, str]:
+    # ``parts`` keys follow ``Kind.id_from_name``: collection -> value.
+    return rid.parts["projects"], rid.parts["datasets"]
+
+
+def _ref(project: str, dataset: str) -> Any:
+    from google.cloud.bigquery import DatasetReference
+
+    return DatasetReference(project, dataset)
+
+
+# --- the kind -----------------------------------------------------------------------------
+
+@register
+class Dataset(Kind):
+    """A BigQuery dataset."""
+
+    name = "bigquery.Dataset"
+    model = DatasetSpec
+    outputs = frozenset({"name", "id", "ref", "selfLink"})
+    immutable = frozenset({"location"})
+    data_bearing = True
+    complete_listing = False
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        ds = dataset_id(ctx)
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/datasets/{ds}",
+                          scope=f"projects/{ctx.project}",
+                          parts={"projects": ctx.project, "datasets": ds})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "defaultKmsKeyName"}
+        if "defaultKmsKeyName" in fields:
+            body["defaultEncryptionConfiguration"] = {"kmsKeyName": fields["defaultKmsKeyName"]}
+        ref = {"projectId": ctx.project, "datasetId": dataset_id(ctx)}
+        return canonical({"datasetReference": ref, **body})
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return canonical(live)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        project, ds = _parts(rid)
+        out: dict[str, Any] = {"name": ds, "id": f"{project}:{ds}", "ref": f"{project}.{ds}"}
+        if live and live.get("selfLink"):
+            out["selfLink"] = live["selfLink"]
+        return out
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        project = scope.split("/")[1]
+        with translate_errors(f"datasets in {scope}"):
+            client = self.clients.bigquery(project)
+            items = client.list_datasets(project=project, include_all=True, **CALL)
+            return {f"projects/{project}/datasets/{d.dataset_id}": dict(d._properties)
+                    for d in items}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        project, ds = _parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"dataset {project}:{ds}"):
+            try:
+                return self.clients.bigquery(project).get_dataset(
+                    _ref(project, ds), **CALL).to_api_repr()
+            except NotFound:
+                return None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        project, ds = _parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"dataset {project}:{ds}"):
+            try:
+                tables = self.clients.bigquery(project).list_tables(
+                    _ref(project, ds), max_results=1, **CALL)
+                return next(iter(tables), None) is not None
+            except NotFound:
+                return False
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        project, ds = _parts(rid)
+        from google.api_core.exceptions import Conflict
+        from google.cloud.bigquery import Dataset as BqDataset
+
+        with translate_errors(f"dataset {project}:{ds}"):
+            dataset = BqDataset.from_api_repr(copy.deepcopy(desired))
+            try:
+                return self.clients.bigquery(project).create_dataset(
+                    dataset, **CALL).to_api_repr()
+            except Conflict as exc:
+                raise errors.Conflict(f"409 Conflict: dataset {project}:{ds} already exists",
+                                      status=409) from exc
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        project, ds = _parts(rid)
+        from google.cloud.bigquery import Dataset as BqDataset
+
+        body = canonical(patch_body(desired, changes))
+        with translate_errors(f"dataset {project}:{ds}"):
+            # A fresh object: no etag, so a retried patch after a lost response cannot 412.
+            dataset = BqDataset(_ref(project, ds))
+            dataset._properties.update(body)
+            return self.clients.bigquery(project).update_dataset(
+                dataset, list(body), **CALL).to_api_repr()
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        project, ds = _parts(rid)
+        if not force and self.holds_data(rid):
+            raise errors.PermanentError(f"dataset {project}:{ds} holds tables: deleting it "
+                                        "needs allowDataLoss")
+        with translate_errors(f"dataset {project}:{ds}"):
+            self.clients.bigquery(project).delete_dataset(
+                _ref(project, ds), delete_contents=force, not_found_ok=True, **CALL)

@@ -1,0 +1,294 @@
+"""The ``bigquery.Table`` kind.
+
+Fields a spec may write (REST names of the BigQuery v2 ``Table`` resource):
+
+| path                               | notes                                                    |
+|------------------------------------|----------------------------------------------------------|
+| ``dataset``                        | required: the dataset id, often ``${features.name}`` (identity, not sent) |
+| ``schema.fields[]``                | ``{name, type, mode, description, fields, maxLength, precision, scale, defaultValueExpression}``; shorthand ``schema: [ ... ]``; type aliases (``INT64``, ``STRUCT`` ...) and default mode ``NULLABLE`` are normalised |
+| ``timePartitioning.type``          | ``DAY``/``HOUR``/``MONTH``/``YEAR``; immutable            |
+| ``timePartitioning.field``         | immutable                                                |
+| ``timePartitioning.expirationMs``  | milliseconds; updated in place                           |
+| ``clustering.fields``              | shorthand ``clustering: [a, b]``; updated in place        |
+| ``requirePartitionFilter``         |                                                          |
+| ``labels``                         | map; ``managed-by``/stack labels are added                |
+| ``expirationTime``                 | milliseconds since the epoch                             |
+| ``description``, ``friendlyName``  |                                                          |
+
+Schema changes that only append ``NULLABLE``/``REPEATED`` columns (also nested) or relax
+``REQUIRED`` to ``NULLABLE`` are in-place updates; dropping, renaming or retyping a column,
+or tightening a mode, replaces the table (and so loses its rows).
+Outputs: ``name`` (table id), ``id`` (``project:dataset.table``), ``ref``
+(``project.dataset.table``), ``selfLink``. Identity ``projects/P/datasets/D/tables/T``,
+listed per ``projects/P/datasets/D`` (partial items: the engine reads the ones it needs).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    get_path,
+    int64_at,
+    patch_body,
+    translate_errors,
+    with_defaults,
+)
+from mlops_infra.kinds.bigquery import schema as bq_schema
+
+_INT64_PATHS = ("expirationTime", "timePartitioning.expirationMs")
+_TYPES = frozenset({"STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BIGNUMERIC", "BOOLEAN",
+                    "TIMESTAMP", "DATE", "TIME", "DATETIME", "GEOGRAPHY", "RECORD", "JSON",
+                    "INTERVAL", "RANGE"})
+_LIVE_DEFAULTS = {"requirePartitionFilter": False}
+_PARTITION_IDENTITY = ("timePartitioning.type", "timePartitioning.field", "rangePartitioning")
+
+
+# --- spec model -----------------------------------------------------------------------
+
+class SchemaField(SpecModel):
+    name: str = Field(min_length=1, max_length=300)
+    type: str
+    mode: Literal["NULLABLE", "REQUIRED", "REPEATED"] | None = None
+    description: str | None = None
+    fields: list[SchemaField] | None = None
+    maxLength: int | None = Field(default=None, ge=0)
+    precision: int | None = Field(default=None, ge=0)
+    scale: int | None = Field(default=None, ge=0)
+    defaultValueExpression: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if bq_schema.canonical_type(value) not in _TYPES:
+            raise ValueError(f"unknown BigQuery column type {value!r}")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _record_has_fields(self) -> SchemaField:
+        is_record = bq_schema.canonical_type(self.type) == "RECORD"
+        if is_record != bool(self.fields):
+            raise ValueError(f"column {self.name}: 'fields' is required for RECORD/STRUCT "
+                             "columns and allowed only for them")
+        return self
+
+
+class TableSchema(SpecModel):
+    fields: list[SchemaField]
+
+
+class TimePartitioning(SpecModel):
+    type: Literal["DAY", "HOUR", "MONTH", "YEAR"]
+    field: str | None = None
+    expirationMs: int | None = Field(default=None, ge=0)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+ClusteringFields = Annotated[list[str], Field(min_length=1, max_length=4)]
+
+
+class Clustering(SpecModel):
+    fields: ClusteringFields
+
+
+class TableSpec(SpecModel):
+    """A BigQuery table (REST field names, plus ``schema``/``clustering`` list shorthands)."""
+
+    dataset: str = Field(min_length=1)
+    schema_: list[SchemaField] | TableSchema | None = Field(default=None, alias="schema")
+    timePartitioning: TimePartitioning | None = None
+    clustering: ClusteringFields | Clustering | None = None
+    requirePartitionFilter: bool | None = None
+    labels: dict[str, str] | None = None
+    expirationTime: int | None = Field(default=None, ge=0)
+    description: str | None = None
+    friendlyName: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+
+# --- canonical form (applied to desired and live alike) ----------------------------------
+
+def canonical(body: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    if "schema" in out and out["schema"] is not None:
+        out["schema"] = {"fields": bq_schema.canonical_fields(
+            bq_schema.schema_fields(out["schema"]))}
+    if isinstance(out.get("clustering"), list):
+        out["clustering"] = {"fields": out["clustering"]}
+    kind = get_path(out, "timePartitioning.type")
+    if isinstance(kind, str):
+        out["timePartitioning"]["type"] = kind.upper()
+    int64_at(out, _INT64_PATHS)
+    return out
+
+
+def _parts(rid: ResourceId) -> tuple[str, str, str]:
+    # ``parts`` keys follow ``Kind.id_from_name``: collection -> value.
+    return rid.parts["projects"], rid.parts["datasets"], rid.parts["tables"]
+
+
+def _ref(project: str, dataset: str, table: str) -> Any:
+    from google.cloud.bigquery import DatasetReference
+
+    return DatasetReference(project, dataset).table(table)
+
+
+def _partitioning_problem(change: FieldChange) -> str | None:
+    if change.path == "timePartitioning":
+        strip = [{k: v for k, v in (x or {}).items() if k != "expirationMs"}
+                 for x in (change.old, change.new)]
+        return None if strip[0] == strip[1] else "partitioning changed"
+    if any(change.path == p or change.path.startswith(p + ".") for p in _PARTITION_IDENTITY):
+        return f"partitioning changed ({change.path})"
+    return None
+
+
+def _schema_problem(change: FieldChange) -> str | None:
+    if not (change.path == "schema" or change.path.startswith("schema.")):
+        return None
+    old, new = bq_schema.schema_fields(change.old), bq_schema.schema_fields(change.new)
+    if old is None or new is None:  # adding a schema is in place; a removed one is not sent
+        return None
+    problem = bq_schema.incompatibility(old, new)
+    return f"schema: {problem}" if problem else None
+
+
+def _sendable(changes: list[FieldChange]) -> list[FieldChange]:
+    """A table's schema cannot be removed: a ``schema`` dropped from the spec is left alone."""
+    return [c for c in changes
+            if not (c.op == "remove" and (c.path == "schema" or c.path.startswith("schema.")))]
+
+
+# --- the kind -----------------------------------------------------------------------------
+
+@register
+class Table(Kind):
+    """A BigQuery table."""
+
+    name = "bigquery.Table"
+    model = TableSpec
+    outputs = frozenset({"name", "id", "ref", "selfLink"})
+    immutable = frozenset(_PARTITION_IDENTITY)
+    data_bearing = True
+    complete_listing = False
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        dataset = fields["dataset"]
+        return ResourceId(kind=self.name,
+                          name=f"projects/{ctx.project}/datasets/{dataset}/tables/{ctx.name}",
+                          scope=f"projects/{ctx.project}/datasets/{dataset}",
+                          parts={"projects": ctx.project, "datasets": dataset,
+                                 "tables": ctx.name})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        ref = {"projectId": ctx.project, "datasetId": fields["dataset"], "tableId": ctx.name}
+        body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "dataset"}
+        return canonical({"tableReference": ref, **body})
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return canonical(with_defaults(live, _LIVE_DEFAULTS))
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        project, dataset, table = _parts(rid)
+        out: dict[str, Any] = {"name": table, "id": f"{project}:{dataset}.{table}",
+                               "ref": f"{project}.{dataset}.{table}"}
+        if live and live.get("selfLink"):
+            out["selfLink"] = live["selfLink"]
+        return out
+
+    def replace_reason(self, changes: FieldChanges) -> str | None:
+        reasons = [r for c in changes for r in (_partitioning_problem(c), _schema_problem(c)) if r]
+        return "; ".join(reasons) or None
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        _, project, _, dataset = scope.split("/")
+        from google.api_core.exceptions import NotFound
+        from google.cloud.bigquery import DatasetReference
+
+        with translate_errors(f"tables in {scope}"):
+            client = self.clients.bigquery(project)
+            try:
+                items = list(client.list_tables(DatasetReference(project, dataset), **CALL))
+            except NotFound:  # no dataset yet: no tables
+                return {}
+            return {f"{scope}/tables/{t.table_id}": dict(t._properties) for t in items}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        project, dataset, table = _parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"table {project}:{dataset}.{table}"):
+            try:
+                return self.clients.bigquery(project).get_table(
+                    _ref(project, dataset, table), **CALL).to_api_repr()
+            except NotFound:
+                return None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        live = self.get(rid)
+        if not live:
+            return False
+        rows = int(live.get("numRows") or 0) + int(live.get("numBytes") or 0)
+        return rows > 0 or bool(live.get("streamingBuffer"))
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        project, dataset, table = _parts(rid)
+        from google.api_core.exceptions import Conflict
+        from google.cloud.bigquery import Table as BqTable
+
+        with translate_errors(f"table {project}:{dataset}.{table}"):
+            try:
+                return self.clients.bigquery(project).create_table(
+                    BqTable.from_api_repr(copy.deepcopy(desired)), **CALL).to_api_repr()
+            except Conflict as exc:
+                raise errors.Conflict(f"409 Conflict: table {project}:{dataset}.{table} "
+                                      "already exists", status=409) from exc
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        project, dataset, table = _parts(rid)
+        from google.cloud.bigquery import Table as BqTable
+
+        body = canonical(patch_body(desired, _sendable(changes)))
+        with translate_errors(f"table {project}:{dataset}.{table}"):
+            client = self.clients.bigquery(project)
+            if not body:
+                return client.get_table(_ref(project, dataset, table), **CALL).to_api_repr()
+            # A fresh object: no etag, so a retried patch after a lost response cannot 412.
+            bq_table = BqTable(_ref(project, dataset, table))
+            bq_table._properties.update(body)
+            return client.update_table(bq_table, list(body), **CALL).to_api_repr()
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        project, dataset, table = _parts(rid)
+        if not force and self.holds_data(rid):
+            raise errors.PermanentError(f"table {project}:{dataset}.{table} holds rows: "
+                                        "deleting it needs allowDataLoss")
+        with translate_errors(f"table {project}:{dataset}.{table}"):
+            self.clients.bigquery(project).delete_table(
+                _ref(project, dataset, table), not_found_ok=True, **CALL)

@@ -1,0 +1,308 @@
+"""Cloud Storage kinds: ``storage.Bucket``.
+
+Fields a spec may write (REST names of the JSON API ``Bucket`` resource):
+
+| path                                                  | notes                                      |
+|-------------------------------------------------------|--------------------------------------------|
+| ``location``                                          | immutable (a change replaces the bucket); upper-cased; API default ``US`` |
+| ``storageClass``                                      | ``STANDARD``, ``NEARLINE``, ``COLDLINE``, ``ARCHIVE`` |
+| ``labels``                                            | map; ``managed-by``/stack labels are added  |
+| ``versioning.enabled``                                | shorthand ``versioning: true``              |
+| ``lifecycle.rule[]``                                  | list of ``{action: {type, storageClass}, condition: {...}}`` (whole list compared) |
+| ``iamConfiguration.uniformBucketLevelAccess.enabled`` | shorthand ``uniformBucketLevelAccess: true`` |
+| ``iamConfiguration.publicAccessPrevention``           | ``enforced``/``inherited``; shorthand ``publicAccessPrevention: enforced`` |
+| ``encryption.defaultKmsKeyName``                      | shorthand ``defaultKmsKeyName: projects/..`` |
+| ``retentionPolicy.retentionPeriod``                   | seconds; shorthand ``retentionPeriod: 3600`` |
+| ``softDeletePolicy.retentionDurationSeconds``         | seconds; shorthand ``softDeleteRetentionSeconds: 0`` |
+
+Lifecycle conditions: ``age``, ``createdBefore`` (date), ``customTimeBefore``,
+``daysSinceCustomTime``, ``daysSinceNoncurrentTime``, ``noncurrentTimeBefore``, ``isLive``,
+``matchesStorageClass``, ``matchesPrefix``, ``matchesSuffix``, ``numNewerVersions``.
+
+Outputs: ``name``, ``url`` (``gs://NAME``), ``selfLink``. Identity
+``projects/PROJECT/buckets/NAME``, listed per ``projects/PROJECT``. Data-bearing: a bucket
+holding any object (any version) is only deleted with ``force``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    int64_at,
+    patch_body,
+    set_path,
+    translate_errors,
+    with_defaults,
+)
+
+_INT64_PATHS = ("retentionPolicy.retentionPeriod", "softDeletePolicy.retentionDurationSeconds")
+
+# Defaults the server may leave out of a bucket: ``versioning: false`` must not diff forever.
+_LIVE_DEFAULTS = {"versioning.enabled": False,
+                  "iamConfiguration.uniformBucketLevelAccess.enabled": False,
+                  "iamConfiguration.publicAccessPrevention": "inherited"}
+
+# shorthand field -> the REST path it stands for
+_SHORTHANDS: dict[str, str] = {
+    "uniformBucketLevelAccess": "iamConfiguration.uniformBucketLevelAccess.enabled",
+    "publicAccessPrevention": "iamConfiguration.publicAccessPrevention",
+    "defaultKmsKeyName": "encryption.defaultKmsKeyName",
+    "retentionPeriod": "retentionPolicy.retentionPeriod",
+    "softDeleteRetentionSeconds": "softDeletePolicy.retentionDurationSeconds",
+}
+
+
+# --- spec model -----------------------------------------------------------------------
+
+class Versioning(SpecModel):
+    enabled: bool
+
+
+class LifecycleAction(SpecModel):
+    type: Literal["Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"]
+    storageClass: str | None = None
+
+
+class LifecycleCondition(SpecModel):
+    age: int | None = Field(default=None, ge=0)
+    createdBefore: dt.date | None = None
+    customTimeBefore: dt.date | None = None
+    daysSinceCustomTime: int | None = Field(default=None, ge=0)
+    daysSinceNoncurrentTime: int | None = Field(default=None, ge=0)
+    noncurrentTimeBefore: dt.date | None = None
+    isLive: bool | None = None
+    matchesStorageClass: list[str] | None = None
+    matchesPrefix: list[str] | None = None
+    matchesSuffix: list[str] | None = None
+    numNewerVersions: int | None = Field(default=None, ge=0)
+
+
+class LifecycleRule(SpecModel):
+    action: LifecycleAction
+    condition: LifecycleCondition
+
+
+class Lifecycle(SpecModel):
+    rule: list[LifecycleRule]
+
+
+class UniformBucketLevelAccess(SpecModel):
+    enabled: bool
+
+
+class IamConfiguration(SpecModel):
+    uniformBucketLevelAccess: UniformBucketLevelAccess | None = None
+    publicAccessPrevention: Literal["enforced", "inherited"] | None = None
+
+
+class Encryption(SpecModel):
+    defaultKmsKeyName: str | None = None
+
+
+class RetentionPolicy(SpecModel):
+    retentionPeriod: int = Field(ge=0)
+
+
+class SoftDeletePolicy(SpecModel):
+    retentionDurationSeconds: int = Field(ge=0)
+
+
+class BucketSpec(SpecModel):
+    """A Cloud Storage bucket (REST field names, plus a few documented shorthands)."""
+
+    location: str | None = None
+    storageClass: str | None = None
+    labels: dict[str, str] | None = None
+    versioning: bool | Versioning | None = None
+    lifecycle: Lifecycle | None = None
+    iamConfiguration: IamConfiguration | None = None
+    encryption: Encryption | None = None
+    retentionPolicy: RetentionPolicy | None = None
+    softDeletePolicy: SoftDeletePolicy | None = None
+    # shorthands
+    uniformBucketLevelAccess: bool | None = None
+    publicAccessPrevention: Literal["enforced", "inherited"] | None = None
+    defaultKmsKeyName: str | None = None
+    retentionPeriod: int | None = Field(default=None, ge=0)
+    softDeleteRetentionSeconds: int | None = Field(default=None, ge=0)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @field_validator("publicAccessPrevention", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_double_spelling(self) -> BucketSpec:
+        for short, path in _SHORTHANDS.items():
+            top = path.split(".")[0]
+            if short in self.model_fields_set and top in self.model_fields_set:
+                raise ValueError(f"'{short}' is a shorthand for '{path}': write only one of "
+                                 f"'{short}' and '{top}'")
+        return self
+
+
+# --- canonical form (applied to desired and live alike) ----------------------------------
+
+def canonical(body: dict[str, Any]) -> dict[str, Any]:
+    """Values in the form the server returns, so equal settings never show a diff."""
+    out = copy.deepcopy(body)
+    for key in ("location", "storageClass"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].upper()
+    pap = (out.get("iamConfiguration") or {}).get("publicAccessPrevention")
+    if isinstance(pap, str):
+        out["iamConfiguration"]["publicAccessPrevention"] = pap.lower()
+    int64_at(out, _INT64_PATHS)
+    return out
+
+
+def expand_shorthands(fields: dict[str, Any]) -> dict[str, Any]:
+    """The REST body for the user's fields, shorthands replaced by their REST paths."""
+    body = {k: copy.deepcopy(v) for k, v in fields.items() if k not in _SHORTHANDS}
+    if isinstance(body.get("versioning"), bool):
+        body["versioning"] = {"enabled": body["versioning"]}
+    for short, path in _SHORTHANDS.items():
+        if short in fields:
+            set_path(body, path, fields[short])
+    return body
+
+
+def bucket_parts(rid: ResourceId) -> tuple[str, str]:
+    # ``parts`` keys follow ``Kind.id_from_name``: collection -> value.
+    return rid.parts["projects"], rid.parts["buckets"]
+
+
+# --- the kind -----------------------------------------------------------------------------
+
+@register
+class Bucket(Kind):
+    """A Cloud Storage bucket."""
+
+    name = "storage.Bucket"
+    model = BucketSpec
+    outputs = frozenset({"name", "url", "selfLink"})
+    immutable = frozenset({"location"})
+    data_bearing = True
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/buckets/{ctx.name}",
+                          scope=f"projects/{ctx.project}",
+                          parts={"projects": ctx.project, "buckets": ctx.name})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return canonical({"name": ctx.name, **expand_shorthands(fields)})
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return canonical(with_defaults(live, _LIVE_DEFAULTS))
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        _, bucket = bucket_parts(rid)
+        out: dict[str, Any] = {"name": bucket, "url": f"gs://{bucket}"}
+        if live and live.get("selfLink"):
+            out["selfLink"] = live["selfLink"]
+        return out
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        project = scope.split("/")[1]
+        with translate_errors(f"buckets in {scope}"):
+            client = self.clients.storage(project)
+            return {f"projects/{project}/buckets/{b.name}": dict(b._properties)
+                    for b in client.list_buckets(project=project, projection="noAcl", **CALL)}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        project, name = bucket_parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"bucket {name}"):
+            try:
+                return dict(self.clients.storage(project).get_bucket(name, **CALL)._properties)
+            except NotFound:
+                return None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        project, name = bucket_parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"bucket {name}"):
+            client = self.clients.storage(project)
+            try:
+                blobs = client.list_blobs(name, max_results=1, versions=True, **CALL)
+                return next(iter(blobs), None) is not None
+            except NotFound:
+                return False
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        project, name = bucket_parts(rid)
+        from google.api_core.exceptions import Conflict
+
+        with translate_errors(f"bucket {name}"):
+            client = self.clients.storage(project)
+            bucket = client.bucket(name)
+            for key, value in desired.items():
+                # create_bucket sends only the keys in ``_changes``: patch each one in.
+                if key != "name":
+                    bucket._patch_property(key, copy.deepcopy(value))
+            try:
+                client.create_bucket(bucket, project=project, **CALL)
+            except Conflict as exc:
+                raise errors.Conflict(f"409 Conflict: bucket {name} already exists",
+                                      status=409) from exc
+            return dict(bucket._properties)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        project, name = bucket_parts(rid)
+        body = canonical(patch_body(desired, changes))
+        with translate_errors(f"bucket {name}"):
+            bucket = self.clients.storage(project).bucket(name)
+            for key, value in body.items():
+                bucket._patch_property(key, value)
+            bucket.patch(**CALL)
+            return dict(bucket._properties)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        project, name = bucket_parts(rid)
+        from google.api_core.exceptions import Conflict, NotFound
+
+        if not force and self.holds_data(rid):
+            raise errors.PermanentError(f"bucket {name} is not empty: deleting it needs "
+                                        "allowDataLoss")
+        with translate_errors(f"bucket {name}"):
+            bucket = self.clients.storage(project).bucket(name)
+            try:
+                if force:
+                    self._delete_objects(bucket)
+                bucket.delete(**CALL)
+            except NotFound:
+                return
+            except Conflict as exc:
+                raise errors.PermanentError(f"409 Conflict: bucket {name} is not empty",
+                                            status=409) from exc
+
+    def _delete_objects(self, bucket: Any) -> None:
+        from google.api_core.exceptions import NotFound
+
+        for blob in bucket.client.list_blobs(bucket, versions=True, **CALL):
+            try:
+                blob.delete(**CALL)
+            except NotFound:
+                pass

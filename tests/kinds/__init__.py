@@ -1,0 +1,1 @@
+"""Tests of the resource kinds (mlops_infra/kinds)."""
