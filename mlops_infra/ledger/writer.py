@@ -1,0 +1,190 @@
+"""Coalescing, compare-and-swap writer of a ledger.
+
+``put``/``remove``/``record_run`` only queue an operation (cheap, thread-safe);
+a background thread writes at most once per ``min_interval`` seconds (GCS allows
+about one write per second to one object), and ``flush``/``close`` write now.
+Each write is conditional on the generation last read or written. When another
+run wrote in between, the writer re-reads the ledger, replays only its own
+pending operations onto the fresh document (others' entries are kept) and tries
+again, a bounded number of times, before raising ``LedgerConflict``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+from mlops_infra.engine.errors import LedgerConflict
+from mlops_infra.ledger.backend import Backend
+from mlops_infra.ledger.document import MAX_RUNS, LedgerEntry, LedgerState, render_document, utc_now
+
+
+@dataclass(frozen=True)
+class _Put:
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True)
+class _Remove:
+    key: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    run: dict[str, Any]
+
+
+_Op = _Put | _Remove | _Run
+
+
+def apply_ops(state: LedgerState, ops: list[_Op]) -> LedgerState:
+    """``state`` with the operations replayed in order (pure)."""
+    entries = dict(state.entries)
+    runs = list(state.runs)
+    for op in ops:
+        if isinstance(op, _Put):
+            entries[op.entry.key] = _stamped(op.entry, entries.get(op.entry.key))
+        elif isinstance(op, _Remove):
+            entries.pop(op.key, None)
+        else:
+            runs = [r for r in runs if "id" not in op.run or r.get("id") != op.run["id"]]
+            runs.append(op.run)   # replacing a run with the same id keeps replays idempotent
+    return replace(state, entries=entries, runs=runs[-MAX_RUNS:])
+
+
+def _stamped(entry: LedgerEntry, previous: LedgerEntry | None) -> LedgerEntry:
+    """Fill missing timestamps: ``created_at`` survives updates of the same key."""
+    now = utc_now()
+    created = entry.created_at or (previous.created_at if previous else "") or now
+    return replace(entry, created_at=created, updated_at=entry.updated_at or now)
+
+
+class LedgerWriter:
+    """Queues ledger changes and writes them, coalesced, with compare-and-swap."""
+
+    def __init__(self, *, backend: Backend, base: LedgerState, reread: Callable[[], LedgerState],
+                 min_interval: float = 1.0, max_attempts: int = 5) -> None:
+        self._backend = backend
+        self._reread = reread
+        self._min_interval = min_interval
+        self._max_attempts = max_attempts
+        self._committed = base
+        self._pending: list[_Op] = []
+        self._cond = threading.Condition()
+        self._io_lock = threading.Lock()
+        self._last_write = float("-inf")
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None   # last background failure, if any
+        self.writes = 0
+
+    # --- queueing -----------------------------------------------------------
+    def put(self, entry: LedgerEntry) -> None:
+        """Record that a resource is owned with this last-applied spec and outputs."""
+        self._enqueue(_Put(entry.redacted()))
+
+    def remove(self, key: str) -> None:
+        """Forget a resource (after deleting it)."""
+        self._enqueue(_Remove(key))
+
+    def record_run(self, run: dict[str, Any]) -> None:
+        """Append a run summary (only the last ``MAX_RUNS`` are kept)."""
+        self._enqueue(_Run(dict(run)))
+
+    def snapshot(self) -> LedgerState:
+        """The ledger as it will be once pending operations are written."""
+        with self._cond:
+            return apply_ops(self._committed, list(self._pending))
+
+    @property
+    def generation(self) -> int:
+        """The generation last read or written by this writer."""
+        with self._cond:
+            return self._committed.generation
+
+    # --- writing ------------------------------------------------------------
+    def flush(self) -> None:
+        """Write now if anything is pending (CAS, re-read and replay on conflict)."""
+        with self._io_lock:
+            for attempt in range(self._max_attempts):
+                if self._write_once():
+                    return
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # de-synchronise racers
+        raise LedgerConflict(
+            f"ledger {self._committed.location}: lost the write race {self._max_attempts} "
+            "times in a row; another run keeps writing this stack's ledger (is it locked?)")
+
+    def close(self) -> None:
+        """Stop the background thread and write whatever is pending."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals ------------------------------------------------------------
+    def _enqueue(self, op: _Op) -> None:
+        with self._cond:
+            self._pending.append(op)
+            if self._thread is None and not self._closing:
+                self._thread = threading.Thread(target=self._loop, name="ledger-writer",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _write_once(self) -> bool:
+        """One CAS attempt; ``True`` when nothing is left to write from before the call."""
+        with self._cond:
+            ops = list(self._pending)
+            base = self._committed
+        if not ops:
+            return True
+        state = apply_ops(base, ops)
+        try:
+            generation = self._backend.write("json", render_document(state),
+                                             if_generation_match=base.generation)
+        except LedgerConflict:
+            fresh = self._reread()
+            with self._cond:
+                self._committed = fresh
+            return False
+        with self._cond:
+            self._committed = replace(state, generation=generation)
+            del self._pending[:len(ops)]
+            self._last_write = time.monotonic()
+            self.writes += 1
+        return True
+
+    def _loop(self) -> None:
+        while self._wait_for_work():
+            try:
+                self.flush()
+                self.error = None
+            except Exception as exc:  # noqa: BLE001 - kept for close()/callers; retried later
+                self.error = exc
+                with self._cond:
+                    self._last_write = time.monotonic()
+
+    def _wait_for_work(self) -> bool:
+        """Block until a write is due; ``False`` when closing."""
+        with self._cond:
+            while not self._closing:
+                if not self._pending:
+                    self._cond.wait()
+                    continue
+                delay = self._last_write + self._min_interval - time.monotonic()
+                if delay <= 0:
+                    return True
+                self._cond.wait(timeout=delay)
+            return False
