@@ -24,11 +24,22 @@ from mlops_infra.spec import Spec, resolve_refs
 
 
 class LedgerEntryLike(Protocol):
-    kind: str
-    id: str
-    address: str
-    applied: dict[str, Any]
-    outputs: dict[str, Any]
+    """What the planner reads of a ledger entry (the ledger package provides it)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def applied(self) -> dict[str, Any]: ...
+
+    @property
+    def outputs(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

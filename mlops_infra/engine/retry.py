@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
 from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay,
-                      wait_exponential_jitter)
+                      wait_random_exponential)
 
 from mlops_infra.engine.errors import PreconditionFailed, TransientError
 
@@ -44,7 +44,7 @@ def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy,
     retrying = Retrying(
         retry=retry_if_exception_type(kinds),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
-        wait=wait_exponential_jitter(initial=policy.initial, max=policy.maximum),
+        wait=wait_random_exponential(multiplier=policy.initial, max=policy.maximum),
         reraise=True,
     )
     return retrying(fn)

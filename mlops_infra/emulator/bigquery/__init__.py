@@ -1,0 +1,5 @@
+"""BigQuery API v2 (datasets and tables), as google-cloud-bigquery 3.x calls it."""
+
+from mlops_infra.emulator.bigquery.service import BigQueryService
+
+__all__ = ["BigQueryService"]

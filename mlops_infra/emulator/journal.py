@@ -1,0 +1,50 @@
+"""The journal: one entry per service request the emulator answered (or dropped)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+READ_METHODS = ("GET", "HEAD")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One request. ``status`` is what the client saw (0 = connection reset);
+    ``fault`` is ``"before"``/``"after"`` when the answer was an injected fault."""
+
+    service: str
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    ts: float
+    fault: str | None = field(default=None)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method not in READ_METHODS
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    """A thread-safe, append-only list of ``JournalEntry``."""
+
+    def __init__(self) -> None:
+        self._entries: list[JournalEntry] = []
+        self._lock = threading.Lock()
+
+    def append(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[JournalEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,5 @@
+"""Cloud Storage JSON API v1, as google-cloud-storage 3.x calls it."""
+
+from mlops_infra.emulator.storage.service import StorageService
+
+__all__ = ["StorageService"]
