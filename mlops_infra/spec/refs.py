@@ -1,0 +1,182 @@
+"""The ``${...}`` reference syntax: parsing, finding and substituting references.
+
+Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``
+(resolved when the spec is loaded) and ``${ADDRESS.OUTPUT}`` (another resource's
+output, resolved by the engine at plan time with ``resolve_refs``). ``$${`` is a
+literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so
+every string in a loaded spec is a template and ``resolve_refs`` gives final values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_infra.engine.errors import SpecError
+
+CONTEXT_NAMES = ("project", "region", "stack", "env")
+VARS = "vars"
+_TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
+_EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
+
+
+class RefSyntaxError(ValueError):
+    """A malformed ``${...}``; callers turn it into a ``SpecError`` with a location."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One parsed reference, e.g. ``parts == ("features", "name")``."""
+
+    parts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "${" + ".".join(self.parts) + "}"
+
+    @property
+    def is_var(self) -> bool:
+        return self.parts[0] == VARS
+
+    @property
+    def is_context(self) -> bool:
+        return len(self.parts) == 1 and self.parts[0] in CONTEXT_NAMES
+
+    @property
+    def is_resource(self) -> bool:
+        return not self.is_var and not self.is_context
+
+
+class Escape:
+    """A ``$${`` in the text: a literal ``${``."""
+
+
+ESCAPE = Escape()
+Token = str | Ref | Escape
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a string into literal text, ``Ref`` and ``ESCAPE`` tokens."""
+    tokens: list[Token] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() > pos:
+            tokens.append(text[pos:match.start()])
+        tokens.append(_token(match))
+        pos = match.end()
+    if pos < len(text):
+        tokens.append(text[pos:])
+    return tokens
+
+
+def _token(match: re.Match[str]) -> Token:
+    whole = match.group(0)
+    if whole == "$${":
+        return ESCAPE
+    if whole == "${":
+        raise RefSyntaxError("unterminated reference '${' (write '$${' for a literal '${')")
+    expr = match.group(1).strip()
+    if not _EXPR.match(expr):
+        raise RefSyntaxError(f"malformed reference '{whole}'")
+    ref = Ref(tuple(expr.split(".")))
+    _check_shape(ref)
+    return ref
+
+
+def _check_shape(ref: Ref) -> None:
+    if ref.is_var and len(ref.parts) < 2:
+        raise RefSyntaxError("'${vars}' needs a variable name, e.g. '${vars.prefix}'")
+    if ref.is_resource and len(ref.parts) != 2:
+        raise RefSyntaxError(f"'{ref.text}' is not a known reference: use ${{vars.NAME}}, "
+                             "${project}, ${region}, ${stack}, ${env} or ${ADDRESS.OUTPUT}")
+
+
+def has_template(text: str) -> bool:
+    return "${" in text
+
+
+def render(text: str, resolve: Callable[[Ref], Any], *, keep_escapes: bool) -> Any:
+    """Substitute every reference via ``resolve``; a lone reference keeps the value's type."""
+    if not has_template(text):
+        return text
+    tokens = tokenize(text)
+    if len(tokens) == 1 and isinstance(tokens[0], Ref):
+        return resolve(tokens[0])
+    out = []
+    for token in tokens:
+        if isinstance(token, Ref):
+            out.append(as_text(resolve(token), token))
+        elif isinstance(token, Escape):
+            out.append("$${" if keep_escapes else "${")
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def as_text(value: Any, ref: Ref) -> str:
+    """How a value reads inside a longer string (YAML spellings for booleans and null)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise RefSyntaxError(f"'{ref.text}' holds a mapping or list, which cannot be "
+                             "interpolated into text (use it as the whole value)")
+    return str(value)
+
+
+def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "") -> Any:
+    """Copy of ``value`` with every string ``s`` at dotted ``path`` replaced by ``fn(s, path)``."""
+    if isinstance(value, str):
+        return fn(value, path)
+    if isinstance(value, dict):
+        return {k: walk_strings(v, fn, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [walk_strings(v, fn, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+    return value
+
+
+def refs_in(value: Any) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` for every resource reference inside ``value``."""
+    found: list[tuple[str, Ref]] = []
+
+    def visit(text: str, path: str) -> str:
+        if has_template(text):
+            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref) and t.is_resource)
+        return text
+
+    walk_strings(value, visit)
+    return found
+
+
+def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
+    """``refs_in`` with syntax errors raised as ``lines.error`` at ``path`` (a ``LineMap``)."""
+    try:
+        return refs_in(value)
+    except RefSyntaxError as exc:
+        raise lines.error(path, str(exc)) from None
+
+
+def find_refs(value: Any) -> set[tuple[str, str]]:
+    """Every ``(address, output)`` referenced by strings inside ``value``."""
+    try:
+        return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value)}
+    except RefSyntaxError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def resolve_refs(value: Any, lookup: Callable[[str, str], Any]) -> Any:
+    """``value`` with every ``${ADDRESS.OUTPUT}`` replaced by ``lookup(address, output)``
+    and every ``$${`` turned into a literal ``${``. A lone reference keeps the output's type."""
+
+    def resolve(ref: Ref) -> Any:
+        if not ref.is_resource:
+            raise RefSyntaxError(f"'{ref.text}' should have been resolved when the spec was loaded")
+        return lookup(ref.parts[0], ref.parts[1])
+
+    try:
+        return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False))
+    except RefSyntaxError as exc:
+        raise SpecError(str(exc)) from None
