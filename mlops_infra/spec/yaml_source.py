@@ -29,7 +29,7 @@ def parse_yaml(text: str, *, filename: str) -> tuple[Any, LineMap]:
         lines.set("", node.start_mark.line + 1)
         return _Builder(loader, lines).build(node, ""), lines
     except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc, filename) from None
+        raise _yaml_error(exc, filename, text) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {' '.join(str(exc).split())}",
                         location=SourceLocation(filename)) from None
@@ -37,8 +37,10 @@ def parse_yaml(text: str, *, filename: str) -> tuple[Any, LineMap]:
         loader.dispose()
 
 
-def _yaml_error(exc: yaml.MarkedYAMLError, filename: str) -> SpecError:
+def _yaml_error(exc: yaml.MarkedYAMLError, filename: str, text: str) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and exc.problem_mark and exc.problem_mark.index >= len(text.rstrip()):
+        mark = exc.context_mark   # ran off the end (unclosed bracket or quote): point where it opened
     line = mark.line + 1 if mark else None
     words = [w for w in (exc.context, exc.problem) if w]
     return SpecError("invalid YAML: " + " ".join(", ".join(words).split()),
