@@ -133,7 +133,7 @@ def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Pa
     second = run_cli(["reconcile", str(quickstart), "--local", "--dry-run", "--detailed-exitcode"],
                      cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "No changes" in second.stdout
+    assert "No changes" in second.stdout and "ledger will be updated" not in second.stdout
     quickstart.write_text(quickstart.read_text().replace("team: ml-platform", "team: research", 1))
     third = run_cli(["reconcile", str(quickstart), "--local", "--dry-run", "--detailed-exitcode"],
                     cwd=tmp_path)

@@ -49,7 +49,7 @@ def new_dataset(body: dict[str, Any], *, project: str, dataset_id: str,
     dataset.update({
         "kind": "bigquery#dataset", "id": f"{project}:{dataset_id}",
         "datasetReference": {"datasetId": dataset_id, "projectId": project},
-        "selfLink": f"{base_url}/bigquery/v2/projects/{project}/datasets/{dataset_id}",
+        "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{project}/datasets/{dataset_id}",
         "type": "DEFAULT",
     })
     return dataset

@@ -50,7 +50,7 @@ def new_table(body: dict[str, Any], *, dataset: dict[str, Any], table_id: str,
         "kind": "bigquery#table",
         "id": f"{reference['projectId']}:{reference['datasetId']}.{table_id}",
         "tableReference": reference,
-        "selfLink": f"{base_url}/bigquery/v2/projects/{reference['projectId']}/datasets/"
+        "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{reference['projectId']}/datasets/"
                     f"{reference['datasetId']}/tables/{table_id}",
         "numBytes": "0", "numLongTermBytes": "0", "numRows": "0",
         "type": _table_type(table), "location": dataset["location"],

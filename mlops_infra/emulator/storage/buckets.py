@@ -24,6 +24,10 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _UBLA_LOCK_SECONDS = 90 * 24 * 3600
 _DEFAULT_SOFT_DELETE = "604800"
 
+# Real GCS answers with this canonical selfLink whatever endpoint was called; using our own
+# ephemeral address would make outputs differ between emulator runs.
+GOOGLE_STORAGE_URL = "https://www.googleapis.com"
+
 
 def validate_name(name: Any) -> str:
     if not isinstance(name, str) or not _NAME.match(name) or "goog" in name or (
@@ -65,7 +69,7 @@ def update_bucket(current: dict[str, Any], body: dict[str, Any]) -> dict[str, An
 def render(bucket: dict[str, Any], *, base_url: str) -> dict[str, Any]:
     """The JSON a client receives."""
     out = {"kind": "storage#bucket",
-           "selfLink": f"{base_url}/storage/v1/b/{bucket['name']}"}
+           "selfLink": f"{GOOGLE_STORAGE_URL}/storage/v1/b/{bucket['name']}"}
     out.update(copy.deepcopy(bucket))
     return out
 
