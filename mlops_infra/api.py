@@ -10,6 +10,7 @@ something to apply, so a no-change reconcile makes no mutating request at all.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import socket
@@ -45,8 +46,13 @@ def kind_schemas() -> dict[str, KindSchema]:
 
 
 def load(path: str | Path, *, env: str | None = None) -> Spec:
-    """Load and validate a spec (no API calls)."""
-    return load_spec(path, env=env, kinds=kind_schemas())
+    """Load and validate a spec (no API calls).
+
+    Each environment is its own stack instance (``STACK-ENV``): its own ledger object and
+    stack label, so applying ``dev`` can never plan deletes of ``prod``'s resources.
+    """
+    spec = load_spec(path, env=env, kinds=kind_schemas())
+    return dataclasses.replace(spec, stack=f"{spec.stack}-{env}") if env else spec
 
 
 class Stack:

@@ -1,0 +1,51 @@
+"""The specs we ship load cleanly, and environments are isolated stack instances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops_infra.api import load
+from mlops_infra.engine.plan import Action
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("env", [None, "dev", "staging", "prod"])
+def test_platform_spec_loads_in_every_environment(env: str | None) -> None:
+    spec = load(ROOT / "specs" / "platform.yaml", env=env)
+    assert spec.stack == (f"ml-platform-{env}" if env else "ml-platform")
+    assert {"raw-data", "features", "prediction-log"} <= set(spec.resources)
+
+
+def test_quickstart_loads() -> None:
+    assert len(load(ROOT / "examples" / "quickstart.yaml").resources) == 3
+
+
+ENV_SPEC = """\
+apiVersion: mlops-infra/v1
+stack: iso
+project: test-project
+resources:
+  data:
+    kind: storage.Bucket
+    name: iso-data-${env}
+environments:
+  dev: {}
+  prod: {}
+"""
+
+
+def test_environments_have_separate_ledgers_and_never_delete_each_other(open_stack,
+                                                                       tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(ENV_SPEC)
+    dev = open_stack(spec, env="dev")
+    assert dev.apply(dev.plan()).ok
+    prod = open_stack(spec, env="prod")
+    plan = prod.plan()
+    assert [(r.address, r.action) for r in plan.resources] == [("data", Action.CREATE)]
+    assert prod.apply(plan).ok
+    assert not open_stack(spec, env="dev").plan().has_changes
+    assert prod.ledger.location != dev.ledger.location
