@@ -28,7 +28,7 @@ def _spec(buckets: int, datasets: int) -> str:
     for i in range(datasets):
         lines += [f"  d{i}:", "    kind: bigquery.Dataset", f"    name: bench_ds_{i}",
                   "    labels: {team: ml}"]
-        lines += [f"  t{i}:", "    kind: bigquery.Table", f"    name: events",
+        lines += [f"  t{i}:", "    kind: bigquery.Table", "    name: events",
                   f"    dataset: ${{d{i}.name}}", "    schema: [{name: id, type: STRING}]"]
     return "\n".join(lines) + "\n"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Stack", "load", "Plan", "ApplyResult", "MlopsInfraError", "__version__"]
+__all__ = ["ApplyResult", "MlopsInfraError", "Plan", "Stack", "__version__", "load"]
 __version__ = "0.1.0"
 
 

@@ -16,9 +16,10 @@ import os
 import socket
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mlops_infra.clients import Clients
 from mlops_infra.engine.diff import redact
@@ -30,8 +31,14 @@ from mlops_infra.engine.planner import LedgerView, build_plan
 from mlops_infra.engine.registry import all_kinds
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
-from mlops_infra.ledger import GcsBackend, Ledger, LedgerEntry, LedgerState, LocalBackend, \
-    ensure_ledger_bucket
+from mlops_infra.ledger import (
+    GcsBackend,
+    Ledger,
+    LedgerEntry,
+    LedgerState,
+    LocalBackend,
+    ensure_ledger_bucket,
+)
 from mlops_infra.spec import KindSchema, Spec, load_spec
 
 LOCAL_STATE_DIR = Path(".mlops_infra")
@@ -71,7 +78,7 @@ class Stack:
     # --- construction -----------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, env: str | None = None, local: bool = False,
-             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR) -> "Stack":
+             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR) -> Stack:
         """Load ``path``; ``local`` runs against an in-process emulator persisted under ``state_dir``."""
         spec = load(path, env=env)
         if local:
@@ -82,7 +89,7 @@ class Stack:
         return cls(spec, clients=clients, ledger=Ledger(backend))
 
     @classmethod
-    def _local(cls, spec: Spec, state_dir: Path) -> "Stack":
+    def _local(cls, spec: Spec, state_dir: Path) -> Stack:
         from mlops_infra.emulator import Emulator
 
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +103,7 @@ class Stack:
             self._emulator.stop()
             self._emulator = None
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,4 +213,4 @@ def _whoami() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

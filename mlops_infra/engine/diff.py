@@ -11,7 +11,8 @@ when every element matches its counterpart on the keys the user wrote.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from mlops_infra.engine.kind import FieldChange
 

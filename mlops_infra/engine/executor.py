@@ -11,12 +11,13 @@ so a retried or stale update applies only what is still different.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from mlops_infra.engine import ownership
-from mlops_infra.engine.diff import diff, get_path, _MISSING
+from mlops_infra.engine.diff import _MISSING, diff, get_path
 from mlops_infra.engine.errors import Conflict, MlopsInfraError, NotFound, PermanentError
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange

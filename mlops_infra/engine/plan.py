@@ -70,7 +70,7 @@ class ResourceChange:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ResourceChange":
+    def from_dict(cls, data: dict[str, Any]) -> ResourceChange:
         data = dict(data)
         data["action"] = Action(data["action"])
         data["changes"] = tuple(FieldChange(**c) for c in data.get("changes", ()))
@@ -122,7 +122,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
         version = data.get("format_version")
         if version != PLAN_FORMAT_VERSION:
             from mlops_infra.engine.errors import UserError
@@ -135,7 +135,7 @@ class Plan:
                    outputs=data.get("outputs", {}), ledger_sync=data.get("ledger_sync", False))
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.from_dict(json.loads(text))
 
     def _repr_html_(self) -> str:

@@ -9,18 +9,22 @@ the spec no longer has (dependents first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
 
 from mlops_infra.engine import ownership
 from mlops_infra.engine.diff import diff, leaves, redact
+from mlops_infra.engine.errors import SpecError
 from mlops_infra.engine.graph import is_ancestor_id
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import LiveState, read_live
 from mlops_infra.engine.retry import RetryPolicy
-from mlops_infra.spec import Spec, resolve_refs
+from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
 
 
 class LedgerEntryLike(Protocol):
@@ -75,7 +79,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
     changes += _plan_deletes(orphans, orphan_ids, live, kinds, allow_data_loss)
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
                 ledger_location=ledger.location, ledger_generation=ledger.generation,
-                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 resources=tuple(changes), outputs=_stack_outputs(spec, outputs),
                 ledger_sync=_needs_ledger_sync(changes, ledger, kinds))
 
@@ -90,7 +94,7 @@ def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Re
         ctx = ResourceContext(address=address, name=str(resolve_refs(res.name, lookup)),
                               project=str(resolve_refs(res.project, lookup)), region=res.region,
                               stack=spec.stack)
-        fields = resolve_refs(res.fields, lookup)
+        fields = _revalidated(kind, res, resolve_refs(res.fields, lookup))
         rid = kind.identify(ctx, fields)
         desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), spec.stack)
         resolved[address] = _Resolved(address=address, kind=kind, ctx=ctx, rid=rid, desired=desired,
@@ -98,6 +102,21 @@ def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Re
                                        allow_data_loss=res.allow_data_loss,
                                        outputs=kind.outputs_of(rid, None))
     return resolved
+
+
+def _revalidated(kind: Kind, res: ResourceSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """Type-check fields whose references were only resolved now (the loader could not)."""
+    if not find_refs(res.fields) or find_refs(fields):
+        return fields
+    try:
+        model = kind.model.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = ".".join(str(p) for p in error["loc"])
+        raise SpecError(f"{error['msg']} (after resolving references)",
+                        location=res.field_location(path), field=f"resources.{res.address}.{path}") \
+            from None
+    return model.model_dump(exclude_unset=True, by_alias=True, mode="json")
 
 
 def _lookup(resolved: Mapping[str, _Resolved]) -> Any:

@@ -8,11 +8,17 @@ are ours. What is transient is decided here, once: ``TransientError`` always, an
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay,
-                      wait_random_exponential)
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from mlops_infra.engine.errors import PreconditionFailed, TransientError
 
@@ -29,7 +35,7 @@ class RetryPolicy:
     deadline: float = 300.0
 
     @classmethod
-    def from_env(cls) -> "RetryPolicy":
+    def from_env(cls) -> RetryPolicy:
         scale = float(os.environ.get("MLOPS_INFRA_RETRY_SCALE", "1") or 1)
         base = cls()
         return replace(base, initial=base.initial * scale, maximum=base.maximum * scale)

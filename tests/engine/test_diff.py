@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_infra.engine.diff import diff, merge_patch, redact, REDACTED
+from mlops_infra.engine.diff import REDACTED, diff, merge_patch, redact
 from mlops_infra.engine.kind import FieldChange
 
 CASES = sorted((Path(__file__).parent / "diff_cases").glob("*.yaml"))

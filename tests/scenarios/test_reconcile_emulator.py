@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from google.cloud import bigquery, storage
-
 from mlops_infra.clients import Clients
 from mlops_infra.engine.plan import Action
 
@@ -154,3 +152,50 @@ def test_faults_30_percent_converge_without_duplicates(emulator, open_stack, spe
     assert names == ["scn-models", "scn-raw"]
     tables = [t.table_id for t in clients.bigquery().list_tables("features", retry=None)]
     assert tables == ["events"]
+
+
+def test_reference_resolving_to_a_wrong_type_is_a_spec_error(open_stack, tmp_path: Path) -> None:
+    import pytest
+
+    from mlops_infra.engine.errors import SpecError
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("""\
+apiVersion: mlops-infra/v1
+stack: types
+project: test-project
+resources:
+  a:
+    kind: storage.Bucket
+    name: types-a
+  b:
+    kind: storage.Bucket
+    name: types-b
+    versioning: ${a.name}
+""")
+    with pytest.raises(SpecError, match=r"spec.yaml:11: resources.b.versioning"):
+        open_stack(spec).plan()
+
+
+def test_corrupt_ledger_is_refused_untouched(emulator, open_stack, spec_file: Path) -> None:
+    import pytest
+
+    from mlops_infra.engine.errors import LedgerError
+    from tests.scenarios.conftest import run_cli
+
+    stack = open_stack(spec_file)
+    assert stack.apply(stack.plan()).ok
+    clients = Clients(project="test-project", endpoints=emulator.endpoints)
+    blob = clients.storage().bucket("test-project-mlops-infra-state").blob("mlops-infra/scenario.json")
+    blob.upload_from_string(b"{not json", retry=None)
+    generation = clients.storage().bucket("test-project-mlops-infra-state").get_blob(
+        "mlops-infra/scenario.json", retry=None).generation
+    with pytest.raises(LedgerError):
+        open_stack(spec_file).plan()
+    emulator.clear_journal()
+    proc = run_cli(["reconcile", str(spec_file), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "scenario.json" in proc.stderr
+    assert emulator.mutating_requests() == []
+    assert clients.storage().bucket("test-project-mlops-infra-state").get_blob(
+        "mlops-infra/scenario.json", retry=None).generation == generation
