@@ -77,7 +77,7 @@ class Clients:
         project = project or self.project
 
         def build() -> Any:
-            from google.cloud import storage
+            from google.cloud import storage  # type: ignore[attr-defined]
 
             return storage.Client(project=project or "_", **self._options("storage"))
 

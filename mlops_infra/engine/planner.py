@@ -136,7 +136,7 @@ def _plan_resource(r: _Resolved, live: LiveState, ledger: LedgerView, stack: str
                    allow_data_loss: bool) -> ResourceChange:
     current = live.get(r.rid.key)
     entry = ledger.entries.get(r.rid.key)
-    base = dict(address=r.address, kind=r.kind.name, id=r.rid.name, desired=r.desired,
+    base: dict[str, Any] = dict(address=r.address, kind=r.kind.name, id=r.rid.name, desired=r.desired,
                 depends_on=r.depends_on, parts=r.rid.parts, scope=r.rid.scope, outputs=r.outputs,
                 allow_data_loss=allow_data_loss or r.allow_data_loss)
     if current is None:
@@ -178,7 +178,7 @@ def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: L
         kind = kinds[entry.kind]
         children = tuple(e.address for e, other in zip(orphans, ids)
                          if is_ancestor_id(rid.name, other.name))   # children are deleted first
-        base = dict(address=entry.address, kind=entry.kind, id=entry.id, depends_on=children,
+        base: dict[str, Any] = dict(address=entry.address, kind=entry.kind, id=entry.id, depends_on=children,
                     parts=rid.parts, scope=rid.scope, outputs=entry.outputs,
                     allow_data_loss=allow_data_loss)
         if live.get(rid.key) is None:
