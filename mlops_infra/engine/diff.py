@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from mlops_infra.engine import paths
 from mlops_infra.engine.kind import FieldChange
 
 REDACTED = "<redacted>"
@@ -21,18 +22,18 @@ _MISSING = object()
 
 
 def leaves(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Yield ``(dotted path, value)`` for every leaf; an empty map is itself a leaf."""
+    """Yield ``(path, value)`` for every leaf; an empty map is itself a leaf."""
     for key, item in value.items():
-        path = f"{prefix}{key}"
+        path = paths.join(prefix, key)
         if isinstance(item, dict) and item:
-            yield from leaves(item, path + ".")
+            yield from leaves(item, path)
         else:
             yield path, item
 
 
 def get_path(value: Any, path: str) -> Any:
-    """The value at a dotted path, or ``_MISSING``."""
-    for part in path.split("."):
+    """The value at a field path (see ``engine.paths``), or ``_MISSING``."""
+    for part in paths.split(path):
         if not isinstance(value, dict) or part not in value:
             return _MISSING
         value = value[part]
@@ -55,11 +56,29 @@ def same(desired: Any, live: Any) -> bool:
 
 
 def diff(desired: dict[str, Any], live: dict[str, Any],
-         last_applied: dict[str, Any] | None = None) -> list[FieldChange]:
-    """Field changes that turn ``live`` into ``desired``, including removals since ``last_applied``."""
+         last_applied: dict[str, Any] | None = None, *,
+         exact: frozenset[str] | tuple[str, ...] = ()) -> list[FieldChange]:
+    """Field changes that turn ``live`` into ``desired``, including removals since ``last_applied``.
+
+    Under an ``exact`` map path, live keys that ``desired`` lacks are removed too (authoritative).
+    """
     changes = list(_changed_or_added(desired, live, last_applied or {}))
     changes += list(_removed(desired, live, last_applied or {}))
+    seen = {c.path for c in changes}
+    changes += [c for c in _extra_keys(desired, live, exact) if c.path not in seen]
     return changes
+
+
+def _extra_keys(desired: dict[str, Any], live: dict[str, Any],
+                exact: frozenset[str] | tuple[str, ...]) -> Iterator[FieldChange]:
+    for path in sorted(exact):
+        want, have = get_path(desired, path), get_path(live, path)
+        if not isinstance(have, dict):
+            continue
+        want = want if isinstance(want, dict) else {}
+        for key, value in have.items():
+            if key not in want and value is not None:
+                yield FieldChange(path=paths.join(path, key), op="remove", old=value)
 
 
 def _changed_or_added(desired: dict[str, Any], live: dict[str, Any],
@@ -92,9 +111,9 @@ def _removed(desired: dict[str, Any], live: dict[str, Any],
 
 def _covered(desired: dict[str, Any], path: str) -> bool:
     """Whether ``desired`` still says something at ``path`` or at one of its parents' leaves."""
-    parts = path.split(".")
+    parts = paths.split(path)
     for depth in range(1, len(parts) + 1):
-        value = get_path(desired, ".".join(parts[:depth]))
+        value = get_path(desired, paths.join_all(parts[:depth]))
         if value is _MISSING:
             return False
         if not isinstance(value, dict) or not value:
@@ -114,7 +133,7 @@ def merge_patch(changes: list[FieldChange]) -> dict[str, Any]:
     """An RFC 7396 merge-patch body for ``changes`` (removals become ``None``)."""
     patch: dict[str, Any] = {}
     for change in changes:
-        *parents, leaf = change.path.split(".")
+        *parents, leaf = paths.split(change.path)
         node = patch
         for part in parents:
             node = node.setdefault(part, {})
@@ -128,6 +147,6 @@ def redact(value: Any, secret_paths: frozenset[str], prefix: str = "") -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        path = f"{prefix}{key}"
-        out[key] = REDACTED if path in secret_paths else redact(item, secret_paths, path + ".")
+        path = paths.join(prefix, key)
+        out[key] = REDACTED if path in secret_paths else redact(item, secret_paths, path)
     return out

@@ -122,6 +122,9 @@ class _Runner:
             self._delete(kind, rid, force=change.allow_data_loss)
             self.sink.forget(change=change)
             return False
+        if change.action is Action.ABANDON:
+            self.sink.forget(change=change)
+            return False
         if change.desired is None:                         # gone outside us: forget it
             self.sink.forget(change=change)
             return False
@@ -145,13 +148,13 @@ class _Runner:
         if change.action is Action.REPLACE:
             self._delete(kind, rid, force=change.allow_data_loss)
         if change.action in (Action.CREATE, Action.REPLACE):
-            return self._create_or_adopt(kind, rid, desired)
+            return self._create_or_adopt(kind, rid, desired, change.exact)
         if change.action is Action.UPDATE:
-            return self._update(kind, rid, desired, change.changes), change.adopt
+            return self._update(kind, rid, desired, change.changes, change.exact), change.adopt
         return None, change.adopt          # no-op: only the ledger entry is refreshed
 
-    def _create_or_adopt(self, kind: Kind, rid: ResourceId,
-                         desired: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    def _create_or_adopt(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
+                         exact: tuple[str, ...]) -> tuple[dict[str, Any] | None, bool]:
         try:
             return self._retry(lambda: kind.create(rid, desired)), False
         except Conflict:
@@ -161,15 +164,15 @@ class _Runner:
             reason = ownership.foreign_owner(kind, live, self.plan.stack)
             if reason:
                 raise PermanentError(f"create returned 409: {reason}") from None
-            return self._update(kind, rid, desired, ()), True
+            return self._update(kind, rid, desired, (), exact), True
 
     def _update(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
-                planned: tuple[FieldChange, ...]) -> dict[str, Any]:
+                planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             live = kind.get(rid)
             if live is None:
                 raise NotFound(f"{rid.name} disappeared during the apply")
-            changes = _fresh_changes(kind, desired, live, planned)
+            changes = _fresh_changes(kind, desired, live, planned, exact)
             return kind.update(rid, desired, changes, live) if changes else live
         return self._retry(attempt, retry_preconditions=True)
 
@@ -185,12 +188,14 @@ class _Runner:
 
 
 def _fresh_changes(kind: Kind, desired: dict[str, Any], live: dict[str, Any],
-                   planned: tuple[FieldChange, ...]) -> list[FieldChange]:
+                   planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> list[FieldChange]:
     """Re-diff against fresh live state; keep planned removals still present live."""
     normalized = kind.normalize(live)
-    changes = diff(desired, normalized)
+    changes = diff(desired, normalized, exact=exact)
+    seen = {c.path for c in changes}
     for c in planned:
-        if c.op == "remove" and get_path(normalized, c.path) not in (_MISSING, None):
+        if c.op == "remove" and c.path not in seen \
+                and get_path(normalized, c.path) not in (_MISSING, None):
             changes.append(FieldChange(path=c.path, op="remove", old=get_path(normalized, c.path)))
     return changes
 
@@ -202,10 +207,11 @@ def _has_work(change: ResourceChange) -> bool:
 
 def _dependency_keys(changes: list[ResourceChange]) -> dict[str, set[str]]:
     """Map each change key to the keys it must wait for (deletes wait on their dependents' deletes)."""
-    live_keys = {c.address: c.key for c in changes if c.action is not Action.DELETE}
-    delete_keys = {c.address: c.key for c in changes if c.action is Action.DELETE}
+    removing = (Action.DELETE, Action.ABANDON)
+    live_keys = {c.address: c.key for c in changes if c.action not in removing}
+    delete_keys = {c.address: c.key for c in changes if c.action in removing}
     deps: dict[str, set[str]] = {}
     for c in changes:
-        pool = delete_keys if c.action is Action.DELETE else live_keys
+        pool = delete_keys if c.action in removing else live_keys
         deps[c.key] = {pool[a] for a in c.depends_on if a in pool and pool[a] != c.key}
     return deps

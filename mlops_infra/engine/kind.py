@@ -63,6 +63,15 @@ class FieldChange:
     forces_replace: bool = False
 
 
+@dataclass(frozen=True)
+class Violation:
+    """A guardrail rule broken by a resource: ``path`` is the field (for file:line)."""
+
+    rule: str
+    message: str
+    path: str = ""
+
+
 FieldChanges = list[FieldChange]   # module-level: inside Kind, ``list`` names the method
 
 
@@ -78,8 +87,31 @@ class Kind(ABC):
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # never written to the ledger
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope
 
+    required_api: ClassVar[str | None] = None  # e.g. "storage.googleapis.com": depends on its enablement
+
     def __init__(self, clients: Any) -> None:
         self.clients = clients
+
+    # --- hooks with defaults (most kinds need none of them) ---------------------------------
+    def provided_api(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        """The API this resource enables in ``ctx.project`` (only ``serviceusage.Service``)."""
+        return None
+
+    def implied_resources(self, res: Any) -> list[Any]:
+        """Extra ``ResourceSpec``s this resource needs (e.g. a CMEK grant); ``res`` depends on them."""
+        return []
+
+    def exact_paths(self, desired: dict[str, Any]) -> frozenset[str]:
+        """Map paths managed authoritatively: live keys under them that ``desired`` lacks are removed."""
+        return frozenset()
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+        """What removing it from the spec does: ``"delete"``, or ``"abandon"`` (forget, keep live)."""
+        return "delete"
+
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list["Violation"]:
+        """Guardrail violations of ``desired`` under the spec's ``policy`` (see engine.guardrails)."""
+        return []
 
     # --- identity and shape -------------------------------------------------
     @abstractmethod

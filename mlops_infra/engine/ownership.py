@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mlops_infra.engine import paths
 from mlops_infra.engine.diff import get_path
 from mlops_infra.engine.kind import MANAGED_BY_LABEL, MANAGED_BY_VALUE, STACK_LABEL, Kind
 
@@ -19,7 +20,7 @@ def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str) -> dict
         return desired
     out = copy.deepcopy(desired)
     node = out
-    *parents, leaf = kind.labels_path.split(".")
+    *parents, leaf = paths.split(kind.labels_path)
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = {**(node.get(leaf) or {}), **managed_labels(stack)}

@@ -22,11 +22,13 @@ class Action(str, Enum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    ABANDON = "abandon"     # removed from the spec, kept live (cannot or should not be deleted)
     NOOP = "noop"
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": " "}[self.value]
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "abandon": "~-",
+                "noop": " "}[self.value]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class ResourceChange:
     outputs: dict[str, Any] = field(default_factory=dict)
     adopt: bool = False                 # exists live, carries our labels, not yet in the ledger
     allow_data_loss: bool = False       # replace/delete may destroy contained data
+    waivers: dict[str, str] = field(default_factory=dict)   # guardrail rule -> written reason
+    exact: tuple[str, ...] = ()         # authoritative map paths (see Kind.exact_paths)
 
     @property
     def key(self) -> str:
@@ -67,6 +71,7 @@ class ResourceChange:
         data["action"] = self.action.value
         data["changes"] = [asdict(c) for c in self.changes]
         data["depends_on"] = list(self.depends_on)
+        data["exact"] = list(self.exact)
         return data
 
     @classmethod
@@ -75,6 +80,7 @@ class ResourceChange:
         data["action"] = Action(data["action"])
         data["changes"] = tuple(FieldChange(**c) for c in data.get("changes", ()))
         data["depends_on"] = tuple(data.get("depends_on", ()))
+        data["exact"] = tuple(data.get("exact", ()))
         return cls(**data)
 
 

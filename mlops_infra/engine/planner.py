@@ -10,16 +10,17 @@ the spec no longer has (dependents first).
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from mlops_infra.engine import ownership
+from mlops_infra.engine import guardrails, ownership
 from mlops_infra.engine.diff import diff, leaves, redact
-from mlops_infra.engine.errors import SpecError
-from mlops_infra.engine.graph import is_ancestor_id
+from mlops_infra.engine.errors import SourceLocation, SpecError
+from mlops_infra.engine.graph import is_ancestor_id, topo_order
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import LiveState, read_live
@@ -63,14 +64,23 @@ class _Resolved:
     rid: ResourceId
     desired: dict[str, Any]
     depends_on: tuple[str, ...]
+    spec: ResourceSpec
     allow_data_loss: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def waivers(self) -> Mapping[str, str]:
+        return self.spec.waivers
+
+    def field_location(self, path: str) -> SourceLocation:
+        return self.spec.field_location(path)
 
 
 def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
                policy: RetryPolicy, allow_data_loss: bool = False, destroy: bool = False) -> Plan:
     """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``)."""
     resolved = {} if destroy else resolve_resources(spec, kinds=kinds)
+    guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
     orphans = [e for k, e in ledger.entries.items() if k not in {r.rid.key for r in resolved.values()}]
     orphan_ids = [kinds[e.kind].id_from_name(e.id) for e in orphans]
     live = read_live([r.rid for r in resolved.values()] + orphan_ids, kinds=dict(kinds), policy=policy)
@@ -86,9 +96,10 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
 
 def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Resolved]:
     """Resolve fields in dependency order, using outputs known before anything is created."""
+    resources = expand_implied(spec.resources, kinds=kinds)
     resolved: dict[str, _Resolved] = {}
-    for address in spec.order():
-        res = spec.resources[address]
+    for address in topo_order({a: r.depends_on for a, r in resources.items()}):
+        res = resources[address]
         kind = kinds[res.kind]
         lookup = _lookup(resolved)
         ctx = ResourceContext(address=address, name=str(resolve_refs(res.name, lookup)),
@@ -98,10 +109,38 @@ def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Re
         rid = kind.identify(ctx, fields)
         desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), spec.stack)
         resolved[address] = _Resolved(address=address, kind=kind, ctx=ctx, rid=rid, desired=desired,
-                                       depends_on=tuple(sorted(res.depends_on)),
+                                       depends_on=tuple(sorted(res.depends_on)), spec=res,
                                        allow_data_loss=res.allow_data_loss,
                                        outputs=kind.outputs_of(rid, None))
+    _add_api_edges(resolved)
     return resolved
+
+
+def expand_implied(resources: Mapping[str, ResourceSpec], *,
+                   kinds: Mapping[str, Kind]) -> dict[str, ResourceSpec]:
+    """The spec's resources plus those their kinds imply; each depends on what it implies."""
+    out = dict(resources)
+    for res in resources.values():
+        implied = kinds[res.kind].implied_resources(res)
+        for extra in implied:
+            out[extra.address] = extra
+        if implied:
+            out[res.address] = dataclasses.replace(
+                res, depends_on=res.depends_on | {e.address for e in implied})
+    return out
+
+
+def _add_api_edges(resolved: dict[str, _Resolved]) -> None:
+    """Anything that needs an API waits for that API's enablement in the same project."""
+    providers = {}
+    for r in resolved.values():
+        api = r.kind.provided_api(r.ctx, r.desired)
+        if api:
+            providers[(r.ctx.project, api)] = r.address
+    for r in resolved.values():
+        provider = providers.get((r.ctx.project, r.kind.required_api or ""))
+        if provider and provider != r.address and provider not in r.depends_on:
+            r.depends_on = tuple(sorted((*r.depends_on, provider)))
 
 
 def _revalidated(kind: Kind, res: ResourceSpec, fields: dict[str, Any]) -> dict[str, Any]:
@@ -136,16 +175,19 @@ def _plan_resource(r: _Resolved, live: LiveState, ledger: LedgerView, stack: str
                    allow_data_loss: bool) -> ResourceChange:
     current = live.get(r.rid.key)
     entry = ledger.entries.get(r.rid.key)
+    exact = tuple(sorted(r.kind.exact_paths(r.desired)))
     base: dict[str, Any] = dict(address=r.address, kind=r.kind.name, id=r.rid.name, desired=r.desired,
                 depends_on=r.depends_on, parts=r.rid.parts, scope=r.rid.scope, outputs=r.outputs,
-                allow_data_loss=allow_data_loss or r.allow_data_loss)
+                allow_data_loss=allow_data_loss or r.allow_data_loss, exact=exact,
+                waivers=dict(r.waivers))
     if current is None:
         adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in _flat(r.desired))
         return ResourceChange(**base, action=Action.CREATE, changes=adds)
     foreign = None if entry else ownership.foreign_owner(r.kind, current, stack)
     if foreign:
         return ResourceChange(**base, action=Action.NOOP, blocked=foreign)
-    changes = diff(r.desired, r.kind.normalize(current), entry.applied if entry else None)
+    changes = diff(r.desired, r.kind.normalize(current), entry.applied if entry else None,
+                   exact=exact)
     return _classify(base, r, changes, allow_data_loss, adopt=entry is None)
 
 
@@ -184,6 +226,10 @@ def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: L
         if live.get(rid.key) is None:
             planned.append(ResourceChange(**base, action=Action.NOOP,
                                           reason="already gone; dropped from the ledger"))
+            continue
+        if kind.removal(entry.applied, allow_data_loss=allow_data_loss) == "abandon":
+            planned.append(ResourceChange(**base, action=Action.ABANDON,
+                                          reason="no longer in the spec; kept live, dropped from the ledger"))
             continue
         blocked = None
         if kind.data_bearing and not allow_data_loss and kind.holds_data(rid):

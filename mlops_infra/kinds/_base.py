@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from mlops_infra.engine import errors
+from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange
 
 # Module-level alias: inside a Kind class body ``list`` is the ``list()`` method.
@@ -124,8 +124,8 @@ def translate_errors(what: str = "") -> Iterator[None]:
 # --- patch bodies ------------------------------------------------------------------
 
 def set_path(target: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at dotted ``path`` inside ``target``, creating dicts on the way."""
-    *parents, leaf = path.split(".")
+    """Set ``value`` at ``path`` (see ``engine.paths``) inside ``target``, creating dicts."""
+    *parents, leaf = paths.split(path)
     node = target
     for part in parents:
         child = node.get(part)
@@ -136,9 +136,9 @@ def set_path(target: dict[str, Any], path: str, value: Any) -> None:
 
 
 def get_path(source: dict[str, Any] | None, path: str, default: Any = None) -> Any:
-    """The value at dotted ``path`` in ``source``, or ``default``."""
+    """The value at ``path`` (see ``engine.paths``) in ``source``, or ``default``."""
     node: Any = source
-    for part in path.split("."):
+    for part in paths.split(path):
         if not isinstance(node, dict) or part not in node:
             return default
         node = node[part]

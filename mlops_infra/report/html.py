@@ -13,7 +13,7 @@ from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.report import lines
 
 ACTION_COLOR = {Action.CREATE: "#1a7f37", Action.UPDATE: "#9a6700", Action.REPLACE: "#8250df",
-                Action.DELETE: "#cf222e", Action.NOOP: "#6e7781"}
+                Action.DELETE: "#cf222e", Action.ABANDON: "#8250df", Action.NOOP: "#6e7781"}
 OP_COLOR = {"+": "#1a7f37", "~": "#9a6700", "-": "#cf222e"}
 BLOCKED_COLOR = "#cf222e"
 CELL = "padding:2px 8px;text-align:left;vertical-align:top"

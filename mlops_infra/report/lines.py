@@ -17,7 +17,7 @@ FORCES_REPLACEMENT = "# forces replacement"
 
 _OP_SYMBOL = {"add": "+", "change": "~", "remove": "-"}
 _PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.REPLACE: "replaced",
-         Action.DELETE: "deleted", Action.NOOP: "unchanged"}
+         Action.DELETE: "deleted", Action.ABANDON: "abandoned", Action.NOOP: "unchanged"}
 
 
 def format_value(value: Any, *, limit: int = VALUE_LIMIT) -> str:
@@ -60,13 +60,18 @@ def adopt_note(rc: ResourceChange) -> str | None:
     return f"# {ADOPT_NOTE}" if rc.adopt else None
 
 
+def waiver_notes(rc: ResourceChange) -> list[str]:
+    """One ``# waived guardrail 'rule': reason`` line per waiver the resource carries."""
+    return [f"# waived guardrail '{rule}': {reason}" for rule, reason in sorted(rc.waivers.items())]
+
+
 def past_tense(action: Action) -> str:
     return _PAST[action]
 
 
 def is_listed(rc: ResourceChange) -> bool:
     """Whether a resource gets its own entry (no-ops are only counted, unless notable)."""
-    return rc.mutates or rc.adopt or bool(rc.blocked)
+    return rc.mutates or rc.adopt or bool(rc.blocked) or bool(rc.waivers)
 
 
 def summary_line(plan: Plan) -> str:
@@ -79,6 +84,8 @@ def summary_line(plan: Plan) -> str:
         return f"No changes. Live infrastructure matches the spec. {unchanged}{extra}"
     parts = ", ".join(f"{counts[a.value]} to {a.value}"
                       for a in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE))
+    if counts["abandon"]:
+        parts += f", {counts['abandon']} to abandon (kept live, dropped from the ledger)"
     return f"Plan: {parts}. {unchanged}"
 
 

@@ -74,6 +74,7 @@ def _notes(rc: ResourceChange) -> list[str]:
     notes = [f"**Blocked:** {_escape_inline(rc.blocked)}"] if rc.blocked else []
     if rc.reason:
         notes.append(f"Reason: {_escape_inline(rc.reason)}")
+    notes += [_escape_inline(note.lstrip("# ")) for note in lines.waiver_notes(rc)]
     if rc.adopt:
         notes.append(f"**Adopt:** {_escape_inline(lines.ADOPT_NOTE.removeprefix('adopt: '))}")
     return notes

@@ -33,7 +33,8 @@ def headline(result: ApplyResult) -> str:
     """The one-line summary of an apply."""
     done = [o for o in result.outcomes if o.status == "done"]
     counts = [f"{sum(1 for o in done if o.action is a)} {lines.past_tense(a)}" for a in _COUNTED]
-    extra = {"adopted": sum(1 for o in done if o.adopted),
+    extra = {"abandoned": sum(1 for o in done if o.action is Action.ABANDON),
+             "adopted": sum(1 for o in done if o.adopted),
              "failed": sum(1 for o in result.outcomes if o.status == "failed"),
              "skipped": sum(1 for o in result.outcomes if o.status == "skipped")}
     counts += [f"{n} {word}" for word, n in extra.items() if n]

@@ -16,7 +16,7 @@ from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.report import lines
 
 ACTION_STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
-                Action.DELETE: "red", Action.NOOP: "dim"}
+                Action.DELETE: "red", Action.ABANDON: "magenta", Action.NOOP: "dim"}
 OP_STYLE = {"+": "green", "~": "yellow", "-": "red"}
 INDENT = "  "
 FIELD_INDENT = "      "
@@ -61,7 +61,8 @@ def _append_resource(out: Text, rc: ResourceChange) -> None:
     out.append(f"{INDENT}{symbol} ", style=ACTION_STYLE[rc.action])
     out.append(lines.resource_title(rc), style="bold")
     out.append("\n")
-    for note in (lines.adopt_note(rc), f"# {rc.reason}" if rc.reason else None):
+    for note in (lines.adopt_note(rc), f"# {rc.reason}" if rc.reason else None,
+                 *lines.waiver_notes(rc)):
         if note:
             out.append(f"{FIELD_INDENT}{note}\n", style="dim")
     if rc.blocked:

@@ -37,6 +37,7 @@ class ResourceSpec:
     depends_on: frozenset[str]
     allow_data_loss: bool
     location: SourceLocation
+    waivers: Mapping[str, str] = field(default_factory=dict)   # guardrail rule -> reason
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def field_location(self, path: str) -> SourceLocation:

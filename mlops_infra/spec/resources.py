@@ -17,7 +17,7 @@ from mlops_infra.spec.validation import validate_fields
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 RESERVED_ADDRESSES = (VARS, *CONTEXT_NAMES)
-RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss")
+RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "waivers")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,18 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
         region=defaults.region, fields=validated,
         depends_on=frozenset(_depends_on(raw, path, lines)),
         allow_data_loss=_flag(raw.get("allowDataLoss", False), f"{path}.allowDataLoss", lines),
+        waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines),
         location=lines.location(path), field_lines=lines.under(path))
+
+
+def _waivers(value: Any, path: str, lines: LineMap) -> dict[str, str]:
+    """``waivers: {RULE: "written reason"}``; a waiver without a reason is refused."""
+    if not isinstance(value, dict):
+        raise lines.error(path, f"must be a mapping of guardrail rule to reason (got {type_name(value)})")
+    for rule, reason in value.items():
+        if not isinstance(reason, str) or len(reason.strip()) < 10:
+            raise lines.error(f"{path}.{rule}", "a waiver needs a written reason (10+ characters)")
+    return {str(rule): reason.strip() for rule, reason in value.items()}
 
 
 def _kind(raw: dict[str, Any], path: str, kinds: Mapping[str, KindSchema], lines: LineMap) -> str:

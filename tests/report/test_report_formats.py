@@ -19,7 +19,8 @@ def test_json_carries_the_documented_derived_fields() -> None:
     data = json.loads(render_json(plan_of(create(), noop())))
     assert data["format_version"] == 1
     assert data["has_changes"] is True
-    assert data["summary"] == {"create": 1, "update": 0, "replace": 0, "delete": 0, "noop": 1}
+    assert data["summary"] == {"create": 1, "update": 0, "replace": 0, "delete": 0,
+                               "abandon": 0, "noop": 1}
     assert data["resources"][0]["changes"][0] == {
         "path": "labels.env", "op": "add", "old": None, "new": "dev", "forces_replace": False}
 

@@ -1,0 +1,60 @@
+"""Field paths: ``a.b.c``, with keys that hold dots or brackets quoted as ``a["roles/x.y"]``.
+
+IAM role names and member emails contain dots, so a plain dotted string cannot name
+``bindings["roles/bigquery.dataViewer"]["user:a@b.com"]``. Simple keys stay dotted, so
+paths of ordinary fields read as they always did (``labels.env``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+_SIMPLE = re.compile(r"^[A-Za-z0-9_\-/:@*]+$")
+
+
+def join(prefix: str, key: str) -> str:
+    """``prefix`` extended by one key."""
+    if _SIMPLE.match(key) and "." not in key:
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{json.dumps(key)}]"
+
+
+def split(path: str) -> list[str]:
+    """The keys of ``path`` (inverse of ``join``)."""
+    keys: list[str] = []
+    i = 0
+    while i < len(path):
+        if path[i] == ".":
+            i += 1
+        elif path[i] == "[":
+            end, key = _quoted(path, i + 1)
+            keys.append(key)
+            i = end + 1
+        else:
+            end = _next_separator(path, i)
+            keys.append(path[i:end])
+            i = end
+    return keys
+
+
+def join_all(keys: list[str]) -> str:
+    path = ""
+    for key in keys:
+        path = join(path, key)
+    return path
+
+
+def _quoted(path: str, start: int) -> tuple[int, str]:
+    decoder = json.JSONDecoder()
+    key, end = decoder.raw_decode(path, start)
+    if end >= len(path) or path[end] != "]":
+        raise ValueError(f"bad field path: {path!r}")
+    return end, str(key)
+
+
+def _next_separator(path: str, start: int) -> int:
+    for i in range(start, len(path)):
+        if path[i] in ".[":
+            return i
+    return len(path)
