@@ -119,7 +119,7 @@ class _Runner:
         kind = self.kinds[change.kind]
         rid = ResourceId(kind=change.kind, name=change.id, scope=change.scope, parts=dict(change.parts))
         if change.action is Action.DELETE:
-            self._delete(kind, rid, force=change.allow_data_loss)
+            self._remove(kind, rid, change)
             self.sink.forget(change=change)
             return False
         if change.action is Action.ABANDON:
@@ -175,6 +175,13 @@ class _Runner:
             changes = _fresh_changes(kind, desired, live, planned, exact)
             return kind.update(rid, desired, changes, live) if changes else live
         return self._retry(attempt, retry_preconditions=True)
+
+    def _remove(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> None:
+        try:
+            self._retry(lambda: kind.remove(rid, applied=change.last_applied,
+                                            force=change.allow_data_loss), retry_preconditions=True)
+        except NotFound:
+            pass
 
     def _delete(self, kind: Kind, rid: ResourceId, *, force: bool) -> None:
         try:

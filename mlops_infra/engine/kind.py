@@ -101,8 +101,9 @@ class Kind(ABC):
         """Extra ``ResourceSpec``s this resource needs (e.g. a CMEK grant); ``res`` depends on them."""
         return []
 
-    def exact_paths(self, desired: dict[str, Any]) -> frozenset[str]:
-        """Map paths managed authoritatively: live keys under them that ``desired`` lacks are removed."""
+    def exact_paths(self, fields: dict[str, Any]) -> frozenset[str]:
+        """Map paths (in ``desired``) managed authoritatively, from the resolved spec ``fields``:
+        live keys under them that ``desired`` lacks are removed."""
         return frozenset()
 
     def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
@@ -177,6 +178,14 @@ class Kind(ABC):
     @abstractmethod
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         """Delete it; ``force`` allows destroying contained data. Missing is not an error."""
+
+    def remove(self, rid: ResourceId, *, applied: dict[str, Any] | None, force: bool) -> None:
+        """Undo a resource removed from the spec; ``applied`` is its last-applied desired state.
+
+        Kinds that manage a part of something shared (IAM bindings) override this to take
+        back only what they applied; the default deletes the resource.
+        """
+        self.delete(rid, force=force)
 
     # --- change classification ---------------------------------------------
     def replace_reason(self, changes: FieldChanges) -> str | None:

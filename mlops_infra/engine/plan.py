@@ -57,6 +57,7 @@ class ResourceChange:
     allow_data_loss: bool = False       # replace/delete may destroy contained data
     waivers: dict[str, str] = field(default_factory=dict)   # guardrail rule -> written reason
     exact: tuple[str, ...] = ()         # authoritative map paths (see Kind.exact_paths)
+    last_applied: dict[str, Any] | None = None   # for deletes: what the ledger says we applied
 
     @property
     def key(self) -> str:

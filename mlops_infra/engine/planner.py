@@ -65,6 +65,7 @@ class _Resolved:
     desired: dict[str, Any]
     depends_on: tuple[str, ...]
     spec: ResourceSpec
+    exact: tuple[str, ...] = ()
     allow_data_loss: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +111,7 @@ def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Re
         desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), spec.stack)
         resolved[address] = _Resolved(address=address, kind=kind, ctx=ctx, rid=rid, desired=desired,
                                        depends_on=tuple(sorted(res.depends_on)), spec=res,
+                                       exact=tuple(sorted(kind.exact_paths(fields))),
                                        allow_data_loss=res.allow_data_loss,
                                        outputs=kind.outputs_of(rid, None))
     _add_api_edges(resolved)
@@ -175,7 +177,7 @@ def _plan_resource(r: _Resolved, live: LiveState, ledger: LedgerView, stack: str
                    allow_data_loss: bool) -> ResourceChange:
     current = live.get(r.rid.key)
     entry = ledger.entries.get(r.rid.key)
-    exact = tuple(sorted(r.kind.exact_paths(r.desired)))
+    exact = r.exact
     base: dict[str, Any] = dict(address=r.address, kind=r.kind.name, id=r.rid.name, desired=r.desired,
                 depends_on=r.depends_on, parts=r.rid.parts, scope=r.rid.scope, outputs=r.outputs,
                 allow_data_loss=allow_data_loss or r.allow_data_loss, exact=exact,
@@ -222,7 +224,7 @@ def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: L
                          if is_ancestor_id(rid.name, other.name))   # children are deleted first
         base: dict[str, Any] = dict(address=entry.address, kind=entry.kind, id=entry.id, depends_on=children,
                     parts=rid.parts, scope=rid.scope, outputs=entry.outputs,
-                    allow_data_loss=allow_data_loss)
+                    allow_data_loss=allow_data_loss, last_applied=entry.applied)
         if live.get(rid.key) is None:
             planned.append(ResourceChange(**base, action=Action.NOOP,
                                           reason="already gone; dropped from the ledger"))

@@ -1,0 +1,250 @@
+"""The shared base of IAM binding kinds: additive (role, member) pairs on someone's policy.
+
+A binding resource manages only the (role, member) pairs its spec lists, on a policy it
+shares with everyone else: bindings the tool did not write are never removed. A role
+marked ``authoritative: true`` owns its whole member list (members not listed are
+removed). IAM conditions are supported: a conditional binding is its own entry.
+
+Desired state (internal shape, compared by the generic diff)::
+
+    {"bindings": {"roles/x": {"user:a@b.com": True},
+                  "roles/y if business-hours#1a2b3c4d": {"group:g@b.com": True}},
+     "conditions": {"roles/y if business-hours#1a2b3c4d": {"title": ..., "expression": ...}}}
+
+Every change is a read-modify-write with the policy's etag: a concurrent writer makes the
+set fail (409/412), which is raised as ``PreconditionFailed`` so the executor re-reads and
+redoes only what is still missing. A binding naming a service account that "does not
+exist" yet (IAM's eventual consistency right after creating it) is retried as transient.
+
+Subclasses say how to read and write the target's policy (``get_policy``/``set_policy``)
+and how to name the target; the spec shape is shared:
+
+    kind: storage.BucketBindings
+    bucket: ${raw.name}
+    bindings:
+      - role: roles/storage.objectViewer
+        members: [serviceAccount:${trainer.email}]
+      - role: roles/storage.objectAdmin
+        members: [group:ml-admins@acme.com]
+        authoritative: true
+        condition: {title: expires, expression: 'request.time < timestamp("2027-01-01T00:00:00Z")'}
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from mlops_infra.engine import errors, paths
+from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId, Violation
+from mlops_infra.kinds._base import FieldChanges, SpecModel
+
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+_MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|group|serviceAccount|domain|principal|"
+                     r"principalSet|deleted:user|deleted:group|deleted:serviceAccount|projectOwner|"
+                     r"projectEditor|projectViewer):.+)$")
+_MISSING_SA = re.compile(r"(does not exist|not found|is not a valid).*", re.IGNORECASE)
+
+
+class Condition(SpecModel):
+    title: str
+    expression: str
+    description: str | None = None
+
+
+class Binding(SpecModel):
+    role: str = Field(pattern=r"^(roles/|projects/|organizations/|\$\{).+")
+    members: list[str] = Field(min_length=1)
+    condition: Condition | None = None
+    authoritative: bool = False
+
+    @field_validator("members")
+    @classmethod
+    def _members_look_like_members(cls, members: list[str]) -> list[str]:
+        bad = [m for m in members if not valid_member(m) and "${" not in m]
+        if bad:
+            raise ValueError(f"not an IAM member: {bad[0]!r} (expected user:, group:, "
+                             "serviceAccount:, domain:, principal://..., allUsers ...)")
+        return members
+
+
+class BindingsSpec(SpecModel):
+    """Fields shared by binding kinds; subclasses add the target field (bucket, dataset, ...)."""
+
+    bindings: list[Binding] = Field(min_length=1)
+
+
+def binding_key(role: str, condition: dict[str, Any] | None) -> str:
+    """``role``, or ``role if TITLE#HASH`` for a conditional binding (the hash is the expression's)."""
+    if not condition:
+        return role
+    digest = hashlib.sha256(condition.get("expression", "").encode()).hexdigest()[:8]
+    return f"{role} if {condition.get('title', '')}#{digest}"
+
+
+def desired_bindings(bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The internal desired shape from the spec's binding list."""
+    out: dict[str, Any] = {"bindings": {}}
+    conditions: dict[str, Any] = {}
+    for b in bindings:
+        key = binding_key(b["role"], b.get("condition"))
+        out["bindings"].setdefault(key, {}).update({m: True for m in b["members"]})
+        if b.get("condition"):
+            conditions[key] = {k: v for k, v in b["condition"].items() if v is not None}
+    if conditions:
+        out["conditions"] = conditions
+    return out
+
+
+def normalized_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """A live policy (REST JSON) in the internal shape, plus its ``etag``."""
+    shaped = desired_bindings([b for b in policy.get("bindings", []) if b.get("members")])
+    shaped.setdefault("conditions", {})
+    shaped["etag"] = policy.get("etag")
+    return shaped
+
+
+def apply_changes(policy: dict[str, Any], desired: dict[str, Any],
+                  changes: FieldChanges) -> dict[str, Any]:
+    """A copy of ``policy`` with member additions/removals under ``bindings`` applied."""
+    policy = copy.deepcopy(policy)
+    bindings = policy.setdefault("bindings", [])
+    for change in changes:
+        keys = paths.split(change.path)
+        if keys[0] != "bindings":
+            continue            # conditions[...] entries only describe bindings
+        for key, member in _pairs(keys, change):
+            binding = _find_or_add(bindings, key, desired)
+            if change.op == "remove":
+                binding["members"] = [m for m in binding["members"] if m != member]
+            elif member not in binding["members"]:
+                binding["members"].append(member)
+    policy["bindings"] = [b for b in bindings if b["members"]]
+    if any("condition" in b for b in policy["bindings"]):
+        policy["version"] = 3          # conditions need policy version 3
+    return policy
+
+
+def _pairs(keys: list[str], change: FieldChange) -> list[tuple[str, str]]:
+    if len(keys) == 3:
+        return [(keys[1], keys[2])]
+    value = change.old if change.op == "remove" else change.new   # a whole binding at once
+    return [(keys[1], member) for member in (value or {})]
+
+
+def _find_or_add(bindings: list[dict[str, Any]], key: str, desired: dict[str, Any]) -> dict[str, Any]:
+    for binding in bindings:
+        if binding_key(binding["role"], binding.get("condition")) == key:
+            binding.setdefault("members", [])
+            return binding
+    role = key.split(" if ", 1)[0]
+    binding = {"role": role, "members": []}
+    condition = desired.get("conditions", {}).get(key)
+    if condition:
+        binding["condition"] = dict(condition)
+    bindings.append(binding)
+    return binding
+
+
+class IamBindingsKind(Kind):
+    """Base class: subclasses set ``name``, ``model``, ``required_api`` and the three methods below."""
+
+    labels_path: ClassVar[str | None] = None
+    listable: ClassVar[bool] = False
+    outputs: ClassVar[frozenset[str]] = frozenset()
+
+    # --- what subclasses provide ------------------------------------------------------------
+    @abstractmethod
+    def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
+        """The policy holder's resource name, e.g. ``projects/p`` or ``projects/_/buckets/b``."""
+
+    @abstractmethod
+    def get_policy(self, rid: ResourceId) -> dict[str, Any] | None:
+        """The target's policy as REST JSON (``bindings``, ``etag``, ``version``), ``None`` if no target."""
+
+    @abstractmethod
+    def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
+        """Write ``policy`` (carrying the etag read); raise engine errors (409/412 on a stale etag)."""
+
+    # --- the Kind contract -------------------------------------------------------------------
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        target = self.target(ctx, fields)
+        return self.id_from_name(f"{target}/iamBindings/{ctx.address}")
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return desired_bindings(fields["bindings"])
+
+    def exact_paths(self, fields: dict[str, Any]) -> frozenset[str]:
+        return frozenset(paths.join("bindings", binding_key(b["role"], b.get("condition")))
+                         for b in fields.get("bindings", []) if b.get("authoritative"))
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return normalized_policy(live)
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return self.get_policy(rid)
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        policy = self.get_policy(rid)
+        if policy is None:
+            raise errors.NotFound(f"{self.target_of(rid)} does not exist")
+        from mlops_infra.engine.diff import diff
+
+        return self.update(rid, desired, diff(desired, normalized_policy(policy)), policy)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        if not any(paths.split(c.path)[0] == "bindings" for c in changes):
+            return live
+        return self._set(rid, apply_changes(live, desired, changes))
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        """Without the last-applied bindings there is nothing we know to be ours: no-op."""
+
+    def remove(self, rid: ResourceId, *, applied: dict[str, Any] | None, force: bool) -> None:
+        policy = self.get_policy(rid)
+        if policy is None or not applied:
+            return
+        ours = [FieldChange(path=paths.join(paths.join("bindings", key), member), op="remove")
+                for key, members in applied.get("bindings", {}).items() for member in members]
+        live = normalized_policy(policy)["bindings"]
+        present = [c for c in ours if _has_pair(live, c.path)]
+        if present:
+            self._set(rid, apply_changes(policy, applied, present))
+
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
+        return [Violation(rule="no-public-members",
+                          message=f"{member} must not be granted {key.split(' if ')[0]}",
+                          path="bindings")
+                for key, members in desired.get("bindings", {}).items()
+                for member in members if member in PUBLIC_MEMBERS]
+
+    # --- helpers ---------------------------------------------------------------------------
+    def target_of(self, rid: ResourceId) -> str:
+        return rid.name.rsplit("/iamBindings/", 1)[0]
+
+    def _set(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.set_policy(rid, policy)
+        except errors.Conflict as exc:          # ABORTED / 409: the etag moved under us
+            raise errors.PreconditionFailed(f"{self.target_of(rid)}: policy changed concurrently "
+                                            f"({exc}); re-reading") from None
+        except errors.PermanentError as exc:
+            if exc.status == 400 and _MISSING_SA.search(str(exc)) and "serviceAccount:" in str(policy):
+                raise errors.TransientError(f"{self.target_of(rid)}: a member does not exist yet "
+                                            f"(IAM propagation?): {exc}") from None
+            raise
+
+
+def _has_pair(live_bindings: dict[str, Any], path: str) -> bool:
+    _, key, member = paths.split(path)
+    return member in live_bindings.get(key, {})
+
+
+def valid_member(member: str) -> bool:
+    return bool(_MEMBER.match(member))
