@@ -24,7 +24,8 @@ def _spec(buckets: int, datasets: int) -> str:
     lines = ["apiVersion: mlops-infra/v1", "stack: bench", "project: bench-project", "resources:"]
     for i in range(buckets):
         lines += [f"  b{i}:", "    kind: storage.Bucket", f"    name: bench-bucket-{i}",
-                  "    labels: {team: ml}", "    versioning: true"]
+                  "    labels: {team: ml}", "    versioning: true",
+                  "    uniformBucketLevelAccess: true", "    publicAccessPrevention: enforced"]
     for i in range(datasets):
         lines += [f"  d{i}:", "    kind: bigquery.Dataset", f"    name: bench_ds_{i}",
                   "    labels: {team: ml}"]

@@ -27,7 +27,7 @@ from mlops_infra.engine.errors import PlanStale, UserError
 from mlops_infra.engine.executor import ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
-from mlops_infra.engine.planner import LedgerView, build_plan
+from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
 from mlops_infra.engine.registry import all_kinds
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
@@ -42,7 +42,7 @@ from mlops_infra.ledger import (
 from mlops_infra.spec import KindSchema, Spec, load_spec
 
 LOCAL_STATE_DIR = Path(".mlops_infra")
-LOCAL_SERVICES = ("storage", "bigquery")
+LOCAL_SERVICES = ("storage", "bigquery", "serviceusage", "kms")
 
 
 def kind_schemas() -> dict[str, KindSchema]:
@@ -50,6 +50,14 @@ def kind_schemas() -> dict[str, KindSchema]:
     import mlops_infra.kinds  # noqa: F401  (registers the kinds)
 
     return {name: KindSchema(model=cls.model, outputs=cls.outputs) for name, cls in all_kinds().items()}
+
+
+def validate(path: str | Path, *, env: str | None = None) -> Spec:
+    """Load the spec and run every check that needs no API call (references, types, guardrails)."""
+    spec = load(path, env=env)
+    check_spec(spec, kinds={name: cls(Clients(project=spec.project, endpoints={}))
+                            for name, cls in all_kinds().items()})
+    return spec
 
 
 def load(path: str | Path, *, env: str | None = None) -> Spec:
@@ -113,6 +121,8 @@ class Stack:
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
              state: LedgerState | None = None) -> Plan:
         """Read live state and the ledger; compute the plan. Never mutates anything."""
+        if not destroy:
+            check_spec(self.spec, kinds=self.kinds)       # guardrails before any API call
         state = state or self.ledger.read()
         view = LedgerView(entries=state.entries, generation=state.generation, location=state.location)
         return build_plan(self.spec, kinds=self.kinds, ledger=view, policy=self.policy,

@@ -212,12 +212,12 @@ def _read_text(path: str) -> str:
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--env", default=None, help="Environment overlay to validate.")
 def validate(spec: str, env: str | None) -> int:
-    """Check SPEC (syntax, fields, references, cycles) without calling any API."""
-    from mlops_infra.api import load
+    """Check SPEC (syntax, fields, references, cycles, guardrails) without calling any API."""
+    from mlops_infra.api import validate as validate_spec
 
     if not Path(spec).is_file():
         raise UserError(f"{spec}: no such file")
-    loaded = load(spec, env=env)
+    loaded = validate_spec(spec, env=env)
     click.echo(f"{spec}: valid ({len(loaded.resources)} resources, stack '{loaded.stack}'"
                f"{', env ' + env if env else ''})")
     return EXIT_OK

@@ -95,6 +95,11 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
                 ledger_sync=_needs_ledger_sync(changes, ledger, kinds))
 
 
+def check_spec(spec: Spec, *, kinds: Mapping[str, Kind]) -> None:
+    """Everything that can be checked without any API call: references resolve, types, guardrails."""
+    guardrails.enforce(resolve_resources(spec, kinds=kinds).values(), policy=spec.policy)
+
+
 def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Resolved]:
     """Resolve fields in dependency order, using outputs known before anything is created."""
     resources = expand_implied(spec.resources, kinds=kinds)

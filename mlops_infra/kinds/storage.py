@@ -33,8 +33,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
+from mlops_infra.kinds._policy import bucket_violations
 from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
@@ -220,6 +221,9 @@ class Bucket(Kind):
         return out
 
     # --- reads ---
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
+        return bucket_violations(desired, policy)
+
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"buckets in {scope}"):

@@ -26,10 +26,14 @@ resources:
     location: US
     labels: {team: ml, env: dev}
     versioning: true
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
   models:
     kind: storage.Bucket
     name: ${vars.prefix}-models
     location: EU
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
   features:
     kind: bigquery.Dataset
     name: features

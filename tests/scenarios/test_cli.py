@@ -18,7 +18,7 @@ MALFORMED = {
     "unknown_field": (SPEC.replace("    versioning: true", "    versionning: true"), 13),
     "wrong_type": (SPEC.replace("    versioning: true", "    versioning: [1, 2]"), 13),
     "duplicate_key": (SPEC.replace("    versioning: true", "    labels: {a: b}"), 13),
-    "unknown_ref": (SPEC.replace("${features.name}", "${featurez.name}"), 26),
+    "unknown_ref": (SPEC.replace("${features.name}", "${featurez.name}"), 30),
     "cycle": (SPEC.replace("    location: EU", "    location: EU\n    labels: {x: '${raw.name}'}")
               .replace("    labels: {team: ml, env: dev}",
                        "    labels: {team: ml, env: '${models.name}'}"), None),

@@ -168,12 +168,14 @@ resources:
   a:
     kind: storage.Bucket
     name: types-a
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
   b:
     kind: storage.Bucket
     name: types-b
     versioning: ${a.name}
 """)
-    with pytest.raises(SpecError, match=r"spec.yaml:11: resources.b.versioning"):
+    with pytest.raises(SpecError, match=r"spec.yaml:13: resources.b.versioning"):
         open_stack(spec).plan()
 
 

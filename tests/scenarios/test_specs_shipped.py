@@ -31,6 +31,8 @@ resources:
   data:
     kind: storage.Bucket
     name: iso-data-${env}
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
 environments:
   dev: {}
   prod: {}
