@@ -165,6 +165,11 @@ class Kind(ABC):
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""
         return False
 
+    def contents(self, rid: ResourceId) -> list[str] | None:
+        """Full names of the resources it contains, when they are resources of ours too
+        (a dataset's tables); ``None`` when its data is opaque (a bucket's objects)."""
+        return None
+
     # --- writes -----------------------------------------------------------------
     @abstractmethod
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:

@@ -223,6 +223,7 @@ def _mark_replace(kind: Kind, change: FieldChange) -> FieldChange:
 def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: LiveState,
                   kinds: Mapping[str, Kind], allow_data_loss: bool) -> list[ResourceChange]:
     planned = []
+    deleting = {rid.name for entry, rid in zip(orphans, ids) if live.get(rid.key) is not None}
     for entry, rid in zip(orphans, ids):
         kind = kinds[entry.kind]
         children = tuple(e.address for e, other in zip(orphans, ids)
@@ -239,11 +240,19 @@ def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: L
                                           reason="no longer in the spec; kept live, dropped from the ledger"))
             continue
         blocked = None
-        if kind.data_bearing and not allow_data_loss and kind.holds_data(rid):
+        if kind.data_bearing and not allow_data_loss and _loses_data(kind, rid, deleting):
             blocked = "it holds data; pass --allow-data-loss to delete it with its contents"
         planned.append(ResourceChange(**base, action=Action.DELETE, blocked=blocked,
                                       reason="no longer in the spec"))
     return planned
+
+
+def _loses_data(kind: Kind, rid: ResourceId, deleting: set[str]) -> bool:
+    """Whether deleting ``rid`` destroys data that is not itself planned for deletion."""
+    if not kind.holds_data(rid):
+        return False
+    contents = kind.contents(rid)
+    return contents is None or not set(contents) <= deleting
 
 
 def _stack_outputs(spec: Spec, outputs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

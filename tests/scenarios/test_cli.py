@@ -164,3 +164,27 @@ def _env(endpoints: dict[str, str]) -> dict[str, str]:
     import os
 
     return {**os.environ, "MLOPS_INFRA_ENDPOINTS": json.dumps(endpoints), "MLOPS_INFRA_RETRY_SCALE": "0.02"}
+
+
+def test_destroy_removes_what_the_stack_owns(emulator, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    assert run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints).returncode == 0
+    dry = run_cli(["destroy", str(spec), "--dry-run"], endpoints=emulator.endpoints)
+    assert dry.returncode == 0 and "4 to delete" in dry.stdout
+    proc = run_cli(["destroy", str(spec), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 0, proc.stderr
+    from mlops_infra.clients import Clients
+
+    storage = Clients(project="test-project", endpoints=emulator.endpoints).storage()
+    assert [b.name for b in storage.list_buckets(retry=None)] == ["test-project-mlops-infra-state"]
+    listing = run_cli(["state", "list", str(spec)], endpoints=emulator.endpoints)
+    assert listing.returncode == 0 and "scn-raw" not in listing.stdout
+
+
+def test_validate_runs_guardrails_without_any_api(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("    publicAccessPrevention: enforced\n  models:", "  models:"))
+    proc = run_cli(["validate", str(spec)], endpoints={})
+    assert proc.returncode == 1 and "guardrail 'bucket-public-access-prevention'" in proc.stderr
+    assert f"{spec}:" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -245,6 +245,18 @@ class Dataset(Kind):
             except NotFound:
                 return False
 
+    def contents(self, rid: ResourceId) -> list[str] | None:
+        """Full names of the tables in the dataset (what deleting it with force destroys)."""
+        project, ds = _parts(rid)
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"dataset {project}:{ds}"):
+            try:
+                tables = self.clients.bigquery(project).list_tables(_ref(project, ds), **CALL)
+                return [f"{rid.name}/tables/{t.table_id}" for t in tables]
+            except NotFound:
+                return []
+
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         project, ds = _parts(rid)
