@@ -73,6 +73,7 @@ class Violation:
 
 
 FieldChanges = list[FieldChange]   # module-level: inside Kind, ``list`` names the method
+Names = list[str]
 
 
 class Kind(ABC):
@@ -165,7 +166,7 @@ class Kind(ABC):
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""
         return False
 
-    def contents(self, rid: ResourceId) -> list[str] | None:
+    def contents(self, rid: ResourceId) -> Names | None:
         """Full names of the resources it contains, when they are resources of ours too
         (a dataset's tables); ``None`` when its data is opaque (a bucket's objects)."""
         return None

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import Kind, Names, ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._policy import dataset_violations
 from mlops_infra.kinds._base import (
@@ -245,7 +245,7 @@ class Dataset(Kind):
             except NotFound:
                 return False
 
-    def contents(self, rid: ResourceId) -> list[str] | None:
+    def contents(self, rid: ResourceId) -> Names | None:
         """Full names of the tables in the dataset (what deleting it with force destroys)."""
         project, ds = _parts(rid)
         from google.api_core.exceptions import NotFound
