@@ -42,7 +42,8 @@ from mlops_infra.ledger import (
 from mlops_infra.spec import KindSchema, Spec, load_spec
 
 LOCAL_STATE_DIR = Path(".mlops_infra")
-LOCAL_SERVICES = ("storage", "bigquery", "serviceusage", "kms")
+LOCAL_SERVICES = ("storage", "bigquery", "serviceusage", "kms", "compute", "resourcemanager",
+                  "iam")
 
 
 def kind_schemas() -> dict[str, KindSchema]:

@@ -93,3 +93,82 @@ class Clients:
             return bigquery.Client(project=project, **self._options("bigquery"))
 
         return self._cached("bigquery", project, build)
+
+    def iam_admin(self) -> Any:
+        """An ``iam_admin_v1.IAMClient`` (gRPC only: the library has no REST transport).
+
+        Emulated, the "iam" endpoint is a gRPC target ``127.0.0.1:PORT`` (a ``grpc://``
+        prefix is accepted) reached over an insecure channel; production uses TLS and ADC.
+        """
+        def build() -> Any:
+            from google.cloud import iam_admin_v1
+
+            if self.endpoints is None:
+                return iam_admin_v1.IAMClient()
+            import grpc
+            from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+
+            target = self._options("iam")["client_options"]["api_endpoint"]
+            channel = grpc.insecure_channel(target.removeprefix("grpc://"))
+            return iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=channel))
+
+        return self._cached("iam", None, build)
+
+    def service_usage(self) -> Any:
+        """A ``service_usage_v1.ServiceUsageClient`` (REST; operations polled at /v1/operations)."""
+        def build() -> Any:
+            from google.cloud import service_usage_v1
+
+            return service_usage_v1.ServiceUsageClient(transport="rest",
+                                                       **self._options("serviceusage"))
+
+        return self._cached("serviceusage", None, build)
+
+    def kms(self) -> Any:
+        """A ``kms_v1.KeyManagementServiceClient`` (REST)."""
+        def build() -> Any:
+            from google.cloud import kms_v1
+
+            return kms_v1.KeyManagementServiceClient(transport="rest", **self._options("kms"))
+
+        return self._cached("kms", None, build)
+
+    def _compute(self, client: str) -> Any:
+        """A ``compute_v1`` client by class name (REST), sharing the "compute" endpoint."""
+        def build() -> Any:
+            from google.cloud import compute_v1
+
+            return getattr(compute_v1, client)(transport="rest", **self._options("compute"))
+
+        return self._cached(f"compute:{client}", None, build)
+
+    def compute_networks(self) -> Any:
+        """A ``compute_v1.NetworksClient``."""
+        return self._compute("NetworksClient")
+
+    def compute_subnetworks(self) -> Any:
+        """A ``compute_v1.SubnetworksClient``."""
+        return self._compute("SubnetworksClient")
+
+    def compute_firewalls(self) -> Any:
+        """A ``compute_v1.FirewallsClient``."""
+        return self._compute("FirewallsClient")
+
+    def compute_global_operations(self) -> Any:
+        """A ``compute_v1.GlobalOperationsClient``: compute's own LRO polling ignores
+        ``api_endpoint``, so operations are waited on with this one (same options)."""
+        return self._compute("GlobalOperationsClient")
+
+    def compute_region_operations(self) -> Any:
+        """A ``compute_v1.RegionOperationsClient`` (see ``compute_global_operations``)."""
+        return self._compute("RegionOperationsClient")
+
+    def resource_manager(self) -> Any:
+        """A ``resourcemanager_v3.ProjectsClient`` (REST)."""
+        def build() -> Any:
+            from google.cloud import resourcemanager_v3
+
+            return resourcemanager_v3.ProjectsClient(transport="rest",
+                                                     **self._options("resourcemanager"))
+
+        return self._cached("resourcemanager", None, build)

@@ -32,6 +32,7 @@ class ControlService(Service):
             Route("PUT", "/faults", self._set_faults),
             Route("DELETE", "/faults", self._clear_faults),
             Route("PUT", "/latency", self._set_latency),
+            Route("PUT", "/iam-propagation", self._set_iam_propagation),
             Route("GET", "/endpoints", lambda _: dict(self._emulator.endpoints)),
         ]
 
@@ -62,6 +63,13 @@ class ControlService(Service):
         if not isinstance(seconds, (int, float)) or seconds < 0:
             raise HttpError(400, "body must be {\"seconds\": <non-negative number>}")
         self._emulator.set_latency(float(seconds))
+        return Response.no_content()
+
+    def _set_iam_propagation(self, request: Request) -> Response:
+        seconds = _object_body(request).get("seconds")
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            raise HttpError(400, "body must be {\"seconds\": <non-negative number>}")
+        self._emulator.set_iam_propagation_delay(float(seconds))
         return Response.no_content()
 
 

@@ -110,10 +110,13 @@ class Route:
             return None
         params: dict[str, str] = {}
         for pattern, segment in zip(want, got):
-            if pattern.startswith("{") and pattern.endswith("}"):
-                if not segment:
+            if pattern.startswith("{") and "}" in pattern:
+                # ``{name}`` or ``{name}:verb`` (a custom method, as in ``keys/{key}:destroy``)
+                name, _, verb = pattern[1:].partition("}")
+                value = unquote(segment)
+                if len(value) <= len(verb) or not value.endswith(verb):
                     return None
-                params[pattern[1:-1]] = unquote(segment)
+                params[name] = value[:len(value) - len(verb)]
             elif pattern != segment:
                 return None
         return params

@@ -24,13 +24,15 @@ class Emulator:
     def __init__(self, *, services: Iterable[str], state_path: str | Path | None,
                  latency: float) -> None:
         self.services: dict[str, Service] = {name: build_service(name) for name in services}
+        for service in self.services.values():
+            service.emulator = self   # type: ignore[attr-defined]  # for member_exists etc.
         self.state_path = Path(state_path) if state_path is not None else None
         self._latency = latency
         self._journal = Journal()
         self._faults = FaultInjector()
         # One lock for all state: handlers are short, and it keeps persistence simple.
         self._state_lock = threading.RLock()
-        self._servers: dict[str, HttpServer] = {}
+        self._servers: dict[str, Any] = {}   # HttpServer or GrpcServer: both have url, stop()
         self._load()
 
     @classmethod
@@ -43,7 +45,8 @@ class Emulator:
 
     def _serve(self) -> None:
         for name, service in self.services.items():
-            self._servers[name] = HttpServer(self._front_for(service))
+            self._servers[name] = (self._grpc_server_for(service) if _is_grpc(service)
+                                   else HttpServer(self._front_for(service)))
         control = ControlService(self)
         self._servers["control"] = HttpServer(control.dispatch)
 
@@ -74,6 +77,27 @@ class Emulator:
     def set_latency(self, seconds: float) -> None:
         self._latency = seconds
 
+    def set_operation_duration(self, seconds: float) -> None:
+        """How long long-running operations take from now on (process-wide; see operations.py)."""
+        from mlops_infra.emulator import operations
+
+        operations.set_operation_duration(seconds)
+
+    def set_iam_propagation_delay(self, seconds: float) -> None:
+        """For ``seconds`` after creation a service account "does not exist" for IAM bindings."""
+        if "iam" in self.services:
+            self.services["iam"].propagation_delay = float(seconds)  # type: ignore[attr-defined]
+
+    def member_exists(self, member: str) -> bool:
+        """Whether IAM bindings may name ``member`` (services validating policies call this).
+
+        Without the ``iam`` service every member is taken as existing."""
+        iam = self.services.get("iam")
+        if iam is None:
+            return True
+        with self._state_lock:
+            return bool(iam.member_exists(member))  # type: ignore[attr-defined]
+
     def state(self, service: str) -> Any:
         """A deep copy of one service's state (for debugging and tests)."""
         import copy
@@ -93,6 +117,13 @@ class Emulator:
         self.stop()
 
     # -- request path -------------------------------------------------------------------
+    def _grpc_server_for(self, service: Service) -> Any:
+        from mlops_infra.emulator.grpc_server import GrpcServer, RpcFront
+
+        return GrpcServer(RpcFront(service, journal=self._journal,  # type: ignore[arg-type]
+                                   faults=self._faults, state_lock=self._state_lock,
+                                   save=self._save, latency=lambda: self._latency))
+
     def _front_for(self, service: Service):  # type: ignore[no-untyped-def]
         def front(request: Request) -> Response | None:
             return self._handle(service, request)
@@ -134,6 +165,11 @@ class Emulator:
             return
         persistence.save_states(self.state_path,
                                 {name: s.state for name, s in self.services.items()})
+
+
+def _is_grpc(service: Service) -> bool:
+    # Checked by attribute so HTTP-only runs never import grpc.
+    return bool(getattr(service, "full_name", ""))
 
 
 def _fault_response(fault: Fault) -> Response | None:

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 READ_METHODS = ("GET", "HEAD")
+# gRPC calls are journaled as method "RPC", path "/<service>/<Rpc>"; these RPCs only read.
+RPC_METHOD = "RPC"
+READ_RPC_PREFIXES = ("Get", "List", "Query")
+# Custom methods that only read although sent as POST (Resource Manager's getIamPolicy).
+READ_POST_VERBS = (":getIamPolicy", ":testIamPermissions")
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,10 @@ class JournalEntry:
 
     @property
     def mutating(self) -> bool:
+        if self.method == RPC_METHOD:
+            return not self.path.rsplit("/", 1)[-1].startswith(READ_RPC_PREFIXES)
+        if self.method == "POST" and self.path.endswith(READ_POST_VERBS):
+            return False
         return self.method not in READ_METHODS
 
     def to_json(self) -> dict[str, Any]:

@@ -19,12 +19,25 @@ def _bigquery() -> Service:
     return BigQueryService()
 
 
+def _service(package: str, cls: str) -> Service:
+    """Import ``mlops_infra.emulator.<package>`` lazily and build its ``cls``."""
+    import importlib
+
+    return getattr(importlib.import_module(f"mlops_infra.emulator.{package}"), cls)()
+
+
 SERVICE_FACTORIES: dict[str, Callable[[], Service]] = {
     "storage": _storage,
     "bigquery": _bigquery,
+    "serviceusage": lambda: _service("serviceusage", "ServiceUsageService"),
+    "kms": lambda: _service("kms", "KmsService"),
+    "compute": lambda: _service("compute", "ComputeService"),
+    "resourcemanager": lambda: _service("resourcemanager", "ResourceManagerService"),
+    "iam": lambda: _service("iam", "IamService"),
 }
 
-DEFAULT_SERVICES = ("storage", "bigquery")
+DEFAULT_SERVICES = ("storage", "bigquery", "serviceusage", "kms", "compute", "resourcemanager",
+                    "iam")
 
 
 def build_service(name: str) -> Service:

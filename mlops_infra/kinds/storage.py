@@ -198,6 +198,7 @@ class Bucket(Kind):
 
     name = "storage.Bucket"
     model = BucketSpec
+    required_api = "storage.googleapis.com"
     outputs = frozenset({"name", "url", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
@@ -209,6 +210,14 @@ class Bucket(Kind):
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         return canonical({"name": ctx.name, **expand_shorthands(fields)})
+
+    def implied_resources(self, res: Any) -> list[Any]:
+        """A key referenced as ``${key.id}`` needs the storage service agent granted on it."""
+        from mlops_infra.kinds.kms import cmek_grant
+
+        key = res.fields.get("defaultKmsKeyName") or (res.fields.get("encryption") or {}).get(
+            "defaultKmsKeyName")
+        return cmek_grant(res, key=key, agent="storage")
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return canonical(with_defaults(live, _LIVE_DEFAULTS))

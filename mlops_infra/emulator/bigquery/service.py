@@ -49,6 +49,7 @@ class BigQueryService(Service):
             Route("PATCH", TB + "/{tableId}", self.patch_table),
             Route("PUT", TB + "/{tableId}", self.update_table),
             Route("DELETE", TB + "/{tableId}", self.delete_table),
+            Route("GET", "/bigquery/v2/projects/{projectId}/serviceAccount", _service_agent),
         ]
 
     # -- datasets -----------------------------------------------------------------------
@@ -195,3 +196,12 @@ def _label_filter(expression: str) -> Callable[[dict[str, Any]], bool]:
 def _list_etag(items: list[dict[str, Any]]) -> str:
     digest = hashlib.md5(json.dumps([i.get("etag") for i in items]).encode()).digest()
     return base64.b64encode(digest).decode()
+
+
+def _service_agent(request: Request) -> dict[str, Any]:
+    """The project's BigQuery encryption service agent (the identity that uses CMEK keys)."""
+    from mlops_infra.emulator.projects import project_number
+
+    number = project_number(request.params["projectId"])
+    return {"kind": "bigquery#getServiceAccountResponse",
+            "email": f"bq-{number}@bigquery-encryption.iam.gserviceaccount.com"}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops_infra.emulator.core import HttpError, Request, Response, Route, Service
-from mlops_infra.emulator.storage import buckets, objects
+from mlops_infra.emulator.storage import buckets, iam, objects
 from mlops_infra.emulator.storage.multipart import parse_related
 from mlops_infra.emulator.storage.preconditions import NotModified, check_all, check_metageneration
 from mlops_infra.emulator.util import bool_param, int_param, page, rfc3339
@@ -36,6 +36,7 @@ class StorageService(Service):
             Route("PATCH", B + "/{bucket}", self.patch_bucket),
             Route("PUT", B + "/{bucket}", self.update_bucket),
             Route("DELETE", B + "/{bucket}", self.delete_bucket),
+            *iam.routes(self),
             Route("GET", O, self.list_objects),
             Route("POST", "/upload" + O, self.upload_object),
             Route("GET", O + "/{object}", _not_modified(self.get_object)),
@@ -43,6 +44,7 @@ class StorageService(Service):
             Route("PATCH", O + "/{object}", self.patch_object),
             Route("PUT", O + "/{object}", self.update_object),
             Route("DELETE", O + "/{object}", self.delete_object),
+            Route("GET", "/storage/v1/projects/{project}/serviceAccount", _service_agent),
         ]
 
     # -- buckets ------------------------------------------------------------------------
@@ -208,6 +210,15 @@ class StorageService(Service):
         generation = max(time.time_ns() // 1000, self.state["lastGeneration"] + 1)
         self.state["lastGeneration"] = generation
         return generation
+
+
+def _service_agent(request: Request) -> dict[str, Any]:
+    """The project's Cloud Storage service agent (the identity that uses CMEK keys)."""
+    from mlops_infra.emulator.projects import project_number
+
+    number = project_number(request.params["project"])
+    return {"kind": "storage#serviceAccount",
+            "email_address": f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"}
 
 
 def _is_live(version: dict[str, Any]) -> bool:

@@ -1,3 +1,3 @@
 """BigQuery kinds: ``bigquery.Dataset`` (``dataset.py``) and ``bigquery.Table`` (``table.py``)."""
 
-from mlops_infra.kinds.bigquery import dataset, table  # noqa: F401  (registers the kinds)
+from mlops_infra.kinds.bigquery import bindings, dataset, table  # noqa: F401  (registers the kinds)

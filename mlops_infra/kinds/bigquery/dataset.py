@@ -182,6 +182,7 @@ class Dataset(Kind):
 
     name = "bigquery.Dataset"
     model = DatasetSpec
+    required_api = "bigquery.googleapis.com"
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
@@ -199,6 +200,14 @@ class Dataset(Kind):
             body["defaultEncryptionConfiguration"] = {"kmsKeyName": fields["defaultKmsKeyName"]}
         ref = {"projectId": ctx.project, "datasetId": dataset_id(ctx)}
         return canonical({"datasetReference": ref, **body})
+
+    def implied_resources(self, res: Any) -> list[Any]:
+        """A key referenced as ``${key.id}`` needs the BigQuery service agent granted on it."""
+        from mlops_infra.kinds.kms import cmek_grant
+
+        key = res.fields.get("defaultKmsKeyName") or (
+            res.fields.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
+        return cmek_grant(res, key=key, agent="bigquery")
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return canonical(live)

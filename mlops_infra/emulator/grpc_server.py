@@ -1,0 +1,115 @@
+"""gRPC plumbing: one insecure gRPC server per ``GrpcService`` on 127.0.0.1, ephemeral port.
+
+``RpcFront`` gives RPCs what ``Emulator._handle`` gives HTTP requests: latency, seeded
+faults (an injected 503/429/500 becomes UNAVAILABLE/RESOURCE_EXHAUSTED/INTERNAL; a
+"reset" becomes UNAVAILABLE and is journaled with status 0), the journal, the shared
+state lock and persistence after mutating RPCs. ``GrpcServer.url`` is ``127.0.0.1:PORT``
+(a gRPC target, no scheme): what ``grpc.insecure_channel`` takes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+
+from mlops_infra.emulator.faults import RESET, Fault, FaultInjector
+from mlops_infra.emulator.grpc_core import (
+    RPC_METHOD,
+    GrpcService,
+    Rpc,
+    RpcError,
+    grpc_code,
+    http_status,
+    is_read_rpc,
+)
+from mlops_infra.emulator.journal import Journal, JournalEntry
+
+_WORKERS = 16
+
+
+class RpcFront:
+    """Runs one RPC the way the emulator runs every request (latency, faults, journal, lock)."""
+
+    def __init__(self, service: GrpcService, *, journal: Journal, faults: FaultInjector,
+                 state_lock: threading.RLock, save: Callable[[], None],
+                 latency: Callable[[], float]) -> None:
+        self.service = service
+        self._journal, self._faults, self._lock = journal, faults, state_lock
+        self._save, self._latency = save, latency
+
+    def call(self, rpc: Rpc, request: Any, context: grpc.ServicerContext) -> Any:
+        delay = self._latency()
+        if delay > 0:
+            time.sleep(delay)
+        fault = self._faults.decide(service=self.service.name, method=RPC_METHOD)
+        result: Any = None
+        error: RpcError | None = None
+        if fault is None or fault.phase == "after":
+            result, error = self._process(rpc, request)
+        if fault is not None:
+            error = _fault_error(fault)
+        self._record(rpc, error, fault)
+        if error is not None:
+            context.abort(error.code, error.message)
+        return result
+
+    def _process(self, rpc: Rpc, request: Any) -> tuple[Any, RpcError | None]:
+        with self._lock:
+            try:
+                return rpc.handler(request), None
+            except RpcError as err:
+                return None, err
+            except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
+                return None, RpcError(grpc.StatusCode.INTERNAL,
+                                      f"emulator error: {type(exc).__name__}: {exc}")
+            finally:
+                if not is_read_rpc(rpc.name):
+                    self._save()
+
+    def _record(self, rpc: Rpc, error: RpcError | None, fault: Fault | None) -> None:
+        if fault is not None and fault.status == RESET:
+            status = RESET
+        else:
+            status = http_status(error.code) if error else 200
+        self._journal.append(JournalEntry(
+            service=self.service.name, method=RPC_METHOD, path=self.service.rpc_path(rpc.name),
+            query={}, status=status, ts=time.time(), fault=fault.phase if fault else None))
+
+
+def _fault_error(fault: Fault) -> RpcError:
+    what = "connection reset" if fault.status == RESET else "Injected fault"
+    return RpcError(grpc_code(fault.status), f"{what} ({fault.phase} processing)")
+
+
+class GrpcServer:
+    """A running insecure gRPC server for one service; ``url`` is ``127.0.0.1:PORT``."""
+
+    def __init__(self, front: RpcFront) -> None:
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=_WORKERS,
+                                                      thread_name_prefix="emulator-grpc"))
+        service = front.service
+        handlers = {rpc.name: _method_handler(front, rpc) for rpc in service.rpcs()}
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service.full_name, handlers),))
+        self._port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self._port}"
+
+    def stop(self) -> None:
+        self._server.stop(grace=None).wait()
+
+
+def _method_handler(front: RpcFront, rpc: Rpc) -> grpc.RpcMethodHandler:
+    def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+        return front.call(rpc, request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour, request_deserializer=rpc.deserialize, response_serializer=rpc.serialize)

@@ -1,0 +1,5 @@
+"""Cloud KMS API v1 (key rings, crypto keys, versions, key IAM), as google-cloud-kms calls it over REST."""
+
+from mlops_infra.emulator.kms.service import KmsService
+
+__all__ = ["KmsService"]

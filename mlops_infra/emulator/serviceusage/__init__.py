@@ -1,0 +1,5 @@
+"""Service Usage API v1 (API enablement), as google-cloud-service-usage calls it over REST."""
+
+from mlops_infra.emulator.serviceusage.service import ServiceUsageService
+
+__all__ = ["ServiceUsageService"]

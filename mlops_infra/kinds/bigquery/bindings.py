@@ -1,0 +1,153 @@
+"""``bigquery.DatasetBindings``: additive IAM-style grants on a dataset, kept as access entries.
+
+    kind: bigquery.DatasetBindings
+    dataset: ${features.name}
+    bindings:
+      - role: roles/bigquery.dataViewer
+        members: [serviceAccount:${trainer.email}, group:analysts@acme.com]
+
+BigQuery v2 has no ``getIamPolicy`` for datasets (the client library offers it for tables
+only), so the dataset's ``access`` list is the policy: it is read as bindings, edited with
+the shared additive rules (``kinds/_iam_policy.py``), and written back with
+``update_dataset(ds, ["access"])`` carrying the etag read (``If-Match``: a concurrent change
+answers 412, which is re-read and redone). Entries that are not members (authorized
+``view``/``routine``/``dataset``) are kept untouched.
+
+Roles: ``roles/bigquery.dataViewer``/``dataEditor``/``dataOwner`` are stored as the basic
+``READER``/``WRITER``/``OWNER`` (as the API reports them); other roles as written.
+Members: ``user:``/``serviceAccount:`` -> ``userByEmail`` (an email ending in
+``.gserviceaccount.com`` reads back as ``serviceAccount:``), ``group:`` -> ``groupByEmail``,
+``domain:``, ``specialGroup:projectReaders`` etc. -> ``specialGroup``,
+``allAuthenticatedUsers`` -> ``specialGroup``, anything else (``allUsers``, ``principal://``)
+-> ``iamMember``. Conditions are not supported here. Do not also write ``access`` on the
+``bigquery.Dataset`` itself (that field is the whole list). Identity
+``projects/P/datasets/D/iamBindings/ADDRESS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._iam_policy import Binding, BindingsSpec, IamBindingsKind, valid_member
+
+BASIC_ROLES = {"READER": "roles/bigquery.dataViewer", "WRITER": "roles/bigquery.dataEditor",
+               "OWNER": "roles/bigquery.dataOwner"}
+_TO_BASIC = {iam: basic for basic, iam in BASIC_ROLES.items()}
+_NOT_MEMBERS = ("view", "routine", "dataset")
+_EMAIL_KEYS = {"user": "userByEmail", "serviceAccount": "userByEmail", "group": "groupByEmail",
+               "domain": "domain", "specialGroup": "specialGroup"}
+
+
+class DatasetBinding(Binding):
+    @field_validator("members")
+    @classmethod
+    def _members_look_like_members(cls, members: list[str]) -> list[str]:
+        bad = [m for m in members
+               if not (valid_member(m) or m.startswith("specialGroup:") or "${" in m)]
+        if bad:
+            raise ValueError(f"not a dataset member: {bad[0]!r} (expected user:, group:, "
+                             "serviceAccount:, domain:, specialGroup:, allAuthenticatedUsers ...)")
+        return members
+
+    @field_validator("condition")
+    @classmethod
+    def _no_condition(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("dataset access entries do not support IAM conditions")
+        return value
+
+
+class DatasetBindingsSpec(BindingsSpec):
+    """(role, member) pairs on one dataset."""
+
+    dataset: str = Field(description="the dataset id, e.g. ${features.name}")
+    bindings: list[DatasetBinding] = Field(min_length=1)   # type: ignore[assignment]
+
+
+# --- access entries <-> policy -----------------------------------------------------------
+
+def member_of(entry: dict[str, Any]) -> str | None:
+    """The IAM member of one access entry (``None`` for authorized views/routines/datasets)."""
+    if "userByEmail" in entry:
+        email = entry["userByEmail"]
+        return f"{'serviceAccount' if email.endswith('.gserviceaccount.com') else 'user'}:{email}"
+    if "groupByEmail" in entry:
+        return f"group:{entry['groupByEmail']}"
+    if "domain" in entry:
+        return f"domain:{entry['domain']}"
+    if "specialGroup" in entry:
+        group = entry["specialGroup"]
+        return group if group == "allAuthenticatedUsers" else f"specialGroup:{group}"
+    return entry.get("iamMember")
+
+
+def entry_of(role: str, member: str) -> dict[str, Any]:
+    """The access entry granting ``role`` to ``member``."""
+    entry: dict[str, Any] = {"role": _TO_BASIC.get(role, role)}
+    prefix, _, value = member.partition(":")
+    if member == "allAuthenticatedUsers":
+        entry["specialGroup"] = member
+    elif prefix in _EMAIL_KEYS and value:
+        entry[_EMAIL_KEYS[prefix]] = value
+    else:
+        entry["iamMember"] = member
+    return entry
+
+
+def access_to_policy(resource: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's REST resource as a policy: ``bindings``, ``etag`` and the ``otherAccess`` kept."""
+    bindings: dict[str, list[str]] = {}
+    others = []
+    for entry in resource.get("access") or []:
+        member = member_of(entry)
+        if member is None or any(k in entry for k in _NOT_MEMBERS):
+            others.append(entry)
+            continue
+        role = BASIC_ROLES.get(entry.get("role", ""), entry.get("role", ""))
+        bindings.setdefault(role, []).append(member)
+    return {"etag": resource.get("etag"), "otherAccess": others,
+            "bindings": [{"role": r, "members": m} for r, m in bindings.items()]}
+
+
+def policy_to_access(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = [entry_of(b["role"], m) for b in policy.get("bindings", []) for m in b["members"]]
+    return entries + list(policy.get("otherAccess", []))
+
+
+@register
+class DatasetBindings(IamBindingsKind):
+    """Grants on a BigQuery dataset (additive access entries)."""
+
+    name = "bigquery.DatasetBindings"
+    model = DatasetBindingsSpec
+    required_api = "bigquery.googleapis.com"
+
+    def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
+        return f"projects/{ctx.project}/datasets/{fields['dataset']}"
+
+    def get_policy(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        project, dataset = rid.parts["projects"], rid.parts["datasets"]
+        with translate_errors(f"access of dataset {dataset}"):
+            try:
+                found = self.clients.bigquery(project).get_dataset(f"{project}.{dataset}", **CALL)
+            except NotFound:
+                return None
+        return access_to_policy(found.to_api_repr())
+
+    def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import bigquery
+
+        project, dataset = rid.parts["projects"], rid.parts["datasets"]
+        body = {"datasetReference": {"projectId": project, "datasetId": dataset},
+                "etag": policy["etag"], "access": policy_to_access(policy)}
+        with translate_errors(f"access of dataset {dataset}"):
+            updated = self.clients.bigquery(project).update_dataset(
+                bigquery.Dataset.from_api_repr(body), ["access"], **CALL)
+        return access_to_policy(updated.to_api_repr())

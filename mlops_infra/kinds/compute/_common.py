@@ -1,0 +1,169 @@
+"""What the compute kinds share: canonical resource URLs, proto <-> REST dict conversion, and
+waiting on Compute ``Operation``s (with their errors raised as ``engine.errors``).
+
+Compute's own ``ExtendedOperation.result()`` polls with a client that ignores
+``api_endpoint``, so operations are polled here with ``GlobalOperationsClient`` /
+``RegionOperationsClient`` built with the same options (``Clients.compute_*_operations``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import ResourceId
+from mlops_infra.engine.waiting import wait_until_done
+from mlops_infra.kinds._base import CALL, translate_errors
+
+API = "compute.googleapis.com"
+API_ROOT = "https://www.googleapis.com/compute/v1/"
+OPERATION_DEADLINE = 300.0
+_POLL_INTERVAL = 0.25
+_TRANSIENT = frozenset({429, 500, 502, 503, 504})
+_TRANSIENT_CODES = frozenset({"RESOURCE_NOT_READY", "RESOURCE_OPERATION_RATE_EXCEEDED",
+                              "INTERNAL_ERROR", "RATE_LIMIT_EXCEEDED"})
+_NETWORK = re.compile(r"(?:(?:https?://[^/]+)?/?compute/v1/)?(?:projects/([^/]+)/)?"
+                      r"global/networks/([^/]+)")
+
+
+# --- names and URLs ---------------------------------------------------------------------
+
+def global_id(kind: str, project: str, collection: str, name: str) -> ResourceId:
+    """Identity of a global resource: ``projects/P/global/COLLECTION/NAME``."""
+    scope = f"projects/{project}/global/{collection}"
+    return ResourceId(kind=kind, name=f"{scope}/{name}", scope=scope,
+                      parts={"project": project, "name": name})
+
+
+def regional_id(kind: str, project: str, region: str, collection: str, name: str) -> ResourceId:
+    """Identity of a regional resource: ``projects/P/regions/R/COLLECTION/NAME``."""
+    scope = f"projects/{project}/regions/{region}/{collection}"
+    return ResourceId(kind=kind, name=f"{scope}/{name}", scope=scope,
+                      parts={"project": project, "region": region, "name": name})
+
+
+def id_from_full_name(kind: str, name: str) -> ResourceId:
+    """Rebuild a global or regional identity from its full name."""
+    segments = name.split("/")
+    if segments[2] == "global":
+        return global_id(kind, segments[1], segments[3], segments[4])
+    return regional_id(kind, segments[1], segments[3], segments[4], segments[5])
+
+
+def self_link(rid: ResourceId) -> str:
+    return API_ROOT + rid.name
+
+
+def network_url(value: Any, *, project: str) -> Any:
+    """A network given as a name, a partial or a full URL, as Compute's canonical selfLink.
+
+    Unresolved references (``${net.selfLink}``) are left alone until they resolve.
+    """
+    if not isinstance(value, str) or "${" in value:
+        return value
+    if "/" not in value:
+        return f"{API_ROOT}projects/{project}/global/networks/{value}"
+    match = _NETWORK.fullmatch(value)
+    if not match:
+        raise errors.UserError(f"network {value!r}: use a network name, "
+                               "'projects/P/global/networks/N' or its selfLink")
+    return f"{API_ROOT}projects/{match.group(1) or project}/global/networks/{match.group(2)}"
+
+
+# --- protos ---------------------------------------------------------------------------------
+
+def to_dict(message: Any) -> dict[str, Any]:
+    """A compute_v1 proto-plus message as its REST JSON dict (camelCase, unset fields absent)."""
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(type(message).pb(message))
+
+
+def to_message(cls: Any, body: dict[str, Any]) -> Any:
+    """A compute_v1 message class built from a REST JSON dict."""
+    return cls.from_json(json.dumps(body))
+
+
+# --- operations -------------------------------------------------------------------------------
+
+def wait_for(clients: Any, operation: Any, *, project: str, region: str | None = None,
+             what: str) -> dict[str, Any]:
+    """Wait until ``operation`` is ``DONE``; raise its error as an ``engine.errors`` class."""
+    op = to_dict(operation)
+    if op.get("status") != "DONE":
+        op = wait_until_done(lambda: _poll(clients, op["name"], project=project, region=region,
+                                           what=what),
+                             what=f"{what}: operation {op['name']}", deadline=OPERATION_DEADLINE,
+                             interval=_POLL_INTERVAL)
+    failure = operation_error(op, what=what)
+    if failure is not None:
+        raise failure
+    return op
+
+
+def _poll(clients: Any, name: str, *, project: str, region: str | None,
+          what: str) -> dict[str, Any] | None:
+    try:
+        with translate_errors(f"{what}: operation {name}"):
+            if region:
+                found = clients.compute_region_operations().get(
+                    project=project, region=region, operation=name, **CALL)
+            else:
+                found = clients.compute_global_operations().get(
+                    project=project, operation=name, **CALL)
+    except errors.TransientError:
+        return None            # a blip while polling: poll again until the deadline
+    op = to_dict(found)
+    return op if op.get("status") == "DONE" else None
+
+
+def operation_error(op: dict[str, Any], *, what: str) -> errors.ApiError | None:
+    """The error a finished operation carries, classified like an HTTP error, or ``None``."""
+    items = (op.get("error") or {}).get("errors") or []
+    if not items:
+        return None
+    status = op.get("httpErrorStatusCode")
+    codes = {item.get("code") for item in items}
+    message = "; ".join(str(item.get("message", item.get("code"))) for item in items)
+    text = f"{status or ''} {what}: operation {op.get('operationType', '')} failed: {message}"
+    return _error_class(status, codes)(text.strip(), status=status)
+
+
+def _error_class(status: int | None, codes: set[Any]) -> type[errors.ApiError]:
+    if status == 409:
+        return errors.Conflict
+    if status == 412:
+        return errors.PreconditionFailed
+    if status in _TRANSIENT or codes & _TRANSIENT_CODES:
+        return errors.TransientError
+    # A 404 here names a missing reference (the network of a subnetwork), not this resource.
+    return errors.PermanentError
+
+
+def call(clients: Any, fn: Any, *, project: str, region: str | None = None, what: str,
+         **kwargs: Any) -> dict[str, Any]:
+    """Start a mutation (``fn`` is a client's ``*_unary`` method) and wait for its operation."""
+    with translate_errors(what):
+        operation = fn(project=project, **({"region": region} if region else {}), **kwargs,
+                       **CALL)
+    return wait_for(clients, operation, project=project, region=region, what=what)
+
+
+def get_or_none(fn: Any, *, what: str, **kwargs: Any) -> dict[str, Any] | None:
+    """A ``get`` as a REST dict, ``None`` on 404."""
+    from google.api_core.exceptions import NotFound
+
+    with translate_errors(what):
+        try:
+            return to_dict(fn(**kwargs, **CALL))
+        except NotFound:
+            return None
+
+
+def list_all(fn: Any, *, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Every item of a paged ``list`` keyed by its selfLink's path after ``compute/v1/``."""
+    with translate_errors(what):
+        return {item["selfLink"][len(API_ROOT):]: item
+                for item in (to_dict(m) for m in fn(**kwargs, **CALL))}

@@ -1,0 +1,163 @@
+"""``compute.Network``: a VPC network.
+
+| path                       | notes                                                          |
+|----------------------------|----------------------------------------------------------------|
+| ``autoCreateSubnetworks``  | default ``false`` (custom mode; always written to the API). Auto -> custom is in place (``switchToCustomMode``); custom -> auto replaces the network |
+| ``routingConfig.routingMode`` | ``REGIONAL`` (API default) or ``GLOBAL``; shorthand ``routingMode`` |
+| ``mtu``                    | 1300-8896 (API default 1460); updated in place                  |
+| ``description``            | immutable (a change replaces the network)                      |
+
+Outputs: ``name``, ``selfLink`` (known before creation), ``id``. Identity
+``projects/P/global/networks/NAME``. Networks carry no labels in Compute v1, so ownership is
+the ledger's alone: a network of that name that exists but is not in the ledger is adopted.
+Deleting a network that still has subnetworks or firewall rules is retried for a while (their
+own deletes usually run at the same time), then fails.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
+from mlops_infra.kinds.compute import _common as common
+
+_DEFAULTS = {"routingConfig.routingMode": "REGIONAL", "mtu": 1460}
+_IN_USE = "resourceInUseByAnotherResource"
+
+
+class RoutingConfig(SpecModel):
+    routingMode: Literal["REGIONAL", "GLOBAL"]
+
+
+class NetworkSpec(SpecModel):
+    """A VPC network (REST field names; ``routingMode`` is a shorthand)."""
+
+    autoCreateSubnetworks: bool = False
+    routingConfig: RoutingConfig | None = None
+    routingMode: Literal["REGIONAL", "GLOBAL"] | None = None
+    mtu: int | None = Field(default=None, ge=1300, le=8896)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_spelling(self) -> NetworkSpec:
+        if self.routingMode is not None and self.routingConfig is not None:
+            raise ValueError("'routingMode' is a shorthand for 'routingConfig.routingMode': "
+                             "write only one of them")
+        return self
+
+
+@register
+class Network(Kind):
+    """A Compute Engine VPC network."""
+
+    name = "compute.Network"
+    model = NetworkSpec
+    outputs = frozenset({"name", "selfLink", "id"})
+    immutable = frozenset({"description", "autoCreateSubnetworks"})
+    labels_path = None
+    required_api = common.API
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return common.global_id(self.name, ctx.project, "networks", ctx.name)
+
+    def id_from_name(self, name: str) -> ResourceId:
+        return common.id_from_full_name(self.name, name)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {"name": ctx.name, **copy.deepcopy(fields)}
+        body["autoCreateSubnetworks"] = bool(fields.get("autoCreateSubnetworks", False))
+        if "routingMode" in body:
+            body["routingConfig"] = {"routingMode": body.pop("routingMode")}
+        return body
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        out = {"name": rid.parts["name"], "selfLink": common.self_link(rid)}
+        if live and live.get("id"):
+            out["id"] = live["id"]
+        return out
+
+    def replace_reason(self, changes: FieldChanges) -> str | None:
+        # Auto mode can be switched to custom mode in place, never back.
+        hard = [c for c in changes if not (c.path == "autoCreateSubnetworks" and c.new is False)]
+        return super().replace_reason(hard)
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        project = scope.split("/")[1]
+        return common.list_all(self.clients.compute_networks().list, project=project,
+                               what=f"networks in projects/{project}")
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return common.get_or_none(self.clients.compute_networks().get, what=_what(rid),
+                                  project=rid.parts["project"], network=rid.parts["name"])
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import compute_v1
+
+        client = self.clients.compute_networks()
+        common.call(self.clients, client.insert_unary, project=rid.parts["project"],
+                    what=_what(rid), network_resource=common.to_message(compute_v1.Network, desired))
+        return self._read(rid)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import compute_v1
+
+        client = self.clients.compute_networks()
+        project, network = rid.parts["project"], rid.parts["name"]
+        if any(c.path == "autoCreateSubnetworks" for c in changes):
+            common.call(self.clients, client.switch_to_custom_mode_unary, project=project,
+                        network=network, what=_what(rid))
+        body = _patch(changes)
+        if body:
+            common.call(self.clients, client.patch_unary, project=project, network=network,
+                        what=_what(rid),
+                        network_resource=common.to_message(compute_v1.Network, body))
+        return self._read(rid)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import BadRequest, NotFound
+
+        project = rid.parts["project"]
+        with translate_errors(_what(rid)):
+            try:
+                op = self.clients.compute_networks().delete_unary(
+                    project=project, network=rid.parts["name"], **CALL)
+            except NotFound:
+                return
+            except BadRequest as exc:
+                if _IN_USE in {e.get("reason") for e in exc.errors or () if isinstance(e, dict)}:
+                    # Its subnetworks/firewalls are usually being deleted right now: retry.
+                    raise errors.TransientError(f"400 {_what(rid)}: {exc.message}",
+                                                status=400) from exc
+                raise
+        common.wait_for(self.clients, op, project=project, what=_what(rid))
+
+    def _read(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.TransientError(f"{_what(rid)}: not readable after its operation")
+        return live
+
+
+def _patch(changes: FieldChanges) -> dict[str, Any]:
+    """The patch body: changed ``mtu``/``routingConfig``; a removed one goes back to its default."""
+    body: dict[str, Any] = {}
+    for change in changes:
+        if change.path == "autoCreateSubnetworks":
+            continue
+        value = _DEFAULTS.get(change.path) if change.op == "remove" else change.new
+        if value is not None:
+            set_path(body, change.path, value)
+    return body
+
+
+def _what(rid: ResourceId) -> str:
+    return f"network {rid.parts['name']}"

@@ -1,0 +1,235 @@
+"""``compute.Subnetwork``: a regional subnetwork of a VPC network.
+
+| path                      | notes                                                           |
+|---------------------------|-----------------------------------------------------------------|
+| ``network``               | required: ``${net.selfLink}``, a network name, or ``projects/P/global/networks/N``; immutable |
+| ``region``                | default: the spec's region; part of the identity (not compared) |
+| ``ipCidrRange``           | primary IPv4 range. Expanding it (a larger range containing the current one) is in place (``expandIpCidrRange``); any other change replaces the subnetwork |
+| ``secondaryIpRanges[]``   | ``{rangeName, ipCidrRange}`` (GKE pods/services); the whole list is compared, in order. Removing every range replaces the subnetwork (the client library cannot send an empty list) |
+| ``privateIpGoogleAccess`` | bool (``setPrivateIpGoogleAccess``)                             |
+| ``logConfig``             | flow logs ``{enable (default true when written), aggregationInterval, flowSampling, metadata, metadataFields, filterExpr}`` |
+| ``description``           | immutable                                                       |
+
+Outputs: ``name``, ``selfLink``, ``id``, ``region``. Identity
+``projects/P/regions/R/subnetworks/NAME``. No labels (Compute v1 has none here): ownership is
+the ledger's. Patches carry the current ``fingerprint``; a stale one (412) is re-read and retried.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds.compute import _common as common
+
+_PATCHED = ("secondaryIpRanges", "logConfig")
+
+
+def _cidr(value: str) -> str:
+    if "${" in value:
+        return value
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IP range in CIDR notation: {exc}") from None
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise ValueError("must be an IPv4 range")
+    return str(net)
+
+
+class SecondaryRange(SpecModel):
+    rangeName: str = Field(pattern=r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+    ipCidrRange: str
+
+    @field_validator("ipCidrRange")
+    @classmethod
+    def _range(cls, value: str) -> str:
+        return _cidr(value)
+
+
+class SubnetworkLogConfig(SpecModel):
+    enable: bool | None = None
+    aggregationInterval: Literal["INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN",
+                                 "INTERVAL_5_MIN", "INTERVAL_10_MIN",
+                                 "INTERVAL_15_MIN"] | None = None
+    flowSampling: float | None = Field(default=None, ge=0, le=1)
+    metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA",
+                      "CUSTOM_METADATA"] | None = None
+    metadataFields: list[str] | None = None
+    filterExpr: str | None = None
+
+
+class SubnetworkSpec(SpecModel):
+    """A subnetwork (REST field names)."""
+
+    network: str
+    region: str | None = None
+    ipCidrRange: str
+    secondaryIpRanges: list[SecondaryRange] | None = None
+    privateIpGoogleAccess: bool | None = None
+    logConfig: SubnetworkLogConfig | None = None
+    description: str | None = None
+
+    @field_validator("ipCidrRange")
+    @classmethod
+    def _range(cls, value: str) -> str:
+        return _cidr(value)
+
+
+@register
+class Subnetwork(Kind):
+    """A Compute Engine subnetwork."""
+
+    name = "compute.Subnetwork"
+    model = SubnetworkSpec
+    outputs = frozenset({"name", "selfLink", "id", "region"})
+    immutable = frozenset({"network", "description"})
+    labels_path = None
+    required_api = common.API
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        region = fields.get("region") or ctx.region
+        if not region:
+            raise errors.UserError(f"resources.{ctx.address}.region: required (the spec has no "
+                                   "default region)")
+        return common.regional_id(self.name, ctx.project, region, "subnetworks", ctx.name)
+
+    def id_from_name(self, name: str) -> ResourceId:
+        return common.id_from_full_name(self.name, name)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {"name": ctx.name, **{k: copy.deepcopy(v) for k, v in fields.items()
+                                     if k != "region"}}
+        body["network"] = common.network_url(body["network"], project=ctx.project)
+        if isinstance(body.get("logConfig"), dict):
+            body["logConfig"] = {"enable": True, **body["logConfig"]}
+        return body
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        out = {"name": rid.parts["name"], "selfLink": common.self_link(rid),
+               "region": rid.parts["region"]}
+        if live and live.get("id"):
+            out["id"] = live["id"]
+        return out
+
+    def replace_reason(self, changes: FieldChanges) -> str | None:
+        reason = super().replace_reason(changes)
+        if reason:
+            return reason
+        for change in changes:
+            if change.path == "ipCidrRange" and not _expands(change.old, change.new):
+                return (f"ipCidrRange {change.old} -> {change.new} is not an expansion "
+                        "(only a larger range containing the current one is in place)")
+            if change.path == "secondaryIpRanges" and not change.new:
+                # The client never sends an empty list, so "no secondary ranges" cannot be patched.
+                return "removing every secondary range"
+        return None
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        _, project, _, region, _ = scope.split("/")
+        return common.list_all(self.clients.compute_subnetworks().list, project=project,
+                               region=region, what=f"subnetworks in {scope}")
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return common.get_or_none(self.clients.compute_subnetworks().get, what=_what(rid),
+                                  **_where(rid))
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import compute_v1
+
+        client = self.clients.compute_subnetworks()
+        where = _where(rid)
+        common.call(self.clients, client.insert_unary, project=where["project"],
+                    region=where["region"], what=_what(rid),
+                    subnetwork_resource=common.to_message(compute_v1.Subnetwork, desired))
+        return self._read(rid)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        paths = {c.path.split(".")[0] for c in changes}
+        if "ipCidrRange" in paths:
+            self._expand(rid, desired["ipCidrRange"])
+        if "privateIpGoogleAccess" in paths:
+            self._private_access(rid, bool(desired.get("privateIpGoogleAccess", False)))
+        if paths & set(_PATCHED):
+            self._patch(rid, desired, paths)
+        return self._read(rid)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        client = self.clients.compute_subnetworks()
+        where = _where(rid)
+        try:
+            common.call(self.clients, client.delete_unary, project=where["project"],
+                        region=where["region"], subnetwork=where["subnetwork"], what=_what(rid))
+        except (errors.NotFound, NotFound):
+            return
+
+    # --- helpers ---
+    def _expand(self, rid: ResourceId, cidr: str) -> None:
+        from google.cloud import compute_v1
+
+        where = _where(rid)
+        request = compute_v1.SubnetworksExpandIpCidrRangeRequest(ip_cidr_range=cidr)
+        common.call(self.clients, self.clients.compute_subnetworks().expand_ip_cidr_range_unary,
+                    what=_what(rid), subnetworks_expand_ip_cidr_range_request_resource=request,
+                    **where)
+
+    def _private_access(self, rid: ResourceId, enabled: bool) -> None:
+        from google.cloud import compute_v1
+
+        request = compute_v1.SubnetworksSetPrivateIpGoogleAccessRequest(
+            private_ip_google_access=enabled)
+        common.call(self.clients,
+                    self.clients.compute_subnetworks().set_private_ip_google_access_unary,
+                    what=_what(rid),
+                    subnetworks_set_private_ip_google_access_request_resource=request,
+                    **_where(rid))
+
+    def _patch(self, rid: ResourceId, desired: dict[str, Any], paths: set[str]) -> None:
+        from google.cloud import compute_v1
+
+        current = self._read(rid)     # the fingerprint after any earlier step
+        body: dict[str, Any] = {"fingerprint": current["fingerprint"]}
+        if "secondaryIpRanges" in paths:
+            body["secondaryIpRanges"] = desired["secondaryIpRanges"]
+        if "logConfig" in paths:
+            body["logConfig"] = desired.get("logConfig", {"enable": False})
+        common.call(self.clients, self.clients.compute_subnetworks().patch_unary,
+                    what=_what(rid),
+                    subnetwork_resource=common.to_message(compute_v1.Subnetwork, body),
+                    **_where(rid))
+
+    def _read(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.TransientError(f"{_what(rid)}: not readable after its operation")
+        return live
+
+
+def _expands(old: Any, new: Any) -> bool:
+    try:
+        before, after = ipaddress.ip_network(old), ipaddress.ip_network(new)
+    except (TypeError, ValueError):
+        return False
+    return (isinstance(before, ipaddress.IPv4Network) and isinstance(after, ipaddress.IPv4Network)
+            and after.prefixlen < before.prefixlen and before.subnet_of(after))
+
+
+def _where(rid: ResourceId) -> dict[str, str]:
+    return {"project": rid.parts["project"], "region": rid.parts["region"],
+            "subnetwork": rid.parts["name"]}
+
+
+def _what(rid: ResourceId) -> str:
+    return f"subnetwork {rid.parts['region']}/{rid.parts['name']}"

@@ -1,0 +1,182 @@
+"""``iam.Role``: a project custom role.
+
+| field                 | notes                                                              |
+|-----------------------|--------------------------------------------------------------------|
+| `roleId`              | 3-64 of letters, digits, `_`, `.`; default: the resource name with `-` -> `_` |
+| `title`               | at most 100 characters                                             |
+| `description`         | at most 300 characters                                             |
+| `includedPermissions` | list of permissions (`service.resource.verb`); order is ignored    |
+| `stage`               | `ALPHA` (API default), `BETA`, `GA`, `DEPRECATED`, `DISABLED`, `EAP` |
+
+Identity ``projects/{project}/roles/{roleId}``, listed per ``projects/{project}`` (FULL view,
+deleted roles left out). Output: ``name`` (what bindings use as the role), ``roleId``.
+
+IAM deletes custom roles **softly**: a deleted role stays, marked ``deleted``, for 7 days,
+during which it can be undeleted and its id cannot be used for a new role; after that it is
+purged and the id is free again. So ``delete`` here is a soft delete, a deleted role reads as
+absent, and creating a role whose id belongs to a soft-deleted role **undeletes it and
+updates it** to the spec (instead of failing until the 7 days are over).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
+
+ROLE_ID = r"^[a-zA-Z0-9_.]{3,64}$"
+_ROLE_ID = re.compile(ROLE_ID)
+_PAGE_SIZE = 100
+_FULL_VIEW = 1   # iam_admin_v1.RoleView.FULL (BASIC, the default, omits the permissions)
+# spec/REST field -> (proto field, value meaning "unset")
+_FIELDS: dict[str, tuple[str, Any]] = {
+    "title": ("title", ""), "description": ("description", ""),
+    "includedPermissions": ("included_permissions", []), "stage": ("stage", "ALPHA")}
+_LIVE_DEFAULTS = {"title": "", "description": "", "includedPermissions": [], "stage": "ALPHA"}
+
+Keys = list[str]   # module-level: inside Role, ``list`` names the method
+
+Stage = Literal["ALPHA", "BETA", "GA", "DEPRECATED", "DISABLED", "EAP"]
+
+
+class RoleSpec(SpecModel):
+    """A project custom role (REST field names of ``Role``)."""
+
+    roleId: str | None = Field(default=None, pattern=ROLE_ID)
+    title: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=300)
+    includedPermissions: list[str] | None = None
+    stage: Stage | None = None
+
+
+def _role_id(ctx: ResourceContext, fields: dict[str, Any]) -> str:
+    role_id = fields.get("roleId") or ctx.name.replace("-", "_")
+    if not _ROLE_ID.match(role_id):
+        raise errors.SpecError(f"role id {role_id!r} is not valid: 3-64 letters, digits, '_' or "
+                               "'.' (set 'roleId' or rename the resource)",
+                               field=f"{ctx.address}.roleId")
+    return role_id
+
+
+def _canonical(body: dict[str, Any]) -> dict[str, Any]:
+    out = dict(body)
+    if isinstance(out.get("includedPermissions"), list):
+        out["includedPermissions"] = sorted(set(out["includedPermissions"]))
+    return out
+
+
+def _role_body(desired: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The proto ``Role`` fields for ``keys``, unset ones at the API's default."""
+    return {_FIELDS[k][0]: desired.get(k, _FIELDS[k][1]) for k in keys}
+
+
+@register
+class Role(Kind):
+    """A project custom role (soft-deleted; see the module docstring)."""
+
+    name = "iam.Role"
+    model = RoleSpec
+    outputs = frozenset({"name", "roleId"})
+    labels_path = None
+    required_api = IAM_API
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        role_id = _role_id(ctx, fields)
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/roles/{role_id}",
+                          scope=f"projects/{ctx.project}",
+                          parts={"projects": ctx.project, "roles": role_id})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return _canonical({k: v for k, v in fields.items() if k != "roleId"})
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return _canonical(with_defaults(live, _LIVE_DEFAULTS))
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.name, "roleId": rid.parts["roles"]}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with iam_errors(f"roles in {scope}"):
+            pager = self.clients.iam_admin().list_roles(
+                request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE}, **CALL)
+            return {role.name: as_rest(role) for role in pager if not role.deleted}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        live = self._read(rid)
+        return None if live is None or live.get("deleted") else live
+
+    def _read(self, rid: ResourceId) -> dict[str, Any] | None:
+        """The role even when soft-deleted, or ``None`` (never created, or purged)."""
+        from google.api_core.exceptions import NotFound
+
+        with iam_errors(f"role {rid.name}"):
+            try:
+                role = self.clients.iam_admin().get_role(request={"name": rid.name}, **CALL)
+                return as_rest(role)
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+        with iam_errors(f"role {rid.name}"):
+            try:
+                role = self.clients.iam_admin().create_role(request={
+                    "parent": rid.scope, "role_id": rid.parts["roles"],
+                    "role": _role_body(desired, [k for k in _FIELDS if k in desired])}, **CALL)
+                return as_rest(role)
+            except AlreadyExists as exc:
+                raise errors.Conflict(f"409 Conflict: role {rid.name} already exists",
+                                      status=409) from exc
+            except FailedPrecondition:
+                return self._undelete_and_update(rid, desired)
+
+    def _undelete_and_update(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        """Its id belongs to a soft-deleted role: bring that one back, then set the spec."""
+        from google.api_core.exceptions import FailedPrecondition
+
+        try:
+            self.clients.iam_admin().undelete_role(request={"name": rid.name}, **CALL)
+        except FailedPrecondition:
+            pass   # not deleted (any more): someone undeleted it meanwhile
+        return self._write(rid, desired, list(_FIELDS), etag=b"")
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        keys = sorted({c.path.split(".")[0] for c in changes} & set(_FIELDS))
+        if not keys:
+            return live
+        etag = live.get("etag") or ""
+        with iam_errors(f"role {rid.name}"):
+            return self._write(rid, desired, keys, etag=_b64(etag))
+
+    def _write(self, rid: ResourceId, desired: dict[str, Any], keys: Keys, *,
+               etag: bytes) -> dict[str, Any]:
+        role = self.clients.iam_admin().update_role(request={
+            "name": rid.name, "role": {**_role_body(desired, keys), "etag": etag},
+            "update_mask": {"paths": [_FIELDS[k][0] for k in keys]}}, **CALL)
+        return as_rest(role)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        with iam_errors(f"role {rid.name}"):
+            try:
+                self.clients.iam_admin().delete_role(request={"name": rid.name}, **CALL)
+            except (NotFound, FailedPrecondition):
+                return   # gone, or already (soft-)deleted
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)

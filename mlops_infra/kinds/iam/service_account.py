@@ -1,0 +1,163 @@
+"""``iam.ServiceAccount``: a user-managed service account of a project.
+
+| field         | notes                                                                   |
+|---------------|-------------------------------------------------------------------------|
+| `accountId`   | 6-30 of `a-z`, `0-9`, `-`, starting with a letter; default: the resource name |
+| `displayName` | at most 100 characters                                                  |
+| `description` | at most 256 characters                                                  |
+| `disabled`    | `true` disables the account (API default `false`)                       |
+
+Identity ``projects/{project}/serviceAccounts/{email}`` with email
+``{accountId}@{project}.iam.gserviceaccount.com``; listed per ``projects/{project}``.
+Outputs: ``email``, ``member`` (``serviceAccount:EMAIL``) and ``name`` are known before
+creation (so bindings can reference them in the same plan); ``id`` (the numeric
+``uniqueId``) after. No labels. Deleting an account breaks every workload and binding using
+it, and a recreated account is a different principal, so removal from the spec is
+treated like data loss: blocked unless ``--allow-data-loss``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
+
+ACCOUNT_ID = r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$"
+_ACCOUNT_ID = re.compile(ACCOUNT_ID)
+_PAGE_SIZE = 100
+_LIVE_DEFAULTS = {"displayName": "", "description": "", "disabled": False}
+_PATCHABLE = {"displayName": "display_name", "description": "description"}
+
+
+class ServiceAccountSpec(SpecModel):
+    """A service account (REST field names of ``ServiceAccount``)."""
+
+    accountId: str | None = Field(default=None, pattern=ACCOUNT_ID)
+    displayName: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=256)
+    disabled: bool | None = None
+
+
+def account_email(project: str, account_id: str) -> str:
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def _account_id(ctx: ResourceContext, fields: dict[str, Any]) -> str:
+    account_id = fields.get("accountId") or ctx.name
+    if not _ACCOUNT_ID.match(account_id):
+        raise errors.SpecError(
+            f"service account id {account_id!r} is not valid: 6-30 lowercase letters, digits or "
+            "'-', starting with a letter (set 'accountId' or rename the resource)",
+            field=f"{ctx.address}.accountId")
+    return account_id
+
+
+def _parts(rid: ResourceId) -> tuple[str, str]:
+    return rid.parts["projects"], rid.parts["serviceAccounts"]
+
+
+@register
+class ServiceAccount(Kind):
+    """A user-managed service account."""
+
+    name = "iam.ServiceAccount"
+    model = ServiceAccountSpec
+    outputs = frozenset({"email", "member", "name", "id"})
+    labels_path = None
+    data_bearing = True
+    required_api = IAM_API
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        email = account_email(ctx.project, _account_id(ctx, fields))
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/serviceAccounts/{email}",
+                          scope=f"projects/{ctx.project}",
+                          parts={"projects": ctx.project, "serviceAccounts": email})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if k != "accountId"}
+        return {"email": account_email(ctx.project, _account_id(ctx, fields)), **body}
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return with_defaults(live, _LIVE_DEFAULTS)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        _, email = _parts(rid)
+        out: dict[str, Any] = {"email": email, "member": f"serviceAccount:{email}", "name": rid.name}
+        if live and live.get("uniqueId"):
+            out["id"] = live["uniqueId"]
+        return out
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        return True   # see the module docstring: deleting needs an explicit allow
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with iam_errors(f"service accounts in {scope}"):
+            pager = self.clients.iam_admin().list_service_accounts(
+                request={"name": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {account.name: as_rest(account) for account in pager}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with iam_errors(f"service account {rid.name}"):
+            try:
+                return as_rest(self.clients.iam_admin().get_service_account(name=rid.name, **CALL))
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.api_core.exceptions import AlreadyExists
+
+        project, email = _parts(rid)
+        with iam_errors(f"service account {email}"):
+            try:
+                account = self.clients.iam_admin().create_service_account(
+                    request={"name": f"projects/{project}", "account_id": email.split("@")[0],
+                             "service_account": {"display_name": desired.get("displayName", ""),
+                                                 "description": desired.get("description", "")}},
+                    **CALL)
+            except AlreadyExists as exc:
+                raise errors.Conflict(f"409 Conflict: service account {email} already exists",
+                                      status=409) from exc
+            live = as_rest(account)
+            if desired.get("disabled"):
+                self._set_disabled(rid, True)
+                live["disabled"] = True
+            return live
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        touched = {c.path.split(".")[0] for c in changes}
+        patched = sorted(touched & set(_PATCHABLE))
+        with iam_errors(f"service account {rid.name}"):
+            if patched:
+                body = {_PATCHABLE[k]: desired.get(k, "") for k in patched}
+                self.clients.iam_admin().patch_service_account(request={
+                    "service_account": {"name": rid.name, **body},
+                    "update_mask": {"paths": [_PATCHABLE[k] for k in patched]}}, **CALL)
+            if "disabled" in touched:
+                self._set_disabled(rid, bool(desired.get("disabled", False)))
+        return self.get(rid) or live
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with iam_errors(f"service account {rid.name}"):
+            try:
+                self.clients.iam_admin().delete_service_account(name=rid.name, **CALL)
+            except NotFound:
+                return
+
+    def _set_disabled(self, rid: ResourceId, disabled: bool) -> None:
+        client = self.clients.iam_admin()
+        call = client.disable_service_account if disabled else client.enable_service_account
+        call(request={"name": rid.name}, **CALL)

@@ -1,0 +1,522 @@
+"""Cloud KMS kinds: ``kms.KeyRing``, ``kms.CryptoKey`` and ``kms.CryptoKeyGrant``.
+
+``kms.KeyRing``
+
+| field      | notes                                                   |
+|------------|---------------------------------------------------------|
+| ``location`` | defaults to the spec's region                         |
+
+Identity ``projects/P/locations/L/keyRings/NAME``; outputs ``id`` (the full name), ``name``.
+No labels. Key rings **cannot be deleted** in KMS: removing one from the spec abandons it
+(forgets it, keeps it live) and a ring that already exists is adopted.
+
+``kms.CryptoKey``
+
+| field               | notes                                                         |
+|---------------------|---------------------------------------------------------------|
+| ``keyRing``         | required: the ring's full name, usually ``${ring.id}``        |
+| ``purpose``         | ``ENCRYPT_DECRYPT`` (default), ``ASYMMETRIC_SIGN``, ... ; immutable |
+| ``rotationPeriod``  | ``"7776000s"`` or int seconds (at least a day); the first ``nextRotationTime`` is now + period unless written |
+| ``nextRotationTime``| RFC 3339; compared only when written                          |
+| ``protectionLevel`` | ``SOFTWARE``/``HSM`` -> ``versionTemplate.protectionLevel``; immutable |
+| ``algorithm``       | -> ``versionTemplate.algorithm``                              |
+| ``labels``          | map; ``managed-by``/stack labels are added                    |
+
+Identity ``KEYRING/cryptoKeys/NAME``, listed per key ring; outputs ``id`` (full name), ``name``.
+Key names can never be reused in KMS, so a change of an immutable field cannot really replace
+the key: rename it instead. Removing a key from the spec abandons it, unless
+``--allow-data-loss`` is given: then every enabled version is destroyed (scheduled).
+
+``kms.CryptoKeyGrant`` - one member in one role of a key's IAM policy (additive: other
+members and roles are left alone).
+
+| field          | notes                                                            |
+|----------------|------------------------------------------------------------------|
+| ``cryptoKey``  | required: the key's full name (``${key.id}``)                    |
+| ``role``       | default ``roles/cloudkms.cryptoKeyEncrypterDecrypter``            |
+| ``member``     | e.g. ``serviceAccount:x@p.iam.gserviceaccount.com``, or instead:  |
+| ``serviceAgent`` | ``storage``/``bigquery``: that service's agent in the resource's project, asked of the API at apply time |
+
+A ``storage.Bucket`` or ``bigquery.Dataset`` whose default KMS key is a reference
+(``${key.id}``) implies such a grant (``cmek_grant``), so the service can use the key
+before the bucket or dataset is created with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import field_validator, model_validator
+
+from mlops_infra.engine import errors, paths
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
+from mlops_infra.spec import find_refs
+
+API = "cloudkms.googleapis.com"
+ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+_RING = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+$")
+_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_ID = re.compile(r"^[a-zA-Z0-9_-]{1,63}$")
+_DURATION = re.compile(r"^(\d+)s$")
+_POLICY_ATTEMPTS = 5
+_SEP = "/iamMembers/"
+Names = list[str]   # module-level: inside a Kind class body ``list`` is the ``list()`` method
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    data: dict[str, Any] = type(message).to_dict(message, use_integers_for_enums=False,
+                                                 preserving_proto_field_name=False)
+    return data
+
+
+def _check_id(ctx: ResourceContext, what: str) -> str:
+    if not _ID.match(ctx.name):
+        raise errors.SpecError(f"{what} name {ctx.name!r}: use letters, digits, '_' or '-' "
+                               "(at most 63)", field=f"{ctx.address}.name")
+    return ctx.name
+
+
+# --- kms.KeyRing ---------------------------------------------------------------------------
+
+class KeyRingSpec(SpecModel):
+    """A KMS key ring (it cannot be deleted once created)."""
+
+    location: str | None = None
+
+
+@register
+class KeyRing(Kind):
+    """A Cloud KMS key ring."""
+
+    name = "kms.KeyRing"
+    model = KeyRingSpec
+    outputs = frozenset({"id", "name"})
+    labels_path = None
+    required_api = API
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+        return "abandon"
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        location = fields.get("location") or ctx.region
+        if not location:
+            raise errors.SpecError("a key ring needs a location (or a spec region)",
+                                   field=f"{ctx.address}.location")
+        scope = f"projects/{ctx.project}/locations/{location}"
+        return ResourceId(kind=self.name, name=f"{scope}/keyRings/{_check_id(ctx, 'key ring')}",
+                          scope=scope, parts={"projects": ctx.project, "locations": location,
+                                              "keyRings": ctx.name})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"name": self.identify(ctx, fields).name}
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"id": rid.name, "name": rid.parts["keyRings"]}
+
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"key rings in {scope}"):
+            rings = self.clients.kms().list_key_rings(request={"parent": scope}, **CALL)
+            return {r.name: _as_dict(r) for r in rings}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"key ring {rid.name}"):
+            try:
+                return _as_dict(self.clients.kms().get_key_ring(request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        with translate_errors(f"key ring {rid.name}"):
+            ring = self.clients.kms().create_key_ring(request={
+                "parent": rid.scope, "key_ring_id": rid.parts["keyRings"], "key_ring": {}}, **CALL)
+            return _as_dict(ring)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        return live      # a key ring has nothing to update
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        raise errors.PermanentError(f"{rid.name}: KMS key rings cannot be deleted")
+
+
+# --- kms.CryptoKey -------------------------------------------------------------------------
+
+Purpose = Literal["ENCRYPT_DECRYPT", "ASYMMETRIC_SIGN", "ASYMMETRIC_DECRYPT",
+                  "RAW_ENCRYPT_DECRYPT", "MAC", "KEY_ENCAPSULATION"]
+
+
+class CryptoKeySpec(SpecModel):
+    """A KMS crypto key (REST names, plus ``protectionLevel``/``algorithm`` shorthands)."""
+
+    keyRing: str
+    purpose: Purpose | None = None
+    rotationPeriod: int | str | None = None
+    nextRotationTime: str | None = None
+    protectionLevel: Literal["SOFTWARE", "HSM", "EXTERNAL", "EXTERNAL_VPC"] | None = None
+    algorithm: str | None = None
+    labels: dict[str, str] | None = None
+
+    @field_validator("rotationPeriod")
+    @classmethod
+    def _period(cls, value: int | str | None) -> int | str | None:
+        if value is None or (isinstance(value, str) and "${" in value):
+            return value
+        seconds = duration_seconds(value)
+        if seconds < 86400:
+            raise ValueError("rotationPeriod must be at least one day (86400s)")
+        return f"{seconds}s"
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @field_validator("nextRotationTime")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        return timestamp(value) if value and "${" not in value else value
+
+
+def duration_seconds(value: int | str) -> int:
+    """``7776000``/``"7776000"``/``"7776000s"`` -> 7776000."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is seconds: 7776000 or '7776000s'")  # noqa: TRY004 (pydantic)
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    match = _DURATION.match(text) or re.match(r"^(\d+)$", text)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: write seconds, e.g. '7776000s'")
+    return int(match.group(1))
+
+
+def timestamp(value: str) -> str:
+    """RFC 3339 in one canonical form (UTC, seconds, ``Z``) so equal times compare equal."""
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def key_parts(name: str) -> dict[str, str]:
+    segments = name.split("/")
+    return dict(zip(segments[0::2], segments[1::2]))
+
+
+@register
+class CryptoKey(Kind):
+    """A Cloud KMS crypto key."""
+
+    name = "kms.CryptoKey"
+    model = CryptoKeySpec
+    outputs = frozenset({"id", "name"})
+    immutable = frozenset({"purpose", "versionTemplate.protectionLevel"})
+    data_bearing = True
+    required_api = API
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+        return "delete" if allow_data_loss else "abandon"
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        ring = str(fields.get("keyRing", ""))
+        if not _RING.match(ring):
+            raise errors.SpecError(f"keyRing {ring!r}: expected projects/P/locations/L/keyRings/R "
+                                   "(usually ${ring.id})", field=f"{ctx.address}.keyRing")
+        name = f"{ring}/cryptoKeys/{_check_id(ctx, 'crypto key')}"
+        return ResourceId(kind=self.name, name=name, scope=ring, parts=key_parts(name))
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"purpose": fields.get("purpose") or "ENCRYPT_DECRYPT"}
+        for key in ("rotationPeriod", "nextRotationTime", "labels"):
+            if key in fields:
+                body[key] = fields[key]
+        template = {k: fields[s] for k, s in (("protectionLevel", "protectionLevel"),
+                                              ("algorithm", "algorithm")) if s in fields}
+        if template:
+            body["versionTemplate"] = template
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        out = dict(live)
+        if out.get("nextRotationTime"):
+            out["nextRotationTime"] = timestamp(out["nextRotationTime"])
+        return out
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"id": rid.name, "name": rid.parts["cryptoKeys"]}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"crypto keys in {scope}"):
+            keys = self.clients.kms().list_crypto_keys(request={"parent": scope}, **CALL)
+            return {k.name: _as_dict(k) for k in keys}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"crypto key {rid.name}"):
+            try:
+                return _as_dict(self.clients.kms().get_crypto_key(request={"name": rid.name},
+                                                                  **CALL))
+            except NotFound:
+                return None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        """Destroying a key's versions makes everything encrypted with them unreadable."""
+        return bool(self._live_versions(rid))
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import kms_v1
+
+        body = dict(desired)
+        if "rotationPeriod" in body and "nextRotationTime" not in body:
+            body["nextRotationTime"] = _after(body["rotationPeriod"])
+        with translate_errors(f"crypto key {rid.name}"):
+            key = kms_v1.CryptoKey.from_json(json.dumps(body))
+            created = self.clients.kms().create_crypto_key(request={
+                "parent": rid.scope, "crypto_key_id": rid.parts["cryptoKeys"],
+                "crypto_key": key}, **CALL)
+            return _as_dict(created)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import kms_v1
+
+        body, mask = _patch(desired, changes, live)
+        with translate_errors(f"crypto key {rid.name}"):
+            key = kms_v1.CryptoKey.from_json(json.dumps({**body, "name": rid.name}))
+            updated = self.clients.kms().update_crypto_key(request={
+                "crypto_key": key, "update_mask": {"paths": [_snake(p) for p in mask]}}, **CALL)
+            return _as_dict(updated)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        """Schedule the destruction of every enabled or disabled version (KMS keeps the key)."""
+        if not force:
+            raise errors.PermanentError(f"{rid.name}: destroying a key's versions needs "
+                                        "allowDataLoss")
+        for version in self._live_versions(rid):
+            with translate_errors(f"key version {version}"):
+                self.clients.kms().destroy_crypto_key_version(request={"name": version}, **CALL)
+
+    def _live_versions(self, rid: ResourceId) -> Names:
+        from google.api_core.exceptions import NotFound
+        from google.cloud import kms_v1
+
+        usable = (kms_v1.CryptoKeyVersion.CryptoKeyVersionState.ENABLED,
+                  kms_v1.CryptoKeyVersion.CryptoKeyVersionState.DISABLED)
+        with translate_errors(f"versions of {rid.name}"):
+            try:
+                versions = self.clients.kms().list_crypto_key_versions(
+                    request={"parent": rid.name}, **CALL)
+                return [v.name for v in versions if v.state in usable]
+            except NotFound:
+                return []
+
+
+def _snake(path: str) -> str:
+    """Field-mask paths are proto names (``rotation_period``); the wire carries camelCase."""
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), path)
+
+
+def _after(period: str) -> str:
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=duration_seconds(period))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _patch(desired: dict[str, Any], changes: FieldChanges, live: dict[str, Any]
+           ) -> tuple[dict[str, Any], list[str]]:
+    """The PATCH body and update mask for ``changes`` (labels merged with live ones)."""
+    tops = {paths.split(c.path)[0] for c in changes}
+    body: dict[str, Any] = {}
+    mask: list[str] = []
+    if "labels" in tops:
+        removed = {paths.split(c.path)[1] for c in changes
+                   if c.op == "remove" and c.path.startswith("labels") and len(paths.split(c.path)) > 1}
+        labels = {**(live.get("labels") or {}), **(desired.get("labels") or {})}
+        body["labels"] = {k: v for k, v in labels.items() if k not in removed}
+        mask.append("labels")
+    if "rotationPeriod" in tops:
+        mask += ["rotationPeriod", "nextRotationTime"]
+        if "rotationPeriod" in desired:
+            body["rotationPeriod"] = desired["rotationPeriod"]
+            body["nextRotationTime"] = desired.get("nextRotationTime") or _after(
+                desired["rotationPeriod"])
+    elif "nextRotationTime" in tops:
+        mask.append("nextRotationTime")
+        if "nextRotationTime" in desired:
+            body["nextRotationTime"] = desired["nextRotationTime"]
+    if any(c.path == "versionTemplate.algorithm" for c in changes):
+        mask.append("versionTemplate.algorithm")
+        body["versionTemplate"] = {"algorithm": (desired.get("versionTemplate") or {})
+                                   .get("algorithm") or live["versionTemplate"]["algorithm"]}
+    return body, mask
+
+
+# --- kms.CryptoKeyGrant ----------------------------------------------------------------------
+
+class CryptoKeyGrantSpec(SpecModel):
+    """One member in one role of a crypto key's IAM policy (additive)."""
+
+    cryptoKey: str
+    role: str = ENCRYPTER_DECRYPTER
+    member: str | None = None
+    serviceAgent: Literal["storage", "bigquery"] | None = None
+
+    @model_validator(mode="after")
+    def _one_member(self) -> CryptoKeyGrantSpec:
+        if (self.member is None) == (self.serviceAgent is None):
+            raise ValueError("write exactly one of 'member' and 'serviceAgent'")
+        return self
+
+
+@register
+class CryptoKeyGrant(Kind):
+    """A member granted a role on a crypto key (only that member is ever added or removed)."""
+
+    name = "kms.CryptoKeyGrant"
+    model = CryptoKeyGrantSpec
+    outputs = frozenset({"member"})
+    labels_path = None
+    listable = False
+    required_api = API
+
+    def __init__(self, clients: Any) -> None:
+        super().__init__(clients)
+        self._agents: dict[tuple[str, str], str] = {}
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        key = str(fields.get("cryptoKey", ""))
+        if not _KEY.match(key):
+            raise errors.SpecError(f"cryptoKey {key!r}: expected the key's full name "
+                                   "(usually ${key.id})", field=f"{ctx.address}.cryptoKey")
+        who = fields.get("member") or f"serviceAgent:{fields['serviceAgent']}:{ctx.project}"
+        return self.id_from_name(f"{key}{_SEP}{fields.get('role', ENCRYPTER_DECRYPTER)}/{who}")
+
+    def id_from_name(self, name: str) -> ResourceId:
+        key, _, rest = name.partition(_SEP)
+        role, _, who = rest.rpartition("/")
+        return ResourceId(kind=self.name, name=name, scope=key,
+                          parts={"cryptoKey": key, "role": role, "who": who})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        rid = self.identify(ctx, fields)
+        return _grant_shape(rid)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"member": live["resolvedMember"]} if live else {}
+
+    # --- reads ---
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        policy = self._policy(rid)
+        member = self._member(rid)
+        if policy is None or member not in _members(policy, rid.parts["role"]):
+            return None
+        return {**_grant_shape(rid), "resolvedMember": member}
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        member = self._member(rid)
+        self._edit(rid, lambda members: members | {member})
+        return {**_grant_shape(rid), "resolvedMember": member}
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        return self.create(rid, desired)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        member = self._member(rid)
+        self._edit(rid, lambda members: members - {member})
+
+    def _edit(self, rid: ResourceId, change: Any) -> None:
+        """Read-modify-write of the key policy, re-read on a concurrent change (409 ABORTED)."""
+        for _ in range(_POLICY_ATTEMPTS):
+            policy = self._policy(rid)
+            if policy is None:
+                raise errors.NotFound(f"crypto key {rid.parts['cryptoKey']} does not exist")
+            role = rid.parts["role"]
+            before = _members(policy, role)
+            after = change(before)
+            if after == before:
+                return
+            _set_members(policy, role, after)
+            try:
+                with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
+                    self.clients.kms().set_iam_policy(request={
+                        "resource": rid.parts["cryptoKey"], "policy": policy}, **CALL)
+                return
+            except errors.Conflict:
+                continue            # someone changed the policy since we read it
+        raise errors.TransientError(f"IAM policy of {rid.parts['cryptoKey']} kept changing "
+                                    "while we edited it")
+
+    def _policy(self, rid: ResourceId) -> Any:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
+            try:
+                return self.clients.kms().get_iam_policy(
+                    request={"resource": rid.parts["cryptoKey"]}, **CALL)
+            except NotFound:
+                return None
+
+    def _member(self, rid: ResourceId) -> str:
+        who = rid.parts["who"]
+        if not who.startswith("serviceAgent:"):
+            return who
+        _, agent, project = who.split(":", 2)
+        if (agent, project) not in self._agents:
+            self._agents[(agent, project)] = "serviceAccount:" + self._agent_email(agent, project)
+        return self._agents[(agent, project)]
+
+    def _agent_email(self, agent: str, project: str) -> str:
+        with translate_errors(f"{agent} service agent of {project}"):
+            if agent == "storage":
+                return str(self.clients.storage(project).get_service_account_email(
+                    project=project, **CALL))
+            return str(self.clients.bigquery(project).get_service_account_email(
+                project=project, **CALL))
+
+
+def _grant_shape(rid: ResourceId) -> dict[str, Any]:
+    who = rid.parts["who"]
+    body = {"cryptoKey": rid.parts["cryptoKey"], "role": rid.parts["role"]}
+    if who.startswith("serviceAgent:"):
+        body["serviceAgent"] = who.split(":")[1]
+    else:
+        body["member"] = who
+    return body
+
+
+def _members(policy: Any, role: str) -> set[str]:
+    return {m for b in policy.bindings if b.role == role for m in b.members}
+
+
+def _set_members(policy: Any, role: str, members: set[str]) -> None:
+    kept = [b for b in policy.bindings if b.role != role]
+    del policy.bindings[:]
+    policy.bindings.extend(kept)
+    if members:
+        policy.bindings.add(role=role, members=sorted(members))
+
+
+# --- CMEK wiring used by storage.Bucket and bigquery.Dataset ---------------------------------
+
+def cmek_grant(res: Any, *, key: Any, agent: str) -> list[Any]:
+    """The grant a resource encrypted with a referenced key needs (none for a literal key name)."""
+    refs = find_refs(key) if isinstance(key, str) else set()
+    if not refs:
+        return []
+    return [dataclasses.replace(
+        res, address=f"{res.address}-cmek-grant", kind=CryptoKeyGrant.name,
+        name=f"{res.address}-cmek-grant", fields={"cryptoKey": key, "serviceAgent": agent},
+        depends_on=frozenset(address for address, _ in refs), allow_data_loss=False,
+        waivers={}, field_lines={})]

@@ -1,0 +1,136 @@
+"""The ``serviceusage.Service`` kind: an API enabled in a project.
+
+| field              | notes                                                              |
+|--------------------|--------------------------------------------------------------------|
+| ``name``           | the API, e.g. ``compute.googleapis.com`` (defaults to the address)  |
+| ``disableOnRemoval`` | ``true``: removing it from the spec disables the API; default: the API stays enabled (abandoned) |
+
+Identity ``projects/PROJECT/services/API``, listed per project (``state:ENABLED``).
+Creating it enables the API and waits for the operation; an API already enabled is adopted
+(APIs carry no labels: ownership is the ledger's). Every resource whose kind requires this API
+in the same project is ordered after it (``Kind.provided_api``). ``disableOnRemoval`` is kept in
+the desired state (so the ledger remembers it) and never sent to the API: reads echo it back
+from the resource id, which is why listed items are read again one by one.
+Outputs: ``name`` (the API), ``id`` (the full name).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.engine.waiting import wait_until_done
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
+
+_API = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
+_FLAG = "disableOnRemoval"
+OPERATION_DEADLINE = 300.0
+
+
+class ServiceSpec(SpecModel):
+    """An API to enable; ``name`` (the API) is the resource name."""
+
+    disableOnRemoval: bool | None = None
+
+
+def api_name(ctx: ResourceContext) -> str:
+    if not _API.match(ctx.name):
+        raise errors.SpecError(f"{ctx.name!r} is not an API name (e.g. 'compute.googleapis.com'); "
+                               "set 'name:'", field=f"{ctx.address}.name")
+    return ctx.name
+
+
+@register
+class Service(Kind):
+    """An enabled Google API."""
+
+    name = "serviceusage.Service"
+    model = ServiceSpec
+    outputs = frozenset({"name", "id"})
+    labels_path = None
+    complete_listing = False   # listed items lack the spec-only flag: read them again
+
+    def provided_api(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return ctx.name
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+        return "delete" if applied.get(_FLAG) else "abandon"
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        api = api_name(ctx)
+        parts = {"projects": ctx.project, "services": api}
+        if _FLAG in fields:
+            parts[_FLAG] = "true" if fields[_FLAG] else "false"
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/services/{api}",
+                          scope=f"projects/{ctx.project}", parts=parts)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"state": "ENABLED"}
+        if _FLAG in fields:
+            body[_FLAG] = bool(fields[_FLAG])
+        return body
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.parts["services"], "id": rid.name}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"services of {scope}"):
+            pages = self.clients.service_usage().list_services(
+                request={"parent": scope, "filter": "state:ENABLED"}, **CALL)
+            return {s.name: _as_dict(s) for s in pages}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        with translate_errors(f"service {rid.name}"):
+            live = _as_dict(self.clients.service_usage().get_service(
+                request={"name": rid.name}, **CALL))
+        if live.get("state") != "ENABLED":
+            return None
+        if _FLAG in rid.parts:
+            live[_FLAG] = rid.parts[_FLAG] == "true"
+        return live
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        client = self.clients.service_usage()
+        with translate_errors(f"enabling {rid.name}"):
+            op = client.enable_service(request={"name": rid.name}, **CALL)
+        self._wait(op.operation, what=f"enabling {rid.name}")
+        live = self.get(rid)
+        if live is None:
+            raise errors.TransientError(f"{rid.name}: enabled, but not reported enabled yet")
+        return live
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        return self.get(rid) or self.create(rid, desired)   # nothing on the API to change
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        client = self.clients.service_usage()
+        with translate_errors(f"disabling {rid.name}"):
+            op = client.disable_service(request={"name": rid.name}, **CALL)
+        self._wait(op.operation, what=f"disabling {rid.name}")
+
+    def _wait(self, operation: Any, *, what: str) -> None:
+        """Poll the operation (without the client's own retries) until it is done."""
+        ops = self.clients.service_usage().transport.operations_client
+
+        def poll() -> Any:
+            if operation.done:
+                return operation
+            with translate_errors(what):
+                fresh = ops.get_operation(operation.name, **CALL)
+            return fresh if fresh.done else None
+
+        done = wait_until_done(poll, what=what, deadline=OPERATION_DEADLINE, interval=0.1)
+        if done.HasField("error") and done.error.code:
+            raise errors.PermanentError(f"{what}: {done.error.message} (code {done.error.code})")
+
+
+def _as_dict(service: Any) -> dict[str, Any]:
+    data: dict[str, Any] = type(service).to_dict(service, use_integers_for_enums=False,
+                                                 preserving_proto_field_name=False)
+    return data

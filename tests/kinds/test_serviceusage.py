@@ -1,0 +1,69 @@
+"""serviceusage.Service against the emulator, through the real Service Usage client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mlops_infra.clients import Clients
+from mlops_infra.emulator import Emulator
+from mlops_infra.engine import errors
+from mlops_infra.kinds.serviceusage import Service
+from tests.kinds.kinds_testlib import PROJECT, ctx, fields
+
+NAME = f"projects/{PROJECT}/services/compute.googleapis.com"
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = Emulator.start(services=("serviceusage",))
+    try:
+        yield emu
+    finally:
+        emu.set_operation_duration(0)
+        emu.stop()
+
+
+@pytest.fixture
+def kind(clients: Clients) -> Service:
+    return Service(clients)
+
+
+def _rid(kind: Service, raw: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
+    c = ctx("compute.googleapis.com")
+    f = fields(Service, raw or {})
+    return kind.identify(c, f), kind.desired(c, f)
+
+
+def test_identity_outputs_and_provided_api(kind: Service) -> None:
+    rid, desired = _rid(kind)
+    assert rid.name == NAME and rid.scope == f"projects/{PROJECT}"
+    assert desired == {"state": "ENABLED"}
+    assert kind.provided_api(ctx("compute.googleapis.com"), {}) == "compute.googleapis.com"
+    assert kind.outputs_of(rid, None) == {"name": "compute.googleapis.com", "id": NAME}
+    with pytest.raises(errors.SpecError):
+        kind.identify(ctx("compute"), {})
+
+
+def test_create_enables_and_waits_for_the_operation(emulator: Emulator, kind: Service) -> None:
+    rid, desired = _rid(kind)
+    assert kind.get(rid) is None                 # disabled reads as absent
+    emulator.set_operation_duration(0.3)
+    live = kind.create(rid, desired)
+    assert live["state"] == "ENABLED"
+    polls = [e for e in emulator.journal if e.path.startswith("/v1/operations/")]
+    assert polls                                 # it waited on the operation
+    assert set(kind.list(rid.scope)) == {NAME}
+
+
+def test_disable_on_removal_flag_is_echoed_and_decides_removal(kind: Service) -> None:
+    rid, desired = _rid(kind, {"disableOnRemoval": True})
+    assert desired == {"state": "ENABLED", "disableOnRemoval": True}
+    kind.create(rid, desired)
+    assert kind.get(rid) == {**kind.get(rid), "disableOnRemoval": True}
+    assert kind.removal(desired, allow_data_loss=False) == "delete"
+    assert kind.removal({"state": "ENABLED"}, allow_data_loss=True) == "abandon"
+    kind.delete(rid, force=False)
+    assert kind.get(rid) is None
+    assert kind.list(rid.scope) == {}
