@@ -156,7 +156,8 @@ class _Runner:
     def _create_or_adopt(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
                          exact: tuple[str, ...]) -> tuple[dict[str, Any] | None, bool]:
         try:
-            return self._retry(lambda: kind.create(rid, desired)), False
+            # 412s retried too: a create that edits a shared policy re-reads its etag and redoes
+            return self._retry(lambda: kind.create(rid, desired), retry_preconditions=True), False
         except Conflict:
             live = self._retry(lambda: kind.get(rid))
             if live is None:
