@@ -10,7 +10,12 @@ from typing import Any
 from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.services import build_service
 from tests.emulator.support import raw
-from tests.emulator.test_routes_match_discovery import DOCUMENTS, _methods, _normalise, _undefined_keys
+from tests.emulator.test_routes_match_discovery import (
+    DOCUMENTS,
+    _methods,
+    _normalise,
+    _undefined_keys,
+)
 
 
 @cache

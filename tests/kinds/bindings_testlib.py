@@ -18,8 +18,8 @@ SERVICES = ("storage", "bigquery", "resourcemanager", "iam")
 FAST = RetryPolicy(attempts=5, initial=0.001, maximum=0.01, deadline=30)
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
+@pytest.fixture(name="emulator")
+def iam_emulator() -> Iterator[Emulator]:
     """Overrides tests/conftest.py's: these tests also need Resource Manager and IAM."""
     with Emulator.start(services=SERVICES) as emu:
         yield emu

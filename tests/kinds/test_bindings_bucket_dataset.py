@@ -12,9 +12,14 @@ from google.cloud import bigquery
 
 from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
-from mlops_infra.kinds.bigquery.bindings import DatasetBindings, access_to_policy, entry_of, member_of
+from mlops_infra.kinds.bigquery.bindings import (
+    DatasetBindings,
+    access_to_policy,
+    entry_of,
+    member_of,
+)
 from mlops_infra.kinds.storage_bindings import BucketBindings
-from tests.kinds.bindings_testlib import emulator, pending, reconcile  # noqa: F401  (fixture)
+from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}

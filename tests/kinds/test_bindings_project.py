@@ -17,7 +17,7 @@ from mlops_infra.kinds.iam.bindings import (
     read_project_policy,
     write_project_policy,
 )
-from tests.kinds.bindings_testlib import emulator, pending, reconcile  # noqa: F401  (fixture)
+from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 
 VIEWER = "roles/storage.objectViewer"

@@ -20,7 +20,7 @@ from tests.kinds.kinds_testlib import PROJECT, ctx, fields, mismatches
 
 ROOT = "https://www.googleapis.com/compute/v1/"
 NET = f"{ROOT}projects/{PROJECT}/global/networks/vpc"
-FULL = {"network": "vpc", "ipCidrRange": "10.10.0.0/20", "privateIpGoogleAccess": True,
+FULL: dict[str, Any] = {"network": "vpc", "ipCidrRange": "10.10.0.0/20", "privateIpGoogleAccess": True,
         "secondaryIpRanges": [{"rangeName": "pods", "ipCidrRange": "10.20.0.0/16"},
                               {"rangeName": "services", "ipCidrRange": "10.30.0.0/20"}],
         "logConfig": {"aggregationInterval": "INTERVAL_30_SEC", "flowSampling": 0.25,
@@ -55,8 +55,7 @@ def build(name: str, raw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 @pytest.mark.parametrize("network", ["vpc", f"projects/{PROJECT}/global/networks/vpc",
                                      "global/networks/vpc", NET,
-                                     f"https://compute.googleapis.com/compute/v1/projects/"
-                                     f"{PROJECT}/global/networks/vpc"])
+                                     NET.replace("www.googleapis.com", "compute.googleapis.com")])
 def test_network_is_canonicalised(network: str) -> None:
     _, desired = build("s", {**FULL, "network": network})
     assert desired["network"] == NET

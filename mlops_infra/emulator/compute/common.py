@@ -68,7 +68,7 @@ def in_use(link: str, user: str) -> HttpError:
 
 
 def _short(link: str) -> str:
-    return link[len(API_ROOT):] if link.startswith(API_ROOT) else link
+    return link.removeprefix(API_ROOT)
 
 
 def network_link(value: Any, *, project: str, field: str) -> str:

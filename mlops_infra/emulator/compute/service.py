@@ -152,7 +152,7 @@ class ComputeService(Service):
         users += [f["selfLink"] for f in project["firewalls"].values()
                   if f["network"] == network["selfLink"]]
         if users:
-            raise in_use(network["selfLink"], sorted(users)[0])
+            raise in_use(network["selfLink"], min(users))
         del project["networks"][network["name"]]
         return self._operation(request, kind="delete", link=network["selfLink"],
                                target_id=network["id"])

@@ -103,7 +103,7 @@ def parse_cidr(value: Any, *, field: str) -> ipaddress.IPv4Network:
     return net
 
 
-def ranges_of(sub: dict[str, Any]) -> list[tuple[str, ipaddress.IPv4Network]]:
+def ranges_of(sub: dict[str, Any]) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
     """Every (label, range) a subnetwork occupies: its primary and its secondary ranges."""
     found = [(f"{sub['name']}", ipaddress.ip_network(sub["ipCidrRange"]))]
     for item in sub.get("secondaryIpRanges") or []:

@@ -5,6 +5,6 @@ None of them has labels in Compute v1: ownership is recorded in the ledger only,
 resource of the same name that the ledger does not know is adopted, not refused.
 """
 
-from mlops_infra.kinds.compute import firewall, network, subnetwork  # noqa: F401
+from mlops_infra.kinds.compute import firewall, network, subnetwork  # registers the kinds
 
 __all__ = ["firewall", "network", "subnetwork"]

@@ -39,7 +39,7 @@ def _cidr(value: str) -> str:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"not an IP range in CIDR notation: {exc}") from None
-    if not isinstance(net, ipaddress.IPv4Network):
+    if net.version != 4:
         raise ValueError("must be an IPv4 range")
     return str(net)
 
