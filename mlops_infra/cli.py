@@ -8,6 +8,7 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,8 @@ FORMATS = ("text", "json", "markdown")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, map errors to one line and an exit code."""
+    # gRPC core logs connection shutdowns at INFO level; a CLI user needs only its errors.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     sys.exit(run(argv))
 
 

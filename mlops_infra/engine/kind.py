@@ -87,6 +87,8 @@ class Kind(ABC):
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # never written to the ledger
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope
+    adoptable: ClassVar[bool] = True          # a live one missing from the ledger is "adopted"
+                                              # (False for parts of shared things: IAM bindings)
 
     required_api: ClassVar[str | None] = None  # e.g. "storage.googleapis.com": depends on its enablement
 

@@ -195,7 +195,7 @@ def _plan_resource(r: _Resolved, live: LiveState, ledger: LedgerView, stack: str
         return ResourceChange(**base, action=Action.NOOP, blocked=foreign)
     changes = diff(r.desired, r.kind.normalize(current), entry.applied if entry else None,
                    exact=exact)
-    return _classify(base, r, changes, allow_data_loss, adopt=entry is None)
+    return _classify(base, r, changes, allow_data_loss, adopt=entry is None and r.kind.adoptable)
 
 
 def _classify(base: dict[str, Any], r: _Resolved, changes: list[FieldChange],

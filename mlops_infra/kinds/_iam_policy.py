@@ -156,6 +156,7 @@ class IamBindingsKind(Kind):
 
     labels_path: ClassVar[str | None] = None
     listable: ClassVar[bool] = False
+    adoptable: ClassVar[bool] = False
     outputs: ClassVar[frozenset[str]] = frozenset()
 
     # --- what subclasses provide ------------------------------------------------------------

@@ -515,8 +515,12 @@ def cmek_grant(res: Any, *, key: Any, agent: str) -> list[Any]:
     refs = find_refs(key) if isinstance(key, str) else set()
     if not refs:
         return []
+    # One grant per (key, agent, project): every bucket of a project encrypted with the same key
+    # shares it, so the implied resources of several buckets collapse into one plan entry.
+    key_address = sorted(refs)[0][0]
+    address = f"{key_address}-{agent}-grant-{res.project}"
     return [dataclasses.replace(
-        res, address=f"{res.address}-cmek-grant", kind=CryptoKeyGrant.name,
-        name=f"{res.address}-cmek-grant", fields={"cryptoKey": key, "serviceAgent": agent},
+        res, address=address, kind=CryptoKeyGrant.name,
+        name=address, fields={"cryptoKey": key, "serviceAgent": agent},
         depends_on=frozenset(address for address, _ in refs), allow_data_loss=False,
         waivers={}, field_lines={})]

@@ -181,7 +181,7 @@ def test_cmek_references_imply_a_grant(clients: Clients, kind: str, fields: dict
 
     implied = kind_class(kind)(clients).implied_resources(_spec(kind, fields))
     assert [(r.address, r.kind, r.fields, r.depends_on, r.allow_data_loss) for r in implied] == [
-        ("data-cmek-grant", "kms.CryptoKeyGrant",
+        (f"key-{agent}-grant-test-project", "kms.CryptoKeyGrant",
          {"cryptoKey": "${key.id}", "serviceAgent": agent}, frozenset({"key"}), False)]
 
 

@@ -88,9 +88,9 @@ def test_one_reconcile_enables_apis_creates_keys_and_grants_agents(
     stack = open_stack(path)
     plan = stack.plan()
     actions = {c.address: c.action for c in plan.resources}
-    assert actions["raw-cmek-grant"] is Action.CREATE
-    assert actions["features-cmek-grant"] is Action.CREATE
-    assert "key" in next(c for c in plan.resources if c.address == "raw-cmek-grant").depends_on
+    assert actions["key-storage-grant-test-project"] is Action.CREATE
+    assert actions["key-bigquery-grant-test-project"] is Action.CREATE
+    assert "key" in next(c for c in plan.resources if c.address == "key-storage-grant-test-project").depends_on
     emulator.clear_journal()
     result = stack.apply(plan)
     assert all(o.status == "done" for o in result.outcomes), result.outcomes
@@ -108,8 +108,8 @@ def test_one_reconcile_enables_apis_creates_keys_and_grants_agents(
     assert _first(emulator, "kms", "POST", ":setIamPolicy") < \
         min(bucket_inserts[-1], _first(emulator, "bigquery", "POST", "/datasets"))
     finished = [o.address for o in result.outcomes]        # in order of completion
-    assert finished.index("raw-cmek-grant") < finished.index("raw")
-    assert finished.index("features-cmek-grant") < finished.index("features")
+    assert finished.index("key-storage-grant-test-project") < finished.index("raw")
+    assert finished.index("key-bigquery-grant-test-project") < finished.index("features")
 
     policy = emulator.state("kms")["policies"][KEY]
     members = {m for b in policy["bindings"] if b["role"] == ROLE for m in b["members"]}
@@ -137,7 +137,7 @@ def test_removing_the_key_abandons_it_without_allow_data_loss(
     actions = {c.address: c.action for c in plan.resources}
     assert actions["key"] is Action.ABANDON
     assert actions["ring"] is Action.ABANDON
-    assert actions["raw-cmek-grant"] is Action.DELETE       # only our member is taken back
+    assert actions["key-storage-grant-test-project"] is Action.DELETE       # only our member is taken back
     assert not any(c.blocked for c in plan.resources)
 
     emulator.clear_journal()

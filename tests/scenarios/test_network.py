@@ -106,11 +106,13 @@ def test_network_stack_reconciles_in_order_then_is_a_noop(emulator, open_stack,
     assert result.outputs == {"subnet": "https://www.googleapis.com/compute/v1/projects/"
                                         "test-project/regions/europe-west1/subnetworks/ml-nodes"}
     # The network's operation is DONE before anything that references it is inserted.
-    network_done = max(i for i, e in enumerate(emulator.journal)
-                       if "/global/operations/" in e.path and i < _first_post(emulator,
-                                                                             "subnetworks"))
-    assert _first_post(emulator, "networks") < network_done
-    assert network_done < _first_post(emulator, "firewalls")
+    finished = [o.address for o in result.outcomes]
+    assert finished[0] == "vpc"
+    network_post = _first_post(emulator, "networks")
+    network_polls = [i for i, e in enumerate(emulator.journal)
+                     if "/global/operations/" in e.path and i > network_post]
+    first_dependent = min(_first_post(emulator, "subnetworks"), _first_post(emulator, "firewalls"))
+    assert network_polls and network_polls[0] < first_dependent
 
     clients = Clients(project="test-project", endpoints=emulator.endpoints)
     sub = clients.compute_subnetworks().get(project="test-project", region="europe-west1",

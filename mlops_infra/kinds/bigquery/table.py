@@ -194,6 +194,7 @@ class Table(Kind):
     immutable = frozenset(_PARTITION_IDENTITY)
     data_bearing = True
     complete_listing = False
+    required_api = "bigquery.googleapis.com"
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         dataset = fields["dataset"]
