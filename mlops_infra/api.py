@@ -187,13 +187,14 @@ class _LedgerSink:
         self.writer, self.state, self.kinds = writer, state, kinds
 
     def record(self, *, change: ResourceChange, applied: dict[str, Any],
-               outputs: dict[str, Any]) -> None:
+               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
         previous = self.state.entries.get(change.key)
         now = _now()
         self.writer.put(LedgerEntry(
             kind=change.kind, id=change.id, address=change.address,
             applied=redact(applied, self.kinds[change.kind].secret_fields), outputs=outputs,
-            created_at=previous.created_at if previous else now, updated_at=now))
+            created_at=previous.created_at if previous else now, updated_at=now,
+            depends_on=depends_on))
 
     def forget(self, *, change: ResourceChange) -> None:
         self.writer.remove(change.key)

@@ -30,7 +30,7 @@ class LedgerSink(Protocol):
     """Where the executor records what it did (the api layer adapts the ledger writer)."""
 
     def record(self, *, change: ResourceChange, applied: dict[str, Any],
-               outputs: dict[str, Any]) -> None: ...
+               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None: ...
 
     def forget(self, *, change: ResourceChange) -> None: ...
 
@@ -132,7 +132,8 @@ class _Runner:
         live, adopted = self._converge(kind, rid, change, desired)
         outputs = {**change.outputs, **kind.outputs_of(rid, live)}
         self.outputs[change.address] = outputs
-        self.sink.record(change=change, applied=desired, outputs=outputs)
+        self.sink.record(change=change, applied=desired, outputs=outputs,
+                         depends_on=tuple(sorted(self.deps.get(change.key, ()))))
         return adopted
 
     def _resolved(self, change: ResourceChange) -> dict[str, Any]:

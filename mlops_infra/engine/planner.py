@@ -46,6 +46,9 @@ class LedgerEntryLike(Protocol):
     @property
     def outputs(self) -> dict[str, Any]: ...
 
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+
 
 @dataclass(frozen=True)
 class LedgerView:
@@ -226,8 +229,9 @@ def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: L
     deleting = {rid.name for entry, rid in zip(orphans, ids) if live.get(rid.key) is not None}
     for entry, rid in zip(orphans, ids):
         kind = kinds[entry.kind]
-        children = tuple(e.address for e, other in zip(orphans, ids)
-                         if is_ancestor_id(rid.name, other.name))   # children are deleted first
+        children = tuple(e.address for e, other in zip(orphans, ids)   # deleted first: what
+                         if is_ancestor_id(rid.name, other.name)      # lives in it, and what
+                         or rid.key in e.depends_on)                  # depended on it
         base: dict[str, Any] = dict(address=entry.address, kind=entry.kind, id=entry.id, depends_on=children,
                     parts=rid.parts, scope=rid.scope, outputs=entry.outputs,
                     allow_data_loss=allow_data_loss, last_applied=entry.applied)

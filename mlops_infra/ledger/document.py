@@ -49,6 +49,7 @@ class LedgerEntry:
     outputs: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
+    depends_on: tuple[str, ...] = ()    # keys of the resources it depended on (delete order)
 
     @property
     def key(self) -> str:
@@ -62,7 +63,8 @@ class LedgerEntry:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "address": self.address,
                 "applied": self.applied, "outputs": self.outputs,
-                "createdAt": self.created_at, "updatedAt": self.updated_at}
+                "createdAt": self.created_at, "updatedAt": self.updated_at,
+                "dependsOn": list(self.depends_on)}
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
     for name in ("applied", "outputs"):
         if not isinstance(raw.get(name, {}), dict):
             raise _refuse(location, f"resource {key!r}: '{name}' must be an object")
+    depends_on = raw.get("dependsOn", [])
+    if not isinstance(depends_on, list) or not all(isinstance(k, str) for k in depends_on):
+        raise _refuse(location, f"resource {key!r}: 'dependsOn' must be a list of keys")
     return LedgerEntry(kind=raw["kind"], id=raw["id"], address=str(raw.get("address", "")),
                        applied=raw.get("applied", {}), outputs=raw.get("outputs", {}),
                        created_at=str(raw.get("createdAt", "")),
-                       updated_at=str(raw.get("updatedAt", "")))
+                       updated_at=str(raw.get("updatedAt", "")), depends_on=tuple(depends_on))

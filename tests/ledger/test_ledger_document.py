@@ -52,7 +52,7 @@ def test_rendered_document_has_the_documented_shape() -> None:
     assert doc["resources"]["storage.Bucket:projects/p/buckets/b"] == {
         "kind": "storage.Bucket", "id": "projects/p/buckets/b", "address": "raw",
         "applied": {"location": "US"}, "outputs": {"url": "gs://b"},
-        "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-02T00:00:00.000Z"}
+        "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-02T00:00:00.000Z", "dependsOn": []}
     assert doc["runs"] == []
 
 

@@ -201,3 +201,17 @@ def test_corrupt_ledger_is_refused_untouched(emulator, open_stack, spec_file: Pa
     assert emulator.mutating_requests() == []
     assert clients.storage().bucket("test-project-mlops-infra-state").get_blob(
         "mlops-infra/scenario.json", retry=None).generation == generation
+
+
+def test_ledger_records_dependencies_so_removed_resources_delete_dependents_first(
+        emulator, open_stack, spec_file: Path) -> None:
+    stack = open_stack(spec_file)
+    assert stack.apply(stack.plan()).ok
+    entries = {e.address: e for e in stack.ledger.read().entries.values()}
+    assert entries["events"].depends_on == (entries["features"].key,)
+    text = spec_file.read_text()
+    spec_file.write_text(text[:text.index("  features:")] + text[text.index("outputs:"):])
+    plan = open_stack(spec_file).plan()
+    deletes = {r.address: r for r in plan.resources if r.action is Action.DELETE}
+    assert set(deletes) == {"features", "events"}
+    assert "events" in deletes["features"].depends_on
