@@ -62,3 +62,22 @@ def test_platform_grants_service_agents_on_the_key_and_binds_least_privilege(ful
         assert bucket.default_kms_key_name == key
         viewers = bucket.get_iam_policy(requested_policy_version=3, retry=None)["roles/storage.objectViewer"]
         assert "serviceAccount:ml-trainer@acme-ml-dev.iam.gserviceaccount.com" in viewers
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_platform_converges_under_30_percent_faults_without_duplicates(seed: int) -> None:
+    with Emulator.start(services=DEFAULT_SERVICES) as emu:
+        emu.set_faults(rate=0.3, statuses=(503, 429), seed=seed, phase="random")
+        with Stack.load(SPEC, env="dev", endpoints=emu.endpoints) as stack:
+            result = stack.apply(stack.plan())
+        assert result.ok, result.failures
+        assert sum(1 for e in emu.journal if e.fault) > 20      # the faults really happened
+        emu.clear_faults()
+        with Stack.load(SPEC, env="dev", endpoints=emu.endpoints) as stack:
+            assert not stack.plan().has_changes
+            accounts = stack.clients.iam_admin().list_service_accounts(
+                request={"name": "projects/acme-ml-dev"}, retry=None)
+            buckets = stack.clients.storage("acme-ml-dev").list_buckets(retry=None)
+            assert sorted(a.email.split("@")[0] for a in accounts) == ["ml-pipeline", "ml-trainer"]
+            assert sorted(b.name for b in buckets if b.name.startswith("acme-ml-dev-")) == [
+                "acme-ml-dev-model-artifacts", "acme-ml-dev-pipeline-staging", "acme-ml-dev-raw-data"]
