@@ -51,3 +51,19 @@ def test_environments_have_separate_ledgers_and_never_delete_each_other(open_sta
     assert prod.apply(plan).ok
     assert not open_stack(spec, env="dev").plan().has_changes
     assert prod.ledger.location != dev.ledger.location
+
+
+def test_committed_json_schema_is_current_and_accepts_the_shipped_specs() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    from mlops_infra.api import kind_schemas
+    from mlops_infra.spec import export_json_schema
+
+    committed = json.loads((ROOT / "specs" / "spec.schema.json").read_text())
+    assert committed == export_json_schema(kind_schemas()), \
+        "regenerate it: python -m mlops_infra schema -o specs/spec.schema.json"
+    for path in (ROOT / "specs" / "platform.yaml", ROOT / "examples" / "quickstart.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), committed)
