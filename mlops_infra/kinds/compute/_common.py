@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceId
+from mlops_infra.engine.kind import Kind, ResourceId
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, translate_errors
 
@@ -167,3 +167,31 @@ def list_all(fn: Any, *, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
     with translate_errors(what):
         return {item["selfLink"][len(API_ROOT):]: item
                 for item in (to_dict(m) for m in fn(**kwargs, **CALL))}
+
+
+class ComputeKind(Kind):
+    """What every Compute networking kind shares: no labels (ownership is the ledger's), the
+    API, ids rebuilt from full resource URLs, outputs, and a read after each operation."""
+
+    labels_path: ClassVar[str | None] = None
+    required_api: ClassVar[str | None] = API
+    outputs: ClassVar[frozenset[str]] = frozenset({"name", "selfLink", "id"})
+
+    def id_from_name(self, name: str) -> ResourceId:
+        return id_from_full_name(self.name, name)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": rid.parts["name"], "selfLink": self_link(rid)}
+        if live and live.get("id"):
+            out["id"] = live["id"]
+        return out
+
+    def describe(self, rid: ResourceId) -> str:
+        """How errors name it, e.g. ``network ml-vpc``."""
+        return f"{self.name.split('.')[-1].lower()} {rid.parts['name']}"
+
+    def read_after_operation(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.TransientError(f"{self.describe(rid)}: not readable after its operation")
+        return live

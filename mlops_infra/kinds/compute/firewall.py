@@ -24,8 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds.compute import _common as common
@@ -83,32 +82,20 @@ class FirewallSpec(SpecModel):
 
 
 @register
-class Firewall(Kind):
+class Firewall(common.ComputeKind):
     """A Compute Engine VPC firewall rule."""
 
     name = "compute.Firewall"
     model = FirewallSpec
-    outputs = frozenset({"name", "selfLink", "id"})
     immutable = frozenset({"network", "direction"})
-    labels_path = None
-    required_api = common.API
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return common.global_id(self.name, ctx.project, "firewalls", ctx.name)
-
-    def id_from_name(self, name: str) -> ResourceId:
-        return common.id_from_full_name(self.name, name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         body = {"name": ctx.name, **copy.deepcopy(fields)}
         body["network"] = common.network_url(body["network"], project=ctx.project)
         return body
-
-    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
-        out = {"name": rid.parts["name"], "selfLink": common.self_link(rid)}
-        if live and live.get("id"):
-            out["id"] = live["id"]
-        return out
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return open_port_violations(desired, policy)
@@ -120,7 +107,7 @@ class Firewall(Kind):
                                what=f"firewalls in projects/{project}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_firewalls().get, what=_what(rid),
+        return common.get_or_none(self.clients.compute_firewalls().get, what=self.describe(rid),
                                   project=rid.parts["project"], firewall=rid.parts["name"])
 
     # --- writes ---
@@ -128,37 +115,29 @@ class Firewall(Kind):
         from google.cloud import compute_v1
 
         common.call(self.clients, self.clients.compute_firewalls().insert_unary,
-                    project=rid.parts["project"], what=_what(rid),
+                    project=rid.parts["project"], what=self.describe(rid),
                     firewall_resource=common.to_message(compute_v1.Firewall, desired))
-        return self._read(rid)
+        return self.read_after_operation(rid)
 
     def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
                live: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
         common.call(self.clients, self.clients.compute_firewalls().update_unary,
-                    project=rid.parts["project"], firewall=rid.parts["name"], what=_what(rid),
+                    project=rid.parts["project"], firewall=rid.parts["name"], what=self.describe(rid),
                     firewall_resource=common.to_message(compute_v1.Firewall, desired))
-        return self._read(rid)
+        return self.read_after_operation(rid)
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         from google.api_core.exceptions import NotFound
 
         project = rid.parts["project"]
-        with translate_errors(_what(rid)):
+        with translate_errors(self.describe(rid)):
             try:
                 op = self.clients.compute_firewalls().delete_unary(
                     project=project, firewall=rid.parts["name"], **CALL)
             except NotFound:
                 return
-        common.wait_for(self.clients, op, project=project, what=_what(rid))
-
-    def _read(self, rid: ResourceId) -> dict[str, Any]:
-        live = self.get(rid)
-        if live is None:
-            raise errors.TransientError(f"{_what(rid)}: not readable after its operation")
-        return live
+        common.wait_for(self.clients, op, project=project, what=self.describe(rid))
 
 
-def _what(rid: ResourceId) -> str:
-    return f"firewall {rid.parts['name']}"

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
 from mlops_infra.kinds.compute import _common as common
@@ -53,21 +53,15 @@ class NetworkSpec(SpecModel):
 
 
 @register
-class Network(Kind):
+class Network(common.ComputeKind):
     """A Compute Engine VPC network."""
 
     name = "compute.Network"
     model = NetworkSpec
-    outputs = frozenset({"name", "selfLink", "id"})
     immutable = frozenset({"description", "autoCreateSubnetworks"})
-    labels_path = None
-    required_api = common.API
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return common.global_id(self.name, ctx.project, "networks", ctx.name)
-
-    def id_from_name(self, name: str) -> ResourceId:
-        return common.id_from_full_name(self.name, name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         body = {"name": ctx.name, **copy.deepcopy(fields)}
@@ -75,12 +69,6 @@ class Network(Kind):
         if "routingMode" in body:
             body["routingConfig"] = {"routingMode": body.pop("routingMode")}
         return body
-
-    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
-        out = {"name": rid.parts["name"], "selfLink": common.self_link(rid)}
-        if live and live.get("id"):
-            out["id"] = live["id"]
-        return out
 
     def replace_reason(self, changes: FieldChanges) -> str | None:
         # Auto mode can be switched to custom mode in place, never back.
@@ -94,7 +82,7 @@ class Network(Kind):
                                what=f"networks in projects/{project}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_networks().get, what=_what(rid),
+        return common.get_or_none(self.clients.compute_networks().get, what=self.describe(rid),
                                   project=rid.parts["project"], network=rid.parts["name"])
 
     # --- writes ---
@@ -103,8 +91,8 @@ class Network(Kind):
 
         client = self.clients.compute_networks()
         common.call(self.clients, client.insert_unary, project=rid.parts["project"],
-                    what=_what(rid), network_resource=common.to_message(compute_v1.Network, desired))
-        return self._read(rid)
+                    what=self.describe(rid), network_resource=common.to_message(compute_v1.Network, desired))
+        return self.read_after_operation(rid)
 
     def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
                live: dict[str, Any]) -> dict[str, Any]:
@@ -114,19 +102,19 @@ class Network(Kind):
         project, network = rid.parts["project"], rid.parts["name"]
         if any(c.path == "autoCreateSubnetworks" for c in changes):
             common.call(self.clients, client.switch_to_custom_mode_unary, project=project,
-                        network=network, what=_what(rid))
+                        network=network, what=self.describe(rid))
         body = _patch(changes)
         if body:
             common.call(self.clients, client.patch_unary, project=project, network=network,
-                        what=_what(rid),
+                        what=self.describe(rid),
                         network_resource=common.to_message(compute_v1.Network, body))
-        return self._read(rid)
+        return self.read_after_operation(rid)
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         from google.api_core.exceptions import BadRequest, NotFound
 
         project = rid.parts["project"]
-        with translate_errors(_what(rid)):
+        with translate_errors(self.describe(rid)):
             try:
                 op = self.clients.compute_networks().delete_unary(
                     project=project, network=rid.parts["name"], **CALL)
@@ -135,16 +123,11 @@ class Network(Kind):
             except BadRequest as exc:
                 if _IN_USE in {e.get("reason") for e in exc.errors or () if isinstance(e, dict)}:
                     # Its subnetworks/firewalls are usually being deleted right now: retry.
-                    raise errors.TransientError(f"400 {_what(rid)}: {exc.message}",
+                    raise errors.TransientError(f"400 {self.describe(rid)}: {exc.message}",
                                                 status=400) from exc
                 raise
-        common.wait_for(self.clients, op, project=project, what=_what(rid))
+        common.wait_for(self.clients, op, project=project, what=self.describe(rid))
 
-    def _read(self, rid: ResourceId) -> dict[str, Any]:
-        live = self.get(rid)
-        if live is None:
-            raise errors.TransientError(f"{_what(rid)}: not readable after its operation")
-        return live
 
 
 def _patch(changes: FieldChanges) -> dict[str, Any]:
@@ -158,6 +141,3 @@ def _patch(changes: FieldChanges) -> dict[str, Any]:
             set_path(body, change.path, value)
     return body
 
-
-def _what(rid: ResourceId) -> str:
-    return f"network {rid.parts['name']}"

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds.compute import _common as common
@@ -84,15 +84,13 @@ class SubnetworkSpec(SpecModel):
 
 
 @register
-class Subnetwork(Kind):
+class Subnetwork(common.ComputeKind):
     """A Compute Engine subnetwork."""
 
     name = "compute.Subnetwork"
     model = SubnetworkSpec
     outputs = frozenset({"name", "selfLink", "id", "region"})
     immutable = frozenset({"network", "description"})
-    labels_path = None
-    required_api = common.API
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         region = fields.get("region") or ctx.region
@@ -100,9 +98,6 @@ class Subnetwork(Kind):
             raise errors.UserError(f"resources.{ctx.address}.region: required (the spec has no "
                                    "default region)")
         return common.regional_id(self.name, ctx.project, region, "subnetworks", ctx.name)
-
-    def id_from_name(self, name: str) -> ResourceId:
-        return common.id_from_full_name(self.name, name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         body = {"name": ctx.name, **{k: copy.deepcopy(v) for k, v in fields.items()
@@ -113,11 +108,10 @@ class Subnetwork(Kind):
         return body
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
-        out = {"name": rid.parts["name"], "selfLink": common.self_link(rid),
-               "region": rid.parts["region"]}
-        if live and live.get("id"):
-            out["id"] = live["id"]
-        return out
+        return {**super().outputs_of(rid, live), "region": rid.parts["region"]}
+
+    def describe(self, rid: ResourceId) -> str:
+        return f"subnetwork {rid.parts['region']}/{rid.parts['name']}"
 
     def replace_reason(self, changes: FieldChanges) -> str | None:
         reason = super().replace_reason(changes)
@@ -139,7 +133,7 @@ class Subnetwork(Kind):
                                region=region, what=f"subnetworks in {scope}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_subnetworks().get, what=_what(rid),
+        return common.get_or_none(self.clients.compute_subnetworks().get, what=self.describe(rid),
                                   **_where(rid))
 
     # --- writes ---
@@ -149,9 +143,9 @@ class Subnetwork(Kind):
         client = self.clients.compute_subnetworks()
         where = _where(rid)
         common.call(self.clients, client.insert_unary, project=where["project"],
-                    region=where["region"], what=_what(rid),
+                    region=where["region"], what=self.describe(rid),
                     subnetwork_resource=common.to_message(compute_v1.Subnetwork, desired))
-        return self._read(rid)
+        return self.read_after_operation(rid)
 
     def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
                live: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +156,7 @@ class Subnetwork(Kind):
             self._private_access(rid, bool(desired.get("privateIpGoogleAccess", False)))
         if paths & set(_PATCHED):
             self._patch(rid, desired, paths)
-        return self._read(rid)
+        return self.read_after_operation(rid)
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         from google.api_core.exceptions import NotFound
@@ -171,7 +165,7 @@ class Subnetwork(Kind):
         where = _where(rid)
         try:
             common.call(self.clients, client.delete_unary, project=where["project"],
-                        region=where["region"], subnetwork=where["subnetwork"], what=_what(rid))
+                        region=where["region"], subnetwork=where["subnetwork"], what=self.describe(rid))
         except (errors.NotFound, NotFound):
             return
 
@@ -182,7 +176,7 @@ class Subnetwork(Kind):
         where = _where(rid)
         request = compute_v1.SubnetworksExpandIpCidrRangeRequest(ip_cidr_range=cidr)
         common.call(self.clients, self.clients.compute_subnetworks().expand_ip_cidr_range_unary,
-                    what=_what(rid), subnetworks_expand_ip_cidr_range_request_resource=request,
+                    what=self.describe(rid), subnetworks_expand_ip_cidr_range_request_resource=request,
                     **where)
 
     def _private_access(self, rid: ResourceId, enabled: bool) -> None:
@@ -192,29 +186,24 @@ class Subnetwork(Kind):
             private_ip_google_access=enabled)
         common.call(self.clients,
                     self.clients.compute_subnetworks().set_private_ip_google_access_unary,
-                    what=_what(rid),
+                    what=self.describe(rid),
                     subnetworks_set_private_ip_google_access_request_resource=request,
                     **_where(rid))
 
     def _patch(self, rid: ResourceId, desired: dict[str, Any], paths: set[str]) -> None:
         from google.cloud import compute_v1
 
-        current = self._read(rid)     # the fingerprint after any earlier step
+        current = self.read_after_operation(rid)     # the fingerprint after any earlier step
         body: dict[str, Any] = {"fingerprint": current["fingerprint"]}
         if "secondaryIpRanges" in paths:
             body["secondaryIpRanges"] = desired["secondaryIpRanges"]
         if "logConfig" in paths:
             body["logConfig"] = desired.get("logConfig", {"enable": False})
         common.call(self.clients, self.clients.compute_subnetworks().patch_unary,
-                    what=_what(rid),
+                    what=self.describe(rid),
                     subnetwork_resource=common.to_message(compute_v1.Subnetwork, body),
                     **_where(rid))
 
-    def _read(self, rid: ResourceId) -> dict[str, Any]:
-        live = self.get(rid)
-        if live is None:
-            raise errors.TransientError(f"{_what(rid)}: not readable after its operation")
-        return live
 
 
 def _expands(old: Any, new: Any) -> bool:
@@ -230,6 +219,3 @@ def _where(rid: ResourceId) -> dict[str, str]:
     return {"project": rid.parts["project"], "region": rid.parts["region"],
             "subnetwork": rid.parts["name"]}
 
-
-def _what(rid: ResourceId) -> str:
-    return f"subnetwork {rid.parts['region']}/{rid.parts['name']}"
