@@ -229,10 +229,10 @@ class Bucket(Kind):
             out["selfLink"] = live["selfLink"]
         return out
 
-    # --- reads ---
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return bucket_violations(desired, policy)
 
+    # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"buckets in {scope}"):

@@ -219,10 +219,10 @@ class Dataset(Kind):
             out["selfLink"] = live["selfLink"]
         return out
 
-    # --- reads ---
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return dataset_violations(desired, policy)
 
+    # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"datasets in {scope}"):
