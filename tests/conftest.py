@@ -1,4 +1,8 @@
-"""Shared fixtures: the local emulator (storage + bigquery) and clients wired to it."""
+"""Shared fixtures: the local emulator and clients wired to it.
+
+A module picks the emulated services with ``pytestmark = pytest.mark.emulator_services(...)``
+(default: storage and bigquery).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,28 @@ from collections.abc import Iterator
 import pytest
 
 from mlops_infra.clients import Clients
-from mlops_infra.emulator import Emulator
+from mlops_infra.emulator import Emulator, operations
 
 PROJECT = "test-project"
 
 
+DEFAULT_TEST_SERVICES = ("storage", "bigquery")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "emulator_services(*names): services the emulator fixture starts")
+
+
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A fresh emulator per test (storage + bigquery), stopped afterwards."""
-    emu = Emulator.start(services=("storage", "bigquery"))
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """A fresh emulator per test, stopped afterwards (operation durations reset too)."""
+    marker = request.node.get_closest_marker("emulator_services")
+    emu = Emulator.start(services=tuple(marker.args) if marker else DEFAULT_TEST_SERVICES)
     try:
         yield emu
     finally:
         emu.stop()
+        operations.set_operation_duration(0)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ that finish after the configured duration, server defaults, 409/400/412 in Compu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from google.cloud import compute_v1
 from google.protobuf import json_format
 
 from mlops_infra.clients import Clients
-from mlops_infra.emulator import Emulator, operations
+from mlops_infra.emulator import Emulator
 from tests.emulator.support import PROJECT
 
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}
@@ -22,14 +21,7 @@ REGION = "europe-west1"
 DONE = compute_v1.Operation.Status.DONE
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("compute",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        operations.set_operation_duration(0)
+pytestmark = pytest.mark.emulator_services("compute")
 
 
 @pytest.fixture

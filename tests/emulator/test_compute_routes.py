@@ -4,7 +4,6 @@ compute.v1 discovery document, and responses only use fields the document define
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -41,13 +40,7 @@ def _check(schema: str, value: dict[str, Any]) -> None:
     assert _undefined_keys(value, doc["schemas"][schema], doc, schema) == []
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("compute",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("compute")
 
 
 def test_every_compute_route_is_documented() -> None:

@@ -4,7 +4,6 @@ propagation delay, journal, faults and persistence."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,7 @@ SA_NAME = f"projects/{PROJECT}/serviceAccounts/{EMAIL}"
 ROLE = f"projects/{PROJECT}/roles/reader"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("iam",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("iam")
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ update / delete over the real compute client against the emulator."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from mlops_infra.clients import Clients
-from mlops_infra.emulator import Emulator, operations
+from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.kinds.compute.firewall import Firewall
@@ -22,14 +21,7 @@ SSH = {"network": "vpc", "allowed": [{"IPProtocol": "TCP", "ports": [22]}],
        "sourceRanges": ["0.0.0.0/0"]}
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("compute",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        operations.set_operation_duration(0)
+pytestmark = pytest.mark.emulator_services("compute")
 
 
 @pytest.fixture

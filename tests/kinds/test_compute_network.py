@@ -3,14 +3,13 @@ client against the emulator, waiting on every operation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from mlops_infra.clients import Clients
-from mlops_infra.emulator import Emulator, operations
+from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.kinds.compute.network import Network
@@ -20,14 +19,7 @@ from tests.kinds.kinds_testlib import PROJECT, ctx, fields, mismatches
 ROOT = "https://www.googleapis.com/compute/v1/"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("compute",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        operations.set_operation_duration(0)
+pytestmark = pytest.mark.emulator_services("compute")
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ the real compute client against the emulator (operations waited on, errors trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from mlops_infra.clients import Clients
-from mlops_infra.emulator import Emulator, operations
+from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.kinds.compute import _common as common
@@ -27,14 +26,7 @@ FULL: dict[str, Any] = {"network": "vpc", "ipCidrRange": "10.10.0.0/20", "privat
                       "metadata": "EXCLUDE_ALL_METADATA"}}
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("compute",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
-        operations.set_operation_duration(0)
+pytestmark = pytest.mark.emulator_services("compute")
 
 
 @pytest.fixture

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from mlops_infra.engine.diff import diff
-from mlops_infra.kinds._iam_policy import apply_changes, binding_key, desired_bindings, normalized_policy
+from mlops_infra.kinds._iam_policy import (
+    apply_changes,
+    binding_key,
+    desired_bindings,
+    normalized_policy,
+)
 
 LIVE = {"etag": "BwX=", "version": 1, "bindings": [
     {"role": "roles/viewer", "members": ["user:boss@acme.com"]},

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mlops_infra.clients import Clients
@@ -17,13 +15,7 @@ NAME = f"projects/{PROJECT}/roles/model_reader"
 PERMS = ["storage.objects.list", "storage.objects.get"]
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("iam",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("iam")
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mlops_infra.clients import Clients
@@ -17,13 +15,7 @@ from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 EMAIL = f"trainer@{PROJECT}.iam.gserviceaccount.com"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("iam",))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("iam")
 
 
 @pytest.fixture

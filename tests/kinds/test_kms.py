@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,13 +20,7 @@ KEY = f"{RING}/cryptoKeys/key"
 ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("kms", "storage", "bigquery"))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("kms", "storage", "bigquery")
 
 
 @pytest.fixture

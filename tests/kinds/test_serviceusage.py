@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mlops_infra.clients import Clients
@@ -15,14 +13,7 @@ from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 NAME = f"projects/{PROJECT}/services/compute.googleapis.com"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("serviceusage",))
-    try:
-        yield emu
-    finally:
-        emu.set_operation_duration(0)
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("serviceusage")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ no mutating request; removing a service account is blocked without --allow-data-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,13 +39,7 @@ outputs:
 EMAIL = f"trainer@{PROJECT}.iam.gserviceaccount.com"
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("storage", "iam"))
-    try:
-        yield emu
-    finally:
-        emu.stop()
+pytestmark = pytest.mark.emulator_services("storage", "iam")
 
 
 @pytest.fixture
