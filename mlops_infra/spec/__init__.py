@@ -58,6 +58,11 @@ Errors
 Every problem is a ``SpecError`` with one line ``FILE:LINE: FIELD.PATH: message``, e.g.
 ``spec.yaml:12: resources.raw-data.storageClas: unknown field (did you mean 'storageClass'?)``.
 
+Files must be UTF-8 (a byte order mark is fine). Loading is bounded (``spec.limits``): files
+over 10 MB, binary or UTF-16 files, nesting past 100 levels, aliases expanding to more than
+100 000 values and ``${...}`` interpolation building strings over 1 MB are refused with one
+line, so a hostile file fails in milliseconds and megabytes.
+
 Contract for the engine
 =======================
 Strings in a loaded ``Spec`` are templates: they may hold ``${ADDRESS.OUTPUT}`` and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlops_infra.spec.hints import did_you_mean
+from mlops_infra.spec.hints import clipped_repr, did_you_mean
 from mlops_infra.spec.source import LineMap
 
 API_VERSION = "mlops-infra/v1"
@@ -27,10 +27,10 @@ def check_document(data: Any, lines: LineMap) -> dict[str, Any]:
         if key not in data:
             raise lines.error("", f"missing required key '{key}'")
     if data["apiVersion"] != API_VERSION:
-        raise lines.error("apiVersion", f"must be '{API_VERSION}' (got {data['apiVersion']!r})")
+        raise lines.error("apiVersion", f"must be '{API_VERSION}' (got {clipped_repr(data['apiVersion'])})")
     stack = data["stack"]
     if not isinstance(stack, str) or not STACK_RE.match(stack):
-        raise lines.error("stack", f"invalid stack name {stack!r}: use lowercase letters, digits "
+        raise lines.error("stack", f"invalid stack name {clipped_repr(stack)}: use lowercase letters, digits "
                                    "and '-', starting with a letter, at most 40 characters")
     check_sections(data, "", lines)
     return data

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops_infra.engine.errors import SourceLocation, SpecError
 from mlops_infra.spec.envelope import check_document
 from mlops_infra.spec.graph import topological_order
 from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
@@ -22,6 +21,7 @@ from mlops_infra.spec.resources import (
     edges_of,
 )
 from mlops_infra.spec.source import LineMap
+from mlops_infra.spec.text import read_spec_file
 from mlops_infra.spec.variables import Variables, check_no_resource_refs
 from mlops_infra.spec.yaml_source import parse_yaml
 
@@ -31,12 +31,7 @@ DEFAULT_LEDGER_PREFIX = "mlops-infra"
 def load_spec(path: str | Path, *, env: str | None = None,
               kinds: Mapping[str, KindSchema]) -> Spec:
     """Read and validate the spec file at ``path`` for environment ``env``."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"cannot read spec: {exc.strerror}",
-                        location=SourceLocation(str(path))) from None
-    return load_spec_text(text, filename=str(path), env=env, kinds=kinds)
+    return load_spec_text(read_spec_file(path), filename=str(path), env=env, kinds=kinds)
 
 
 def load_spec_text(text: str, *, filename: str, env: str | None = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_infra.spec.envelope import type_name
-from mlops_infra.spec.hints import did_you_mean
+from mlops_infra.spec.hints import clip, clipped_repr, did_you_mean
 from mlops_infra.spec.model import KindSchema, ResourceSpec
 from mlops_infra.spec.refs import CONTEXT_NAMES, VARS, located_refs
 from mlops_infra.spec.source import LineMap, join_path
@@ -81,8 +81,8 @@ def _kind(raw: dict[str, Any], path: str, kinds: Mapping[str, KindSchema], lines
         raise lines.error(path, "missing required key 'kind'")
     kind = raw["kind"]
     if not isinstance(kind, str) or kind not in kinds:
-        hint = did_you_mean(str(kind), kinds)
-        raise lines.error(f"{path}.kind", f"unknown kind {kind!r}{hint}")
+        hint = did_you_mean(kind, kinds) if isinstance(kind, str) else ""
+        raise lines.error(f"{path}.kind", f"unknown kind {clipped_repr(kind)}{hint}")
     return kind
 
 
@@ -130,7 +130,7 @@ def edges_of(resource: ResourceSpec, raw: dict[str, Any], *,
 def _explicit_edge(source: str, target: str, path: str, outputs: Mapping[str, frozenset[str]],
                    lines: LineMap) -> Edge:
     if target not in outputs:
-        raise lines.error(path, f"unknown resource '{target}'{did_you_mean(target, outputs)}")
+        raise lines.error(path, f"unknown resource '{clip(target)}'{did_you_mean(target, outputs)}")
     return Edge(source, target, path)
 
 
@@ -138,9 +138,11 @@ def check_ref(address: str, output: str, path: str, outputs: Mapping[str, frozen
               lines: LineMap) -> None:
     """``${address.output}`` must name an existing resource and one of its kind's outputs."""
     if address not in outputs:
-        hint = did_you_mean(address, outputs, quote="'${{{}." + output + "}}'")
-        raise lines.error(path, f"unknown resource '{address}' in '${{{address}.{output}}}'{hint}")
+        hint = did_you_mean(address, outputs, quote="'${{{}." + clip(output) + "}}'")
+        raise lines.error(path, f"unknown resource '{clip(address)}' in "
+                                f"'${{{clip(address)}.{clip(output)}}}'{hint}")
     if output not in outputs[address]:
         known = ", ".join(sorted(outputs[address])) or "none"
         hint = did_you_mean(output, outputs[address])
-        raise lines.error(path, f"'{address}' has no output '{output}'{hint} (outputs: {known})")
+        raise lines.error(path, f"'{address}' has no output '{clip(output)}'{hint} "
+                                f"(outputs: {known})")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlops_infra.engine.errors import SpecError
 from mlops_infra.spec.envelope import type_name
-from mlops_infra.spec.hints import did_you_mean
+from mlops_infra.spec.hints import clipped_repr, did_you_mean
 from mlops_infra.spec.refs import RefSyntaxError, refs_in
 from mlops_infra.spec.source import LineMap, join_path
 
@@ -85,8 +85,7 @@ def _message(error: Any, model: type[BaseModel], segments: list[Any],
 def _short(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return type_name(value)
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clipped_repr(value, 40)
 
 
 def field_names(model: type[BaseModel] | None) -> tuple[str, ...]:
