@@ -4,7 +4,7 @@ field validation, and the dependency edges its references and ``dependsOn`` impl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,10 @@ def check_address(address: Any, lines: LineMap) -> str:
 
 
 def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
-                   defaults: Defaults, lines: LineMap) -> ResourceSpec:
-    """Validate ``raw`` (variables already resolved) into a ``ResourceSpec`` without edges."""
+                   defaults: Defaults, lines: LineMap,
+                   guardrail_rules: Collection[str] | None = None) -> ResourceSpec:
+    """Validate ``raw`` (variables already resolved) into a ``ResourceSpec`` without edges;
+    ``guardrail_rules`` (when given) are the rule names ``waivers:`` may name."""
     path = join_path("resources", address)
     if not isinstance(raw, dict):
         raise lines.error(path, f"a resource must be a mapping (got {type_name(raw)})")
@@ -62,15 +64,21 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
         region=defaults.region, fields=validated,
         depends_on=frozenset(_depends_on(raw, path, lines)),
         allow_data_loss=_flag(raw.get("allowDataLoss", False), f"{path}.allowDataLoss", lines),
-        waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines),
+        waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines, guardrail_rules),
         location=lines.location(path), field_lines=lines.under(path))
 
 
-def _waivers(value: Any, path: str, lines: LineMap) -> dict[str, str]:
-    """``waivers: {RULE: "written reason"}``; a waiver without a reason is refused."""
+def _waivers(value: Any, path: str, lines: LineMap,
+             rules: Collection[str] | None) -> dict[str, str]:
+    """``waivers: {RULE: "written reason"}``; a waiver without a reason is refused, and so
+    is an unknown rule when the caller says which rules exist."""
     if not isinstance(value, dict):
         raise lines.error(path, f"must be a mapping of guardrail rule to reason (got {type_name(value)})")
     for rule, reason in value.items():
+        if rules is not None and rule not in rules:
+            known = clip(", ".join(sorted(rules)) or "none", 300)
+            raise lines.error(f"{path}.{rule}", f"unknown guardrail rule '{clip(str(rule))}'"
+                                                f"{did_you_mean(str(rule), rules)} (rules: {known})")
         if not isinstance(reason, str) or len(reason.strip()) < 10:
             raise lines.error(f"{path}.{rule}", "a waiver needs a written reason (10+ characters)")
     return {str(rule): reason.strip() for rule, reason in value.items()}
