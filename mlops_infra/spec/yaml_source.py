@@ -132,7 +132,7 @@ class _Builder:
     def sequence(self, node: SequenceNode, path: str, depth: int) -> list[Any]:
         items = []
         for index, child in enumerate(node.value):
-            child_path = join_path(path, index)
+            child_path = f"{path}.{index}" if path else str(index)
             self.lines.set(child_path, child.start_mark.line + 1, parent=path, key=index)
             items.append(self.build(child, child_path, depth + 1))
         return items
