@@ -32,7 +32,10 @@ def parse_yaml(text: str, *, filename: str) -> tuple[Any, LineMap]:
     if len(text) > MAX_FILE_BYTES:
         raise too_large(filename, None)
     text = text.removeprefix("\ufeff")
-    loader = _LOADER(text)
+    try:
+        loader = _LOADER(text)
+    except UnicodeEncodeError as exc:            # a lone surrogate in a str from a caller
+        raise _unencodable(exc, filename, text) from None
     lines = LineMap(filename)
     try:
         node = compose_single(loader, filename)
@@ -62,6 +65,12 @@ def _yaml_error(exc: yaml.MarkedYAMLError, filename: str, text: str) -> SpecErro
     words = [w for w in (exc.context, exc.problem) if w]
     return SpecError("invalid YAML: " + clip(" ".join(", ".join(words).split()), 200),
                      location=SourceLocation(filename, line))
+
+
+def _unencodable(exc: UnicodeEncodeError, filename: str, text: str) -> SpecError:
+    line, column = line_and_column(text, exc.start)
+    return SpecError(f"invalid text: character U+{ord(text[exc.start]):04X} at column {column} "
+                     "cannot be written as UTF-8", location=SourceLocation(filename, line))
 
 
 def _reader_error(exc: yaml.reader.ReaderError, filename: str, text: str) -> SpecError:

@@ -115,6 +115,11 @@ def test_nul_in_text_is_located(kinds):
     assert err.location.line == 7 and "U+0000" in str(err)
 
 
+def test_lone_surrogate_in_text_is_located(kinds):
+    err = _text_error(GOOD.replace("EU", "E\ud800U"), kinds)
+    assert err.location.line == 7 and "U+D800 at column 16" in str(err)
+
+
 def test_directory_is_a_spec_error(tmp_path, kinds):
     with pytest.raises(SpecError, match="cannot read spec"):
         load_spec(tmp_path, kinds=kinds)
