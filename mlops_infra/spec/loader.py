@@ -140,7 +140,8 @@ def _refuse_base(doc: dict[str, Any], lines: LineMap) -> None:
 
 def in_environment(exc: SpecError, env: str | None) -> SpecError:
     """``exc`` saying which environment it was found in, unless its field already does."""
-    if env is None or (exc.field or "").startswith(f"environments.{env}"):
+    overlay = f"environments.{env}"
+    if env is None or exc.field == overlay or (exc.field or "").startswith(overlay + "."):
         return exc
     return type(exc)(f"{exc.detail} (in environment '{env}')", location=exc.location,
                      field=exc.field)
