@@ -27,10 +27,11 @@ from typing import Any
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
 from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
 from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
-from mlops_infra.engine.executor import ExecutionSettings, apply_plan
+from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
+from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY
 from mlops_infra.engine.registry import all_kinds, endpoints_of, guardrail_rules, policy_settings
 from mlops_infra.engine.resolve import expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
@@ -123,6 +124,7 @@ class Stack:
         self.local = local
         self._emulator = emulator
         self.policy = policy or RetryPolicy.from_env()
+        self.read_concurrency = DEFAULT_READ_CONCURRENCY
         self.kinds: dict[str, Kind] = {name: cls(clients) for name, cls in registered_kinds().items()}
 
     # --- construction -----------------------------------------------------------------
@@ -167,20 +169,19 @@ class Stack:
     # --- planning -------------------------------------------------------------------------
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
              state: LedgerState | None = None) -> Plan:
-        """Read live state and the ledger; compute the plan. Never mutates anything."""
+        """Read live state and the ledger (concurrently); compute the plan. Never mutates anything."""
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
-        state = state or self.ledger.read()
-        view = LedgerView(entries=state.entries, generation=state.generation,
-                          location=state.location, intents=state.intents, notes=state.notes)
-        return build_plan(self.spec, kinds=self.kinds, ledger=view, policy=self.policy,
-                          allow_data_loss=allow_data_loss, destroy=destroy, resolved=resolved)
+        ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
+        return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
+                          allow_data_loss=allow_data_loss, destroy=destroy, resolved=resolved,
+                          read_concurrency=self.read_concurrency)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
-              concurrency: int = 8, owner: str | None = None) -> ApplyResult:
+              concurrency: int = DEFAULT_APPLY_CONCURRENCY, owner: str | None = None) -> ApplyResult:
         """Apply ``plan`` under the stack's lock; refuse it if the ledger moved since it was made."""
         refuse_blocked(plan)
-        with self.locked(owner=owner):
+        with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
                 raise PlanStale(f"the ledger {state.location} changed since the plan was made "
@@ -190,7 +191,7 @@ class Stack:
 
     def reconcile(self, *, allow_data_loss: bool = False, confirm: Callable[[Plan], bool] | None = None,
                   show: Callable[[Plan], None] | None = None,
-                  progress: ProgressListener | None = None, concurrency: int = 8,
+                  progress: ProgressListener | None = None, concurrency: int = DEFAULT_APPLY_CONCURRENCY,
                   destroy: bool = False,
                   watch: Callable[[Plan], AbstractContextManager[ProgressListener]] | None = None,
                   ) -> tuple[Plan, ApplyResult | None]:
@@ -209,7 +210,7 @@ class Stack:
                 show(plan)
             refuse_blocked(plan)
             return plan, None
-        with self.locked():
+        with self.locked(home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
                 plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state)
@@ -223,9 +224,11 @@ class Stack:
                                                 concurrency=concurrency)
 
     @contextmanager
-    def locked(self, *, owner: str | None = None) -> Iterator[None]:
-        """Hold the stack's lock (created with its ledger's home if needed)."""
-        self.ensure_ledger_home()
+    def locked(self, *, owner: str | None = None, home_known: bool = False) -> Iterator[None]:
+        """Hold the stack's lock (its ledger's home is created first unless ``home_known``:
+        a ledger that was read exists, so its bucket does)."""
+        if not home_known:
+            self.ensure_ledger_home()
         try:
             lease = self.ledger.lock(owner=owner or _whoami(), ttl=LEASE_SECONDS)
         except LockHeld as exc:
@@ -293,6 +296,11 @@ class _LedgerSink:
 
     def forget(self, *, change: ResourceChange) -> None:
         self.writer.remove(change.key)
+
+
+def _view(state: LedgerState) -> LedgerView:
+    return LedgerView(entries=state.entries, generation=state.generation, location=state.location,
+                      intents=state.intents, notes=state.notes)
 
 
 def refuse_blocked(plan: Plan) -> None:

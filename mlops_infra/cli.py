@@ -132,7 +132,8 @@ def cli() -> None:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="How many changes run at once.")
 def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
               detailed_exitcode: bool, allow_data_loss: bool, concurrency: int) -> int:
     """Plan, show and apply SPEC (the main job)."""
@@ -147,7 +148,8 @@ def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, 
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
 @click.option("--allow-data-loss", is_flag=True, help="Also delete resources that hold data.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="How many changes run at once.")
 def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
             allow_data_loss: bool, concurrency: int) -> int:
     """Delete every resource the ledger says this stack owns."""
@@ -204,7 +206,8 @@ def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @click.option("--local", is_flag=True, hidden=True,
               help="Accepted for compatibility: a plan records where its ledger lives.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+              help="How many changes run at once.")
 def apply(plan_file: str, local: bool, concurrency: int) -> int:
     """Apply a saved plan, if the ledger has not moved since it was made."""
     from mlops_infra.engine.plan import Plan

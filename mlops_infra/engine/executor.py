@@ -38,6 +38,7 @@ from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.result import ApplyResult, Outcome, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
+from mlops_infra.engine.schedule import Schedule
 from mlops_infra.spec import find_refs, resolve_refs
 
 
@@ -55,10 +56,13 @@ class LedgerSink(Protocol):
         """Drop ``change``'s resource (and any intent for it) from the ledger."""
 
 
+DEFAULT_APPLY_CONCURRENCY = 16     # bounded: creates mostly wait on operations, not on quota
+
+
 @dataclass(frozen=True)
 class ExecutionSettings:
     policy: RetryPolicy
-    concurrency: int = 8
+    concurrency: int = DEFAULT_APPLY_CONCURRENCY
 
 
 def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
@@ -91,38 +95,30 @@ class _Runner:
         intents = [c for c in self.changes.values() if needs_intent(self.kinds[c.kind], c)]
         if intents:
             self.sink.intend(intents)
-        done: set[str] = set()
-        failed: set[str] = set()
+        schedule = Schedule(self.deps)
         outcomes: list[Outcome] = []
         running: dict[Future[Outcome], str] = {}
-        waiting = dict(self.deps)
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            while waiting or running:
-                outcomes += self._skip_dependents(waiting, failed)
-                for key in [k for k, d in waiting.items() if d <= done]:
-                    del waiting[key]
+        limit = self.settings.concurrency
+        with ThreadPoolExecutor(max_workers=limit) as pool:
+            while True:
+                for key in schedule.take(limit - len(running)):
                     running[pool.submit(self._run_one, self.changes[key])] = key
                 if not running:
-                    outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
-                                 for k in waiting]
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    key = running.pop(future)
                     outcome = future.result()
                     outcomes.append(outcome)
-                    (done if outcome.status == "done" else failed).add(key)
+                    outcomes += self._record(schedule, running.pop(future), outcome)
+        outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
+                     for k in schedule.stuck()]
         return outcomes
 
-    def _skip_dependents(self, waiting: dict[str, set[str]], failed: set[str]) -> list[Outcome]:
-        """Skip everything that waits, directly or not, on a failure."""
-        skipped: list[Outcome] = []
-        while hit := [k for k, d in waiting.items() if d & failed]:
-            for key in hit:
-                del waiting[key]
-                failed.add(key)
-                skipped.append(self._skipped(self.changes[key], "a dependency failed"))
-        return skipped
+    def _record(self, schedule: Schedule, key: str, outcome: Outcome) -> list[Outcome]:
+        if outcome.status == "done":
+            schedule.finished(key)
+            return []
+        return [self._skipped(self.changes[k], "a dependency failed") for k in schedule.failed(key)]
 
     def lookup(self, address: str, output: str) -> Any:
         value = self.outputs.get(address, {}).get(output)

@@ -50,7 +50,3 @@ def dependency_keys(changes: Sequence[Planned]) -> dict[str, set[str]]:
         deps[c.key] = {pool[a] for a in c.depends_on if a in pool and pool[a] != c.key}
     return deps
 
-
-def is_ancestor_id(parent: str, child: str) -> bool:
-    """Whether resource name ``child`` lives under ``parent`` (``projects/p/datasets/d`` ⊃ ``.../tables/t``)."""
-    return bool(parent) and child.startswith(parent.rstrip("/") + "/")

@@ -9,7 +9,8 @@ as a conflict; then plan the removal of ledger entries the spec no longer has
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,10 +19,11 @@ from mlops_infra.engine import guardrails, ownership, removal
 from mlops_infra.engine.diff import diff, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
-from mlops_infra.engine.reading import LiveState, read_live
+from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, ReadSettings, read_live
 from mlops_infra.engine.resolve import Resolved, resolve_resources
 from mlops_infra.engine.retry import RetryPolicy
 from mlops_infra.engine.sensitive import stored_form
+from mlops_infra.engine.throttle import Throttle
 from mlops_infra.spec import Spec, resolve_refs
 
 
@@ -86,19 +88,28 @@ class _Context:
     moved: Mapping[str, LedgerEntryLike]       # resource key -> its entry under an old address
 
 
-def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
-               policy: RetryPolicy, allow_data_loss: bool = False, destroy: bool = False,
-               resolved: Mapping[str, Resolved] | None = None) -> Plan:
-    """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``)."""
+def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
+               ledger: LedgerView | Callable[[], LedgerView], policy: RetryPolicy,
+               allow_data_loss: bool = False, destroy: bool = False,
+               resolved: Mapping[str, Resolved] | None = None,
+               read_concurrency: int = DEFAULT_READ_CONCURRENCY) -> Plan:
+    """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``).
+
+    ``ledger`` may be a callable: it is then read while the spec's resources are.
+    """
     if resolved is None:
         resolved = {} if destroy else resolve_resources(spec, kinds=kinds)
     guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
+    settings = ReadSettings(policy=policy, concurrency=read_concurrency,
+                            throttle=Throttle(first=policy.initial, cap=policy.maximum))
+    live, ledger = _first_reads(resolved, ledger, kinds, settings)
     resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
     moved = _moves(resolved.values(), ledger)
     leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}
                                   | {e.key for e in moved.values()}, kinds=kinds)
-    live = read_live(_reads(resolved.values(), ledger, moved, kinds) + leftovers.ids(),
-                     kinds=dict(kinds), policy=policy)
+    later = _previous_ids(resolved.values(), ledger, moved, kinds) + leftovers.ids()
+    if later:
+        live.merge(read_live(later, kinds=dict(kinds), settings=settings))
     ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved)
     changes = [_plan_resource(r, live, ctx) for r in resolved.values()]
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss)
@@ -151,15 +162,24 @@ def _previous_id(r: Resolved, entry: LedgerEntryLike | None, kinds: Mapping[str,
     return replace(kinds[entry.kind].id_from_name(entry.id), address=r.address)
 
 
-def _reads(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerEntryLike],
-           kinds: Mapping[str, Kind]) -> list[ResourceId]:
-    rids: list[ResourceId] = []
-    for r in resolved:
-        rids.append(r.rid)
-        previous = _previous_id(r, ledger.entries.get(r.rid.key) or moved.get(r.rid.key), kinds)
-        if previous is not None:
-            rids.append(previous)
-    return rids
+def _first_reads(resolved: Mapping[str, Resolved], ledger: LedgerView | Callable[[], LedgerView],
+                 kinds: Mapping[str, Kind], settings: ReadSettings) -> tuple[LiveState, LedgerView]:
+    """Live state of the spec's resources, read while the ledger is (when it is a callable)."""
+    rids = [r.rid for r in resolved.values()]
+    if not callable(ledger):
+        return read_live(rids, kinds=dict(kinds), settings=settings), ledger
+    with ThreadPoolExecutor(max_workers=1) as side:
+        pending = side.submit(ledger)
+        live = read_live(rids, kinds=dict(kinds), settings=settings)
+        return live, pending.result()
+
+
+def _previous_ids(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerEntryLike],
+                  kinds: Mapping[str, Kind]) -> list[ResourceId]:
+    """API names resources had before their ``name`` changed (read to replace them)."""
+    found = (_previous_id(r, ledger.entries.get(r.rid.key) or moved.get(r.rid.key), kinds)
+             for r in resolved)
+    return [rid for rid in found if rid is not None]
 
 
 # --- one resource -------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""Reading live state for a plan: one paged list per (kind, scope), gets only where needed, concurrently.
+"""Reading live state for a plan: one paged list per (kind, scope), gets only where needed,
+concurrently and pipelined.
 
-Resources whose API name is not known yet (server-named, not in the ledger) are found
-in their scope's listing by ownership labels (``LiveState.owned``).
+Each (kind, scope) group is listed once; the GETs a group still needs (kinds whose listing
+lacks fields, kinds that cannot list) start as soon as that group's listing returns, not
+after every list. All calls share one bounded pool and one ``Throttle``, so a 429 slows the
+whole read phase. Resources whose API name is not known yet (server-named, not in the
+ledger) are found in their scope's listing by ownership labels (``LiveState.owned``).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +21,11 @@ from mlops_infra.engine.errors import NotFound
 from mlops_infra.engine.kind import Kind, ResourceId
 from mlops_infra.engine.ownership import owned_matches
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
+from mlops_infra.engine.throttle import Throttle
 
 Listing = dict[str, dict[str, Any]]
 Group = tuple[str, str]          # (kind, scope)
+DEFAULT_READ_CONCURRENCY = 32
 
 
 @dataclass
@@ -30,7 +37,11 @@ class LiveState:
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         """The live resource named ``rid.name`` (``None``: absent, or no name yet)."""
-        return self.resources.get((rid.kind, rid.name)) if rid.name else None
+        if not rid.name:
+            return None
+        if (rid.kind, rid.name) in self.resources:
+            return self.resources[(rid.kind, rid.name)]
+        return (self.listings.get((rid.kind, rid.scope)) or {}).get(rid.name)
 
     def owned(self, kind: Kind, rid: ResourceId, stack: str) -> list[str]:
         """API names in ``rid``'s scope whose labels name ``stack`` and ``rid.address``."""
@@ -40,35 +51,76 @@ class LiveState:
     def add(self, rid: ResourceId, live: dict[str, Any] | None) -> None:
         self.resources[(rid.kind, rid.name)] = live
 
+    def merge(self, other: LiveState) -> None:
+        self.resources.update(other.resources)
+        self.listings.update(other.listings)
 
-def read_live(rids: Iterable[ResourceId], *, kinds: dict[str, Kind], policy: RetryPolicy,
-              workers: int = 8) -> LiveState:
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """How the read phase runs: the retry policy, the pool size and the shared throttle."""
+
+    policy: RetryPolicy
+    concurrency: int = DEFAULT_READ_CONCURRENCY
+    throttle: Throttle = field(default_factory=Throttle)
+
+
+def read_live(rids: Iterable[ResourceId], *, kinds: dict[str, Kind],
+              settings: ReadSettings) -> LiveState:
     """Live state for every id: listed per (kind, scope) where the kind can list, else fetched."""
     groups: dict[Group, list[ResourceId]] = defaultdict(list)
     for rid in {(r.kind, r.name, r.scope): r for r in rids}.values():
         groups[(rid.kind, rid.scope)].append(rid)
-    state = LiveState()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        state.listings = dict(zip(groups, pool.map(
-            lambda g: _list_group(kinds[g[0]], g[1], policy), groups)))
-        named = [rid for members in groups.values() for rid in members if rid.name]
-        todo = [rid for rid in named
-                if _needs_get(kinds[rid.kind], state.listings[(rid.kind, rid.scope)], rid)]
-        fetched = dict(zip((id(r) for r in todo), pool.map(
-            lambda r: call_with_retries(lambda: kinds[r.kind].get(r), policy=policy), todo)))
-    for rid in named:
-        listing = state.listings[(rid.kind, rid.scope)] or {}
-        state.add(rid, fetched[id(rid)] if id(rid) in fetched else listing.get(rid.name))
-    return state
+    return _Reader(kinds, settings).run(groups)
 
 
-def _list_group(kind: Kind, scope: str, policy: RetryPolicy) -> Listing | None:
-    if not kind.listable:
-        return None
-    try:
-        return call_with_retries(lambda: kind.list(scope), policy=policy)
-    except NotFound:        # the parent (e.g. a dataset) does not exist yet: nothing in it
-        return {}
+class _Reader:
+    def __init__(self, kinds: dict[str, Kind], settings: ReadSettings) -> None:
+        self.kinds, self.settings = kinds, settings
+        self.state = LiveState()
+        self.gets: list[Future[None]] = []
+        self.lock = threading.Lock()
+
+    def run(self, groups: dict[Group, list[ResourceId]]) -> LiveState:
+        if not groups:
+            return self.state
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as self.pool:
+            lists = [self.pool.submit(self._group, g, members) for g, members in groups.items()]
+            _raise_first(lists)
+            _raise_first(self.gets)       # complete once every list has queued its gets
+        return self.state
+
+    def _group(self, group: Group, members: list[ResourceId]) -> None:
+        kind = self.kinds[group[0]]
+        listing = self._list(kind, group[1])
+        with self.lock:
+            self.state.listings[group] = listing
+        for rid in members:
+            if rid.name and _needs_get(kind, listing, rid):
+                self.gets.append(self.pool.submit(self._get, kind, rid))
+
+    def _list(self, kind: Kind, scope: str) -> Listing | None:
+        if not kind.listable:
+            return None
+        try:
+            return self._call(lambda: kind.list(scope))
+        except NotFound:        # the parent (e.g. a dataset) does not exist yet: nothing in it
+            return {}
+
+    def _get(self, kind: Kind, rid: ResourceId) -> None:
+        live = self._call(lambda: kind.get(rid))
+        with self.lock:
+            self.state.add(rid, live)
+
+    def _call(self, fn: Any) -> Any:
+        throttle = self.settings.throttle
+        return call_with_retries(lambda: throttle.call(fn), policy=self.settings.policy)
+
+
+def _raise_first(futures: list[Future[None]]) -> None:
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 def _needs_get(kind: Kind, listed: Listing | None, rid: ResourceId) -> bool:

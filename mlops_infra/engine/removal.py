@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlops_infra.engine.diff import without_paths
-from mlops_infra.engine.graph import is_ancestor_id
 from mlops_infra.engine.kind import Kind, ResourceId, logical_key
 from mlops_infra.engine.plan import Action, ResourceChange
 from mlops_infra.engine.reading import LiveState
@@ -48,8 +47,25 @@ class Leftovers:
 
     def plan(self, live: LiveState, *, kinds: Mapping[str, Kind],
              allow_data_loss: bool) -> list[ResourceChange]:
-        return [_plan_one(item, self.items, live, kinds[item.kind], allow_data_loss)
+        children = _children(self.items)
+        return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind], allow_data_loss)
                 for item in self.items]
+
+
+def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
+    """Addresses each leftover must see deleted first: what lives in it (its API name is a
+    prefix of theirs) and what depended on it. Linear in the items times name depth."""
+    by_name = {item.rid.name: item.key for item in items if item.rid.name}
+    found: dict[str, list[str]] = {}
+    for other in items:
+        segments = other.rid.name.split("/")
+        for cut in range(2, len(segments), 2):
+            parent = by_name.get("/".join(segments[:cut]))
+            if parent is not None:
+                found.setdefault(parent, []).append(other.address)
+        for key in other.depends_on:
+            found.setdefault(key, []).append(other.address)
+    return {key: tuple(dict.fromkeys(addresses)) for key, addresses in found.items()}
 
 
 def leftovers(ledger: Any, *, kept: set[str], kinds: Mapping[str, Kind]) -> Leftovers:
@@ -79,11 +95,8 @@ def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
                      rid=_rid(kinds, intent.kind, intent.id, intent.address))
 
 
-def _plan_one(item: _Leftover, items: tuple[_Leftover, ...], live: LiveState, kind: Kind,
+def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind: Kind,
               allow_data_loss: bool) -> ResourceChange:
-    children = tuple(other.address for other in items     # deleted first: what lives in it,
-                     if is_ancestor_id(item.rid.name, other.rid.name)   # and what depended on it
-                     or item.key in other.depends_on)
     applied = without_paths(item.applied or {}, item.preexisting)
     base: dict[str, Any] = dict(address=item.address, kind=item.kind, id=item.id,
                                 depends_on=children, parts=item.rid.parts, scope=item.rid.scope,

@@ -94,6 +94,9 @@ class Lease:
     def acquire(self) -> Lease:
         """Take the lock (or an expired one) and start renewing; ``LockHeld`` if busy."""
         self._acquired_at = format_time(self._clock())
+        if self._try_write(0):          # the common case, one request: nobody holds it
+            self._start_renewing()
+            return self
         for _ in range(_ACQUIRE_ATTEMPTS):
             current = read_lock(self._backend)
             if current is not None and not current.free(self._clock()):

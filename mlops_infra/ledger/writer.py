@@ -35,6 +35,9 @@ from mlops_infra.ledger.document import (
 from mlops_infra.ledger.rescue import save_rescue_copy
 
 
+OBJECT_WRITE_GAP = 1.0   # seconds: GCS sustains about one write per second to one object
+
+
 class LedgerRolledBack(LedgerError):
     """The ledger lost what this run wrote (deleted or restored behind our back)."""
 
@@ -150,12 +153,18 @@ class LedgerWriter:
             "times in a row; another run keeps writing this stack's ledger (is it locked?)")
 
     def close(self) -> None:
-        """Stop the background thread and write whatever is pending."""
+        """Stop the background thread and write whatever is pending (no sooner than
+        ``OBJECT_WRITE_GAP`` after the previous write: GCS sustains about one a second)."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
+        with self._cond:
+            pending = bool(self._pending)
+            wait = self._last_write + min(self._min_interval, OBJECT_WRITE_GAP) - time.monotonic()
+        if pending and wait > 0:
+            time.sleep(wait)
         self.flush()
 
     def __enter__(self) -> Self:

@@ -53,11 +53,18 @@ def resource_title(rc: ResourceChange) -> str:
     return f"{rc.kind} {rc.address} ({rc.id})"
 
 
-ADOPT_NOTE = "adopt: exists with our labels, not yet in the ledger"
-
-
 def adopt_note(rc: ResourceChange) -> str | None:
-    return f"# {ADOPT_NOTE}" if rc.adopt else None
+    """``# adopt: <how it was proven ours>`` for a resource taken into the ledger."""
+    if not rc.adopt:
+        return None
+    return f"# adopt: {rc.adopt_reason or 'exists and is ours'}; not yet in the ledger"
+
+
+def resource_notes(rc: ResourceChange) -> list[str]:
+    """Every ``# ...`` note shown under a resource: adoption, reason, move, waivers, notes."""
+    notes = [adopt_note(rc), f"# {rc.reason}" if rc.reason else None,
+             f"# moved from {rc.moved_from}" if rc.moved_from else None]
+    return [n for n in notes if n] + waiver_notes(rc) + [f"# {note}" for note in rc.notes]
 
 
 def waiver_notes(rc: ResourceChange) -> list[str]:
@@ -71,7 +78,8 @@ def past_tense(action: Action) -> str:
 
 def is_listed(rc: ResourceChange) -> bool:
     """Whether a resource gets its own entry (no-ops are only counted, unless notable)."""
-    return rc.mutates or rc.adopt or bool(rc.blocked) or bool(rc.waivers)
+    return rc.mutates or rc.adopt or bool(rc.blocked) or bool(rc.waivers) or bool(rc.notes) \
+        or bool(rc.moved_from)
 
 
 def summary_line(plan: Plan) -> str:

@@ -56,7 +56,7 @@ def _summary_of(rc: ResourceChange) -> str:
     if not notes and rc.reason:
         notes.append(rc.reason)
     if rc.adopt:
-        notes.append(lines.ADOPT_NOTE)
+        notes.append(f"adopt: {rc.adopt_reason or 'exists and is ours'}")
     return "; ".join(notes)
 
 
@@ -75,8 +75,11 @@ def _notes(rc: ResourceChange) -> list[str]:
     if rc.reason:
         notes.append(f"Reason: {_escape_inline(rc.reason)}")
     notes += [_escape_inline(note.lstrip("# ")) for note in lines.waiver_notes(rc)]
+    notes += [_escape_inline(note) for note in rc.notes]
+    if rc.moved_from:
+        notes.append(f"Moved from `{rc.moved_from}`")
     if rc.adopt:
-        notes.append(f"**Adopt:** {_escape_inline(lines.ADOPT_NOTE.removeprefix('adopt: '))}")
+        notes.append(f"**Adopt:** {_escape_inline(rc.adopt_reason or 'exists and is ours')}")
     return notes
 
 

@@ -6,6 +6,7 @@ logs can use it; colour is only a matter of how it is printed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 
 from rich.console import Console
@@ -23,28 +24,44 @@ FIELD_INDENT = "      "
 
 
 def render_text(plan: Plan, *, console: Console | None = None, color: bool | None = None) -> str:
-    """Render ``plan``; print it to ``console`` when given.
+    """Render ``plan``, resource by resource; print it to ``console`` when given.
 
     ``color=None`` lets the console decide (colour on a terminal) and returns plain
     text; ``color=False`` prints without styles; ``color=True`` also returns the
     text with ANSI colour codes (for writing to a pager or a log that shows them).
+    Each resource is printed as soon as it is rendered, so a plan of thousands of
+    resources never becomes one huge styled text.
     """
-    text = plan_text(plan)
-    if console is not None:
-        console.print(text if color is not False else text.plain,
-                      markup=False, highlight=False, soft_wrap=True, end="")
-    return to_ansi(text) if color else text.plain
+    pieces: list[str] = []
+    for text in plan_texts(plan):
+        if console is not None:
+            console.print(text if color is not False else text.plain,
+                          markup=False, highlight=False, soft_wrap=True, end="")
+        pieces.append(to_ansi(text) if color else text.plain)
+    return "".join(pieces)
+
+
+def plan_texts(plan: Plan) -> Iterator[Text]:
+    """The styled text of the plan, one piece per listed resource, then the summary."""
+    listed = False
+    for rc in plan.resources:
+        if lines.is_listed(rc):
+            listed = True
+            out = Text()
+            _append_resource(out, rc)
+            yield out
+    summary = Text("\n" if listed else "")
+    for note in plan.notes:
+        summary.append(f"# {note}\n", style="dim")
+    _append_summary(summary, plan)
+    yield summary
 
 
 def plan_text(plan: Plan) -> Text:
     """The styled text of the whole plan."""
     out = Text()
-    for rc in plan.resources:
-        if lines.is_listed(rc):
-            _append_resource(out, rc)
-    if len(out):
-        out.append("\n")
-    _append_summary(out, plan)
+    for piece in plan_texts(plan):
+        out.append_text(piece)
     return out
 
 
@@ -61,10 +78,8 @@ def _append_resource(out: Text, rc: ResourceChange) -> None:
     out.append(f"{INDENT}{symbol} ", style=ACTION_STYLE[rc.action])
     out.append(lines.resource_title(rc), style="bold")
     out.append("\n")
-    for note in (lines.adopt_note(rc), f"# {rc.reason}" if rc.reason else None,
-                 *lines.waiver_notes(rc)):
-        if note:
-            out.append(f"{FIELD_INDENT}{note}\n", style="dim")
+    for note in lines.resource_notes(rc):
+        out.append(f"{FIELD_INDENT}{note}\n", style="dim")
     if rc.blocked:
         out.append(f"{FIELD_INDENT}! blocked: {rc.blocked}\n", style="bold red")
     for change in rc.changes:

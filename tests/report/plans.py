@@ -58,7 +58,16 @@ def blocked() -> ResourceChange:
 
 
 def adopted() -> ResourceChange:
-    return bucket("exports", Action.NOOP, adopt=True)
+    return bucket("exports", Action.NOOP, adopt=True, adopt_reason="its labels name this stack")
+
+
+def spared() -> ResourceChange:
+    """A shared thing whose pre-existing part was removed from the spec, and a moved address."""
+    return ResourceChange(address="access", kind="storage.BucketBindings",
+                          id="projects/p/buckets/raw/iamBindings/access", action=Action.NOOP,
+                          desired={"bindings": {}}, moved_from="storage.BucketBindings:old-access",
+                          notes=('bindings.roles/storage.objectViewer.group:ml@acme.com: existed '
+                                 'before this stack applied it; left in place',))
 
 
 def nasty() -> ResourceChange:
@@ -78,6 +87,7 @@ CASES = {
     "noop": lambda: plan_of(noop(), noop("tmp")),
     "noop_ledger_sync": lambda: plan_of(noop(), ledger_sync=True),
     "blocked": lambda: plan_of(blocked(), noop()),
+    "spared": lambda: plan_of(spared()),
     "adopt": lambda: plan_of(adopted(), create()),
     "mixed": lambda: plan_of(create(), update(), replace(), noop(), noop("tmp"), delete()),
     "escaping": lambda: plan_of(nasty()),
