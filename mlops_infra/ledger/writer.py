@@ -34,7 +34,6 @@ from mlops_infra.ledger.document import (
 )
 from mlops_infra.ledger.rescue import save_rescue_copy
 
-
 OBJECT_WRITE_GAP = 1.0   # seconds: GCS sustains about one write per second to one object
 
 
