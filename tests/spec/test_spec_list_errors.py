@@ -13,7 +13,7 @@ from mlops_infra.api import kind_schemas
 from mlops_infra.engine.errors import SpecError
 from mlops_infra.spec import KindSchema, load_spec_text
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\nresources:\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\nresources:\n"
 TABLE = ("  features: {kind: bigquery.Dataset}\n"
          "  events:\n    kind: bigquery.Table\n    dataset: ${features.name}\n    schema:\n"
          "      - {name: id, type: STRING, mode: REQUIRED}\n"                   # line 10
