@@ -27,9 +27,9 @@ listed per ``projects/P/datasets/D`` (partial items: the engine reads the ones i
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
@@ -64,10 +64,13 @@ def _canonical_type(value: Any) -> Any:
 # DATETIME, GEOGRAPHY, NUMERIC, BIGNUMERIC, JSON, RECORD or STRUCT, RANGE; INTERVAL and the
 # BIGDECIMAL alias as the client library knows them), in any case; an alias is written as the
 # type it stands for (INT64 -> INTEGER), which is how the API reports it.
-ColumnType = Annotated[Literal["STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BIGNUMERIC",
-                               "BOOLEAN", "TIMESTAMP", "DATE", "TIME", "DATETIME", "GEOGRAPHY",
-                               "RECORD", "JSON", "INTERVAL", "RANGE"],
-                       BeforeValidator(_canonical_type)]
+CanonicalType = Literal["STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BIGNUMERIC", "BOOLEAN",
+                        "TIMESTAMP", "DATE", "TIME", "DATETIME", "GEOGRAPHY", "RECORD", "JSON",
+                        "INTERVAL", "RANGE"]
+# The JSON Schema lists the aliases too, so editors accept what the loader accepts.
+ColumnType = Annotated[CanonicalType, BeforeValidator(_canonical_type),
+                       WithJsonSchema({"type": "string", "enum": [*get_args(CanonicalType),
+                                                                  *bq_schema.TYPE_ALIASES]})]
 ColumnMode = Annotated[Literal["NULLABLE", "REQUIRED", "REPEATED"], UPPER]
 # Partitioning: https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TimePartitioning
 PartitionType = Annotated[Literal["DAY", "HOUR", "MONTH", "YEAR"], UPPER]
