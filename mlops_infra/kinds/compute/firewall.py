@@ -74,6 +74,8 @@ class ProtocolPorts(SpecModel):
         return value
 
 
+# direction and logConfig.metadata are enums of the Firewall resource, case-sensitive:
+# https://cloud.google.com/compute/docs/reference/rest/v1/firewalls
 class FirewallLogConfig(SpecModel):
     enable: bool
     metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] | None = None
