@@ -4,7 +4,7 @@
 
 | field      | notes                                                   |
 |------------|---------------------------------------------------------|
-| ``location`` | defaults to the spec's region                         |
+| ``location`` | defaults to the spec's region; lowercase (``us-central1``, ``us``, ``global``) |
 
 Identity ``projects/P/locations/L/keyRings/NAME``; outputs ``id`` (the full name), ``name``.
 No labels. Key rings **cannot be deleted** in KMS: removing one from the spec abandons it
@@ -16,10 +16,11 @@ No labels. Key rings **cannot be deleted** in KMS: removing one from the spec ab
 |---------------------|---------------------------------------------------------------|
 | ``keyRing``         | required: the ring's full name, usually ``${ring.id}``        |
 | ``purpose``         | ``ENCRYPT_DECRYPT`` (default), ``ASYMMETRIC_SIGN``, ... ; immutable |
+| (the resource name) | the key id: 1-63 letters, digits, ``_`` or ``-`` (so is a key ring's) |
 | ``rotationPeriod``  | ``"7776000s"`` or int seconds (at least a day); the first ``nextRotationTime`` is now + period unless written |
 | ``nextRotationTime``| RFC 3339; compared only when written                          |
 | ``protectionLevel`` | ``SOFTWARE``/``HSM`` -> ``versionTemplate.protectionLevel``; immutable |
-| ``algorithm``       | -> ``versionTemplate.algorithm``                              |
+| ``algorithm``       | -> ``versionTemplate.algorithm`` (``GOOGLE_SYMMETRIC_ENCRYPTION``, ``EC_SIGN_P256_SHA256`` ...) |
 | ``labels``          | map; ``managed-by``/stack labels are added                    |
 
 Identity ``KEYRING/cryptoKeys/NAME``, listed per key ring; outputs ``id`` (full name), ``name``.
@@ -58,13 +59,20 @@ from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register, service_agents
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import KMS
+from mlops_infra.kinds._names import (
+    CryptoKeyName,
+    KeyRingName,
+    KmsLocation,
+    is_template,
+    kms_id_problem,
+)
 from mlops_infra.spec import find_refs
+from mlops_infra.spec.hints import did_you_mean
 
 API = "cloudkms.googleapis.com"
 ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 _RING = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+$")
 _KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
-_ID = re.compile(r"^[a-zA-Z0-9_-]{1,63}$")
 _DURATION = re.compile(r"^(\d+)s$")
 _POLICY_ATTEMPTS = 5
 _SEP = "/iamMembers/"
@@ -77,14 +85,8 @@ def _as_dict(message: Any) -> dict[str, Any]:
     return data
 
 
-def _bad_id(name: str, what: str) -> str | None:
-    if _ID.match(name):
-        return None
-    return f"{what} name {name!r}: use letters, digits, '_' or '-' (at most 63)"
-
-
 def _check_id(ctx: ResourceContext, what: str) -> str:
-    problem = _bad_id(ctx.name, what)
+    problem = kms_id_problem(ctx.name, what)
     if problem:
         raise errors.SpecError(problem, field=f"{ctx.address}.name")
     return ctx.name
@@ -95,7 +97,7 @@ def _check_id(ctx: ResourceContext, what: str) -> str:
 class KeyRingSpec(SpecModel):
     """A KMS key ring (it cannot be deleted once created)."""
 
-    location: str | None = None
+    location: KmsLocation | None = None
 
 
 @register
@@ -113,7 +115,7 @@ class KeyRing(Kind):
         return "abandon"
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        return _bad_id(ctx.name, "key ring")
+        return kms_id_problem(ctx.name, "key ring")
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         location = fields.get("location") or ctx.region
@@ -161,20 +163,49 @@ class KeyRing(Kind):
 
 # --- kms.CryptoKey -------------------------------------------------------------------------
 
+# Purposes, protection levels and algorithms: the CryptoKeyPurpose, ProtectionLevel and
+# CryptoKeyVersionAlgorithm enums of https://cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys
+# (algorithms: https://cloud.google.com/kms/docs/algorithms), as the installed client library
+# knows them (a test keeps these lists equal to its enums). Case matters to the API.
 Purpose = Literal["ENCRYPT_DECRYPT", "ASYMMETRIC_SIGN", "ASYMMETRIC_DECRYPT",
-                  "RAW_ENCRYPT_DECRYPT", "MAC", "KEY_ENCAPSULATION"]
+                  "RAW_ENCRYPT_DECRYPT", "MAC", "KEY_ENCAPSULATION", "AES_WRAPPING"]
+ProtectionLevel = Literal["SOFTWARE", "HSM", "EXTERNAL", "EXTERNAL_VPC", "HSM_SINGLE_TENANT"]
+ALGORITHMS = (
+    "GOOGLE_SYMMETRIC_ENCRYPTION", "AES_128_GCM", "AES_256_GCM", "AES_128_CBC", "AES_256_CBC",
+    "AES_128_CTR", "AES_256_CTR", "RSA_SIGN_PSS_2048_SHA256", "RSA_SIGN_PSS_3072_SHA256",
+    "RSA_SIGN_PSS_4096_SHA256", "RSA_SIGN_PSS_4096_SHA512", "RSA_SIGN_PKCS1_2048_SHA256",
+    "RSA_SIGN_PKCS1_3072_SHA256", "RSA_SIGN_PKCS1_4096_SHA256", "RSA_SIGN_PKCS1_4096_SHA512",
+    "RSA_SIGN_RAW_PKCS1_2048", "RSA_SIGN_RAW_PKCS1_3072", "RSA_SIGN_RAW_PKCS1_4096",
+    "RSA_DECRYPT_OAEP_2048_SHA256", "RSA_DECRYPT_OAEP_3072_SHA256", "RSA_DECRYPT_OAEP_4096_SHA256",
+    "RSA_DECRYPT_OAEP_4096_SHA512", "RSA_DECRYPT_OAEP_2048_SHA1", "RSA_DECRYPT_OAEP_3072_SHA1",
+    "RSA_DECRYPT_OAEP_4096_SHA1", "EC_SIGN_P256_SHA256", "EC_SIGN_P384_SHA384",
+    "EC_SIGN_SECP256K1_SHA256", "EC_SIGN_ED25519", "HMAC_SHA256", "HMAC_SHA1", "HMAC_SHA384",
+    "HMAC_SHA512", "HMAC_SHA224", "EXTERNAL_SYMMETRIC_ENCRYPTION", "ML_KEM_768", "ML_KEM_1024",
+    "KEM_XWING", "PQ_SIGN_ML_DSA_44", "PQ_SIGN_ML_DSA_65", "PQ_SIGN_ML_DSA_87",
+    "PQ_SIGN_SLH_DSA_SHA2_128S", "PQ_SIGN_HASH_SLH_DSA_SHA2_128S_SHA256",
+    "PQ_SIGN_ML_DSA_44_EXTERNAL_MU", "PQ_SIGN_ML_DSA_65_EXTERNAL_MU",
+    "PQ_SIGN_ML_DSA_87_EXTERNAL_MU", "AES_256_KWP")
 
 
 class CryptoKeySpec(SpecModel):
     """A KMS crypto key (REST names, plus ``protectionLevel``/``algorithm`` shorthands)."""
 
-    keyRing: str
+    keyRing: KeyRingName
     purpose: Purpose | None = None
     rotationPeriod: int | str | None = None
     nextRotationTime: str | None = None
-    protectionLevel: Literal["SOFTWARE", "HSM", "EXTERNAL", "EXTERNAL_VPC"] | None = None
+    protectionLevel: ProtectionLevel | None = None
     algorithm: str | None = None
     labels: dict[str, str] | None = None
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, value: str | None) -> str | None:
+        # A closed set, but too long to list in one line: named by the hint and the doc.
+        if value is None or is_template(value) or value in ALGORITHMS:
+            return value
+        raise ValueError(f"unknown algorithm {value!r}{did_you_mean(value, ALGORITHMS)} "
+                         "(see https://cloud.google.com/kms/docs/algorithms)")
 
     @field_validator("rotationPeriod")
     @classmethod
@@ -239,7 +270,7 @@ class CryptoKey(Kind):
         return "delete" if allow_data_loss else "abandon"
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        return _bad_id(ctx.name, "crypto key")
+        return kms_id_problem(ctx.name, "crypto key")
 
     def encryption_grant(self, *, key: str, consumer: Any, agent: str) -> list[Any]:
         """Service agent ``agent`` of ``consumer``'s project may encrypt with this key.
@@ -396,7 +427,7 @@ def _patch(desired: dict[str, Any], changes: FieldChanges, live: dict[str, Any]
 class CryptoKeyGrantSpec(SpecModel):
     """One member in one role of a crypto key's IAM policy (additive)."""
 
-    cryptoKey: str
+    cryptoKey: CryptoKeyName
     role: str = ENCRYPTER_DECRYPTER
     member: str | None = None
     serviceAgent: str | None = None

@@ -18,7 +18,6 @@ Outputs: ``name`` (the API), ``id`` (the full name).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mlops_infra.engine import errors
@@ -27,8 +26,8 @@ from mlops_infra.engine.registry import register
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import SERVICE_USAGE
+from mlops_infra.kinds._names import api_name_problem
 
-_API = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 _FLAG = "disableOnRemoval"
 OPERATION_DEADLINE = 300.0
 
@@ -39,12 +38,10 @@ class ServiceSpec(SpecModel):
     disableOnRemoval: bool | None = None
 
 
-_BAD_API = "{name!r} is not an API name (e.g. 'compute.googleapis.com'); set 'name:'"
-
-
 def api_name(ctx: ResourceContext) -> str:
-    if not _API.match(ctx.name):
-        raise errors.SpecError(_BAD_API.format(name=ctx.name), field=f"{ctx.address}.name")
+    problem = api_name_problem(ctx.name)
+    if problem:
+        raise errors.SpecError(problem, field=f"{ctx.address}.name")
     return ctx.name
 
 
@@ -64,7 +61,7 @@ class Service(Kind):
         return frozenset({api_capability(ctx.project, ctx.name)})
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        return None if _API.match(ctx.name) else _BAD_API.format(name=ctx.name)
+        return api_name_problem(ctx.name)
 
     def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "delete" if applied.get(_FLAG) else "abandon"

@@ -4,8 +4,8 @@ Fields a spec may write (REST names of the JSON API ``Bucket`` resource):
 
 | path                                                  | notes                                      |
 |-------------------------------------------------------|--------------------------------------------|
-| ``location``                                          | immutable (a change replaces the bucket); upper-cased; API default ``US`` |
-| ``storageClass``                                      | ``STANDARD``, ``NEARLINE``, ``COLDLINE``, ``ARCHIVE`` |
+| ``location``                                          | a region, dual-region or multi-region (any case; upper-cased); immutable (a change replaces the bucket); API default ``US`` |
+| ``storageClass``                                      | ``STANDARD``, ``NEARLINE``, ``COLDLINE``, ``ARCHIVE`` (or a legacy class), any case |
 | ``labels``                                            | map; ``managed-by``/stack labels are added  |
 | ``versioning.enabled``                                | shorthand ``versioning: true``              |
 | ``lifecycle.rule[]``                                  | list of ``{action: {type, storageClass}, condition: {...}}`` (whole list compared) |
@@ -19,7 +19,8 @@ Lifecycle conditions: ``age``, ``createdBefore`` (date), ``customTimeBefore``,
 ``daysSinceCustomTime``, ``daysSinceNoncurrentTime``, ``noncurrentTimeBefore``, ``isLive``,
 ``matchesStorageClass``, ``matchesPrefix``, ``matchesSuffix``, ``numNewerVersions``.
 
-Outputs: ``name``, ``url`` (``gs://NAME``), ``selfLink``. Identity
+The bucket name (the resource ``name``) follows Cloud Storage's naming rules, checked
+before any call (``kinds/_names.py``). Outputs: ``name``, ``url`` (``gs://NAME``), ``selfLink``. Identity
 ``projects/PROJECT/buckets/NAME``, listed per ``projects/PROJECT``. Data-bearing: a bucket
 holding any object (any version) is only deleted with ``force``.
 """
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -47,6 +48,12 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import STORAGE
+from mlops_infra.kinds._names import (
+    UPPER,
+    BucketLocation,
+    CryptoKeyName,
+    bucket_name_problem,
+)
 from mlops_infra.kinds._policy import BUCKET_RULES, CMEK_SETTINGS, bucket_violations
 
 _INT64_PATHS = ("retentionPolicy.retentionPeriod", "softDeletePolicy.retentionDurationSeconds")
@@ -68,13 +75,21 @@ _SHORTHANDS: dict[str, str] = {
 
 # --- spec model -----------------------------------------------------------------------
 
+# Storage classes: https://cloud.google.com/storage/docs/storage-classes (STANDARD, NEARLINE,
+# COLDLINE, ARCHIVE) and the legacy classes the JSON API still takes for ``storageClass``
+# (https://cloud.google.com/storage/docs/json_api/v1/buckets: MULTI_REGIONAL, REGIONAL,
+# DURABLE_REDUCED_AVAILABILITY); the API accepts them in any case.
+StorageClass = Annotated[Literal["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL",
+                                 "REGIONAL", "DURABLE_REDUCED_AVAILABILITY"], UPPER]
+
+
 class Versioning(SpecModel):
     enabled: bool
 
 
 class LifecycleAction(SpecModel):
     type: Literal["Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"]
-    storageClass: str | None = None
+    storageClass: StorageClass | None = None
 
 
 class LifecycleCondition(SpecModel):
@@ -85,7 +100,7 @@ class LifecycleCondition(SpecModel):
     daysSinceNoncurrentTime: int | None = Field(default=None, ge=0)
     noncurrentTimeBefore: dt.date | None = None
     isLive: bool | None = None
-    matchesStorageClass: list[str] | None = None
+    matchesStorageClass: list[StorageClass] | None = None
     matchesPrefix: list[str] | None = None
     matchesSuffix: list[str] | None = None
     numNewerVersions: int | None = Field(default=None, ge=0)
@@ -110,7 +125,7 @@ class IamConfiguration(SpecModel):
 
 
 class Encryption(SpecModel):
-    defaultKmsKeyName: str | None = None
+    defaultKmsKeyName: CryptoKeyName | None = None
 
 
 class RetentionPolicy(SpecModel):
@@ -124,8 +139,8 @@ class SoftDeletePolicy(SpecModel):
 class BucketSpec(SpecModel):
     """A Cloud Storage bucket (REST field names, plus a few documented shorthands)."""
 
-    location: str | None = None
-    storageClass: str | None = None
+    location: BucketLocation | None = None
+    storageClass: StorageClass | None = None
     labels: dict[str, str] | None = None
     versioning: bool | Versioning | None = None
     lifecycle: Lifecycle | None = None
@@ -136,7 +151,7 @@ class BucketSpec(SpecModel):
     # shorthands
     uniformBucketLevelAccess: bool | None = None
     publicAccessPrevention: Literal["enforced", "inherited"] | None = None
-    defaultKmsKeyName: str | None = None
+    defaultKmsKeyName: CryptoKeyName | None = None
     retentionPeriod: int | None = Field(default=None, ge=0)
     softDeleteRetentionSeconds: int | None = Field(default=None, ge=0)
 
@@ -217,6 +232,9 @@ class Bucket(Kind):
     cmek_fields = ("defaultKmsKeyName", "encryption.defaultKmsKeyName")
     guardrails = BUCKET_RULES
     policy_settings = CMEK_SETTINGS
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return bucket_name_problem(ctx.name)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return ResourceId(kind=self.name, name=f"projects/{ctx.project}/buckets/{ctx.name}",

@@ -23,12 +23,13 @@ from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
 from mlops_infra.kinds._clients import STORAGE
 from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind
+from mlops_infra.kinds._names import BucketName
 
 
 class BucketBindingsSpec(BindingsSpec):
     """(role, member) pairs on one bucket."""
 
-    bucket: str = Field(description="the bucket name, e.g. ${raw.name}")
+    bucket: BucketName = Field(description="the bucket name, e.g. ${raw.name}")
 
 
 @register

@@ -60,6 +60,8 @@ Errors
 ======
 Every problem is a ``SpecError`` with one line ``FILE:LINE: FIELD.PATH: message``, e.g.
 ``spec.yaml:12: resources.raw-data.storageClas: unknown field (did you mean 'storageClass'?)``.
+Project ids (top-level and per resource) and the default region are checked the way Google
+checks them (``spec.identifiers``); a kind's model checks its own names and values.
 
 Files must be UTF-8 (a byte order mark is fine). Loading is bounded (``spec.limits``): files
 over 10 MB, binary or UTF-16 files, nesting past 100 levels, aliases expanding to more than

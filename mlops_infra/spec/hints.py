@@ -14,8 +14,12 @@ def did_you_mean(word: str, candidates: Iterable[str], *, quote: str = "'{}'") -
     """``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when none is close."""
     if len(word) > _MAX_HINTED:
         return ""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f" (did you mean {quote.format(close[0])}?)" if close else ""
+    by_folded: dict[str, str] = {}
+    for candidate in sorted(set(candidates)):
+        by_folded.setdefault(candidate.casefold(), candidate)
+    # Case is compared last: 'ingress' is close to 'INGRESS', 'storageclass' to 'storageClass'.
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f" (did you mean {quote.format(by_folded[close[0]])}?)" if close else ""
 
 
 def clip(text: str, limit: int = MAX_SHOWN) -> str:

@@ -17,6 +17,7 @@ from mlops_infra.spec.envelope import check_document
 from mlops_infra.spec.errors import SourceLocation, SpecError
 from mlops_infra.spec.graph import topological_order
 from mlops_infra.spec.hints import clip
+from mlops_infra.spec.identifiers import region_problem
 from mlops_infra.spec.limits import MAX_DEPTH
 from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
 from mlops_infra.spec.overlay import apply_environment
@@ -27,6 +28,7 @@ from mlops_infra.spec.resources import (
     Edge,
     build_resource,
     check_address,
+    check_project,
     check_ref,
     edges_of,
 )
@@ -153,7 +155,7 @@ def build_spec(doc: dict[str, Any], lines: LineMap, env: str | None, checks: Che
     check_document({**doc, "environments": None}, lines)
     variables = Variables(vars=doc.get("vars") or {}, project=doc.get("project"),
                           region=doc.get("region"), stack=doc["stack"], env=env, lines=lines)
-    project, region = _setting(variables, "project", lines), _setting(variables, "region", lines)
+    project, region = _project(variables, lines), _region(variables, lines)
     resources = _resources(doc.get("resources") or {}, variables, checks,
                            Defaults(project, region), lines)
     bucket, prefix = _ledger(doc.get("ledger") or {}, variables, project, lines)
@@ -172,6 +174,20 @@ def _setting(variables: Variables, name: str, lines: LineMap) -> str | None:
         raise lines.error(name, "must be a string")
     check_no_resource_refs(value, name, lines)
     return value
+
+
+def _project(variables: Variables, lines: LineMap) -> str | None:
+    project = _setting(variables, "project", lines)
+    return check_project(project, "project", lines) if project is not None else None
+
+
+def _region(variables: Variables, lines: LineMap) -> str | None:
+    """The default region, shaped like one (it places subnetworks and key rings)."""
+    region = _setting(variables, "region", lines)
+    problem = region_problem(region) if region and "${" not in region else None
+    if problem:
+        raise lines.error("region", problem)
+    return region
 
 
 def _plain(variables: Variables, value: Any, path: str, lines: LineMap) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlops_infra.spec.envelope import type_name
 from mlops_infra.spec.hints import clip, clipped_repr, did_you_mean
+from mlops_infra.spec.identifiers import project_id_problem
 from mlops_infra.spec.model import KindSchema, ResourceSpec
 from mlops_infra.spec.refs import CONTEXT_NAMES, VARS, located_refs
 from mlops_infra.spec.source import LineMap, join_path
@@ -109,10 +110,19 @@ def _flag(value: Any, path: str, lines: LineMap) -> bool:
 
 def _project(raw: dict[str, Any], defaults: Defaults, path: str, lines: LineMap) -> str:
     if "project" in raw:
-        return _string(raw["project"], f"{path}.project", lines)
+        return check_project(_string(raw["project"], f"{path}.project", lines),
+                             f"{path}.project", lines)
     if not defaults.project:
         raise lines.error(path, "no project: set 'project' at the top level or on the resource")
     return defaults.project
+
+
+def check_project(value: str, path: str, lines: LineMap) -> str:
+    """``value`` if it is a project id (or a template resolved later), else a located error."""
+    problem = None if "${" in value else project_id_problem(value)
+    if problem:
+        raise lines.error(path, problem)
+    return value
 
 
 def _depends_on(raw: dict[str, Any], path: str, lines: LineMap) -> list[str]:

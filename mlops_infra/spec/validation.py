@@ -174,9 +174,14 @@ def _message(issue: Issue, model: type[BaseModel], segments: list[Any],
     text, value = _wording(kind, error), error.get("input")
     if kind in _ABOUT_VALUE and isinstance(value, (dict, list)):
         return text                                  # a model's own check: the data is the item
-    if isinstance(value, str) and _short(value) in text:
+    if isinstance(value, str) and _mentions(text, value):
         return text
     return f"{text} (got {_short(value)}{_hint(kind, error)})"
+
+
+def _mentions(text: str, value: str) -> bool:
+    """Whether the message already quotes the value (however much of it it shows)."""
+    return _short(value) in text or repr(value)[:40] in text
 
 
 def _wording(kind: str, error: Mapping[str, Any]) -> str:

@@ -209,7 +209,7 @@ class MemoryLedger:
 
 
 def _spec(resources: str) -> Any:
-    text = f"apiVersion: mlops-infra/v1\nstack: s\nproject: p\nresources:\n{resources}"
+    text = f"apiVersion: mlops-infra/v1\nstack: s\nproject: proj-1\nresources:\n{resources}"
     return load_spec_text(text, filename="spec.yaml", kinds=SCHEMAS)
 
 

@@ -21,7 +21,7 @@ FULL = {
     "defaultPartitionExpirationMs": "172800000",
     "access": [{"role": "OWNER", "specialGroup": "projectOwners"},
                {"role": "roles/bigquery.dataViewer", "groupByEmail": "ds@example.com"}],
-    "defaultKmsKeyName": "projects/p/locations/eu/keyRings/r/cryptoKeys/k",
+    "defaultKmsKeyName": "projects/test-project/locations/eu/keyRings/r/cryptoKeys/k",
 }
 
 

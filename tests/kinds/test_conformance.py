@@ -33,7 +33,7 @@ STACK = "s"
 
 
 def _kind(name: str) -> Kind:
-    return KINDS[name](Clients(project="p", endpoints={}))
+    return KINDS[name](Clients(project="acme-ml", endpoints={}))
 
 
 def _load(case: Path) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _load(case: Path) -> dict[str, Any]:
 
 
 def _place(kind: Kind, case: dict[str, Any]) -> tuple[ResourceContext, dict[str, Any]]:
-    context = {"name": "thing", "project": "p", "region": "us-central1", **case.get("context", {})}
+    context = {"name": "thing", "project": "acme-ml", "region": "us-central1", **case.get("context", {})}
     ctx = ResourceContext(address=context.get("address", "thing"), name=context["name"],
                           project=context["project"], region=context["region"], stack=STACK)
     fields = kind.model.model_validate(case["fields"]).model_dump(
@@ -65,6 +65,13 @@ def test_desired_is_exactly_the_golden_case(case: Path) -> None:
     kind = _kind(case.parent.name)
     ctx, fields = _place(kind, data)
     assert kind.desired(ctx, fields) == data["desired"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_golden_case_names_are_names_google_accepts(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    assert kind.check_name(*_place(kind, data)) is None
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if "live" in _load(c)], ids=_case_id)

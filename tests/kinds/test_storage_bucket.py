@@ -22,7 +22,7 @@ FULL = {
         {"action": {"type": "SetStorageClass", "storageClass": "NEARLINE"},
          "condition": {"createdBefore": "2024-01-31", "matchesPrefix": ["tmp/"]}}]},
     "uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced",
-    "defaultKmsKeyName": "projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k",
+    "defaultKmsKeyName": "projects/test-project/locations/europe-west1/keyRings/r/cryptoKeys/k",
     "retentionPeriod": 3600, "softDeleteRetentionSeconds": 0,
 }
 

@@ -19,6 +19,8 @@ MALFORMED = {
     "wrong_type": (SPEC.replace("    versioning: true", "    versioning: [1, 2]"), 13),
     "duplicate_key": (SPEC.replace("    versioning: true", "    labels: {a: b}"), 13),
     "unknown_ref": (SPEC.replace("${features.name}", "${featurez.name}"), 30),
+    "bucket_name": (SPEC.replace("name: ${vars.prefix}-raw", "name: ${vars.prefix}_RAW"), 10),
+    "storage_class": (SPEC.replace("    versioning: true", "    storageClass: STANDART"), 13),
     "cycle": (SPEC.replace("    location: EU", "    location: EU\n    labels: {x: '${raw.name}'}")
               .replace("    labels: {team: ml, env: dev}",
                        "    labels: {team: ml, env: '${models.name}'}"), None),

@@ -12,9 +12,9 @@ from mlops_infra.spec import (
     load_spec_text,
 )
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\n"
 ENVS = (HEAD + "resources:\n  a:\n    kind: test.Bucket\n    name: data-${env}\n"
-        "environments:\n  dev: {}\n  staging: {}\n  prod: {project: p-prod}\n")
+        "environments:\n  dev: {}\n  staging: {}\n  prod: {project: proj-prod}\n")
 
 
 def _error(fn, *args, **kwargs) -> SpecError:
@@ -40,7 +40,7 @@ def test_require_env_from_a_file(fixtures, kinds):
 
 def test_require_env_with_an_env_loads_it(kinds):
     spec = load_spec_text(ENVS, filename="s.yaml", env="prod", kinds=kinds, require_env=True)
-    assert spec.resources["a"].name == "data-prod" and spec.project == "p-prod"
+    assert spec.resources["a"].name == "data-prod" and spec.project == "proj-prod"
 
 
 def test_require_env_without_environments_loads_the_base(kinds):

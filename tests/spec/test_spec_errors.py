@@ -6,6 +6,7 @@ import pytest
 
 from mlops_infra.engine.errors import SpecError
 from mlops_infra.spec import load_spec, load_spec_text
+from mlops_infra.spec.hints import did_you_mean
 
 CASES = [
     # fixture, env, line, field, message fragment
@@ -68,7 +69,7 @@ def test_overlay_file_is_fine_without_env(fixtures, kinds):
     assert spec.resources["a"].fields == {"location": "US"}
 
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\n"
 
 
 def _error(text: str, kinds, env: str | None = None) -> SpecError:
@@ -141,3 +142,10 @@ def test_missing_file_is_a_spec_error(tmp_path, kinds):
 def test_empty_document(kinds):
     with pytest.raises(SpecError, match="must be a mapping"):
         load_spec_text("", filename="s.yaml", kinds=kinds)
+
+
+def test_did_you_mean_ignores_case_but_keeps_the_candidates_spelling() -> None:
+    assert did_you_mean("ingress", ["INGRESS", "EGRESS"]) == " (did you mean 'INGRESS'?)"
+    assert did_you_mean("storageclass", ["storageClass", "labels"]) == \
+        " (did you mean 'storageClass'?)"
+    assert did_you_mean("zzz", ["INGRESS"]) == ""

@@ -27,7 +27,7 @@ from mlops_infra.spec.limits import (
 )
 from mlops_infra.spec.yaml_source import parse_yaml
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\n"
 GOOD = HEAD + "resources:\n  a:\n    kind: test.Bucket\n    location: EU\n"
 MB = 1024 * 1024
 

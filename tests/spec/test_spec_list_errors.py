@@ -13,7 +13,7 @@ from mlops_infra.api import kind_schemas
 from mlops_infra.engine.errors import SpecError
 from mlops_infra.spec import KindSchema, load_spec_text
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\nresources:\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\nresources:\n"
 TABLE = ("  features: {kind: bigquery.Dataset}\n"
          "  events:\n    kind: bigquery.Table\n    dataset: ${features.name}\n    schema:\n"
          "      - {name: id, type: STRING, mode: REQUIRED}\n"                   # line 10
@@ -45,13 +45,13 @@ def test_the_table_loads(real_kinds):
 
 @pytest.mark.parametrize("old,new,line,field,fragment", [
     ("{name: n, type: INT64}", "{name: n, type: STRNG}", 16, "schema.3.type",
-     "unknown BigQuery column type 'STRNG'"),
+     "(got 'STRNG'; did you mean 'STRING'?)"),
     ("{name: ts, type: TIMESTAMP}", "{name: ts, type: TIMESTAMP, mode: REPEATD}", 11,
      "schema.1.mode", "(got 'REPEATD'; did you mean 'REPEATED'?)"),
     ("{name: n, type: INT64}", "{name: n, typ: INT64}", 16, "schema.3.typ",
      "unknown field (did you mean 'type'?)"),
     ("{name: k, type: STRING}", "{name: k, type: STRNG}", 15, "schema.2.fields.0.type",
-     "unknown BigQuery column type 'STRNG'"),
+     "(got 'STRNG'; did you mean 'STRING'?)"),
     ("{name: k, type: STRING}", "{name: k, type: STRING, descripton: x}", 15,
      "schema.2.fields.0.descripton", "unknown field (did you mean 'description'?)"),
     ("      - {name: n, type: INT64}\n", "      - just-a-string\n", 16, "schema.3",
@@ -71,8 +71,9 @@ def test_full_schema_form_names_fields_items(real_kinds):
     text = TABLE.replace("    schema:\n", "    schema:\n     fields:\n").replace(
         "{name: n, type: INT64}", "{name: n, type: STRNG}")
     err = _error(text, real_kinds)
-    assert str(err) == ("events.yaml:17: resources.events.schema.fields.3.type: "
-                        "unknown BigQuery column type 'STRNG'")
+    assert str(err).startswith("events.yaml:17: resources.events.schema.fields.3.type: must be "
+                               "'STRING', 'BYTES', 'INTEGER'")
+    assert str(err).endswith("or 'RANGE' (got 'STRNG'; did you mean 'STRING'?)")
 
 
 def test_a_typo_in_the_full_form_key_is_found(real_kinds):

@@ -6,7 +6,7 @@ import pytest
 
 from mlops_infra.spec import Spec, load_spec, load_spec_text
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p1\nregion: europe-west1\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\nregion: europe-west1\n"
 
 
 def _load(text: str, kinds, env: str | None = None) -> Spec:
@@ -90,23 +90,23 @@ def test_context_references(kinds):
     spec = _load("resources:\n  b:\n    kind: test.Bucket\n"
                  "    location: ${project}/${region}/${stack}/${env}\n"
                  "environments:\n  qa: {}\n", kinds, env="qa")
-    assert spec.resources["b"].fields["location"] == "p1/europe-west1/demo/qa"
+    assert spec.resources["b"].fields["location"] == "proj-1/europe-west1/demo/qa"
 
 
 def test_vars_use_other_vars_and_project(kinds):
     spec = _load("vars:\n  a: ${vars.b}-x\n  b: ${project}-b\nresources:\n  r:\n"
                  "    kind: test.Bucket\n    name: ${vars.a}\n", kinds)
-    assert spec.resources["r"].name == "p1-b-x"
-    assert spec.vars == {"a": "p1-b-x", "b": "p1-b"}
+    assert spec.resources["r"].name == "proj-1-b-x"
+    assert spec.vars == {"a": "proj-1-b-x", "b": "proj-1-b"}
 
 
 def test_project_from_a_variable_overridden_per_env(kinds):
-    text = ("apiVersion: mlops-infra/v1\nstack: demo\nproject: ${vars.proj}\nvars: {proj: a}\n"
-            "resources:\n  r: {kind: test.Bucket}\nenvironments:\n  prod: {vars: {proj: b}}\n")
+    text = ("apiVersion: mlops-infra/v1\nstack: demo\nproject: ${vars.proj}\nvars: {proj: acme-a}\n"
+            "resources:\n  r: {kind: test.Bucket}\nenvironments:\n  prod: {vars: {proj: acme-b}}\n")
     dev = load_spec_text(text, filename="s.yaml", kinds=kinds)
     prod = load_spec_text(text, filename="s.yaml", env="prod", kinds=kinds)
-    assert (dev.project, prod.project) == ("a", "b")
-    assert prod.ledger_bucket == "b-mlops-infra-state" and prod.ledger_prefix == "mlops-infra"
+    assert (dev.project, prod.project) == ("acme-a", "acme-b")
+    assert prod.ledger_bucket == "acme-b-mlops-infra-state" and prod.ledger_prefix == "mlops-infra"
 
 
 def test_escapes_stay_escaped_and_are_not_references(good, kinds):
@@ -141,12 +141,12 @@ def test_fields_are_dumped_by_alias(kinds):
 
 
 def test_defaults_and_flags(kinds):
-    spec = _load("resources:\n  b:\n    kind: test.Bucket\n    project: other\n"
+    spec = _load("resources:\n  b:\n    kind: test.Bucket\n    project: other-proj\n"
                  "    allowDataLoss: true\n    dependsOn: c\n  c: {kind: test.Bucket}\n", kinds)
     b = spec.resources["b"]
-    assert (b.name, b.project, b.region, b.allow_data_loss) == ("b", "other", "europe-west1", True)
+    assert (b.name, b.project, b.region, b.allow_data_loss) == ("b", "other-proj", "europe-west1", True)
     assert b.depends_on == {"c"}
-    assert spec.resources["c"].project == "p1"
+    assert spec.resources["c"].project == "proj-1"
 
 
 def test_overlay_null_for_missing_resource_is_ignored(kinds):

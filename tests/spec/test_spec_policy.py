@@ -15,7 +15,7 @@ from mlops_infra.spec import load_every_environment_text, load_spec_text
 registered_kinds()
 RULES = guardrail_rules()
 
-HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: p\n"
+HEAD = "apiVersion: mlops-infra/v1\nstack: demo\nproject: proj-1\n"
 SETTINGS: dict[str, Any] = {"require_cmek": bool, "allowed_public_ports": list[int],
                             "max-nodes": Annotated[int, Field(ge=1)]}
 

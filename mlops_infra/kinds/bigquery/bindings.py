@@ -35,6 +35,7 @@ from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
 from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds._iam_policy import Binding, BindingsSpec, IamBindingsKind, valid_member
+from mlops_infra.kinds._names import DatasetId
 
 BASIC_ROLES = {"READER": "roles/bigquery.dataViewer", "WRITER": "roles/bigquery.dataEditor",
                "OWNER": "roles/bigquery.dataOwner"}
@@ -66,7 +67,7 @@ class DatasetBinding(Binding):
 class DatasetBindingsSpec(BindingsSpec):
     """(role, member) pairs on one dataset."""
 
-    dataset: str = Field(description="the dataset id, e.g. ${features.name}")
+    dataset: DatasetId = Field(description="the dataset id, e.g. ${features.name}")
     bindings: list[DatasetBinding] = Field(min_length=1)   # type: ignore[assignment]
 
 

@@ -4,7 +4,7 @@ Fields a spec may write (REST names of the BigQuery v2 ``Dataset`` resource):
 
 | path                                        | notes                                              |
 |---------------------------------------------|----------------------------------------------------|
-| ``location``                                | immutable (a change replaces the dataset); API default ``US`` |
+| ``location``                                | a region or ``US``/``EU`` (any case); immutable (a change replaces the dataset); API default ``US`` |
 | ``description``, ``friendlyName``           |                                                    |
 | ``labels``                                  | map; ``managed-by``/stack labels are added          |
 | ``defaultTableExpirationMs``                | milliseconds (int64: ``3600000`` == ``"3600000"``)  |
@@ -12,7 +12,8 @@ Fields a spec may write (REST names of the BigQuery v2 ``Dataset`` resource):
 | ``access[]``                                | ``{role, userByEmail|groupByEmail|domain|specialGroup|iamMember|view|routine|dataset}``; compared only when written (the server fills defaults); order does not matter |
 | ``defaultEncryptionConfiguration.kmsKeyName`` | shorthand ``defaultKmsKeyName: projects/..``     |
 
-The dataset id is the resource ``name``: letters, digits and underscores only.
+The dataset id is the resource ``name``: letters, digits and underscores only (checked before
+any call, like ``location`` and the ids in ``access`` entries: ``kinds/_names.py``).
 Outputs: ``name`` (dataset id), ``id`` (``project:dataset``), ``ref`` (``project.dataset``),
 ``selfLink``. Identity ``projects/PROJECT/datasets/NAME``, listed per ``projects/PROJECT``
 (listed items are partial, so the engine reads the ones it needs). A dataset holding
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -41,10 +41,17 @@ from mlops_infra.kinds._base import (
     translate_errors,
 )
 from mlops_infra.kinds._clients import BIGQUERY
+from mlops_infra.kinds._names import (
+    CryptoKeyName,
+    DatasetId,
+    DatasetLocation,
+    ProjectId,
+    TableId,
+    dataset_id_problem,
+)
 from mlops_infra.kinds._policy import CMEK_SETTINGS, DATASET_RULES, dataset_violations
 
 _INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
-_DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 _ENTITY_KEYS = ("userByEmail", "groupByEmail", "domain", "specialGroup", "iamMember", "view",
                 "routine", "dataset")
 # The API reports these IAM roles by their basic-role names.
@@ -56,20 +63,20 @@ _MULTI_REGIONS = frozenset({"us", "eu"})
 # --- spec model -----------------------------------------------------------------------
 
 class TableRef(SpecModel):
-    projectId: str
-    datasetId: str
-    tableId: str
+    projectId: ProjectId
+    datasetId: DatasetId
+    tableId: TableId
 
 
 class RoutineRef(SpecModel):
-    projectId: str
-    datasetId: str
+    projectId: ProjectId
+    datasetId: DatasetId
     routineId: str
 
 
 class DatasetRef(SpecModel):
-    projectId: str
-    datasetId: str
+    projectId: ProjectId
+    datasetId: DatasetId
 
 
 class DatasetAccess(SpecModel):
@@ -99,13 +106,13 @@ class AccessEntry(SpecModel):
 
 
 class EncryptionConfiguration(SpecModel):
-    kmsKeyName: str
+    kmsKeyName: CryptoKeyName
 
 
 class DatasetSpec(SpecModel):
     """A BigQuery dataset (REST field names, plus the ``defaultKmsKeyName`` shorthand)."""
 
-    location: str | None = None
+    location: DatasetLocation | None = None
     description: str | None = None
     friendlyName: str | None = None
     labels: dict[str, str] | None = None
@@ -113,7 +120,7 @@ class DatasetSpec(SpecModel):
     defaultPartitionExpirationMs: int | None = Field(default=None, ge=0)
     access: list[AccessEntry] | None = None
     defaultEncryptionConfiguration: EncryptionConfiguration | None = None
-    defaultKmsKeyName: str | None = None  # shorthand
+    defaultKmsKeyName: CryptoKeyName | None = None  # shorthand
 
     @field_validator("labels")
     @classmethod
@@ -155,14 +162,11 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_BAD_ID = ("{name!r} is not a valid BigQuery dataset id: use only letters, digits and "
-           "underscores, at most 1024 (e.g. replace '-' with '_')")
-
-
 def dataset_id(ctx: ResourceContext) -> str:
     """The dataset id (the resource name), refusing names BigQuery would reject."""
-    if not _DATASET_ID.match(ctx.name):
-        raise errors.SpecError(_BAD_ID.format(name=ctx.name), field=f"{ctx.address}.name")
+    problem = dataset_id_problem(ctx.name)
+    if problem:
+        raise errors.SpecError(problem, field=f"{ctx.address}.name")
     return ctx.name
 
 
@@ -208,7 +212,7 @@ class Dataset(Kind):
     policy_settings = CMEK_SETTINGS
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        return None if _DATASET_ID.match(ctx.name) else _BAD_ID.format(name=ctx.name)
+        return dataset_id_problem(ctx.name)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         ds = dataset_id(ctx)

@@ -5,6 +5,7 @@ Fields a spec may write (REST names of the BigQuery v2 ``Table`` resource):
 | path                               | notes                                                    |
 |------------------------------------|----------------------------------------------------------|
 | ``dataset``                        | required: the dataset id, often ``${features.name}`` (identity, not sent) |
+| ``name`` (the resource name)       | the table id: Unicode letters, marks, numbers, ``_``, dashes and spaces, at most 1024 UTF-8 bytes |
 | ``schema.fields[]``                | ``{name, type, mode, description, fields, maxLength, precision, scale, defaultValueExpression}``; shorthand ``schema: [ ... ]``; type aliases (``INT64``, ``STRUCT`` ...) and default mode ``NULLABLE`` are normalised |
 | ``timePartitioning.type``          | ``DAY``/``HOUR``/``MONTH``/``YEAR``; immutable            |
 | ``timePartitioning.field``         | immutable                                                |
@@ -26,9 +27,9 @@ listed per ``projects/P/datasets/D`` (partial items: the engine reads the ones i
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
@@ -44,40 +45,47 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import BIGQUERY
+from mlops_infra.kinds._names import UPPER, DatasetId, table_id_problem
 from mlops_infra.kinds.bigquery import schema as bq_schema
 
 _INT64_PATHS = ("expirationTime", "timePartitioning.expirationMs")
-_TYPES = frozenset({"STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BIGNUMERIC", "BOOLEAN",
-                    "TIMESTAMP", "DATE", "TIME", "DATETIME", "GEOGRAPHY", "RECORD", "JSON",
-                    "INTERVAL", "RANGE"})
 _LIVE_DEFAULTS = {"requirePartitionFilter": False}
 _PARTITION_IDENTITY = ("timePartitioning.type", "timePartitioning.field", "rangePartitioning")
 
 
 # --- spec model -----------------------------------------------------------------------
 
+def _canonical_type(value: Any) -> Any:
+    return bq_schema.canonical_type(value) if isinstance(value, str) else value
+
+
+# Column types and modes: https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema
+# (STRING, BYTES, INTEGER or INT64, FLOAT or FLOAT64, BOOLEAN or BOOL, TIMESTAMP, DATE, TIME,
+# DATETIME, GEOGRAPHY, NUMERIC, BIGNUMERIC, JSON, RECORD or STRUCT, RANGE; INTERVAL and the
+# BIGDECIMAL alias as the client library knows them), in any case; an alias is written as the
+# type it stands for (INT64 -> INTEGER), which is how the API reports it.
+CanonicalType = Literal["STRING", "BYTES", "INTEGER", "FLOAT", "NUMERIC", "BIGNUMERIC", "BOOLEAN",
+                        "TIMESTAMP", "DATE", "TIME", "DATETIME", "GEOGRAPHY", "RECORD", "JSON",
+                        "INTERVAL", "RANGE"]
+# The JSON Schema lists the aliases too, so editors accept what the loader accepts.
+ColumnType = Annotated[CanonicalType, BeforeValidator(_canonical_type),
+                       WithJsonSchema({"type": "string", "enum": [*get_args(CanonicalType),
+                                                                  *bq_schema.TYPE_ALIASES]})]
+ColumnMode = Annotated[Literal["NULLABLE", "REQUIRED", "REPEATED"], UPPER]
+# Partitioning: https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TimePartitioning
+PartitionType = Annotated[Literal["DAY", "HOUR", "MONTH", "YEAR"], UPPER]
+
+
 class SchemaField(SpecModel):
     name: str = Field(min_length=1, max_length=300)
-    type: str
-    mode: Literal["NULLABLE", "REQUIRED", "REPEATED"] | None = None
+    type: ColumnType
+    mode: ColumnMode | None = None
     description: str | None = None
     fields: list[SchemaField] | None = None
     maxLength: int | None = Field(default=None, ge=0)
     precision: int | None = Field(default=None, ge=0)
     scale: int | None = Field(default=None, ge=0)
     defaultValueExpression: str | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if bq_schema.canonical_type(value) not in _TYPES:
-            raise ValueError(f"unknown BigQuery column type {value!r}")
-        return value
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _record_has_fields(self) -> SchemaField:
@@ -93,14 +101,9 @@ class TableSchema(SpecModel):
 
 
 class TimePartitioning(SpecModel):
-    type: Literal["DAY", "HOUR", "MONTH", "YEAR"]
+    type: PartitionType
     field: str | None = None
     expirationMs: int | None = Field(default=None, ge=0)
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
 
 ClusteringFields = Annotated[list[str], Field(min_length=1, max_length=4)]
@@ -113,7 +116,7 @@ class Clustering(SpecModel):
 class TableSpec(SpecModel):
     """A BigQuery table (REST field names, plus ``schema``/``clustering`` list shorthands)."""
 
-    dataset: str = Field(min_length=1)
+    dataset: DatasetId
     schema_: list[SchemaField] | TableSchema | None = Field(default=None, alias="schema")
     timePartitioning: TimePartitioning | None = None
     clustering: ClusteringFields | Clustering | None = None
@@ -196,6 +199,9 @@ class Table(Kind):
     complete_listing = False
     api = "bigquery.googleapis.com"
     uses = (BIGQUERY,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return table_id_problem(ctx.name)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         dataset = fields["dataset"]

@@ -9,14 +9,14 @@ Compute's own ``ExtendedOperation.result()`` polls with a client that ignores
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, ClassVar
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceId
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_REGION_OPERATIONS
+from mlops_infra.kinds._names import NETWORK_URL, rfc1035_problem
 
 API = "compute.googleapis.com"
 API_ROOT = "https://www.googleapis.com/compute/v1/"
@@ -25,8 +25,6 @@ _POLL_INTERVAL = 0.25
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_CODES = frozenset({"RESOURCE_NOT_READY", "RESOURCE_OPERATION_RATE_EXCEEDED",
                               "INTERNAL_ERROR", "RATE_LIMIT_EXCEEDED"})
-_NETWORK = re.compile(r"(?:(?:https?://[^/]+)?/?compute/v1/)?(?:projects/([^/]+)/)?"
-                      r"global/networks/([^/]+)")
 
 
 # --- names and URLs ---------------------------------------------------------------------
@@ -66,7 +64,7 @@ def network_url(value: Any, *, project: str) -> Any:
         return value
     if "/" not in value:
         return f"{API_ROOT}projects/{project}/global/networks/{value}"
-    match = _NETWORK.fullmatch(value)
+    match = NETWORK_URL.fullmatch(value)
     if not match:
         raise errors.UserError(f"network {value!r}: use a network name, "
                                "'projects/P/global/networks/N' or its selfLink")
@@ -172,11 +170,15 @@ def list_all(fn: Any, *, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
 
 class ComputeKind(Kind):
     """What every Compute networking kind shares: no labels (ownership is the ledger's), the
-    API, ids rebuilt from full resource URLs, outputs, and a read after each operation."""
+    API, RFC 1035 names, ids rebuilt from full resource URLs, outputs, and a read after each
+    operation."""
 
     labels_path: ClassVar[str | None] = None
     api: ClassVar[str | None] = API
     outputs: ClassVar[frozenset[str]] = frozenset({"name", "selfLink", "id"})
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return rfc1035_problem(ctx.name, self.name.split(".")[-1].lower())
 
     def id_from_name(self, name: str) -> ResourceId:
         return id_from_full_name(self.name, name)

@@ -5,8 +5,9 @@
 | ``network``                  | required: ``${net.selfLink}``, a name or ``projects/P/global/networks/N``; immutable |
 | ``direction``                | ``INGRESS`` (API default) or ``EGRESS``; immutable           |
 | ``priority``                 | 0-65535 (API default 1000)                                   |
-| ``allowed[]`` / ``denied[]`` | exactly one: ``{IPProtocol, ports: [22, "8000-8080"]}``     |
-| ``sourceRanges``, ``destinationRanges``, ``sourceTags``, ``targetTags``, ``sourceServiceAccounts``, ``targetServiceAccounts`` | lists |
+| ``allowed[]`` / ``denied[]`` | exactly one: ``{IPProtocol, ports: [22, "8000-8080"]}``; a protocol name (``tcp``, ``udp``, ``icmp``, ``esp``, ``ah``, ``ipip``, ``sctp``, ``all``) or number; ports only with ``tcp``/``udp``/``sctp`` |
+| ``sourceRanges``, ``destinationRanges`` | IPv4/IPv6 ranges in CIDR notation, written with their network address |
+| ``sourceTags``, ``targetTags``, ``sourceServiceAccounts``, ``targetServiceAccounts`` | lists |
 | ``disabled``                 | bool                                                         |
 | ``logConfig``                | ``{enable, metadata}``                                       |
 | ``description``              |                                                              |
@@ -22,26 +23,38 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS
+from mlops_infra.kinds._names import (
+    PORT_PROTOCOLS,
+    IpRange,
+    NetworkRef,
+    Port,
+    is_template,
+    protocol_problem,
+)
 from mlops_infra.kinds.compute import _common as common
 from mlops_infra.kinds.compute.firewall_policy import RULE, open_port_violations
 
 
 class ProtocolPorts(SpecModel):
-    """One ``allowed``/``denied`` entry."""
+    """One ``allowed``/``denied`` entry (protocols and ports: ``kinds/_names.py``)."""
 
     IPProtocol: str
-    ports: list[str] | None = None
+    ports: list[Port] | None = None
 
     @field_validator("IPProtocol")
     @classmethod
-    def _lower(cls, value: str) -> str:
-        return value.lower()
+    def _known(cls, value: str) -> str:
+        value = value.lower()
+        problem = None if is_template(value) else protocol_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("ports", mode="before")
     @classmethod
@@ -51,7 +64,18 @@ class ProtocolPorts(SpecModel):
                     for v in value]
         return value
 
+    @field_validator("ports")
+    @classmethod
+    def _only_with_port_protocols(cls, value: list[str] | None,
+                                  info: ValidationInfo) -> list[str] | None:
+        protocol = info.data.get("IPProtocol")
+        if value and protocol and not is_template(protocol) and protocol not in PORT_PROTOCOLS:
+            raise ValueError(f"ports apply only to {', '.join(PORT_PROTOCOLS)} (not {protocol})")
+        return value
 
+
+# direction and logConfig.metadata are enums of the Firewall resource, case-sensitive:
+# https://cloud.google.com/compute/docs/reference/rest/v1/firewalls
 class FirewallLogConfig(SpecModel):
     enable: bool
     metadata: Literal["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"] | None = None
@@ -60,14 +84,14 @@ class FirewallLogConfig(SpecModel):
 class FirewallSpec(SpecModel):
     """A firewall rule (REST field names)."""
 
-    network: str
+    network: NetworkRef
     description: str | None = None
     direction: Literal["INGRESS", "EGRESS"] | None = None
     priority: int | None = Field(default=None, ge=0, le=65535)
     allowed: list[ProtocolPorts] | None = None
     denied: list[ProtocolPorts] | None = None
-    sourceRanges: list[str] | None = None
-    destinationRanges: list[str] | None = None
+    sourceRanges: list[IpRange] | None = None
+    destinationRanges: list[IpRange] | None = None
     sourceTags: list[str] | None = None
     targetTags: list[str] | None = None
     sourceServiceAccounts: list[str] | None = None

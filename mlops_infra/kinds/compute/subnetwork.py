@@ -3,9 +3,9 @@
 | path                      | notes                                                           |
 |---------------------------|-----------------------------------------------------------------|
 | ``network``               | required: ``${net.selfLink}``, a network name, or ``projects/P/global/networks/N``; immutable |
-| ``region``                | default: the spec's region; part of the identity (not compared) |
-| ``ipCidrRange``           | primary IPv4 range. Expanding it (a larger range containing the current one) is in place (``expandIpCidrRange``); any other change replaces the subnetwork |
-| ``secondaryIpRanges[]``   | ``{rangeName, ipCidrRange}`` (GKE pods/services); the whole list is compared, in order. Removing every range replaces the subnetwork (the client library cannot send an empty list) |
+| ``region``                | default: the spec's region (shaped like ``us-central1``); part of the identity (not compared) |
+| ``ipCidrRange``           | primary IPv4 range, written with its network address (``10.10.0.0/20``). Expanding it (a larger range containing the current one) is in place (``expandIpCidrRange``); any other change replaces the subnetwork |
+| ``secondaryIpRanges[]``   | ``{rangeName (RFC 1035), ipCidrRange}`` (GKE pods/services); the whole list is compared, in order. Removing every range replaces the subnetwork (the client library cannot send an empty list) |
 | ``privateIpGoogleAccess`` | bool (``setPrivateIpGoogleAccess``)                             |
 | ``logConfig``             | flow logs ``{enable (default true when written), aggregationInterval, flowSampling, metadata, metadataFields, filterExpr}`` |
 | ``description``           | immutable                                                       |
@@ -21,40 +21,25 @@ import copy
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNETWORKS
+from mlops_infra.kinds._names import Ipv4Network, NetworkRef, RangeName, Region
 from mlops_infra.kinds.compute import _common as common
 
 _PATCHED = ("secondaryIpRanges", "logConfig")
 
 
-def _cidr(value: str) -> str:
-    if "${" in value:
-        return value
-    try:
-        net = ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"not an IP range in CIDR notation: {exc}") from None
-    if net.version != 4:
-        raise ValueError("must be an IPv4 range")
-    return str(net)
-
-
 class SecondaryRange(SpecModel):
-    rangeName: str = Field(pattern=r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
-    ipCidrRange: str
-
-    @field_validator("ipCidrRange")
-    @classmethod
-    def _range(cls, value: str) -> str:
-        return _cidr(value)
+    rangeName: RangeName
+    ipCidrRange: Ipv4Network
 
 
+# Flow logs: https://cloud.google.com/compute/docs/reference/rest/v1/subnetworks#SubnetworkLogConfig
 class SubnetworkLogConfig(SpecModel):
     enable: bool | None = None
     aggregationInterval: Literal["INTERVAL_5_SEC", "INTERVAL_30_SEC", "INTERVAL_1_MIN",
@@ -70,18 +55,13 @@ class SubnetworkLogConfig(SpecModel):
 class SubnetworkSpec(SpecModel):
     """A subnetwork (REST field names)."""
 
-    network: str
-    region: str | None = None
-    ipCidrRange: str
+    network: NetworkRef
+    region: Region | None = None
+    ipCidrRange: Ipv4Network
     secondaryIpRanges: list[SecondaryRange] | None = None
     privateIpGoogleAccess: bool | None = None
     logConfig: SubnetworkLogConfig | None = None
     description: str | None = None
-
-    @field_validator("ipCidrRange")
-    @classmethod
-    def _range(cls, value: str) -> str:
-        return _cidr(value)
 
 
 @register

@@ -20,7 +20,6 @@ updates it** to the spec (instead of failing until the 7 days are over).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -30,10 +29,9 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
 from mlops_infra.kinds._clients import IAM
+from mlops_infra.kinds._names import RoleId, role_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
-ROLE_ID = r"^[a-zA-Z0-9_.]{3,64}$"
-_ROLE_ID = re.compile(ROLE_ID)
 _PAGE_SIZE = 100
 _FULL_VIEW = 1   # iam_admin_v1.RoleView.FULL (BASIC, the default, omits the permissions)
 # spec/REST field -> (proto field, value meaning "unset")
@@ -50,18 +48,22 @@ Stage = Literal["ALPHA", "BETA", "GA", "DEPRECATED", "DISABLED", "EAP"]
 class RoleSpec(SpecModel):
     """A project custom role (REST field names of ``Role``)."""
 
-    roleId: str | None = Field(default=None, pattern=ROLE_ID)
+    roleId: RoleId | None = None
     title: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=300)
     includedPermissions: list[str] | None = None
     stage: Stage | None = None
 
 
+def _default_role_id(ctx: ResourceContext) -> str:
+    return ctx.name.replace("-", "_")
+
+
 def _role_id(ctx: ResourceContext, fields: dict[str, Any]) -> str:
-    role_id = fields.get("roleId") or ctx.name.replace("-", "_")
-    if not _ROLE_ID.match(role_id):
-        raise errors.SpecError(f"role id {role_id!r} is not valid: 3-64 letters, digits, '_' or "
-                               "'.' (set 'roleId' or rename the resource)",
+    role_id = fields.get("roleId") or _default_role_id(ctx)
+    problem = role_id_problem(role_id)
+    if problem:
+        raise errors.SpecError(f"{problem} (set 'roleId' or rename the resource)",
                                field=f"{ctx.address}.roleId")
     return role_id
 
@@ -88,6 +90,13 @@ class Role(Kind):
     labels_path = None
     api = IAM_API
     uses = (IAM,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        if fields.get("roleId"):
+            return None                     # the model checked it where it is written
+        problem = role_id_problem(_default_role_id(ctx))
+        return f"{problem} (the role id is the name with '-' as '_' unless 'roleId' is set)" \
+            if problem else None
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         role_id = _role_id(ctx, fields)

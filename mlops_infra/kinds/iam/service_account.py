@@ -18,7 +18,6 @@ treated like data loss: blocked unless ``--allow-data-loss``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import Field
@@ -28,10 +27,9 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
 from mlops_infra.kinds._clients import IAM
+from mlops_infra.kinds._names import AccountId, account_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
-ACCOUNT_ID = r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$"
-_ACCOUNT_ID = re.compile(ACCOUNT_ID)
 _PAGE_SIZE = 100
 _LIVE_DEFAULTS = {"displayName": "", "description": "", "disabled": False}
 _PATCHABLE = {"displayName": "display_name", "description": "description"}
@@ -40,7 +38,7 @@ _PATCHABLE = {"displayName": "display_name", "description": "description"}
 class ServiceAccountSpec(SpecModel):
     """A service account (REST field names of ``ServiceAccount``)."""
 
-    accountId: str | None = Field(default=None, pattern=ACCOUNT_ID)
+    accountId: AccountId | None = None
     displayName: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=256)
     disabled: bool | None = None
@@ -52,11 +50,10 @@ def account_email(project: str, account_id: str) -> str:
 
 def _account_id(ctx: ResourceContext, fields: dict[str, Any]) -> str:
     account_id = fields.get("accountId") or ctx.name
-    if not _ACCOUNT_ID.match(account_id):
-        raise errors.SpecError(
-            f"service account id {account_id!r} is not valid: 6-30 lowercase letters, digits or "
-            "'-', starting with a letter (set 'accountId' or rename the resource)",
-            field=f"{ctx.address}.accountId")
+    problem = account_id_problem(account_id)
+    if problem:
+        raise errors.SpecError(f"{problem} (set 'accountId' or rename the resource)",
+                               field=f"{ctx.address}.accountId")
     return account_id
 
 
@@ -75,6 +72,13 @@ class ServiceAccount(Kind):
     data_bearing = True
     api = IAM_API
     uses = (IAM,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        if fields.get("accountId"):
+            return None                     # the model checked it where it is written
+        problem = account_id_problem(ctx.name)
+        return f"{problem} (the name is the account id unless 'accountId' is set)" \
+            if problem else None
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         email = account_email(ctx.project, _account_id(ctx, fields))

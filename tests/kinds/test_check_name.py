@@ -1,0 +1,69 @@
+"""Every user-named kind checks its name (``Kind.check_name``): edge cases Google accepts pass,
+and the first name it would refuse is explained. Server-named and binding kinds check none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlops_infra.api import registered_kinds
+from mlops_infra.engine.kind import Kind
+from tests.kinds.kinds_testlib import ctx
+
+ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
+    ("storage.Bucket", "a" * 63, {}),
+    ("storage.Bucket", "raw.data.example.com", {}),
+    ("storage.Bucket", "abc", {}),
+    ("bigquery.Dataset", "A" * 1024, {}),
+    ("bigquery.Table", "events 2024-01", {"dataset": "features"}),
+    ("compute.Network", "v" * 63, {}),
+    ("compute.Subnetwork", "ml-us-central1", {}),
+    ("compute.Firewall", "a", {}),
+    ("iam.ServiceAccount", "a" * 30, {}),
+    ("iam.ServiceAccount", "X", {"accountId": "ml-trainer"}),   # accountId is checked instead
+    ("iam.Role", "feature-reader", {}),                         # -> feature_reader
+    ("iam.Role", "x", {"roleId": "custom.role"}),
+    ("kms.KeyRing", "k" * 63, {}),
+    ("kms.CryptoKey", "Data_Key-1", {}),
+    ("serviceusage.Service", "compute.googleapis.com", {}),
+]
+
+REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
+    ("storage.Bucket", "a" * 64, {}, "3-63 characters"),
+    ("bigquery.Dataset", "ml-features", {}, "dataset id"),
+    ("bigquery.Table", "a.b", {"dataset": "features"}, "table id"),
+    ("compute.Network", "v" * 64, {}, "network name"),
+    ("compute.Subnetwork", "Subnet", {}, "subnetwork name"),
+    ("compute.Firewall", "allow_ssh", {}, "firewall name"),
+    ("iam.ServiceAccount", "short", {}, "service account id"),
+    ("iam.Role", "ab", {}, "role id"),
+    ("kms.KeyRing", "a/b", {}, "key ring name"),
+    ("kms.CryptoKey", "k" * 64, {}, "crypto key name"),
+    ("serviceusage.Service", "compute", {}, "not an API name"),
+]
+
+
+def _kind(name: str) -> Kind:
+    return registered_kinds()[name](None)
+
+
+@pytest.mark.parametrize("kind, name, fields", ACCEPTED)
+def test_accepted_names(kind: str, name: str, fields: dict[str, Any]) -> None:
+    assert _kind(kind).check_name(ctx(name), fields) is None
+
+
+@pytest.mark.parametrize("kind, name, fields, words", REFUSED)
+def test_refused_names(kind: str, name: str, fields: dict[str, Any], words: str) -> None:
+    problem = _kind(kind).check_name(ctx(name), fields)
+    assert problem is not None and words in problem
+
+
+def test_every_user_named_kind_with_an_api_name_checks_it() -> None:
+    """A new kind that forgets ``check_name`` fails here. Kinds managing part of something
+    shared (bindings, audit configs, grants) are exempt: their name is an address, never sent;
+    an enabled API is shared too, but its name is the API's."""
+    checked = {kind for kind, *_ in REFUSED}
+    exempt = {name for name, cls in registered_kinds().items()
+              if cls.shared or cls.naming == "server"} - {"serviceusage.Service"}
+    assert set(registered_kinds()) - exempt == checked
