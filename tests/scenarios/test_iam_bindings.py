@@ -16,6 +16,7 @@ from mlops_infra.emulator import Emulator
 from mlops_infra.engine.errors import PolicyViolation
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 from mlops_infra.report.text import render_text
+from tests.conftest import start_emulator
 
 PROJECT = "test-project"
 SA_EMAIL = f"trainer-sa@{PROJECT}.iam.gserviceaccount.com"
@@ -75,7 +76,7 @@ resources:
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """Overrides the storage+bigquery emulator: these scenarios need IAM and Resource Manager."""
-    with Emulator.start(services=("storage", "bigquery", "resourcemanager", "iam")) as emu:
+    with start_emulator(("storage", "bigquery", "resourcemanager", "iam")) as emu:
         yield emu
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from mlops_infra.emulator import Emulator
 from mlops_infra.engine.plan import Action
+from tests.conftest import start_emulator
 
 PROJECT = "test-project"
 KEY = f"projects/{PROJECT}/locations/us-central1/keyRings/ml-ring/cryptoKeys/data-key"
@@ -60,7 +61,7 @@ resources:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("storage", "bigquery", "serviceusage", "kms"))
+    emu = start_emulator(("storage", "bigquery", "serviceusage", "kms"))
     emu.set_operation_duration(0.2)
     try:
         yield emu

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from mlops_infra.api import Stack
-from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.services import DEFAULT_SERVICES
 from mlops_infra.engine.plan import Action
 from mlops_infra.engine.registry import kind_class
+from tests.conftest import start_emulator
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
 
 
 @pytest.fixture
 def full_emulator():  # type: ignore[no-untyped-def]
-    with Emulator.start(services=DEFAULT_SERVICES) as emu:
+    with start_emulator(DEFAULT_SERVICES) as emu:
         emu.set_iam_propagation_delay(0.3)       # new service accounts "do not exist" for a while
         yield emu
 
@@ -66,7 +66,7 @@ def test_platform_grants_service_agents_on_the_key_and_binds_least_privilege(ful
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_platform_converges_under_30_percent_faults_without_duplicates(seed: int) -> None:
-    with Emulator.start(services=DEFAULT_SERVICES) as emu:
+    with start_emulator(DEFAULT_SERVICES) as emu:
         emu.set_faults(rate=0.3, statuses=(503, 429), seed=seed, phase="random")
         with Stack.load(SPEC, env="dev", endpoints=emu.endpoints) as stack:
             result = stack.apply(stack.plan())
