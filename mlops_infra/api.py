@@ -4,8 +4,10 @@
     plan = stack.plan()          # renders as a table in Jupyter
     result = stack.apply(plan)   # takes the lock, checks the ledger has not moved, applies
 
-``Stack.reconcile`` is plan + (confirm) + apply, taking the lock only when there is
-something to apply, so a no-change reconcile makes no mutating request at all.
+``Stack.reconcile`` is plan + show + confirm + apply. It takes the lock only when there is
+something to do, and holds it from before the plan is shown until the apply ends, so
+what is applied is exactly what was shown and approved (a plan made against a ledger
+that moved meanwhile is made again and shown again). A no-change reconcile writes nothing.
 """
 
 from __future__ import annotations
@@ -16,48 +18,57 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops_infra.clients import Clients
-from mlops_infra.engine.diff import redact
-from mlops_infra.engine.errors import PlanStale, UserError
+from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
+from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
+from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
 from mlops_infra.engine.executor import ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
-from mlops_infra.engine.registry import all_kinds
+from mlops_infra.engine.registry import all_kinds, endpoints_of
+from mlops_infra.engine.resolve import expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
+from mlops_infra.engine.sensitive import stored_form
 from mlops_infra.ledger import (
     GcsBackend,
+    Intent,
     Ledger,
     LedgerEntry,
     LedgerState,
     LocalBackend,
     ensure_ledger_bucket,
+    utc_now,
 )
 from mlops_infra.spec import KindSchema, Spec, load_spec
 
 LOCAL_STATE_DIR = Path(".mlops_infra")
-LOCAL_SERVICES = ("storage", "bigquery", "serviceusage", "kms", "compute", "resourcemanager",
-                  "iam")
+LEASE_SECONDS = 60.0
+
+
+def registered_kinds() -> dict[str, type[Kind]]:
+    """Every kind (importing ``mlops_infra.kinds`` registers them)."""
+    import mlops_infra.kinds  # noqa: F401  (registers the kinds)
+
+    return all_kinds()
 
 
 def kind_schemas() -> dict[str, KindSchema]:
     """The spec-side view of every registered kind."""
-    import mlops_infra.kinds  # noqa: F401  (registers the kinds)
-
-    return {name: KindSchema(model=cls.model, outputs=cls.outputs) for name, cls in all_kinds().items()}
+    return {name: KindSchema(model=cls.model, outputs=cls.outputs)
+            for name, cls in registered_kinds().items()}
 
 
 def validate(path: str | Path, *, env: str | None = None) -> Spec:
     """Load the spec and run every check that needs no API call (references, types, guardrails)."""
     spec = load(path, env=env)
-    check_spec(spec, kinds={name: cls(Clients(project=spec.project, endpoints={}))
-                            for name, cls in all_kinds().items()})
+    check_spec(spec, kinds=_offline_kinds(spec))
     return spec
 
 
@@ -71,6 +82,19 @@ def load(path: str | Path, *, env: str | None = None) -> Spec:
     return dataclasses.replace(spec, stack=f"{spec.stack}-{env}") if env else spec
 
 
+def _offline_kinds(spec: Spec) -> dict[str, Kind]:
+    clients = Clients(project=spec.project, endpoints={})
+    return {name: cls(clients) for name, cls in registered_kinds().items()}
+
+
+def services_for(spec: Spec) -> list[str]:
+    """The emulator services a spec's kinds (and what they imply) call."""
+    kinds = registered_kinds()
+    offline = _offline_kinds(spec)
+    used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
+    return endpoints_of(kinds[name] for name in used)
+
+
 class Stack:
     """A loaded spec bound to clients and a ledger: plan, apply, reconcile, destroy."""
 
@@ -82,7 +106,7 @@ class Stack:
         self.local = local
         self._emulator = emulator
         self.policy = policy or RetryPolicy.from_env()
-        self.kinds: dict[str, Kind] = {name: cls(clients) for name, cls in all_kinds().items()}
+        self.kinds: dict[str, Kind] = {name: cls(clients) for name, cls in registered_kinds().items()}
 
     # --- construction -----------------------------------------------------------------
     @classmethod
@@ -92,6 +116,9 @@ class Stack:
         spec = load(path, env=env)
         if local:
             return cls._local(spec, Path(state_dir))
+        endpoints = endpoints if endpoints is not None else endpoints_from_env()
+        if endpoints is None:
+            check_credentials()
         clients = Clients(project=spec.project, endpoints=endpoints)
         backend = GcsBackend(clients.storage(spec.project), bucket=spec.ledger_bucket,
                              prefix=spec.ledger_prefix, stack=spec.stack)
@@ -101,8 +128,10 @@ class Stack:
     def _local(cls, spec: Spec, state_dir: Path) -> Stack:
         from mlops_infra.emulator import Emulator
 
+        state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator.start(services=LOCAL_SERVICES, state_path=state_dir / "emulator-state.json")
+        emulator = Emulator.start(services=services_for(spec) or ("storage",),
+                                  state_path=state_dir / "emulator-state.json")
         clients = Clients(project=spec.project, endpoints=emulator.endpoints)
         ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)
@@ -122,47 +151,85 @@ class Stack:
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
              state: LedgerState | None = None) -> Plan:
         """Read live state and the ledger; compute the plan. Never mutates anything."""
-        if not destroy:
-            check_spec(self.spec, kinds=self.kinds)       # guardrails before any API call
+        resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         state = state or self.ledger.read()
-        view = LedgerView(entries=state.entries, generation=state.generation, location=state.location)
+        view = LedgerView(entries=state.entries, generation=state.generation,
+                          location=state.location, intents=state.intents, notes=state.notes)
         return build_plan(self.spec, kinds=self.kinds, ledger=view, policy=self.policy,
-                          allow_data_loss=allow_data_loss, destroy=destroy)
+                          allow_data_loss=allow_data_loss, destroy=destroy, resolved=resolved)
 
     # --- applying ------------------------------------------------------------------------
-    def apply(self, plan: Plan, *, progress: ProgressListener | None = None, concurrency: int = 8,
-              replan_if_moved: bool = False, owner: str | None = None) -> ApplyResult:
+    def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
+              concurrency: int = 8, owner: str | None = None) -> ApplyResult:
         """Apply ``plan`` under the stack's lock; refuse it if the ledger moved since it was made."""
-        _refuse_blocked(plan)
-        self._ensure_ledger_home()
-        with self.ledger.lock(owner=owner or _whoami(), ttl=60.0):
+        refuse_blocked(plan)
+        with self.locked(owner=owner):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
-                if not replan_if_moved:
-                    raise PlanStale(f"the ledger {state.location} changed since the plan was made "
-                                    f"(generation {plan.ledger_generation} -> {state.generation}); "
-                                    "plan again")
-                plan = self.plan(state=state, allow_data_loss=_allows_data_loss(plan))
-                _refuse_blocked(plan)
+                raise PlanStale(f"the ledger {state.location} changed since the plan was made "
+                                f"(generation {plan.ledger_generation} -> {state.generation}); "
+                                "plan again")
             return self._apply_locked(plan, state, progress=progress, concurrency=concurrency)
 
     def reconcile(self, *, allow_data_loss: bool = False, confirm: Callable[[Plan], bool] | None = None,
+                  show: Callable[[Plan], None] | None = None,
                   progress: ProgressListener | None = None, concurrency: int = 8,
-                  destroy: bool = False) -> tuple[Plan, ApplyResult | None]:
-        """Plan, ask ``confirm`` (if given), apply. Nothing is locked or written when nothing changes."""
+                  destroy: bool = False,
+                  watch: Callable[[Plan], AbstractContextManager[ProgressListener]] | None = None,
+                  ) -> tuple[Plan, ApplyResult | None]:
+        """Plan, ``show``, ask ``confirm`` (if given), apply what was shown.
+
+        ``progress`` receives the executor's events; ``watch(plan)`` instead opens a
+        listener for the plan being applied (the terminal progress display).
+
+        Nothing is locked or written when nothing changes. Otherwise the lock is held from
+        before the plan is shown until the apply ends; if the ledger moved after the first
+        look, the plan is made again, so what is shown is what is applied.
+        """
         plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy)
-        if not (plan.has_changes or plan.ledger_sync):
+        if plan.blocked or not _has_work(plan):
+            if show:
+                show(plan)
+            refuse_blocked(plan)
             return plan, None
-        if confirm is not None and not confirm(plan):
-            return plan, None
-        return plan, self.apply(plan, progress=progress, concurrency=concurrency, replan_if_moved=True)
+        with self.locked():
+            state = self.ledger.read()
+            if state.generation != plan.ledger_generation:
+                plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state)
+            if show:
+                show(plan)
+            refuse_blocked(plan)
+            if not _has_work(plan) or (plan.has_changes and confirm is not None and not confirm(plan)):
+                return plan, None
+            with (watch(plan) if watch else nullcontext(progress)) as listener:
+                return plan, self._apply_locked(plan, state, progress=listener,
+                                                concurrency=concurrency)
+
+    @contextmanager
+    def locked(self, *, owner: str | None = None) -> Iterator[None]:
+        """Hold the stack's lock (created with its ledger's home if needed)."""
+        self.ensure_ledger_home()
+        try:
+            lease = self.ledger.lock(owner=owner or _whoami(), ttl=LEASE_SECONDS)
+        except LockHeld as exc:
+            exc.hint = ("wait for it (its lease expires by itself), or if that run is dead: "
+                        f"python -m mlops_infra state unlock {self.command_target()}")
+            raise
+        with lease:
+            yield
+
+    def command_target(self) -> str:
+        """``SPEC [--env E] [--local]`` as a command line for this stack."""
+        env = f" --env {self.spec.env}" if self.spec.env else ""
+        return f"{self.spec.path}{env}{' --local' if self.local else ''}"
 
     def _apply_locked(self, plan: Plan, state: LedgerState, *, progress: ProgressListener | None,
                       concurrency: int) -> ApplyResult:
         writer = self.ledger.writer(base=state)
         run = _run_record(plan)
         try:
-            result = apply_plan(plan, kinds=self.kinds, sink=_LedgerSink(writer, state, self.kinds),
+            result = apply_plan(plan, kinds=self.kinds,
+                                sink=_LedgerSink(writer, state, self.kinds, run_id=run["id"]),
                                 settings=ExecutionSettings(policy=self.policy, concurrency=concurrency),
                                 progress=progress)
             done = Counter(o.action.value for o in result.outcomes if o.status == "done")
@@ -174,33 +241,45 @@ class Stack:
             writer.record_run(run)
             writer.close()
 
-    def _ensure_ledger_home(self) -> None:
-        if not self.local:
-            ensure_ledger_bucket(self.clients.storage(self.spec.project), self.spec.ledger_bucket,
-                                 project=self.spec.project)
+    def ensure_ledger_home(self) -> bool:
+        """Create the ledger bucket if missing (versioned, private); ``True`` if created now."""
+        if self.local:
+            return False
+        return ensure_ledger_bucket(self.clients.storage(self.spec.project), self.spec.ledger_bucket,
+                                    project=self.spec.project)
 
 
 class _LedgerSink:
-    """Adapts the ledger writer to the executor's ``LedgerSink`` (redacting secrets)."""
+    """Adapts the ledger writer to the executor's ``LedgerSink`` (secret fields as digests)."""
 
-    def __init__(self, writer: Any, state: LedgerState, kinds: dict[str, Kind]) -> None:
-        self.writer, self.state, self.kinds = writer, state, kinds
+    def __init__(self, writer: Any, state: LedgerState, kinds: dict[str, Kind], *,
+                 run_id: str) -> None:
+        self.writer, self.state, self.kinds, self.run_id = writer, state, kinds, run_id
 
-    def record(self, *, change: ResourceChange, applied: dict[str, Any],
+    def intend(self, changes: list[ResourceChange]) -> None:
+        now = utc_now()
+        self.writer.intend([Intent(kind=c.kind, id=c.id, address=c.address, run_id=self.run_id,
+                                   at=now) for c in changes])
+
+    def record(self, *, change: ResourceChange, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
         previous = self.state.entries.get(change.key)
+        if change.moved_from:
+            self.writer.remove(change.moved_from)
+            previous = previous or self.state.entries.get(change.moved_from)
         now = _now()
         self.writer.put(LedgerEntry(
-            kind=change.kind, id=change.id, address=change.address,
-            applied=redact(applied, self.kinds[change.kind].secret_fields), outputs=outputs,
+            kind=change.kind, id=name, address=change.address,
+            applied=stored_form(applied, self.kinds[change.kind]), outputs=outputs,
             created_at=previous.created_at if previous else now, updated_at=now,
-            depends_on=depends_on))
+            depends_on=depends_on, preexisting=change.preexisting))
 
     def forget(self, *, change: ResourceChange) -> None:
         self.writer.remove(change.key)
 
 
-def _refuse_blocked(plan: Plan) -> None:
+def refuse_blocked(plan: Plan) -> None:
+    """``UserError`` naming the first blocked change (a blocked plan is never applied)."""
     blocked = plan.blocked
     if blocked:
         first = blocked[0]
@@ -208,8 +287,8 @@ def _refuse_blocked(plan: Plan) -> None:
         raise UserError(f"the plan is blocked: {first.kind} {first.address}: {first.blocked}{more}")
 
 
-def _allows_data_loss(plan: Plan) -> bool:
-    return any(r.allow_data_loss for r in plan.resources)
+def _has_work(plan: Plan) -> bool:
+    return plan.has_changes or plan.ledger_sync
 
 
 def _run_record(plan: Plan) -> dict[str, Any]:
@@ -220,7 +299,7 @@ def _run_record(plan: Plan) -> dict[str, Any]:
 def _whoami() -> str:
     try:
         return getpass.getuser()
-    except Exception:   # no user database entry (containers): fall back to the uid
+    except (KeyError, OSError):   # no user database entry (containers): fall back to the uid
         return f"uid-{os.getuid()}"
 
 

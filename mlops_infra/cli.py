@@ -48,7 +48,8 @@ def run(argv: list[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _error("interrupted; re-run to converge (the lock expires by itself)")
+        _error("interrupted; run the same command again to converge (the lock is released, "
+               "or expires by itself)")
         return EXIT_ERROR
 
 
@@ -69,12 +70,13 @@ def _format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         show_default=True, help="How to print the plan.")(fn)
 
 
-def _open_stack(spec: str, env: str | None, local: bool) -> Any:
-    from mlops_infra.api import Stack
+def _open_stack(spec: str, env: str | None, local: bool,
+                state_dir: Path | None = None) -> Any:
+    from mlops_infra.api import LOCAL_STATE_DIR, Stack
 
     if not Path(spec).is_file():
         raise UserError(f"{spec}: no such file")
-    return Stack.load(spec, env=env, local=local)
+    return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR)
 
 
 def _console(fmt: str) -> Any:
@@ -94,26 +96,26 @@ def _show_plan(plan: Any, fmt: str) -> None:
         report.render_text(plan, console=_console(fmt))
 
 
-def _confirm(auto_approve: bool) -> None:
+def _confirm(auto_approve: bool) -> bool:
     if auto_approve:
-        return
+        return True
     if not sys.stdin.isatty():
         raise UserError("refusing to apply without confirmation: stdin is not a terminal; "
                         "pass --auto-approve")
-    if not click.confirm("Apply these changes?", default=False):
-        raise click.exceptions.Abort()
+    return bool(click.confirm("Apply these changes?", default=False))
 
 
-def _apply_and_report(stack: Any, plan: Any, fmt: str, concurrency: int,
-                      replan_if_moved: bool) -> int:
-    from mlops_infra.report import ApplyProgress, render_result
+def _report(result: Any, fmt: str) -> int:
+    from mlops_infra.report import render_result
 
-    console = _console(fmt)
-    with ApplyProgress(plan, console=console) as progress:
-        result = stack.apply(plan, progress=progress, concurrency=concurrency,
-                             replan_if_moved=replan_if_moved)
-    render_result(result, console=console)
+    render_result(result, console=_console(fmt))
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _watch(fmt: str) -> Callable[[Any], Any]:
+    from mlops_infra.report import ApplyProgress
+
+    return lambda plan: ApplyProgress(plan, console=_console(fmt))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -157,16 +159,23 @@ def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, au
 def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_run: bool,
                      auto_approve: bool, detailed: bool, allow_data_loss: bool, concurrency: int,
                      destroy: bool) -> int:
+    from mlops_infra.api import refuse_blocked
+
     with _open_stack(spec, env, local) as stack:
-        plan = stack.plan(allow_data_loss=allow_data_loss, destroy=destroy)
-        _show_plan(plan, fmt)
         if dry_run:
+            plan = stack.plan(allow_data_loss=allow_data_loss, destroy=destroy)
+            _show_plan(plan, fmt)
+            refuse_blocked(plan)            # a blocked plan is a failed check (exit 1)
             return EXIT_CHANGES if detailed and plan.has_changes else EXIT_OK
-        if not (plan.has_changes or plan.ledger_sync):
+        plan, result = stack.reconcile(
+            allow_data_loss=allow_data_loss, destroy=destroy, concurrency=concurrency,
+            show=lambda p: _show_plan(p, fmt), confirm=lambda p: _confirm(auto_approve),
+            watch=_watch(fmt))
+        if result is None:
+            if plan.has_changes:
+                click.echo("Nothing applied.", err=True)
             return EXIT_OK
-        if plan.has_changes:
-            _confirm(auto_approve)
-        return _apply_and_report(stack, plan, fmt, concurrency, replan_if_moved=True)
+        return _report(result, fmt)
 
 
 @cli.command()
@@ -178,11 +187,14 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
 def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
          detailed_exitcode: bool, allow_data_loss: bool) -> int:
     """Show what reconcile would change; never calls a mutating API."""
+    from mlops_infra.api import refuse_blocked
+
     with _open_stack(spec, env, local) as stack:
         the_plan = stack.plan(allow_data_loss=allow_data_loss)
         _show_plan(the_plan, fmt)
+        refuse_blocked(the_plan)            # a blocked plan is a failed check (exit 1)
         if out:
-            Path(out).write_text(the_plan.to_json())
+            _write_text(out, the_plan.to_json())
             click.echo(f"Saved the plan to {out}; apply it with: python -m mlops_infra apply {out}",
                        err=True)
         return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
@@ -190,25 +202,43 @@ def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False))
-@click.option("--local", is_flag=True, help="The plan was made with --local.")
+@click.option("--local", is_flag=True, hidden=True,
+              help="Accepted for compatibility: a plan records where its ledger lives.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
 def apply(plan_file: str, local: bool, concurrency: int) -> int:
     """Apply a saved plan, if the ledger has not moved since it was made."""
     from mlops_infra.engine.plan import Plan
 
-    the_plan = Plan.from_json(_read_text(plan_file))
-    with _open_stack(the_plan.spec_path, the_plan.env, local) as stack:
+    the_plan = Plan.from_json(_read_text(plan_file), source=plan_file)
+    if local and not the_plan.local:
+        raise UserError(f"{plan_file}: the plan was made against {the_plan.ledger_location}, "
+                        "not a local ledger; drop --local")
+    state_dir = Path(the_plan.ledger_location).parent.parent if the_plan.local else None
+    with _open_stack(the_plan.spec_path, the_plan.env, the_plan.local, state_dir) as stack:
         if stack.spec.stack != the_plan.stack:
             raise UserError(f"{plan_file}: plan is for stack '{the_plan.stack}', "
                             f"{the_plan.spec_path} is stack '{stack.spec.stack}'")
-        return _apply_and_report(stack, the_plan, "text", concurrency, replan_if_moved=False)
+        from mlops_infra.report import ApplyProgress
+
+        with ApplyProgress(the_plan, console=_console("text")) as progress:
+            result = stack.apply(the_plan, progress=progress, concurrency=concurrency)
+        return _report(result, "text")
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text)
+    except OSError as exc:
+        raise UserError(f"{path}: {exc.strerror}") from None
 
 
 def _read_text(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a usable plan: not UTF-8 text") from None
 
 
 @cli.command()
@@ -260,8 +290,9 @@ def init(spec: str, env: str | None, local: bool) -> int:
         if stack.local:
             click.echo(f"local ledger: {stack.ledger.location}")
             return EXIT_OK
-        stack._ensure_ledger_home()
-        click.echo(f"ledger: {stack.ledger.location}")
+        created = stack.ensure_ledger_home()
+        verb = "created the ledger bucket" if created else "found the ledger bucket"
+        click.echo(f"{verb} gs://{stack.spec.ledger_bucket}; ledger: {stack.ledger.location}")
     return EXIT_OK
 
 
@@ -299,9 +330,10 @@ def state_show(spec: str, env: str | None, local: bool, address: str) -> int:
 
 @state.command("unlock")
 @_spec_options
-def state_unlock(spec: str, env: str | None, local: bool) -> int:
-    """Break the stack's lock (only when its holder is known to be dead)."""
+@click.option("--force", is_flag=True, help="Break the lock even if its holder looks alive.")
+def state_unlock(spec: str, env: str | None, local: bool, force: bool) -> int:
+    """Break the stack's lock when its holder is dead (a live lease needs --force)."""
     with _open_stack(spec, env, local) as stack:
-        holder = stack.ledger.break_lock()
+        holder = stack.ledger.break_lock(force=force)
         click.echo(f"removed the lock held by {json.dumps(holder)}" if holder else "no lock was held")
     return EXIT_OK

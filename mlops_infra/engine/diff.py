@@ -16,9 +16,9 @@ from typing import Any
 
 from mlops_infra.engine import paths
 from mlops_infra.engine.kind import FieldChange
+from mlops_infra.engine.sensitive import is_digest
 
-REDACTED = "<redacted>"
-_MISSING = object()
+_MISSING = paths.MISSING
 
 
 def leaves(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -32,12 +32,8 @@ def leaves(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
 
 
 def get_path(value: Any, path: str) -> Any:
-    """The value at a field path (see ``engine.paths``), or ``_MISSING``."""
-    for part in paths.split(path):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+    """The value at a field path (see ``engine.paths``), or ``paths.MISSING``."""
+    return paths.get(value, path)
 
 
 def same(desired: Any, live: Any) -> bool:
@@ -94,7 +90,7 @@ def _changed_or_added(desired: dict[str, Any], live: dict[str, Any],
 
 def _list_edited_since(want: Any, before: Any) -> bool:
     """A list the user edited since the last apply is pushed whole, even if ``same`` tolerates it."""
-    if not isinstance(want, list) or before is _MISSING or _contains_redacted(before):
+    if not isinstance(want, list) or before is _MISSING or is_digest(before):
         return False
     return bool(before != want)
 
@@ -121,32 +117,21 @@ def _covered(desired: dict[str, Any], path: str) -> bool:
     return True
 
 
-def _contains_redacted(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_contains_redacted(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_redacted(v) for v in value)
-    return bool(value == REDACTED)
-
-
-def merge_patch(changes: list[FieldChange]) -> dict[str, Any]:
-    """An RFC 7396 merge-patch body for ``changes`` (removals become ``None``)."""
-    patch: dict[str, Any] = {}
-    for change in changes:
-        *parents, leaf = paths.split(change.path)
-        node = patch
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = change.new
-    return patch
-
-
-def redact(value: Any, secret_paths: frozenset[str], prefix: str = "") -> Any:
-    """A copy of ``value`` with the given dotted paths replaced by ``REDACTED``."""
-    if not isinstance(value, dict) or not secret_paths:
+def without_paths(value: dict[str, Any], drop: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """A copy of ``value`` without the leaves at ``drop`` (maps left empty are dropped too)."""
+    if not drop:
         return value
+    gone = set(drop)
     out: dict[str, Any] = {}
-    for key, item in value.items():
-        path = paths.join(prefix, key)
-        out[key] = REDACTED if path in secret_paths else redact(item, secret_paths, path)
+    for path, leaf in leaves(value):
+        if path not in gone:
+            _set(out, path, leaf)
     return out
+
+
+def _set(target: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = paths.split(path)
+    node = target
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value

@@ -8,39 +8,17 @@ by kinds are translated into ``ApiError`` subclasses here, so the engine can dec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# The root and the spec's errors live in the lowest layer that raises them (spec).
+from mlops_infra.spec.errors import (
+    MlopsInfraError,
+    SourceLocation,
+    SpecError,
+    UserError,
+)
 
-
-class MlopsInfraError(Exception):
-    """Root of every error this package raises on purpose."""
-
-
-class UserError(MlopsInfraError):
-    """Something the user can fix: printed as one line, exit code 1."""
-
-
-@dataclass(frozen=True)
-class SourceLocation:
-    """Where in a file a value came from (1-based line)."""
-
-    file: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-
-class SpecError(UserError):
-    """A spec problem, carrying file, line and the dotted field path."""
-
-    def __init__(self, message: str, *, location: SourceLocation | None = None,
-                 field: str | None = None) -> None:
-        self.location = location
-        self.field = field
-        self.detail = message
-        prefix = f"{location}: " if location else ""
-        where = f"{field}: " if field else ""
-        super().__init__(f"{prefix}{where}{message}")
+__all__ = ["ApiError", "Conflict", "LedgerConflict", "LedgerError", "LockHeld",
+           "MlopsInfraError", "NotFound", "PermanentError", "PlanStale", "PolicyViolation",
+           "PreconditionFailed", "SourceLocation", "SpecError", "TransientError", "UserError"]
 
 
 class PolicyViolation(SpecError):
@@ -56,13 +34,27 @@ class LedgerConflict(LedgerError):
 
 
 class LockHeld(MlopsInfraError):
-    """Another run holds the stack's lock (CLI exit code 3)."""
+    """Another run holds the stack's lock (CLI exit code 3).
 
-    def __init__(self, holder: dict) -> None:
+    ``hint`` is set by whoever knows how the user reached this stack (the exact
+    ``state unlock`` command with its spec path and ``--env``).
+    """
+
+    def __init__(self, holder: dict, *, seconds_left: float | None = None) -> None:
         self.holder = holder
-        who = ", ".join(f"{k}={holder[k]}" for k in ("owner", "host", "pid", "expires") if k in holder)
-        super().__init__(f"the stack is locked by another run ({who}); "
-                         "wait for it, or break a dead lock with `mlops_infra state unlock`")
+        self.seconds_left = seconds_left
+        self.hint = "wait for it, or break a dead lock with `python -m mlops_infra state unlock SPEC`"
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        who = ", ".join(f"{k}={self.holder[k]}" for k in ("owner", "host", "pid")
+                        if k in self.holder)
+        left = (f"; its lease has {self.seconds_left:.0f} s left"
+                if self.seconds_left is not None else "")
+        return f"the stack is locked by another run ({who}){left}"
+
+    def __str__(self) -> str:
+        return f"{self.describe()}; {self.hint}"
 
 
 class PlanStale(UserError):
@@ -131,11 +123,3 @@ class GaveUpWaiting(PermanentError):
         self.waited = waited
         super().__init__(message, status=status)
 
-
-class ApplyError(MlopsInfraError):
-    """One or more changes failed while applying; carries per-resource errors."""
-
-    def __init__(self, failures: dict[str, str]) -> None:
-        self.failures = failures
-        lines = "; ".join(f"{addr}: {msg}" for addr, msg in failures.items())
-        super().__init__(f"{len(failures)} change(s) failed: {lines}")

@@ -2,10 +2,18 @@
 
 Each change runs in a worker thread once everything it depends on is done; a
 failure skips its dependents and leaves everything else to finish. Every API call
-goes through the one retry layer. Creates are idempotent: a 409 (including one
-caused by our own retried create whose response was lost) reads the resource and
-adopts it when its labels say it is ours. Updates re-read live state and re-diff,
-so a retried or stale update applies only what is still different.
+goes through the one retry layer. What is applied is what the plan shows: an update
+re-reads live state and applies only the planned paths that still differ.
+
+Creates never duplicate and never take what is not ours:
+- before creating a resource whose kind carries no labels, the intent to create it is
+  written to the ledger durably (one write for all of them, before the first create), so
+  a run killed between the create and the ledger write converges on rerun;
+- a server-named resource is first looked for by its ownership labels, every attempt,
+  so a create retried after a lost response finds the one it made; its API name is
+  recorded right after the create returns;
+- a 409 on create is adopted only when provably ours: our labels, or an earlier attempt
+  of this run whose outcome is unknown (its response was lost).
 """
 
 from __future__ import annotations
@@ -13,12 +21,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from mlops_infra.engine import ownership
-from mlops_infra.engine.diff import _MISSING, diff, get_path
-from mlops_infra.engine.errors import Conflict, MlopsInfraError, NotFound, PermanentError
+from mlops_infra.engine import ownership, paths
+from mlops_infra.engine.diff import diff
+from mlops_infra.engine.errors import (
+    Conflict,
+    MlopsInfraError,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+from mlops_infra.engine.graph import dependency_keys
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.result import ApplyResult, Outcome, ProgressListener
@@ -29,10 +44,15 @@ from mlops_infra.spec import find_refs, resolve_refs
 class LedgerSink(Protocol):
     """Where the executor records what it did (the api layer adapts the ledger writer)."""
 
-    def record(self, *, change: ResourceChange, applied: dict[str, Any],
-               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None: ...
+    def intend(self, changes: list[ResourceChange]) -> None:
+        """Record durably that these resources are about to be created (returns once written)."""
 
-    def forget(self, *, change: ResourceChange) -> None: ...
+    def record(self, *, change: ResourceChange, name: str, applied: dict[str, Any],
+               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
+        """Record ``change``'s resource as owned under API name ``name``."""
+
+    def forget(self, *, change: ResourceChange) -> None:
+        """Drop ``change``'s resource (and any intent for it) from the ledger."""
 
 
 @dataclass(frozen=True)
@@ -51,17 +71,26 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
     return ApplyResult(outcomes=tuple(outcomes), outputs=outputs, seconds=time.monotonic() - started)
 
 
+def needs_intent(kind: Kind, change: ResourceChange) -> bool:
+    """Whether creating it needs a recorded intent: nothing on the resource would say it is ours."""
+    return (change.action in (Action.CREATE, Action.REPLACE) and not change.blocked
+            and kind.labels_path is None and not kind.shared and kind.naming == "user")
+
+
 class _Runner:
     def __init__(self, plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
                  settings: ExecutionSettings, progress: ProgressListener | None) -> None:
         self.plan, self.kinds, self.sink, self.settings = plan, kinds, sink, settings
         self.progress = progress
-        self.changes = {c.key: c for c in plan.resources if _has_work(c)}
+        self.changes = {c.key: c for c in plan.resources if not c.blocked}
         self.outputs: dict[str, dict[str, Any]] = {c.address: dict(c.outputs)
-                                                   for c in plan.resources if c.action is not Action.DELETE}
-        self.deps = _dependency_keys(list(self.changes.values()))
+                                                   for c in plan.resources if not c.removing}
+        self.deps = dependency_keys(list(self.changes.values()))
 
     def run(self) -> list[Outcome]:
+        intents = [c for c in self.changes.values() if needs_intent(self.kinds[c.kind], c)]
+        if intents:
+            self.sink.intend(intents)
         done: set[str] = set()
         failed: set[str] = set()
         outcomes: list[Outcome] = []
@@ -69,15 +98,14 @@ class _Runner:
         waiting = dict(self.deps)
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
             while waiting or running:
-                for key in [k for k, d in waiting.items() if d & failed]:
-                    del waiting[key]
-                    failed.add(key)
-                    outcomes.append(self._skipped(self.changes[key]))
+                outcomes += self._skip_dependents(waiting, failed)
                 for key in [k for k, d in waiting.items() if d <= done]:
                     del waiting[key]
                     running[pool.submit(self._run_one, self.changes[key])] = key
                 if not running:
-                    continue
+                    outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
+                                 for k in waiting]
+                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     key = running.pop(future)
@@ -86,13 +114,23 @@ class _Runner:
                     (done if outcome.status == "done" else failed).add(key)
         return outcomes
 
+    def _skip_dependents(self, waiting: dict[str, set[str]], failed: set[str]) -> list[Outcome]:
+        """Skip everything that waits, directly or not, on a failure."""
+        skipped: list[Outcome] = []
+        while hit := [k for k, d in waiting.items() if d & failed]:
+            for key in hit:
+                del waiting[key]
+                failed.add(key)
+                skipped.append(self._skipped(self.changes[key], "a dependency failed"))
+        return skipped
+
     def lookup(self, address: str, output: str) -> Any:
         value = self.outputs.get(address, {}).get(output)
         return value if value is not None else f"${{{address}.{output}}}"
 
-    def _skipped(self, change: ResourceChange) -> Outcome:
+    def _skipped(self, change: ResourceChange, why: str) -> Outcome:
         outcome = Outcome(address=change.address, kind=change.kind, action=change.action,
-                          status="skipped", error="a dependency failed")
+                          status="skipped", error=why)
         if self.progress:
             self.progress.finished(outcome)
         return outcome
@@ -106,7 +144,7 @@ class _Runner:
             adopted = self._apply(change)
         except MlopsInfraError as exc:
             status, error = "failed", str(exc)
-        except Exception as exc:  # a bug or an unexpected library error: report it, keep going
+        except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error: report it, keep going
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         outcome = Outcome(address=change.address, kind=change.kind, action=change.action,
                           status=status, error=error, seconds=time.monotonic() - started,
@@ -117,22 +155,18 @@ class _Runner:
 
     def _apply(self, change: ResourceChange) -> bool:
         kind = self.kinds[change.kind]
-        rid = ResourceId(kind=change.kind, name=change.id, scope=change.scope, parts=dict(change.parts))
+        rid = ResourceId(kind=change.kind, name=change.id, scope=change.scope,
+                         parts=dict(change.parts), address=change.address)
         if change.action is Action.DELETE:
             self._remove(kind, rid, change)
-            self.sink.forget(change=change)
-            return False
-        if change.action is Action.ABANDON:
-            self.sink.forget(change=change)
-            return False
-        if change.desired is None:                         # gone outside us: forget it
+        if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
             return False
         desired = self._resolved(change)
-        live, adopted = self._converge(kind, rid, change, desired)
+        rid, live, adopted = self._converge(kind, rid, change, desired)
         outputs = {**change.outputs, **kind.outputs_of(rid, live)}
         self.outputs[change.address] = outputs
-        self.sink.record(change=change, applied=desired, outputs=outputs,
+        self.sink.record(change=change, name=rid.name, applied=desired, outputs=outputs,
                          depends_on=tuple(sorted(self.deps.get(change.key, ()))))
         return adopted
 
@@ -145,28 +179,66 @@ class _Runner:
         return desired
 
     def _converge(self, kind: Kind, rid: ResourceId, change: ResourceChange,
-                  desired: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+                  desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
         if change.action is Action.REPLACE:
-            self._delete(kind, rid, force=change.allow_data_loss)
+            old = replace(rid, name=change.previous_id) if change.previous_id else rid
+            self._delete(kind, old, force=change.allow_data_loss)
+            if kind.naming == "server":
+                rid = replace(rid, name="")
         if change.action in (Action.CREATE, Action.REPLACE):
-            return self._create_or_adopt(kind, rid, desired, change.exact)
+            return self._create_or_adopt(kind, rid, desired, change)
         if change.action is Action.UPDATE:
-            return self._update(kind, rid, desired, change.changes, change.exact), change.adopt
-        return None, change.adopt          # no-op: only the ledger entry is refreshed
+            return rid, self._update(kind, rid, desired, change.changes, change.exact), change.adopt
+        return rid, None, change.adopt          # no-op: only the ledger entry is refreshed
 
     def _create_or_adopt(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
-                         exact: tuple[str, ...]) -> tuple[dict[str, Any] | None, bool]:
+                         change: ResourceChange) -> tuple[ResourceId, dict[str, Any] | None, bool]:
+        unknown_outcome = False
+
+        def attempt() -> tuple[ResourceId, dict[str, Any], bool]:
+            nonlocal unknown_outcome
+            if kind.naming == "server":
+                found = self._find_owned(kind, rid)
+                if found is not None:
+                    return found[0], found[1], True
+            try:
+                live = kind.create(rid, desired)
+            except TransientError:
+                unknown_outcome = True      # it may have been created: the response was lost
+                raise
+            return self._named(kind, rid, live), live, False
+
         try:
             # 412s retried too: a create that edits a shared policy re-reads its etag and redoes
-            return self._retry(lambda: kind.create(rid, desired), retry_preconditions=True), False
+            made, live, found = self._retry(attempt, retry_preconditions=True)
         except Conflict:
-            live = self._retry(lambda: kind.get(rid))
-            if live is None:
-                raise
-            reason = ownership.foreign_owner(kind, live, self.plan.stack)
-            if reason:
-                raise PermanentError(f"create returned 409: {reason}") from None
-            return self._update(kind, rid, desired, (), exact), True
+            return rid, self._adopt_conflict(kind, rid, desired, change, unknown_outcome), True
+        if found:
+            return made, self._update(kind, made, desired, change.changes, change.exact), True
+        return made, live, False
+
+    def _adopt_conflict(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
+                        change: ResourceChange, unknown_outcome: bool) -> dict[str, Any]:
+        live = self._retry(lambda: kind.get(rid))
+        if live is None:
+            raise PermanentError(f"create of {rid.name} returned 409, but it cannot be read")
+        verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=unknown_outcome,
+                                  requested=False)
+        if not verdict.ours:
+            raise PermanentError(f"create of {rid.name} returned 409 Conflict: {verdict.reason}")
+        return self._update(kind, rid, desired, change.changes, change.exact)
+
+    def _find_owned(self, kind: Kind, rid: ResourceId) -> tuple[ResourceId, dict[str, Any]] | None:
+        listed = kind.list(rid.scope) or {}
+        names = ownership.owned_matches(kind, listed, stack=self.plan.stack, address=rid.address)
+        if not names:
+            return None
+        return replace(kind.id_from_name(names[0]), address=rid.address), listed[names[0]]
+
+    def _named(self, kind: Kind, rid: ResourceId, live: dict[str, Any]) -> ResourceId:
+        if rid.name:
+            return rid
+        return replace(kind.id_from_name(kind.api_name(live)), address=rid.address)
 
     def _update(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
                 planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> dict[str, Any]:
@@ -174,7 +246,7 @@ class _Runner:
             live = kind.get(rid)
             if live is None:
                 raise NotFound(f"{rid.name} disappeared during the apply")
-            changes = _fresh_changes(kind, desired, live, planned, exact)
+            changes = fresh_changes(kind, desired, live, planned, exact)
             return kind.update(rid, desired, changes, live) if changes else live
         return self._retry(attempt, retry_preconditions=True)
 
@@ -196,31 +268,28 @@ class _Runner:
                                  retry_preconditions=retry_preconditions)
 
 
-def _fresh_changes(kind: Kind, desired: dict[str, Any], live: dict[str, Any],
-                   planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> list[FieldChange]:
-    """Re-diff against fresh live state; keep planned removals still present live."""
+def fresh_changes(kind: Kind, desired: dict[str, Any], live: dict[str, Any],
+                  planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> list[FieldChange]:
+    """The planned changes still needed against fresh live state, and nothing else.
+
+    Paths the plan did not show are never touched (what is applied is what was approved);
+    planned removals are kept while the value is still there. An empty ``planned`` (a
+    create that found its resource) allows every path of ``desired``.
+    """
     normalized = kind.normalize(live)
     changes = diff(desired, normalized, exact=exact)
+    if planned:
+        shown = [c.path for c in planned]
+        changes = [c for c in changes if any(_related(c.path, p) for p in shown)]
     seen = {c.path for c in changes}
     for c in planned:
         if c.op == "remove" and c.path not in seen \
-                and get_path(normalized, c.path) not in (_MISSING, None):
-            changes.append(FieldChange(path=c.path, op="remove", old=get_path(normalized, c.path)))
+                and paths.get(normalized, c.path, None) is not None:
+            changes.append(FieldChange(path=c.path, op="remove", old=paths.get(normalized, c.path)))
     return changes
 
 
-def _has_work(change: ResourceChange) -> bool:
-    """Every change runs: no-ops only refresh their ledger entry, without any API call."""
-    return not change.blocked
-
-
-def _dependency_keys(changes: list[ResourceChange]) -> dict[str, set[str]]:
-    """Map each change key to the keys it must wait for (deletes wait on their dependents' deletes)."""
-    removing = (Action.DELETE, Action.ABANDON)
-    live_keys = {c.address: c.key for c in changes if c.action not in removing}
-    delete_keys = {c.address: c.key for c in changes if c.action in removing}
-    deps: dict[str, set[str]] = {}
-    for c in changes:
-        pool = delete_keys if c.action in removing else live_keys
-        deps[c.key] = {pool[a] for a in c.depends_on if a in pool and pool[a] != c.key}
-    return deps
+def _related(path: str, shown: str) -> bool:
+    """Whether ``path`` is ``shown``, inside it, or contains it."""
+    return path == shown or path.startswith((shown + ".", shown + "[")) \
+        or shown.startswith((path + ".", path + "["))

@@ -1,23 +1,20 @@
 """Guardrails: policy checks on the resolved desired state, run at plan time before any API call.
 
-Each kind reports its own violations (``Kind.check_policy``); a resource may waive a rule
-with a written reason (``waivers: {rule: reason}``), which the plan then shows. Any
-unwaived violation stops the plan with one line naming file, line and rule.
-
-Rules: ``no-public-members``, ``no-primitive-roles``, ``bucket-uniform-access``,
-``bucket-public-access-prevention``, ``require-cmek`` (when ``policy.require_cmek``),
-``firewall-open-ports`` (0.0.0.0/0 only on ``policy.allowed_public_ports``).
+Each kind declares its rules (``Kind.guardrails``) and the ``policy:`` settings it reads
+(``Kind.policy_settings``), and reports its own violations (``Kind.check_policy``); the
+registry collects the declarations, so the spec loader can refuse unknown rules in
+waivers and unknown policy settings. A resource may waive a rule with a written reason
+(``waivers: {rule: reason}``), which the plan then shows. Any unwaived violation stops
+the plan with one line naming file, line and rule.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from mlops_infra.engine.errors import PolicyViolation, SourceLocation
 from mlops_infra.engine.kind import Kind, Violation
-
-RULES = ("no-public-members", "no-primitive-roles", "bucket-uniform-access",
-         "bucket-public-access-prevention", "require-cmek", "firewall-open-ports")
 
 
 class Checked(Protocol):
@@ -52,6 +49,3 @@ def _error(res: Checked, violation: Violation) -> PolicyViolation:
                            f"(waive it with waivers: {{{violation.rule}: \"reason\"}})",
                            location=res.field_location(violation.path), field=field)
 
-
-def unknown_waivers(waivers: Mapping[str, str]) -> list[str]:
-    return [rule for rule in waivers if rule not in RULES]

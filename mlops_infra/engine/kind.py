@@ -3,7 +3,15 @@
 A kind turns a validated spec entry into the REST-shaped dict it wants live
 (``desired``), reads live state (``list``/``get``) back in the same shape, and
 performs create/update/delete. Everything else (diffing, ordering, retries, the
-ledger) is generic and lives in the engine, which never imports Google libraries.
+ledger, ownership) is generic and lives in the engine, which never imports Google libraries.
+
+A kind also **declares** what it needs and offers, so nothing outside its module knows
+its name: the Google API it needs enabled (``api``), the clients it calls (``uses``; the
+emulator services ``--local`` starts are derived from them), whether its API name is
+chosen by the user or the server (``naming``), whether it manages a part of something
+shared (``shared``), its guardrail rules and policy settings, its secret fields, the
+service agent that must be granted a CMEK key it is encrypted with (``service_agent``
+with ``cmek_fields``), and capabilities it provides or requires (``provides``/``requires``).
 
 Kinds raise only ``engine.errors`` API errors (``NotFound``, ``Conflict``,
 ``TransientError`` ...); ``kinds/_base.py`` translates google exceptions.
@@ -12,33 +20,52 @@ Kinds raise only ``engine.errors`` API errors (``NotFound``, ``Conflict``,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
 MANAGED_BY_LABEL = "managed-by"
 MANAGED_BY_VALUE = "mlops-infra"
 STACK_LABEL = "mlops-infra-stack"
+ADDRESS_LABEL = "mlops-infra-address"
+
+Naming = Literal["user", "server"]
+Removal = Literal["delete", "abandon"]
 
 
 @dataclass(frozen=True)
 class ResourceId:
-    """Where a resource lives: its full name, and the scope it can be listed in.
+    """Who a resource is: its logical identity, its API name, and where it can be listed.
 
-    ``name`` is the stable identity used as the ledger key (e.g.
-    ``projects/p/buckets/b``); ``scope`` groups resources listed by one call
-    (e.g. ``projects/p``); ``parts`` carries the pieces a kind needs to call its API.
+    The **logical identity** (``key``: kind and spec address) keys the ledger, the
+    dependency graph and the diff. ``name`` is the API's full name (e.g.
+    ``projects/p/buckets/b``), known up front for user-named kinds and only after
+    creation for server-named ones (``""`` until then). ``scope`` groups resources
+    listed by one call (e.g. ``projects/p``); ``parts`` carries what a kind needs to
+    call its API.
     """
 
     kind: str
     name: str
     scope: str
     parts: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    address: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return logical_key(self.kind, self.address or self.name)
+
+
+def logical_key(kind: str, address: str) -> str:
+    """The ledger/graph key of the resource at ``address`` of ``kind``."""
+    return f"{kind}:{address}"
+
+
+def api_capability(project: str, api: str) -> str:
+    """What enabling ``api`` in ``project`` provides, and what a kind with that ``api`` needs."""
+    return f"api:{project}/{api}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +99,43 @@ class Violation:
     path: str = ""
 
 
+@dataclass(frozen=True)
+class ClientDecl:
+    """A Google API client a kind calls.
+
+    ``endpoint`` names the service in the endpoints map (and the emulator service that
+    serves it); ``build(url, project)`` makes a client, where ``url`` is the emulator's
+    endpoint or ``None`` for Google's own. Clients are cached per (decl, project) when
+    ``per_project``, else once.
+    """
+
+    endpoint: str
+    build: Callable[[str | None, str | None], Any]
+    per_project: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceAgent:
+    """A Google-managed identity acting for a kind's service (e.g. encrypting with CMEK).
+
+    ``name`` is how specs and grants refer to it (``serviceAgent: storage``); ``email``
+    asks the API for the agent of a project (``email(clients, project)``).
+    """
+
+    name: str
+    email: Callable[[Any, str], str]
+    uses: tuple[ClientDecl, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A capability a resource needs; ``missing`` (if set) is the spec error when no
+    resource of the spec provides it (otherwise it is only an ordering edge)."""
+
+    capability: str
+    missing: str | None = None
+
+
 FieldChanges = list[FieldChange]   # module-level: inside Kind, ``list`` names the method
 Names = list[str]
 
@@ -79,29 +143,49 @@ Names = list[str]
 class Kind(ABC):
     """Base class of a resource kind; subclasses register with ``engine.registry``."""
 
+    # --- identity and shape ---------------------------------------------------------------
     name: ClassVar[str]                       # "storage.Bucket"
     model: ClassVar[type[BaseModel]]          # validates the spec fields (extra="forbid")
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
+    naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
-    secret_fields: ClassVar[frozenset[str]] = frozenset()  # never written to the ledger
+    secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope
-    adoptable: ClassVar[bool] = True          # a live one missing from the ledger is "adopted"
-                                              # (False for parts of shared things: IAM bindings)
+    complete_listing: ClassVar[bool] = True   # listed items carry every field ``desired`` writes
+    shared: ClassVar[bool] = False            # manages a part of something shared (IAM bindings,
+                                              # audit configs, APIs): never adopted; parts that
+                                              # existed before are recorded and left in place
 
-    required_api: ClassVar[str | None] = None  # e.g. "storage.googleapis.com": depends on its enablement
+    # --- what it needs and offers (declared, never hard-coded elsewhere) ------------------
+    api: ClassVar[str | None] = None          # e.g. "storage.googleapis.com": waits for its enablement
+    uses: ClassVar[tuple[ClientDecl, ...]] = ()   # the clients it calls (-> emulator services)
+    service_agent: ClassVar[ServiceAgent | None] = None   # who must be granted its CMEK key
+    cmek_fields: ClassVar[tuple[str, ...]] = ()   # spec fields that may name a CMEK key
+    guardrails: ClassVar[Mapping[str, str]] = {}  # rule -> what it requires (waivable)
+    policy_settings: ClassVar[Mapping[str, Any]] = {}  # ``policy:`` key -> type it reads
 
     def __init__(self, clients: Any) -> None:
         self.clients = clients
 
     # --- hooks with defaults (most kinds need none of them) ---------------------------------
-    def provided_api(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        """The API this resource enables in ``ctx.project`` (only ``serviceusage.Service``)."""
-        return None
+    def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
+        """Capabilities this resource brings into being (e.g. ``api:P/compute.googleapis.com``,
+        ``workload-pool:P.svc.id.goog``); resources requiring one are ordered after it."""
+        return frozenset()
+
+    def requires(self, ctx: ResourceContext, fields: dict[str, Any]) -> list[Requirement]:
+        """Capabilities this resource needs besides its ``api`` (see ``Requirement``)."""
+        return []
 
     def implied_resources(self, res: Any) -> list[Any]:
-        """Extra ``ResourceSpec``s this resource needs (e.g. a CMEK grant); ``res`` depends on them."""
+        """Extra ``ResourceSpec``s this resource needs; ``res`` depends on them."""
+        return []
+
+    def encryption_grant(self, *, key: str, consumer: Any, agent: str) -> list[Any]:
+        """For a key kind: the ``ResourceSpec``s granting service agent ``agent`` the use of
+        ``key`` (a template naming this kind's resource) for ``consumer``; others: none."""
         return []
 
     def exact_paths(self, fields: dict[str, Any]) -> frozenset[str]:
@@ -109,18 +193,23 @@ class Kind(ABC):
         live keys under them that ``desired`` lacks are removed."""
         return frozenset()
 
-    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         """What removing it from the spec does: ``"delete"``, or ``"abandon"`` (forget, keep live)."""
         return "delete"
 
-    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list["Violation"]:
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         """Guardrail violations of ``desired`` under the spec's ``policy`` (see engine.guardrails)."""
         return []
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        """Why the API would reject this resource's name (``ctx.name``), or ``None``."""
+        return None
 
     # --- identity and shape -------------------------------------------------
     @abstractmethod
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
-        """Full resource name and list scope from the resolved spec fields."""
+        """API name and list scope from the resolved spec fields (``name=""`` when the
+        server chooses it)."""
 
     @abstractmethod
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +229,7 @@ class Kind(ABC):
         return {}
 
     def id_from_name(self, name: str) -> ResourceId:
-        """Rebuild a ``ResourceId`` from its full name (for ledger entries no longer in the spec).
+        """Rebuild a ``ResourceId`` from its API name (for ledger entries no longer in the spec).
 
         The default suits GCP names made of ``collection/value`` pairs: the scope is the
         name without its last pair, and ``parts`` maps each collection to its value.
@@ -149,16 +238,18 @@ class Kind(ABC):
         parts = dict(zip(segments[0::2], segments[1::2]))
         return ResourceId(kind=self.name, name=name, scope="/".join(segments[:-2]), parts=parts)
 
+    def api_name(self, live: dict[str, Any]) -> str:
+        """The API name of a live resource (server-named kinds: read after create)."""
+        return str(live["name"])
+
     # --- reads ----------------------------------------------------------------
     def list(self, scope: str) -> dict[str, dict[str, Any]] | None:
-        """Every live resource of this kind in ``scope``, keyed by ``ResourceId.name``.
+        """Every live resource of this kind in ``scope``, keyed by API name.
 
         Return ``None`` when the kind cannot list (then ``get`` is used per resource).
         Listed items may be partial; ``complete_listing`` says whether to ``get`` them too.
         """
         return None
-
-    complete_listing: ClassVar[bool] = True
 
     @abstractmethod
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
@@ -167,11 +258,6 @@ class Kind(ABC):
     def holds_data(self, rid: ResourceId) -> bool:
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""
         return False
-
-    def contents(self, rid: ResourceId) -> Names | None:
-        """Full names of the resources it contains, when they are resources of ours too
-        (a dataset's tables); ``None`` when its data is opaque (a bucket's objects)."""
-        return None
 
     # --- writes -----------------------------------------------------------------
     @abstractmethod

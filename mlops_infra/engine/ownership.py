@@ -1,20 +1,56 @@
-"""Ownership labels: stamping ours on desired state, and recognising someone else's resource."""
+"""Ownership: stamping our labels on desired state, and proving a live resource is ours.
+
+A live resource missing from the ledger is this stack's only when it can be proven:
+its labels name this stack (and, for server-named kinds, this address), or this stack's
+ledger recorded the intent to create it before a run stopped. Anything else belongs to
+someone else and is only taken over by an explicit ``adopt: true``.
+"""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from mlops_infra.engine import paths
 from mlops_infra.engine.diff import get_path
-from mlops_infra.engine.kind import MANAGED_BY_LABEL, MANAGED_BY_VALUE, STACK_LABEL, Kind
+from mlops_infra.engine.kind import (
+    ADDRESS_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    STACK_LABEL,
+    Kind,
+)
+
+_LABEL_MAX = 63
 
 
-def managed_labels(stack: str) -> dict[str, str]:
-    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, STACK_LABEL: stack}
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an unrecorded live resource may be adopted, and why (shown in the plan)."""
+
+    ours: bool
+    reason: str
 
 
-def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str) -> dict[str, Any]:
+def address_label(address: str) -> str:
+    """The address as a label value (at most 63 characters; long ones end in a hash)."""
+    if len(address) <= _LABEL_MAX:
+        return address
+    digest = hashlib.sha256(address.encode()).hexdigest()[:10]
+    return f"{address[:_LABEL_MAX - 11]}-{digest}"
+
+
+def managed_labels(kind: Kind, stack: str, address: str) -> dict[str, str]:
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, STACK_LABEL: stack}
+    if kind.naming == "server":
+        labels[ADDRESS_LABEL] = address_label(address)
+    return labels
+
+
+def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str,
+                        address: str) -> dict[str, Any]:
     """``desired`` plus our labels at the kind's labels path (ours override a user label of the same key)."""
     if kind.labels_path is None:
         return desired
@@ -23,24 +59,48 @@ def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str) -> dict
     *parents, leaf = paths.split(kind.labels_path)
     for part in parents:
         node = node.setdefault(part, {})
-    node[leaf] = {**(node.get(leaf) or {}), **managed_labels(stack)}
+    node[leaf] = {**(node.get(leaf) or {}), **managed_labels(kind, stack, address)}
     return out
 
 
-def is_ours(kind: Kind, live: dict[str, Any], stack: str) -> bool:
-    """Whether a live resource carries this stack's labels (label-less kinds cannot tell: yes)."""
-    return foreign_owner(kind, live, stack) is None
-
-
-def foreign_owner(kind: Kind, live: dict[str, Any], stack: str) -> str | None:
-    """Why a live resource we have no ledger entry for is not ours to adopt, or ``None`` if it is."""
+def labels_of(kind: Kind, live: dict[str, Any]) -> dict[str, Any]:
     if kind.labels_path is None:
-        return None
-    labels = get_path(live, kind.labels_path)
-    labels = labels if isinstance(labels, dict) else {}
-    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
-        return ("it already exists and is not managed by mlops-infra; choose another name, or label it "
-                f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{STACK_LABEL}={stack} to adopt it")
-    if labels.get(STACK_LABEL) != stack:
-        return f"it already exists and belongs to stack '{labels.get(STACK_LABEL)}'"
-    return None
+        return {}
+    labels = get_path(kind.normalize(live), kind.labels_path)
+    return labels if isinstance(labels, dict) else {}
+
+
+def judge(kind: Kind, live: dict[str, Any], *, stack: str, intent: bool,
+          requested: bool) -> Verdict:
+    """May this stack adopt ``live``, which its ledger does not record?
+
+    ``intent``: the ledger holds this stack's intent to create it; ``requested``: the
+    spec says ``adopt: true``.
+    """
+    labels = labels_of(kind, live)
+    owner = labels.get(STACK_LABEL)
+    if owner == stack and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+        return Verdict(True, "its labels name this stack")
+    if owner and labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE:
+        return Verdict(False, f"it belongs to mlops-infra stack '{owner}'; remove it from that "
+                              "stack first")
+    if intent:
+        return Verdict(True, "this stack recorded the intent to create it before a run stopped")
+    if requested:
+        return Verdict(True, "taken over as the spec asks (adopt: true)")
+    how = ("it carries no labels naming this stack" if kind.labels_path
+           else "it has no labels and this stack's ledger does not record creating it")
+    return Verdict(False, f"it already exists and is not this stack's ({how}); to take it over "
+                          "deliberately, set 'adopt: true' on the resource, or choose another name")
+
+
+def owned_matches(kind: Kind, listed: dict[str, dict[str, Any]], *, stack: str,
+                  address: str) -> list[str]:
+    """API names of listed resources whose labels name this stack and ``address``."""
+    want = address_label(address)
+    found = []
+    for name, live in listed.items():
+        labels = labels_of(kind, live)
+        if labels.get(STACK_LABEL) == stack and labels.get(ADDRESS_LABEL) == want:
+            found.append(name)
+    return sorted(found)

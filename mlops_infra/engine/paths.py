@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 _SIMPLE = re.compile(r"^[A-Za-z0-9_\-/:@*]+$")
 
@@ -58,3 +59,15 @@ def _next_separator(path: str, start: int) -> int:
         if path[i] in ".[":
             return i
     return len(path)
+
+
+MISSING: object = object()   # ``get``'s default: nothing at that path
+
+
+def get(value: object, path: str, default: object = MISSING) -> Any:
+    """The value at ``path`` inside nested mappings, or ``default`` when absent."""
+    for part in split(path):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value

@@ -2,19 +2,24 @@
 
 A plan is pure data. It round-trips through JSON (``to_json``/``from_json``) so CI
 can plan on a pull request and apply the same plan on merge; ``ledger_generation``
-lets ``apply`` refuse a plan whose ledger has moved since.
+lets ``apply`` refuse a plan whose ledger has moved since, and ``ledger_location``
+says where that ledger lives (a local file or ``gs://``), so applying a saved plan
+needs no flags. A plan file that is damaged or edited by hand is refused with one
+line (see ``engine.plan_file``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from mlops_infra.engine.kind import FieldChange
+from mlops_infra.engine.kind import FieldChange, logical_key
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 
 
 class Action(str, Enum):
@@ -35,10 +40,15 @@ class Action(str, Enum):
 class ResourceChange:
     """The planned action for one resource.
 
-    ``desired`` is the resolved REST dict to apply (``None`` for deletes);
-    ``applied`` is what the ledger should record as last-applied afterwards;
-    ``blocked`` is a reason the change cannot be applied as is (it is shown, and
-    ``apply`` refuses the whole plan while any change is blocked).
+    ``id`` is the API name the resource has (or will have; ``""`` for a server-named
+    resource not created yet); a replace deletes ``previous_id`` (when the name changes)
+    or ``id`` first. ``desired`` is the resolved REST dict to apply (``None`` for
+    deletes); ``blocked`` is a reason the change cannot be applied as is (it is shown,
+    and ``apply`` refuses the whole plan while any change is blocked). ``adopt`` marks a
+    live resource taken into the ledger, ``adopt_reason`` says how it was proven ours.
+    ``preexisting`` are paths of a shared thing (binding pairs) that existed before this
+    stack first applied them: they are never removed. ``moved_from`` is the ledger key
+    of the same API resource under its previous address.
     """
 
     address: str
@@ -53,26 +63,36 @@ class ResourceChange:
     parts: dict[str, str] = field(default_factory=dict)
     scope: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
-    adopt: bool = False                 # exists live, carries our labels, not yet in the ledger
+    adopt: bool = False
+    adopt_reason: str | None = None
     allow_data_loss: bool = False       # replace/delete may destroy contained data
     waivers: dict[str, str] = field(default_factory=dict)   # guardrail rule -> written reason
     exact: tuple[str, ...] = ()         # authoritative map paths (see Kind.exact_paths)
     last_applied: dict[str, Any] | None = None   # for deletes: what the ledger says we applied
+    previous_id: str | None = None
+    moved_from: str | None = None
+    preexisting: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.id}"
+        return logical_key(self.kind, self.address)
 
     @property
     def mutates(self) -> bool:
         return self.action is not Action.NOOP
 
+    @property
+    def removing(self) -> bool:
+        """Whether it takes the resource out of the ledger (delete or abandon)."""
+        return self.action in (Action.DELETE, Action.ABANDON)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["action"] = self.action.value
         data["changes"] = [asdict(c) for c in self.changes]
-        data["depends_on"] = list(self.depends_on)
-        data["exact"] = list(self.exact)
+        for name in ("depends_on", "exact", "preexisting", "notes"):
+            data[name] = list(getattr(self, name))
         return data
 
     @classmethod
@@ -80,9 +100,26 @@ class ResourceChange:
         data = dict(data)
         data["action"] = Action(data["action"])
         data["changes"] = tuple(FieldChange(**c) for c in data.get("changes", ()))
-        data["depends_on"] = tuple(data.get("depends_on", ()))
-        data["exact"] = tuple(data.get("exact", ()))
+        for name in ("depends_on", "exact", "preexisting", "notes"):
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
+
+
+def digest_of(document: dict[str, Any]) -> str:
+    """The SHA-256 of a plan document (without its ``digest``) in canonical JSON."""
+    body = {k: v for k, v in document.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The HTML renderer registers itself here (report layer); the engine never imports it.
+_html_renderer: Callable[[Plan], str] | None = None
+
+
+def set_html_renderer(render: Callable[[Plan], str]) -> None:
+    """Called by ``mlops_infra.report`` so plans render as HTML tables in Jupyter."""
+    global _html_renderer
+    _html_renderer = render
 
 
 @dataclass(frozen=True)
@@ -99,6 +136,7 @@ class Plan:
     resources: tuple[ResourceChange, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
     ledger_sync: bool = False           # ledger must be written even with no API change
+    notes: tuple[str, ...] = ()         # plan-wide notes (e.g. "ledger migrated from schema 1")
 
     @property
     def has_changes(self) -> bool:
@@ -107,6 +145,11 @@ class Plan:
     @property
     def blocked(self) -> list[ResourceChange]:
         return [r for r in self.resources if r.blocked]
+
+    @property
+    def local(self) -> bool:
+        """Whether the plan's ledger is a local file (made with ``--local``)."""
+        return not self.ledger_location.startswith("gs://")
 
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
@@ -123,29 +166,32 @@ class Plan:
             "has_changes": self.has_changes, "summary": self.summary(),
             "resources": [r.to_dict() for r in self.resources],
             "outputs": self.outputs, "ledger_sync": self.ledger_sync,
+            "notes": list(self.notes),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+        """The plan file: the document plus its ``digest`` (see ``engine.plan_file``)."""
+        document = json.loads(json.dumps(self.to_dict(), default=str))
+        document["digest"] = digest_of(document)
+        return json.dumps(document, indent=2)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        version = data.get("format_version")
-        if version != PLAN_FORMAT_VERSION:
-            from mlops_infra.engine.errors import UserError
-
-            raise UserError(f"plan format_version {version!r} is not supported "
-                            f"(this version reads {PLAN_FORMAT_VERSION})")
+        """Build a plan from its JSON document (already checked by ``engine.plan_file``)."""
         fields = {k: data[k] for k in ("stack", "project", "env", "spec_path", "ledger_location",
                                        "ledger_generation", "created_at")}
         return cls(**fields, resources=tuple(ResourceChange.from_dict(r) for r in data["resources"]),
-                   outputs=data.get("outputs", {}), ledger_sync=data.get("ledger_sync", False))
+                   outputs=data.get("outputs", {}), ledger_sync=data.get("ledger_sync", False),
+                   notes=tuple(data.get("notes", ())))
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, *, source: str = "plan") -> Plan:
+        """Parse and check a saved plan; ``UserError`` naming ``source`` if it is not one."""
+        from mlops_infra.engine.plan_file import parse_plan
+
+        return parse_plan(text, source=source)
 
     def _repr_html_(self) -> str:
-        from mlops_infra.report.html import render_html  # report renders; engine stays pure
-
-        return render_html(self)
+        if _html_renderer is None:
+            return f"<pre>{self.summary()}</pre>"
+        return _html_renderer(self)

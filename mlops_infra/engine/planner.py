@@ -1,35 +1,35 @@
 """The planner: spec + live state + ledger -> a frozen ``Plan``. Reads only; never mutates.
 
-Steps: resolve each resource's fields in dependency order (outputs known before
-creation are filled in, the rest stay ``${addr.output}`` until apply), read live
-state in batches, diff each resource three-way against the ledger's last-applied
-spec, classify create/update/replace/noop, and plan deletes for ledger entries
-the spec no longer has (dependents first).
+Steps: resolve the spec (``engine.resolve``), read live state in batches, and for each
+resource decide, against the ledger's last-applied spec (a three-way diff), whether it
+is created, updated, replaced, left alone, adopted (only when provably ours) or blocked
+as a conflict; then plan the removal of ledger entries the spec no longer has
+(``engine.removal``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
-from mlops_infra.engine import guardrails, ownership
-from mlops_infra.engine.diff import diff, leaves, redact
-from mlops_infra.engine.errors import SourceLocation, SpecError
-from mlops_infra.engine.graph import is_ancestor_id, topo_order
-from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
+from mlops_infra.engine import guardrails, ownership, removal
+from mlops_infra.engine.diff import diff, leaves
+from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import LiveState, read_live
+from mlops_infra.engine.resolve import Resolved, resolve_resources
 from mlops_infra.engine.retry import RetryPolicy
-from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
+from mlops_infra.engine.sensitive import stored_form
+from mlops_infra.spec import Spec, resolve_refs
 
 
 class LedgerEntryLike(Protocol):
     """What the planner reads of a ledger entry (the ledger package provides it)."""
+
+    @property
+    def key(self) -> str: ...
 
     @property
     def kind(self) -> str: ...
@@ -49,240 +49,242 @@ class LedgerEntryLike(Protocol):
     @property
     def depends_on(self) -> tuple[str, ...]: ...
 
+    @property
+    def preexisting(self) -> tuple[str, ...]: ...
+
+
+class IntentLike(Protocol):
+    """A create this stack announced before making it (a run may have died after it)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class LedgerView:
-    """What the planner needs of a ledger: entries by key, the generation read, where it is."""
+    """What the planner needs of a ledger: entries and intents by key, the generation read,
+    where it is, and notes for the run's output (e.g. a schema migration)."""
 
     entries: Mapping[str, LedgerEntryLike]
     generation: int
     location: str
+    intents: Mapping[str, IntentLike] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
-@dataclass
-class _Resolved:
-    address: str
-    kind: Kind
-    ctx: ResourceContext
-    rid: ResourceId
-    desired: dict[str, Any]
-    depends_on: tuple[str, ...]
-    spec: ResourceSpec
-    exact: tuple[str, ...] = ()
-    allow_data_loss: bool = False
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def waivers(self) -> Mapping[str, str]:
-        return self.spec.waivers
-
-    def field_location(self, path: str) -> SourceLocation:
-        return self.spec.field_location(path)
+@dataclass(frozen=True)
+class _Context:
+    ledger: LedgerView
+    stack: str
+    allow_data_loss: bool
+    moved: Mapping[str, LedgerEntryLike]       # resource key -> its entry under an old address
 
 
 def build_plan(spec: Spec, *, kinds: Mapping[str, Kind], ledger: LedgerView,
-               policy: RetryPolicy, allow_data_loss: bool = False, destroy: bool = False) -> Plan:
+               policy: RetryPolicy, allow_data_loss: bool = False, destroy: bool = False,
+               resolved: Mapping[str, Resolved] | None = None) -> Plan:
     """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``)."""
-    resolved = {} if destroy else resolve_resources(spec, kinds=kinds)
+    if resolved is None:
+        resolved = {} if destroy else resolve_resources(spec, kinds=kinds)
     guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
-    orphans = [e for k, e in ledger.entries.items() if k not in {r.rid.key for r in resolved.values()}]
-    orphan_ids = [kinds[e.kind].id_from_name(e.id) for e in orphans]
-    live = read_live([r.rid for r in resolved.values()] + orphan_ids, kinds=dict(kinds), policy=policy)
-    outputs = _refresh_outputs(resolved, live)
-    changes = [_plan_resource(r, live, ledger, spec.stack, allow_data_loss) for r in resolved.values()]
-    changes += _plan_deletes(orphans, orphan_ids, live, kinds, allow_data_loss)
+    resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
+    moved = _moves(resolved.values(), ledger)
+    leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}
+                                  | {e.key for e in moved.values()}, kinds=kinds)
+    live = read_live(_reads(resolved.values(), ledger, moved, kinds) + leftovers.ids(),
+                     kinds=dict(kinds), policy=policy)
+    ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved)
+    changes = [_plan_resource(r, live, ctx) for r in resolved.values()]
+    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss)
+    outputs = {c.address: c.outputs for c in changes if not c.removing}
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
                 ledger_location=ledger.location, ledger_generation=ledger.generation,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 resources=tuple(changes), outputs=_stack_outputs(spec, outputs),
-                ledger_sync=_needs_ledger_sync(changes, ledger, kinds))
+                ledger_sync=_needs_ledger_sync(changes, ledger, kinds), notes=ledger.notes)
 
 
-def check_spec(spec: Spec, *, kinds: Mapping[str, Kind]) -> None:
-    """Everything that can be checked without any API call: references resolve, types, guardrails."""
-    guardrails.enforce(resolve_resources(spec, kinds=kinds).values(), policy=spec.policy)
-
-
-def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, _Resolved]:
-    """Resolve fields in dependency order, using outputs known before anything is created."""
-    resources = expand_implied(spec.resources, kinds=kinds)
-    resolved: dict[str, _Resolved] = {}
-    for address in topo_order({a: r.depends_on for a, r in resources.items()}):
-        res = resources[address]
-        kind = kinds[res.kind]
-        lookup = _lookup(resolved)
-        ctx = ResourceContext(address=address, name=str(resolve_refs(res.name, lookup)),
-                              project=str(resolve_refs(res.project, lookup)), region=res.region,
-                              stack=spec.stack)
-        fields = _revalidated(kind, res, resolve_refs(res.fields, lookup))
-        rid = kind.identify(ctx, fields)
-        desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), spec.stack)
-        resolved[address] = _Resolved(address=address, kind=kind, ctx=ctx, rid=rid, desired=desired,
-                                       depends_on=tuple(sorted(res.depends_on)), spec=res,
-                                       exact=tuple(sorted(kind.exact_paths(fields))),
-                                       allow_data_loss=res.allow_data_loss,
-                                       outputs=kind.outputs_of(rid, None))
-    _add_api_edges(resolved)
+def check_spec(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, Resolved]:
+    """Everything checkable without any API call (references, types, names, guardrails);
+    returns the resolved resources so planning does not resolve them again."""
+    resolved = resolve_resources(spec, kinds=kinds)
+    guardrails.enforce(resolved.values(), policy=spec.policy)
     return resolved
 
 
-def expand_implied(resources: Mapping[str, ResourceSpec], *,
-                   kinds: Mapping[str, Kind]) -> dict[str, ResourceSpec]:
-    """The spec's resources plus those their kinds imply; each depends on what it implies."""
-    out = dict(resources)
-    for res in resources.values():
-        implied = kinds[res.kind].implied_resources(res)
-        for extra in implied:
-            out[extra.address] = extra
-        if implied:
-            out[res.address] = dataclasses.replace(
-                res, depends_on=res.depends_on | {e.address for e in implied})
-    return out
+# --- identity across runs -------------------------------------------------------------------
 
-
-def _add_api_edges(resolved: dict[str, _Resolved]) -> None:
-    """Anything that needs an API waits for that API's enablement in the same project."""
-    providers = {}
-    for r in resolved.values():
-        api = r.kind.provided_api(r.ctx, r.desired)
-        if api:
-            providers[(r.ctx.project, api)] = r.address
-    for r in resolved.values():
-        provider = providers.get((r.ctx.project, r.kind.required_api or ""))
-        if provider and provider != r.address and provider not in r.depends_on:
-            r.depends_on = tuple(sorted((*r.depends_on, provider)))
-
-
-def _revalidated(kind: Kind, res: ResourceSpec, fields: dict[str, Any]) -> dict[str, Any]:
-    """Type-check fields whose references were only resolved now (the loader could not)."""
-    if not find_refs(res.fields) or find_refs(fields):
-        return fields
-    try:
-        model = kind.model.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        path = ".".join(str(p) for p in error["loc"])
-        raise SpecError(f"{error['msg']} (after resolving references)",
-                        location=res.field_location(path), field=f"resources.{res.address}.{path}") \
-            from None
-    return model.model_dump(exclude_unset=True, by_alias=True, mode="json")
-
-
-def _lookup(resolved: Mapping[str, _Resolved]) -> Any:
-    def lookup(address: str, output: str) -> Any:
-        value = resolved[address].outputs.get(output)
-        return value if value is not None else f"${{{address}.{output}}}"   # known after apply
-    return lookup
-
-
-def _refresh_outputs(resolved: Mapping[str, _Resolved], live: LiveState) -> dict[str, dict[str, Any]]:
-    for r in resolved.values():
-        r.outputs = {**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid.key))}
-    return {a: r.outputs for a, r in resolved.items()}
-
-
-def _plan_resource(r: _Resolved, live: LiveState, ledger: LedgerView, stack: str,
-                   allow_data_loss: bool) -> ResourceChange:
-    current = live.get(r.rid.key)
+def _with_ledger_name(r: Resolved, ledger: LedgerView) -> Resolved:
+    """A server-named resource's API name comes from the ledger once it has been created."""
     entry = ledger.entries.get(r.rid.key)
-    exact = r.exact
-    base: dict[str, Any] = dict(address=r.address, kind=r.kind.name, id=r.rid.name, desired=r.desired,
-                depends_on=r.depends_on, parts=r.rid.parts, scope=r.rid.scope, outputs=r.outputs,
-                allow_data_loss=allow_data_loss or r.allow_data_loss, exact=exact,
-                waivers=dict(r.waivers))
+    if r.kind.naming != "server" or entry is None or not entry.id:
+        return r
+    known = r.kind.id_from_name(entry.id)
+    return replace(r, rid=replace(known, address=r.address))
+
+
+def _moves(resolved: Any, ledger: LedgerView) -> dict[str, LedgerEntryLike]:
+    """Resources whose API name the ledger records under another address (an address rename)."""
+    by_name = {(e.kind, e.id): e for e in ledger.entries.values() if e.id}
+    moved: dict[str, LedgerEntryLike] = {}
+    for r in resolved:
+        old = by_name.get((r.kind.name, r.rid.name)) if r.rid.name else None
+        if old is not None and old.key != r.rid.key and r.rid.key not in ledger.entries:
+            moved[r.rid.key] = old
+    return moved
+
+
+def _entry_for(r: Resolved, ctx: _Context) -> LedgerEntryLike | None:
+    return ctx.ledger.entries.get(r.rid.key) or ctx.moved.get(r.rid.key)
+
+
+def _previous_id(r: Resolved, entry: LedgerEntryLike | None, kinds: Mapping[str, Kind]) -> ResourceId | None:
+    """The API name a user-named resource had when its ``name`` changed since the last apply."""
+    if entry is None or not entry.id or r.kind.naming != "user" or entry.id == r.rid.name:
+        return None
+    return replace(kinds[entry.kind].id_from_name(entry.id), address=r.address)
+
+
+def _reads(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerEntryLike],
+           kinds: Mapping[str, Kind]) -> list[ResourceId]:
+    rids: list[ResourceId] = []
+    for r in resolved:
+        rids.append(r.rid)
+        previous = _previous_id(r, ledger.entries.get(r.rid.key) or moved.get(r.rid.key), kinds)
+        if previous is not None:
+            rids.append(previous)
+    return rids
+
+
+# --- one resource -------------------------------------------------------------------------------
+
+def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChange:
+    entry = _entry_for(r, ctx)
+    if r.kind.naming == "server" and not r.rid.name:
+        found = live.owned(r.kind, r.rid, ctx.stack)
+        if len(found) > 1:
+            return _change(r, ctx, Action.NOOP, blocked=(
+                f"{len(found)} resources carry this stack's labels for '{r.address}' "
+                f"({', '.join(found)}); delete the extra ones"))
+        if found:
+            r = replace(r, rid=replace(r.kind.id_from_name(found[0]), address=r.address))
+            live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
+    r.outputs = {**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))}
+    previous = _previous_id(r, entry, {r.kind.name: r.kind})
+    if previous is not None and live.get(previous) is not None:
+        return _rename(r, previous, ctx)
+    current = live.get(r.rid)
     if current is None:
-        adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in _flat(r.desired))
-        return ResourceChange(**base, action=Action.CREATE, changes=adds)
-    foreign = None if entry else ownership.foreign_owner(r.kind, current, stack)
-    if foreign:
-        return ResourceChange(**base, action=Action.NOOP, blocked=foreign)
-    changes = diff(r.desired, r.kind.normalize(current), entry.applied if entry else None,
-                   exact=exact)
-    return _classify(base, r, changes, allow_data_loss, adopt=entry is None and r.kind.adoptable)
+        adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired))
+        return _change(r, ctx, Action.CREATE, changes=adds)
+    if entry is not None:
+        return _owned(r, current, entry, ctx)
+    if r.kind.shared:
+        return _first_share(r, current, ctx)
+    return _unrecorded(r, current, ctx)
 
 
-def _classify(base: dict[str, Any], r: _Resolved, changes: list[FieldChange],
-              allow_data_loss: bool, *, adopt: bool) -> ResourceChange:
+def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
+           ctx: _Context) -> ResourceChange:
+    changes = diff(r.desired, r.kind.normalize(current), entry.applied, exact=r.exact)
+    kept, notes = _spare_preexisting(changes, entry.preexisting)
+    return _classify(r, ctx, kept, preexisting=entry.preexisting, notes=notes,
+                     moved_from=ctx.moved[r.rid.key].key if r.rid.key in ctx.moved else None)
+
+
+def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
+    """A part of a shared thing applied for the first time: what is already there is recorded."""
+    changes = diff(r.desired, r.kind.normalize(current), None, exact=r.exact)
+    changed = {c.path for c in changes}
+    preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
+    return _classify(r, ctx, changes, preexisting=preexisting)
+
+
+def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
+    """A live resource the ledger does not record: adopted only when provably ours."""
+    intent = ctx.ledger.intents.get(r.rid.key)
+    verdict = ownership.judge(r.kind, current, stack=ctx.stack, requested=r.adopt,
+                              intent=intent is not None and intent.id == r.rid.name)
+    if not verdict.ours:
+        return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
+    changes = diff(r.desired, r.kind.normalize(current), None, exact=r.exact)
+    return _classify(r, ctx, changes, adopt_reason=verdict.reason)
+
+
+def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
+    adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired))
+    reason = f"its name changes from {previous.name} to {r.rid.name}"
+    blocked = None
+    if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.data_bearing \
+            and r.kind.holds_data(previous):
+        blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
+    return _change(r, ctx, Action.REPLACE, changes=adds, reason=reason, blocked=blocked,
+                   previous_id=previous.name)
+
+
+def _spare_preexisting(changes: list[FieldChange], preexisting: tuple[str, ...]
+                       ) -> tuple[list[FieldChange], tuple[str, ...]]:
+    """Drop removals of parts that existed before this stack applied them (left in place)."""
+    if not preexisting:
+        return changes, ()
+    spared = set(preexisting)
+    kept = [c for c in changes if not (c.op == "remove" and c.path in spared)]
+    notes = tuple(f"{c.path}: existed before this stack applied it; left in place"
+                  for c in changes if c.op == "remove" and c.path in spared)
+    return kept, notes
+
+
+def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], *,
+              adopt_reason: str | None = None, preexisting: tuple[str, ...] = (),
+              notes: tuple[str, ...] = (), moved_from: str | None = None) -> ResourceChange:
+    extra: dict[str, Any] = dict(adopt=adopt_reason is not None, adopt_reason=adopt_reason,
+                                 preexisting=preexisting, notes=notes, moved_from=moved_from)
     if not changes:
-        return ResourceChange(**base, action=Action.NOOP, adopt=adopt)
+        return _change(r, ctx, Action.NOOP, **extra)
     reason = r.kind.replace_reason(changes)
     if reason is None:
-        return ResourceChange(**base, action=Action.UPDATE, changes=tuple(changes), adopt=adopt)
-    marked = tuple(_mark_replace(r.kind, c) for c in changes)
+        return _change(r, ctx, Action.UPDATE, changes=tuple(changes), **extra)
+    marked = tuple(replace(c, forces_replace=r.kind.replace_reason([c]) is not None) for c in changes)
     blocked = None
-    if not base["allow_data_loss"] and r.kind.replace_loses_data(r.rid, changes) \
+    if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.replace_loses_data(r.rid, changes) \
             and r.kind.holds_data(r.rid):
         blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
-    return ResourceChange(**base, action=Action.REPLACE, changes=marked, reason=reason,
-                          blocked=blocked, adopt=adopt)
+    return _change(r, ctx, Action.REPLACE, changes=marked, reason=reason, blocked=blocked, **extra)
 
 
-def _mark_replace(kind: Kind, change: FieldChange) -> FieldChange:
-    forces = kind.replace_reason([change]) is not None
-    return FieldChange(path=change.path, op=change.op, old=change.old, new=change.new,
-                       forces_replace=forces)
+def _change(r: Resolved, ctx: _Context, action: Action, **extra: Any) -> ResourceChange:
+    return ResourceChange(address=r.address, kind=r.kind.name, id=r.rid.name, action=action,
+                          desired=r.desired, depends_on=r.depends_on, parts=r.rid.parts,
+                          scope=r.rid.scope, outputs=r.outputs,
+                          allow_data_loss=ctx.allow_data_loss or r.allow_data_loss,
+                          exact=r.exact, waivers=dict(r.waivers), **extra)
 
 
-def _plan_deletes(orphans: list[LedgerEntryLike], ids: list[ResourceId], live: LiveState,
-                  kinds: Mapping[str, Kind], allow_data_loss: bool) -> list[ResourceChange]:
-    planned = []
-    deleting = {rid.name for entry, rid in zip(orphans, ids) if live.get(rid.key) is not None}
-    for entry, rid in zip(orphans, ids):
-        kind = kinds[entry.kind]
-        children = tuple(e.address for e, other in zip(orphans, ids)   # deleted first: what
-                         if is_ancestor_id(rid.name, other.name)      # lives in it, and what
-                         or rid.key in e.depends_on)                  # depended on it
-        base: dict[str, Any] = dict(address=entry.address, kind=entry.kind, id=entry.id, depends_on=children,
-                    parts=rid.parts, scope=rid.scope, outputs=entry.outputs,
-                    allow_data_loss=allow_data_loss, last_applied=entry.applied)
-        if live.get(rid.key) is None:
-            planned.append(ResourceChange(**base, action=Action.NOOP,
-                                          reason="already gone; dropped from the ledger"))
-            continue
-        if kind.removal(entry.applied, allow_data_loss=allow_data_loss) == "abandon":
-            planned.append(ResourceChange(**base, action=Action.ABANDON,
-                                          reason="no longer in the spec; kept live, dropped from the ledger"))
-            continue
-        blocked = None
-        if kind.data_bearing and not allow_data_loss and _loses_data(kind, rid, deleting):
-            blocked = "it holds data; pass --allow-data-loss to delete it with its contents"
-        planned.append(ResourceChange(**base, action=Action.DELETE, blocked=blocked,
-                                      reason="no longer in the spec"))
-    return planned
-
-
-def _loses_data(kind: Kind, rid: ResourceId, deleting: set[str]) -> bool:
-    """Whether deleting ``rid`` destroys data that is not itself planned for deletion."""
-    if not kind.holds_data(rid):
-        return False
-    contents = kind.contents(rid)
-    return contents is None or not set(contents) <= deleting
-
+# --- plan-wide ----------------------------------------------------------------------------------
 
 def _stack_outputs(spec: Spec, outputs: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    return {name: resolve_refs(template, _lookup_outputs(outputs))
-            for name, template in spec.outputs.items()}
-
-
-def _lookup_outputs(outputs: Mapping[str, dict[str, Any]]) -> Any:
     def lookup(address: str, output: str) -> Any:
         value = outputs.get(address, {}).get(output)
         return value if value is not None else f"${{{address}.{output}}}"
-    return lookup
+    return {name: resolve_refs(template, lookup) for name, template in spec.outputs.items()}
 
 
 def _needs_ledger_sync(changes: list[ResourceChange], ledger: LedgerView,
                        kinds: Mapping[str, Kind]) -> bool:
+    """Whether the ledger must be written although no API call is needed."""
     for change in changes:
         if change.action is not Action.NOOP or change.blocked:
             continue
         entry = ledger.entries.get(change.key)
-        if change.desired is None or entry is None:
-            return True        # forget a gone resource, or record an adopted one
-        if entry.applied != redact(change.desired, kinds[change.kind].secret_fields) or entry.outputs != change.outputs:
+        if change.desired is None or entry is None or change.moved_from:
+            return True        # forget a gone resource, record an adopted or moved one
+        if entry.id != change.id or entry.outputs != change.outputs \
+                or entry.applied != stored_form(change.desired, kinds[change.kind]):
             return True
     return False
-
-
-def _flat(value: dict[str, Any]) -> list[tuple[str, Any]]:
-    return list(leaves(value))

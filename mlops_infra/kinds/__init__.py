@@ -1,10 +1,13 @@
-"""Resource kinds, one module per GCP service; importing this package registers them all.
+"""Resource kinds, one module (or package) per GCP service; importing this package registers them.
 
-Each kind module's docstring holds the table of REST paths a spec may write for it.
+Every public module and subpackage here is imported, so a new kind is one new module:
+nothing else lists it. Modules starting with ``_`` hold what kinds share. Each kind
+module's docstring holds the table of REST paths a spec may write for it.
 """
 
-from mlops_infra.kinds import bigquery, storage  # noqa: F401  (registers the kinds)
-from mlops_infra.kinds import kms, serviceusage  # noqa: F401  (registers KMS and API enablement)
-from mlops_infra.kinds import iam  # noqa: F401  (registers the IAM kinds)
-from mlops_infra.kinds import storage_bindings  # noqa: F401  (registers storage.BucketBindings)
-from mlops_infra.kinds import compute  # noqa: F401  (registers the VPC networking kinds)
+import importlib
+import pkgutil
+
+for _module in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+    if not _module.name.rsplit(".", 1)[-1].startswith("_"):
+        importlib.import_module(_module.name)

@@ -228,16 +228,6 @@ def set_path(target: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
-def get_path(source: dict[str, Any] | None, path: str, default: Any = None) -> Any:
-    """The value at ``path`` (see ``engine.paths``) in ``source``, or ``default``."""
-    node: Any = source
-    for part in paths.split(path):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
 def merge_patch(changes: Iterable[FieldChange]) -> dict[str, Any]:
     """A merge-patch body for ``changes``: new values at their paths, ``None`` where removed.
 
@@ -287,12 +277,11 @@ def int64(value: Any) -> Any:
     return value
 
 
-def int64_at(body: dict[str, Any], paths: Iterable[str]) -> None:
+def int64_at(body: dict[str, Any], at: Iterable[str]) -> None:
     """Apply ``int64`` in place at each dotted path present in ``body``."""
-    for path in paths:
-        marker = object()
-        value = get_path(body, path, marker)
-        if value is not marker:
+    for path in at:
+        value = paths.get(body, path)
+        if value is not paths.MISSING:
             set_path(body, path, int64(value))
 
 
@@ -300,7 +289,7 @@ def with_defaults(live: dict[str, Any], defaults: dict[str, Any]) -> dict[str, A
     """``live`` with API defaults filled at dotted paths the server leaves out when unset."""
     out = copy.deepcopy(live)
     for path, value in defaults.items():
-        if get_path(out, path) is None:
+        if paths.get(out, path, None) is None:
             set_path(out, path, value)
     return out
 

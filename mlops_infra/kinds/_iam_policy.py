@@ -36,6 +36,7 @@ import copy
 import hashlib
 import re
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -43,6 +44,7 @@ from pydantic import Field, field_validator
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId, Violation
 from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 _MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|group|serviceAccount|domain|principal|"
@@ -93,7 +95,7 @@ def desired_bindings(bindings: list[dict[str, Any]]) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for b in bindings:
         key = binding_key(b["role"], b.get("condition"))
-        out["bindings"].setdefault(key, {}).update({m: True for m in b["members"]})
+        out["bindings"].setdefault(key, {}).update(dict.fromkeys(b["members"], True))
         if b.get("condition"):
             conditions[key] = {k: v for k, v in b["condition"].items() if v is not None}
     if conditions:
@@ -152,11 +154,12 @@ def _find_or_add(bindings: list[dict[str, Any]], key: str, desired: dict[str, An
 
 
 class IamBindingsKind(Kind):
-    """Base class: subclasses set ``name``, ``model``, ``required_api`` and the three methods below."""
+    """Base class: subclasses set ``name``, ``model``, ``api``, ``uses`` and the three methods below."""
 
     labels_path: ClassVar[str | None] = None
     listable: ClassVar[bool] = False
-    adoptable: ClassVar[bool] = False
+    shared: ClassVar[bool] = True
+    guardrails: ClassVar[Mapping[str, str]] = NO_PUBLIC_MEMBERS
     outputs: ClassVar[frozenset[str]] = frozenset()
 
     # --- what subclasses provide ------------------------------------------------------------

@@ -35,11 +35,12 @@ members and roles are left alone).
 | ``cryptoKey``  | required: the key's full name (``${key.id}``)                    |
 | ``role``       | default ``roles/cloudkms.cryptoKeyEncrypterDecrypter``            |
 | ``member``     | e.g. ``serviceAccount:x@p.iam.gserviceaccount.com``, or instead:  |
-| ``serviceAgent`` | ``storage``/``bigquery``: that service's agent in the resource's project, asked of the API at apply time |
+| ``serviceAgent`` | a service agent a kind declares (``storage``, ``bigquery``, ...): that service's agent in the resource's project, asked of the API at apply time |
 
-A ``storage.Bucket`` or ``bigquery.Dataset`` whose default KMS key is a reference
-(``${key.id}``) implies such a grant (``cmek_grant``), so the service can use the key
-before the bucket or dataset is created with it.
+A resource whose kind declares a ``service_agent`` and ``cmek_fields`` (buckets, datasets)
+and whose key is a reference to a ``kms.CryptoKey`` (``${key.id}``) implies such a grant
+(``CryptoKey.encryption_grant``), so the service can use the key before the resource is
+created with it. ``serviceAgent`` names any agent a registered kind declares.
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
-from mlops_infra.engine.registry import register
+from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register, service_agents
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
+from mlops_infra.kinds._clients import KMS
 from mlops_infra.spec import find_refs
 
 API = "cloudkms.googleapis.com"
@@ -75,10 +77,16 @@ def _as_dict(message: Any) -> dict[str, Any]:
     return data
 
 
+def _bad_id(name: str, what: str) -> str | None:
+    if _ID.match(name):
+        return None
+    return f"{what} name {name!r}: use letters, digits, '_' or '-' (at most 63)"
+
+
 def _check_id(ctx: ResourceContext, what: str) -> str:
-    if not _ID.match(ctx.name):
-        raise errors.SpecError(f"{what} name {ctx.name!r}: use letters, digits, '_' or '-' "
-                               "(at most 63)", field=f"{ctx.address}.name")
+    problem = _bad_id(ctx.name, what)
+    if problem:
+        raise errors.SpecError(problem, field=f"{ctx.address}.name")
     return ctx.name
 
 
@@ -98,10 +106,14 @@ class KeyRing(Kind):
     model = KeyRingSpec
     outputs = frozenset({"id", "name"})
     labels_path = None
-    required_api = API
+    api = API
+    uses = (KMS,)
 
-    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "abandon"
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return _bad_id(ctx.name, "key ring")
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         location = fields.get("location") or ctx.region
@@ -121,7 +133,7 @@ class KeyRing(Kind):
 
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"key rings in {scope}"):
-            rings = self.clients.kms().list_key_rings(request={"parent": scope}, **CALL)
+            rings = self.clients.get(KMS).list_key_rings(request={"parent": scope}, **CALL)
             return {r.name: _as_dict(r) for r in rings}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
@@ -129,13 +141,13 @@ class KeyRing(Kind):
 
         with translate_errors(f"key ring {rid.name}"):
             try:
-                return _as_dict(self.clients.kms().get_key_ring(request={"name": rid.name}, **CALL))
+                return _as_dict(self.clients.get(KMS).get_key_ring(request={"name": rid.name}, **CALL))
             except NotFound:
                 return None
 
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         with translate_errors(f"key ring {rid.name}"):
-            ring = self.clients.kms().create_key_ring(request={
+            ring = self.clients.get(KMS).create_key_ring(request={
                 "parent": rid.scope, "key_ring_id": rid.parts["keyRings"], "key_ring": {}}, **CALL)
             return _as_dict(ring)
 
@@ -220,10 +232,28 @@ class CryptoKey(Kind):
     outputs = frozenset({"id", "name"})
     immutable = frozenset({"purpose", "versionTemplate.protectionLevel"})
     data_bearing = True
-    required_api = API
+    api = API
+    uses = (KMS,)
 
-    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "delete" if allow_data_loss else "abandon"
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return _bad_id(ctx.name, "crypto key")
+
+    def encryption_grant(self, *, key: str, consumer: Any, agent: str) -> list[Any]:
+        """Service agent ``agent`` of ``consumer``'s project may encrypt with this key.
+
+        One grant per (key, agent, project): every bucket of a project encrypted with the
+        same key shares it, so the implied grants of several buckets are one plan entry.
+        """
+        key_address = sorted(find_refs(key))[0][0]
+        address = f"{key_address}-{agent}-grant-{consumer.project}"
+        return [dataclasses.replace(
+            consumer, address=address, kind=CryptoKeyGrant.name, name=address,
+            fields={"cryptoKey": key, "serviceAgent": agent}, adopt=False,
+            depends_on=frozenset(a for a, _ in find_refs(key)), allow_data_loss=False,
+            waivers={}, field_lines={})]
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         ring = str(fields.get("keyRing", ""))
@@ -256,7 +286,7 @@ class CryptoKey(Kind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"crypto keys in {scope}"):
-            keys = self.clients.kms().list_crypto_keys(request={"parent": scope}, **CALL)
+            keys = self.clients.get(KMS).list_crypto_keys(request={"parent": scope}, **CALL)
             return {k.name: _as_dict(k) for k in keys}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
@@ -264,7 +294,7 @@ class CryptoKey(Kind):
 
         with translate_errors(f"crypto key {rid.name}"):
             try:
-                return _as_dict(self.clients.kms().get_crypto_key(request={"name": rid.name},
+                return _as_dict(self.clients.get(KMS).get_crypto_key(request={"name": rid.name},
                                                                   **CALL))
             except NotFound:
                 return None
@@ -282,7 +312,7 @@ class CryptoKey(Kind):
             body["nextRotationTime"] = _after(body["rotationPeriod"])
         with translate_errors(f"crypto key {rid.name}"):
             key = kms_v1.CryptoKey.from_json(json.dumps(body))
-            created = self.clients.kms().create_crypto_key(request={
+            created = self.clients.get(KMS).create_crypto_key(request={
                 "parent": rid.scope, "crypto_key_id": rid.parts["cryptoKeys"],
                 "crypto_key": key}, **CALL)
             return _as_dict(created)
@@ -294,7 +324,7 @@ class CryptoKey(Kind):
         body, mask = _patch(desired, changes, live)
         with translate_errors(f"crypto key {rid.name}"):
             key = kms_v1.CryptoKey.from_json(json.dumps({**body, "name": rid.name}))
-            updated = self.clients.kms().update_crypto_key(request={
+            updated = self.clients.get(KMS).update_crypto_key(request={
                 "crypto_key": key, "update_mask": {"paths": [_snake(p) for p in mask]}}, **CALL)
             return _as_dict(updated)
 
@@ -305,7 +335,7 @@ class CryptoKey(Kind):
                                         "allowDataLoss")
         for version in self._live_versions(rid):
             with translate_errors(f"key version {version}"):
-                self.clients.kms().destroy_crypto_key_version(request={"name": version}, **CALL)
+                self.clients.get(KMS).destroy_crypto_key_version(request={"name": version}, **CALL)
 
     def _live_versions(self, rid: ResourceId) -> Names:
         from google.api_core.exceptions import NotFound
@@ -315,7 +345,7 @@ class CryptoKey(Kind):
                   kms_v1.CryptoKeyVersion.CryptoKeyVersionState.DISABLED)
         with translate_errors(f"versions of {rid.name}"):
             try:
-                versions = self.clients.kms().list_crypto_key_versions(
+                versions = self.clients.get(KMS).list_crypto_key_versions(
                     request={"parent": rid.name}, **CALL)
                 return [v.name for v in versions if v.state in usable]
             except NotFound:
@@ -369,7 +399,15 @@ class CryptoKeyGrantSpec(SpecModel):
     cryptoKey: str
     role: str = ENCRYPTER_DECRYPTER
     member: str | None = None
-    serviceAgent: Literal["storage", "bigquery"] | None = None
+    serviceAgent: str | None = None
+
+    @field_validator("serviceAgent")
+    @classmethod
+    def _known_agent(cls, value: str | None) -> str | None:
+        known = service_agents()
+        if value is not None and value not in known:
+            raise ValueError(f"unknown service agent {value!r} (known: {', '.join(sorted(known))})")
+        return value
 
     @model_validator(mode="after")
     def _one_member(self) -> CryptoKeyGrantSpec:
@@ -387,7 +425,9 @@ class CryptoKeyGrant(Kind):
     outputs = frozenset({"member"})
     labels_path = None
     listable = False
-    required_api = API
+    shared = True
+    api = API
+    uses = (KMS,)
 
     def __init__(self, clients: Any) -> None:
         super().__init__(clients)
@@ -450,7 +490,7 @@ class CryptoKeyGrant(Kind):
             _set_members(policy, role, after)
             try:
                 with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
-                    self.clients.kms().set_iam_policy(request={
+                    self.clients.get(KMS).set_iam_policy(request={
                         "resource": rid.parts["cryptoKey"], "policy": policy}, **CALL)
                 return
             except errors.Conflict:
@@ -463,7 +503,7 @@ class CryptoKeyGrant(Kind):
 
         with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
             try:
-                return self.clients.kms().get_iam_policy(
+                return self.clients.get(KMS).get_iam_policy(
                     request={"resource": rid.parts["cryptoKey"]}, **CALL)
             except NotFound:
                 return None
@@ -478,12 +518,7 @@ class CryptoKeyGrant(Kind):
         return self._agents[(agent, project)]
 
     def _agent_email(self, agent: str, project: str) -> str:
-        with translate_errors(f"{agent} service agent of {project}"):
-            if agent == "storage":
-                return str(self.clients.storage(project).get_service_account_email(
-                    project=project, **CALL))
-            return str(self.clients.bigquery(project).get_service_account_email(
-                project=project, **CALL))
+        return service_agents()[agent].email(self.clients, project)
 
 
 def _grant_shape(rid: ResourceId) -> dict[str, Any]:
@@ -506,21 +541,3 @@ def _set_members(policy: Any, role: str, members: set[str]) -> None:
     policy.bindings.extend(kept)
     if members:
         policy.bindings.add(role=role, members=sorted(members))
-
-
-# --- CMEK wiring used by storage.Bucket and bigquery.Dataset ---------------------------------
-
-def cmek_grant(res: Any, *, key: Any, agent: str) -> list[Any]:
-    """The grant a resource encrypted with a referenced key needs (none for a literal key name)."""
-    refs = find_refs(key) if isinstance(key, str) else set()
-    if not refs:
-        return []
-    # One grant per (key, agent, project): every bucket of a project encrypted with the same key
-    # shares it, so the implied resources of several buckets collapse into one plan entry.
-    key_address = sorted(refs)[0][0]
-    address = f"{key_address}-{agent}-grant-{res.project}"
-    return [dataclasses.replace(
-        res, address=address, kind=CryptoKeyGrant.name,
-        name=address, fields={"cryptoKey": key, "serviceAgent": agent},
-        depends_on=frozenset(address for address, _ in refs), allow_data_loss=False,
-        waivers={}, field_lines={})]

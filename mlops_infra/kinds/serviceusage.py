@@ -6,9 +6,11 @@
 | ``disableOnRemoval`` | ``true``: removing it from the spec disables the API; default: the API stays enabled (abandoned) |
 
 Identity ``projects/PROJECT/services/API``, listed per project (``state:ENABLED``).
-Creating it enables the API and waits for the operation; an API already enabled is adopted
-(APIs carry no labels: ownership is the ledger's). Every resource whose kind requires this API
-in the same project is ordered after it (``Kind.provided_api``). ``disableOnRemoval`` is kept in
+Creating it enables the API and waits for the operation. An API belongs to the project, not
+to a stack (``shared``): one already enabled before this stack first applied it is recorded
+as pre-existing, never "adopted", and removing it from the spec leaves it enabled even with
+``disableOnRemoval``. Every resource whose kind needs this API in the same project is
+ordered after it (it ``provides`` the ``api:PROJECT/NAME`` capability). ``disableOnRemoval`` is kept in
 the desired state (so the ledger remembers it) and never sent to the API: reads echo it back
 from the resource id, which is why listed items are read again one by one.
 Outputs: ``name`` (the API), ``id`` (the full name).
@@ -20,10 +22,11 @@ import re
 from typing import Any
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId, api_capability
 from mlops_infra.engine.registry import register
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
+from mlops_infra.kinds._clients import SERVICE_USAGE
 
 _API = re.compile(r"^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$")
 _FLAG = "disableOnRemoval"
@@ -36,10 +39,12 @@ class ServiceSpec(SpecModel):
     disableOnRemoval: bool | None = None
 
 
+_BAD_API = "{name!r} is not an API name (e.g. 'compute.googleapis.com'); set 'name:'"
+
+
 def api_name(ctx: ResourceContext) -> str:
     if not _API.match(ctx.name):
-        raise errors.SpecError(f"{ctx.name!r} is not an API name (e.g. 'compute.googleapis.com'); "
-                               "set 'name:'", field=f"{ctx.address}.name")
+        raise errors.SpecError(_BAD_API.format(name=ctx.name), field=f"{ctx.address}.name")
     return ctx.name
 
 
@@ -49,14 +54,19 @@ class Service(Kind):
 
     name = "serviceusage.Service"
     model = ServiceSpec
+    uses = (SERVICE_USAGE,)
     outputs = frozenset({"name", "id"})
     labels_path = None
+    shared = True
     complete_listing = False   # listed items lack the spec-only flag: read them again
 
-    def provided_api(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
-        return ctx.name
+    def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
+        return frozenset({api_capability(ctx.project, ctx.name)})
 
-    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> str:
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return None if _API.match(ctx.name) else _BAD_API.format(name=ctx.name)
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "delete" if applied.get(_FLAG) else "abandon"
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
@@ -79,13 +89,13 @@ class Service(Kind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"services of {scope}"):
-            pages = self.clients.service_usage().list_services(
+            pages = self.clients.get(SERVICE_USAGE).list_services(
                 request={"parent": scope, "filter": "state:ENABLED"}, **CALL)
             return {s.name: _as_dict(s) for s in pages}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         with translate_errors(f"service {rid.name}"):
-            live = _as_dict(self.clients.service_usage().get_service(
+            live = _as_dict(self.clients.get(SERVICE_USAGE).get_service(
                 request={"name": rid.name}, **CALL))
         if live.get("state") != "ENABLED":
             return None
@@ -95,7 +105,7 @@ class Service(Kind):
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
-        client = self.clients.service_usage()
+        client = self.clients.get(SERVICE_USAGE)
         with translate_errors(f"enabling {rid.name}"):
             op = client.enable_service(request={"name": rid.name}, **CALL)
         self._wait(op.operation, what=f"enabling {rid.name}")
@@ -109,14 +119,14 @@ class Service(Kind):
         return self.get(rid) or self.create(rid, desired)   # nothing on the API to change
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
-        client = self.clients.service_usage()
+        client = self.clients.get(SERVICE_USAGE)
         with translate_errors(f"disabling {rid.name}"):
             op = client.disable_service(request={"name": rid.name}, **CALL)
         self._wait(op.operation, what=f"disabling {rid.name}")
 
     def _wait(self, operation: Any, *, what: str) -> None:
         """Poll the operation (without the client's own retries) until it is done."""
-        ops = self.clients.service_usage().transport.operations_client
+        ops = self.clients.get(SERVICE_USAGE).transport.operations_client
 
         def poll() -> Any:
             if operation.done:

@@ -33,9 +33,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, ServiceAgent, Violation
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._policy import bucket_violations
 from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
@@ -47,6 +46,8 @@ from mlops_infra.kinds._base import (
     translate_errors,
     with_defaults,
 )
+from mlops_infra.kinds._clients import STORAGE
+from mlops_infra.kinds._policy import BUCKET_RULES, CMEK_SETTINGS, bucket_violations
 
 _INT64_PATHS = ("retentionPolicy.retentionPeriod", "softDeletePolicy.retentionDurationSeconds")
 
@@ -185,6 +186,15 @@ def expand_shorthands(fields: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _agent_email(clients: Any, project: str) -> str:
+    with translate_errors(f"storage service agent of {project}"):
+        return str(clients.get(STORAGE, project).get_service_account_email(project=project, **CALL))
+
+
+STORAGE_AGENT = ServiceAgent(name="storage", email=_agent_email, uses=(STORAGE,))
+"""Cloud Storage's service agent: it must be granted a bucket's CMEK key."""
+
+
 def bucket_parts(rid: ResourceId) -> tuple[str, str]:
     # ``parts`` keys follow ``Kind.id_from_name``: collection -> value.
     return rid.parts["projects"], rid.parts["buckets"]
@@ -198,10 +208,15 @@ class Bucket(Kind):
 
     name = "storage.Bucket"
     model = BucketSpec
-    required_api = "storage.googleapis.com"
+    api = "storage.googleapis.com"
+    uses = (STORAGE,)
     outputs = frozenset({"name", "url", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
+    service_agent = STORAGE_AGENT
+    cmek_fields = ("defaultKmsKeyName", "encryption.defaultKmsKeyName")
+    guardrails = BUCKET_RULES
+    policy_settings = CMEK_SETTINGS
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return ResourceId(kind=self.name, name=f"projects/{ctx.project}/buckets/{ctx.name}",
@@ -210,14 +225,6 @@ class Bucket(Kind):
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         return canonical({"name": ctx.name, **expand_shorthands(fields)})
-
-    def implied_resources(self, res: Any) -> list[Any]:
-        """A key referenced as ``${key.id}`` needs the storage service agent granted on it."""
-        from mlops_infra.kinds.kms import cmek_grant
-
-        key = res.fields.get("defaultKmsKeyName") or (res.fields.get("encryption") or {}).get(
-            "defaultKmsKeyName")
-        return cmek_grant(res, key=key, agent="storage")
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return canonical(with_defaults(live, _LIVE_DEFAULTS))
@@ -236,7 +243,7 @@ class Bucket(Kind):
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"buckets in {scope}"):
-            client = self.clients.storage(project)
+            client = self.clients.get(STORAGE, project)
             return {f"projects/{project}/buckets/{b.name}": dict(b._properties)
                     for b in client.list_buckets(project=project, projection="noAcl", **CALL)}
 
@@ -246,7 +253,7 @@ class Bucket(Kind):
 
         with translate_errors(f"bucket {name}"):
             try:
-                return dict(self.clients.storage(project).get_bucket(name, **CALL)._properties)
+                return dict(self.clients.get(STORAGE, project).get_bucket(name, **CALL)._properties)
             except NotFound:
                 return None
 
@@ -255,7 +262,7 @@ class Bucket(Kind):
         from google.api_core.exceptions import NotFound
 
         with translate_errors(f"bucket {name}"):
-            client = self.clients.storage(project)
+            client = self.clients.get(STORAGE, project)
             try:
                 blobs = client.list_blobs(name, max_results=1, versions=True, **CALL)
                 return next(iter(blobs), None) is not None
@@ -268,7 +275,7 @@ class Bucket(Kind):
         from google.api_core.exceptions import Conflict
 
         with translate_errors(f"bucket {name}"):
-            client = self.clients.storage(project)
+            client = self.clients.get(STORAGE, project)
             bucket = client.bucket(name)
             for key, value in desired.items():
                 # create_bucket sends only the keys in ``_changes``: patch each one in.
@@ -286,7 +293,7 @@ class Bucket(Kind):
         project, name = bucket_parts(rid)
         body = canonical(patch_body(desired, changes))
         with translate_errors(f"bucket {name}"):
-            bucket = self.clients.storage(project).bucket(name)
+            bucket = self.clients.get(STORAGE, project).bucket(name)
             for key, value in body.items():
                 bucket._patch_property(key, value)
             bucket.patch(**CALL)
@@ -300,7 +307,7 @@ class Bucket(Kind):
             raise errors.PermanentError(f"bucket {name} is not empty: deleting it needs "
                                         "allowDataLoss")
         with translate_errors(f"bucket {name}"):
-            bucket = self.clients.storage(project).bucket(name)
+            bucket = self.clients.get(STORAGE, project).bucket(name)
             try:
                 if force:
                     self._delete_objects(bucket)

@@ -21,6 +21,7 @@ from pydantic import Field
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._clients import STORAGE
 from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind
 
 
@@ -36,7 +37,8 @@ class BucketBindings(IamBindingsKind):
 
     name = "storage.BucketBindings"
     model = BucketBindingsSpec
-    required_api = "storage.googleapis.com"
+    api = "storage.googleapis.com"
+    uses = (STORAGE,)
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}/buckets/{fields['bucket']}"
@@ -47,7 +49,7 @@ class BucketBindings(IamBindingsKind):
         project, bucket = rid.parts["projects"], rid.parts["buckets"]
         with translate_errors(f"IAM policy of bucket {bucket}"):
             try:
-                policy = self.clients.storage(project).bucket(bucket).get_iam_policy(
+                policy = self.clients.get(STORAGE, project).bucket(bucket).get_iam_policy(
                     requested_policy_version=3, **CALL)
             except NotFound:
                 return None
@@ -58,6 +60,6 @@ class BucketBindings(IamBindingsKind):
 
         project, bucket = rid.parts["projects"], rid.parts["buckets"]
         with translate_errors(f"IAM policy of bucket {bucket}"):
-            result = self.clients.storage(project).bucket(bucket).set_iam_policy(
+            result = self.clients.get(STORAGE, project).bucket(bucket).set_iam_policy(
                 Policy.from_api_repr(policy), **CALL)
         return dict(result.to_api_repr())

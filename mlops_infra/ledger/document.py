@@ -1,21 +1,34 @@
 """The ledger document: its data model, and JSON parsing/rendering with validation.
 
-One JSON document per stack (schema version 1). Parsing refuses anything it does
-not fully understand (invalid JSON, wrong shape, a newer schema) with a one-line
-``LedgerError`` naming the location, so a damaged ledger is never overwritten.
+One JSON document per stack (schema version 2)::
+
+    {"schemaVersion": 2, "stack": "ml-platform-dev",
+     "resources": {"storage.Bucket:raw": {"kind", "id", "address", "applied", "outputs",
+                                          "createdAt", "updatedAt", "dependsOn", "preexisting"}},
+     "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at"}},
+     "runs": [...]}
+
+Entries are keyed by **logical identity** (kind and spec address); ``id`` is the API name
+(chosen by the server for some kinds, recorded after create). An intent is a create a
+run announced before calling the API, so a run killed in between can prove on rerun that
+what it finds is its own. A version 1 document (keyed by API name, no intents) is
+migrated when read, and the migration is reported; it is written in the new form by the
+next apply. Parsing refuses anything it does not fully understand (invalid JSON, wrong
+shape, a newer schema) with a one-line ``LedgerError`` naming the location, so a damaged
+ledger is never overwritten.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mlops_infra.engine.errors import LedgerError
-from mlops_infra.ledger.redact import redact
+from mlops_infra.engine.kind import logical_key
 
-LEDGER_SCHEMA_VERSION = 1
+LEDGER_SCHEMA_VERSION = 2
 MAX_RUNS = 20
 
 
@@ -50,21 +63,40 @@ class LedgerEntry:
     created_at: str = ""
     updated_at: str = ""
     depends_on: tuple[str, ...] = ()    # keys of the resources it depended on (delete order)
+    preexisting: tuple[str, ...] = ()   # paths of a shared thing that existed before us
 
     @property
     def key(self) -> str:
-        """The ledger key, same as ``ResourceId.key``."""
-        return f"{self.kind}:{self.id}"
+        """The ledger key: kind and address (``engine.kind.logical_key``)."""
+        return logical_key(self.kind, self.address)
 
-    def redacted(self) -> LedgerEntry:
-        """A copy with secret-looking values replaced (see ``ledger.redact``)."""
-        return replace(self, applied=redact(self.applied), outputs=redact(self.outputs))
+    def to_json(self) -> dict[str, Any]:
+        doc = {"kind": self.kind, "id": self.id, "address": self.address,
+               "applied": self.applied, "outputs": self.outputs,
+               "createdAt": self.created_at, "updatedAt": self.updated_at,
+               "dependsOn": list(self.depends_on)}
+        if self.preexisting:
+            doc["preexisting"] = list(self.preexisting)
+        return doc
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create announced before it was made (``id`` is the API name it will have)."""
+
+    kind: str
+    id: str
+    address: str
+    run_id: str = ""
+    at: str = ""
+
+    @property
+    def key(self) -> str:
+        return logical_key(self.kind, self.address)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "address": self.address,
-                "applied": self.applied, "outputs": self.outputs,
-                "createdAt": self.created_at, "updatedAt": self.updated_at,
-                "dependsOn": list(self.depends_on)}
+                "runId": self.run_id, "at": self.at}
 
 
 @dataclass(frozen=True)
@@ -76,17 +108,26 @@ class LedgerState:
     generation: int = 0
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    intents: dict[str, Intent] = field(default_factory=dict)
+    migrated_from: int | None = None    # the schema version it was read in, when older
 
     @classmethod
     def empty(cls, *, stack: str, location: str) -> LedgerState:
         return cls(stack=stack, location=location)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if self.migrated_from is None:
+            return ()
+        return (f"ledger {self.location} uses schema version {self.migrated_from}; read as "
+                f"version {LEDGER_SCHEMA_VERSION} (it is rewritten so by the next apply)",)
+
 
 def render_document(state: LedgerState) -> bytes:
-    """The JSON bytes of ``state`` (secrets redacted, runs trimmed, keys sorted)."""
+    """The JSON bytes of ``state`` (runs trimmed, keys sorted)."""
     doc = {"schemaVersion": LEDGER_SCHEMA_VERSION, "stack": state.stack,
-           "resources": {key: entry.redacted().to_json()
-                         for key, entry in sorted(state.entries.items())},
+           "resources": {key: entry.to_json() for key, entry in sorted(state.entries.items())},
+           "intents": {key: intent.to_json() for key, intent in sorted(state.intents.items())},
            "runs": state.runs[-MAX_RUNS:]}
     return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
@@ -94,13 +135,20 @@ def render_document(state: LedgerState) -> bytes:
 def parse_document(data: bytes, *, stack: str, location: str, generation: int) -> LedgerState:
     """Validate and load a ledger document; ``LedgerError`` for anything unexpected."""
     doc = _load_json(data, location)
-    _check_header(doc, stack=stack, location=location)
-    entries = _parse_resources(doc.get("resources", {}), location)
+    version = _check_header(doc, stack=stack, location=location)
+    if "resources" not in doc:
+        raise _refuse(location, "it has no 'resources'")
+    entries = _parse_resources(doc["resources"], location)
+    if version == 1:
+        entries = _migrated_v1(entries)
+    _check_keys(entries, location)
+    intents = _parse_intents(doc.get("intents", {}), location)
     runs = doc.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise _refuse(location, "'runs' must be a list of objects")
     return LedgerState(stack=stack, location=location, generation=generation,
-                       entries=entries, runs=runs)
+                       entries=entries, runs=runs, intents=intents,
+                       migrated_from=version if version < LEDGER_SCHEMA_VERSION else None)
 
 
 def _refuse(location: str, why: str) -> LedgerError:
@@ -119,7 +167,7 @@ def _load_json(data: bytes, location: str) -> dict[str, Any]:
     return doc
 
 
-def _check_header(doc: dict[str, Any], *, stack: str, location: str) -> None:
+def _check_header(doc: dict[str, Any], *, stack: str, location: str) -> int:
     version = doc.get("schemaVersion")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _refuse(location, f"bad or missing schemaVersion {version!r}")
@@ -129,6 +177,7 @@ def _check_header(doc: dict[str, Any], *, stack: str, location: str) -> None:
             f"mlops_infra understands ({LEDGER_SCHEMA_VERSION}); upgrade mlops_infra")
     if doc.get("stack") != stack:
         raise _refuse(location, f"it belongs to stack {doc.get('stack')!r}, not {stack!r}")
+    return version
 
 
 def _parse_resources(raw: Any, location: str) -> dict[str, LedgerEntry]:
@@ -137,19 +186,69 @@ def _parse_resources(raw: Any, location: str) -> dict[str, LedgerEntry]:
     return {key: _parse_entry(key, value, location) for key, value in raw.items()}
 
 
-def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
-    if not isinstance(raw, dict):
-        raise _refuse(location, f"resource {key!r} is not an object")
-    for name in ("kind", "id"):
+def _check_keys(entries: dict[str, LedgerEntry], location: str) -> None:
+    for key, entry in entries.items():
+        if key != entry.key:
+            raise _refuse(location, f"resource {key!r} is filed under the wrong key "
+                                    f"(its kind and address make {entry.key!r})")
+
+
+def _strings(raw: dict[str, Any], names: tuple[str, ...], what: str, location: str) -> None:
+    for name in names:
         if not isinstance(raw.get(name), str):
-            raise _refuse(location, f"resource {key!r} has no string '{name}'")
+            raise _refuse(location, f"{what} has no string '{name}'")
+
+
+def _string_list(raw: dict[str, Any], name: str, what: str, location: str) -> tuple[str, ...]:
+    value = raw.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise _refuse(location, f"{what}: '{name}' must be a list of strings")
+    return tuple(value)
+
+
+def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
+    what = f"resource {key!r}"
+    if not isinstance(raw, dict):
+        raise _refuse(location, f"{what} is not an object")
+    _strings(raw, ("kind", "id"), what, location)
     for name in ("applied", "outputs"):
         if not isinstance(raw.get(name, {}), dict):
-            raise _refuse(location, f"resource {key!r}: '{name}' must be an object")
-    depends_on = raw.get("dependsOn", [])
-    if not isinstance(depends_on, list) or not all(isinstance(k, str) for k in depends_on):
-        raise _refuse(location, f"resource {key!r}: 'dependsOn' must be a list of keys")
+            raise _refuse(location, f"{what}: '{name}' must be an object")
     return LedgerEntry(kind=raw["kind"], id=raw["id"], address=str(raw.get("address", "")),
                        applied=raw.get("applied", {}), outputs=raw.get("outputs", {}),
                        created_at=str(raw.get("createdAt", "")),
-                       updated_at=str(raw.get("updatedAt", "")), depends_on=tuple(depends_on))
+                       updated_at=str(raw.get("updatedAt", "")),
+                       depends_on=_string_list(raw, "dependsOn", what, location),
+                       preexisting=_string_list(raw, "preexisting", what, location))
+
+
+def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:
+    if not isinstance(raw, dict):
+        raise _refuse(location, "'intents' must be an object")
+    intents = {}
+    for key, value in raw.items():
+        what = f"intent {key!r}"
+        if not isinstance(value, dict):
+            raise _refuse(location, f"{what} is not an object")
+        _strings(value, ("kind", "id", "address"), what, location)
+        intents[key] = Intent(kind=value["kind"], id=value["id"], address=value["address"],
+                              run_id=str(value.get("runId", "")), at=str(value.get("at", "")))
+    return intents
+
+
+def _migrated_v1(entries: dict[str, LedgerEntry]) -> dict[str, LedgerEntry]:
+    """Version 1 keyed entries by API name (``kind:id``); version 2 by kind and address."""
+    new_key = {old: _v2_key(old, e) for old, e in entries.items()}
+    out: dict[str, LedgerEntry] = {}
+    for old, entry in entries.items():
+        key = new_key[old]
+        if key in out:                     # two API names at one address (a crashed rename)
+            key = f"{key}#{len(out)}"
+        depends = tuple(new_key.get(d, d) for d in entry.depends_on)
+        out[key] = LedgerEntry(**{**entry.__dict__, "address": key.split(":", 1)[1],
+                                  "depends_on": depends})
+    return out
+
+
+def _v2_key(old_key: str, entry: LedgerEntry) -> str:
+    return logical_key(entry.kind, entry.address or old_key.split(":", 1)[1])

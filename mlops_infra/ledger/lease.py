@@ -1,8 +1,9 @@
 """The stack lock: a lease object (``STACK.lock``) next to the ledger.
 
 Acquiring creates the object only if absent (generation 0). A holder whose lease
-has expired can be taken over with a write conditional on that holder's
-generation, so of two racing takers exactly one wins. While held, a daemon
+has expired, or whose process is known to be gone (same host, boot and PID namespace,
+and its pid is no longer that process: ``holder_is_dead``), can be taken over with a
+write conditional on that holder's generation, so of two racing takers exactly one wins. While held, a daemon
 thread renews the lease every ``ttl/3`` (conditional on our last write); if that
 fails because someone else replaced or removed the lock, ``lost`` turns true.
 Release deletes the lock only if it is still ours.
@@ -20,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from mlops_infra.engine.errors import LedgerConflict, LockHeld
+from mlops_infra.engine.errors import LedgerConflict, LockHeld, UserError
 from mlops_infra.ledger.backend import Backend
 from mlops_infra.ledger.document import format_time, parse_time
+from mlops_infra.ledger.process import holder_is_dead, process_identity
 
 Clock = Callable[[], float]
 _ACQUIRE_ATTEMPTS = 5
@@ -37,10 +39,24 @@ class LockRecord:
 
     def expired(self, now: float) -> bool:
         """Whether the lease has run out; an unreadable lock is never treated as expired."""
+        left = self.seconds_left(now)
+        return left is not None and left <= 0
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds until the lease expires (``None`` when unreadable)."""
         try:
-            return parse_time(str(self.holder["expires"])) <= now
+            return parse_time(str(self.holder["expires"])) - now
         except (KeyError, ValueError):
-            return False
+            return None
+
+    def free(self, now: float) -> bool:
+        """Whether it may be taken over: expired, or its holder's process is gone."""
+        return self.expired(now) or holder_is_dead(self.holder)
+
+
+def lock_held(current: LockRecord, now: float) -> LockHeld:
+    left = current.seconds_left(now)
+    return LockHeld(current.holder, seconds_left=max(0.0, left) if left is not None else None)
 
 
 def read_lock(backend: Backend) -> LockRecord | None:
@@ -80,8 +96,8 @@ class Lease:
         self._acquired_at = format_time(self._clock())
         for _ in range(_ACQUIRE_ATTEMPTS):
             current = read_lock(self._backend)
-            if current is not None and not current.expired(self._clock()):
-                raise LockHeld(current.holder)
+            if current is not None and not current.free(self._clock()):
+                raise lock_held(current, self._clock())
             if self._try_write(current.generation if current else 0):
                 self._start_renewing()
                 return self
@@ -105,7 +121,7 @@ class Lease:
         now = self._clock()
         return {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(),
                 "acquiredAt": self._acquired_at, "expires": format_time(now + self.ttl),
-                "runId": self.run_id}
+                "runId": self.run_id, **process_identity()}
 
     # --- renewing -------------------------------------------------------------
     def renew(self) -> bool:
@@ -155,12 +171,20 @@ class Lease:
         self.release()
 
 
-def break_lock(backend: Backend) -> dict[str, Any] | None:
-    """Delete whatever lock is there (for humans: `state unlock`); its holder, or ``None``."""
+def break_lock(backend: Backend, *, force: bool = False,
+               clock: Clock = time.time) -> dict[str, Any] | None:
+    """Delete the lock (for humans: `state unlock`); its holder, or ``None`` if there was none.
+
+    A live lease (not expired, holder not known to be gone) is only broken with ``force``.
+    """
     for _ in range(_ACQUIRE_ATTEMPTS):
         current = read_lock(backend)
         if current is None:
             return None
+        if not force and not current.free(clock()):
+            held = lock_held(current, clock())
+            raise UserError(f"{held.describe()}; it looks alive, so it was left alone "
+                            "(pass --force to break it anyway)")
         try:
             backend.delete("lock", if_generation_match=current.generation)
             return current.holder

@@ -21,7 +21,6 @@ class Ledger:
     """A stack's ledger and lock in one backend (transient errors retried under ``retry``)."""
 
     def __init__(self, backend: Backend, *, retry: RetryPolicy | None = None) -> None:
-        self.raw_backend = backend
         self.backend: Backend = RetryingBackend(backend, policy=retry or RetryPolicy.from_env())
 
     @property
@@ -59,6 +58,6 @@ class Ledger:
         current = read_lock(self.backend)
         return current.holder if current else None
 
-    def break_lock(self) -> dict[str, Any] | None:
-        """Delete the lock whoever holds it; the holder it had, or ``None``."""
-        return break_lock(self.backend)
+    def break_lock(self, *, force: bool = False) -> dict[str, Any] | None:
+        """Delete the lock if its holder is gone (or with ``force``); the holder, or ``None``."""
+        return break_lock(self.backend, force=force)

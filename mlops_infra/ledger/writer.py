@@ -7,6 +7,10 @@ Each write is conditional on the generation last read or written. When another
 run wrote in between, the writer re-reads the ledger, replays only its own
 pending operations onto the fresh document (others' entries are kept) and tries
 again, a bounded number of times, before raising ``LedgerConflict``.
+
+If the re-read shows the ledger went backwards (deleted, or missing entries this writer
+wrote) the writer stops for good instead of recreating it with fewer entries: it keeps
+what it knows in a rescue file and says how to recover (``LedgerRolledBack``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
-from mlops_infra.engine.errors import LedgerConflict
+from mlops_infra.engine.errors import LedgerConflict, LedgerError
 from mlops_infra.ledger.backend import Backend
-from mlops_infra.ledger.document import MAX_RUNS, LedgerEntry, LedgerState, render_document, utc_now
+from mlops_infra.ledger.document import (
+    MAX_RUNS,
+    Intent,
+    LedgerEntry,
+    LedgerState,
+    render_document,
+    utc_now,
+)
+from mlops_infra.ledger.rescue import save_rescue_copy
+
+
+class LedgerRolledBack(LedgerError):
+    """The ledger lost what this run wrote (deleted or restored behind our back)."""
 
 
 @dataclass(frozen=True)
@@ -38,22 +54,32 @@ class _Run:
     run: dict[str, Any]
 
 
-_Op = _Put | _Remove | _Run
+@dataclass(frozen=True)
+class _Intend:
+    intents: tuple[Intent, ...]
+
+
+_Op = _Put | _Remove | _Run | _Intend
 
 
 def apply_ops(state: LedgerState, ops: list[_Op]) -> LedgerState:
     """``state`` with the operations replayed in order (pure)."""
     entries = dict(state.entries)
+    intents = dict(state.intents)
     runs = list(state.runs)
     for op in ops:
         if isinstance(op, _Put):
             entries[op.entry.key] = _stamped(op.entry, entries.get(op.entry.key))
+            intents.pop(op.entry.key, None)
         elif isinstance(op, _Remove):
             entries.pop(op.key, None)
+            intents.pop(op.key, None)
+        elif isinstance(op, _Intend):
+            intents.update({i.key: i for i in op.intents})
         else:
             runs = [r for r in runs if "id" not in op.run or r.get("id") != op.run["id"]]
             runs.append(op.run)   # replacing a run with the same id keeps replays idempotent
-    return replace(state, entries=entries, runs=runs[-MAX_RUNS:])
+    return replace(state, entries=entries, intents=intents, runs=runs[-MAX_RUNS:])
 
 
 def _stamped(entry: LedgerEntry, previous: LedgerEntry | None) -> LedgerEntry:
@@ -80,25 +106,27 @@ class LedgerWriter:
         self._closing = False
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None   # last background failure, if any
+        self.stopped = False                       # the ledger went backwards: write nothing
+        self._wrote: set[str] = set()              # keys whose entries this writer wrote
         self.writes = 0
 
     # --- queueing -----------------------------------------------------------
     def put(self, entry: LedgerEntry) -> None:
         """Record that a resource is owned with this last-applied spec and outputs."""
-        self._enqueue(_Put(entry.redacted()))
+        self._enqueue(_Put(entry))
 
     def remove(self, key: str) -> None:
-        """Forget a resource (after deleting it)."""
+        """Forget a resource (after deleting it) and any intent for it."""
         self._enqueue(_Remove(key))
+
+    def intend(self, intents: list[Intent]) -> None:
+        """Record intents to create, and return once they are written (CAS, as every write)."""
+        self._enqueue(_Intend(tuple(intents)))
+        self.flush()
 
     def record_run(self, run: dict[str, Any]) -> None:
         """Append a run summary (only the last ``MAX_RUNS`` are kept)."""
         self._enqueue(_Run(dict(run)))
-
-    def snapshot(self) -> LedgerState:
-        """The ledger as it will be once pending operations are written."""
-        with self._cond:
-            return apply_ops(self._committed, list(self._pending))
 
     @property
     def generation(self) -> int:
@@ -109,6 +137,9 @@ class LedgerWriter:
     # --- writing ------------------------------------------------------------
     def flush(self) -> None:
         """Write now if anything is pending (CAS, re-read and replay on conflict)."""
+        if self.stopped:
+            raise self.error if isinstance(self.error, LedgerError) else LedgerRolledBack(
+                f"ledger {self._committed.location}: writing stopped")
         with self._io_lock:
             for attempt in range(self._max_attempts):
                 if self._write_once():
@@ -156,15 +187,31 @@ class LedgerWriter:
                                              if_generation_match=base.generation)
         except LedgerConflict:
             fresh = self._reread()
+            self._refuse_rollback(base, fresh, state)
             with self._cond:
                 self._committed = fresh
             return False
         with self._cond:
             self._committed = replace(state, generation=generation)
+            self._wrote |= {op.entry.key for op in ops if isinstance(op, _Put)}
+            self._wrote -= {op.key for op in ops if isinstance(op, _Remove)}
             del self._pending[:len(ops)]
             self._last_write = time.monotonic()
             self.writes += 1
         return True
+
+    def _refuse_rollback(self, base: LedgerState, fresh: LedgerState, ours: LedgerState) -> None:
+        """Stop for good if the ledger lost what we wrote (rather than rewrite it with less)."""
+        lost = [k for k in self._wrote if k not in fresh.entries]
+        if not (base.generation > 0 and (fresh.generation == 0 or lost)):
+            return
+        self.stopped = True
+        rescue = save_rescue_copy(ours)
+        what = "was deleted" if fresh.generation == 0 else f"lost {len(lost)} entries we wrote"
+        raise LedgerRolledBack(
+            f"ledger {base.location} {what} while this run was writing it; not rewriting it "
+            f"with fewer entries. What this run knows is saved in {rescue}: restore the ledger "
+            "(an earlier object version, or that file) and run again")
 
     def _loop(self) -> None:
         while self._wait_for_work():
@@ -173,6 +220,8 @@ class LedgerWriter:
                 self.error = None
             except Exception as exc:  # noqa: BLE001 - kept for close()/callers; retried later
                 self.error = exc
+                if self.stopped:
+                    return
                 with self._cond:
                     self._last_write = time.monotonic()
 

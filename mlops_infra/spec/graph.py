@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlops_infra.engine.errors import SpecError
+from mlops_infra.spec.errors import SpecError
 from mlops_infra.spec.resources import Edge
 from mlops_infra.spec.source import LineMap
 

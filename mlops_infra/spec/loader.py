@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops_infra.engine.errors import SourceLocation, SpecError
 from mlops_infra.spec.envelope import check_document
+from mlops_infra.spec.errors import SourceLocation, SpecError
 from mlops_infra.spec.graph import topological_order
 from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
 from mlops_infra.spec.overlay import apply_environment

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mlops_infra.engine.errors import SourceLocation
+from mlops_infra.spec.errors import SourceLocation
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class ResourceSpec:
     allow_data_loss: bool
     location: SourceLocation
     waivers: Mapping[str, str] = field(default_factory=dict)   # guardrail rule -> reason
+    adopt: bool = False             # take over an existing resource that is not provably ours
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def field_location(self, path: str) -> SourceLocation:

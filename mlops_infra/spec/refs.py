@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_infra.engine.errors import SpecError
+from mlops_infra.spec.errors import SpecError
 
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"

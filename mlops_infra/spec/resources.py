@@ -17,7 +17,7 @@ from mlops_infra.spec.validation import validate_fields
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 RESERVED_ADDRESSES = (VARS, *CONTEXT_NAMES)
-RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "waivers")
+RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "waivers", "adopt")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
         depends_on=frozenset(_depends_on(raw, path, lines)),
         allow_data_loss=_flag(raw.get("allowDataLoss", False), f"{path}.allowDataLoss", lines),
         waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines),
+        adopt=_flag(raw.get("adopt", False), f"{path}.adopt", lines),
         location=lines.location(path), field_lines=lines.under(path))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_infra.engine.errors import SourceLocation, SpecError
+from mlops_infra.spec.errors import SourceLocation, SpecError
 
 
 def join_path(*parts: Any) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlops_infra.engine.errors import SpecError
 from mlops_infra.spec.envelope import type_name
+from mlops_infra.spec.errors import SpecError
 from mlops_infra.spec.hints import did_you_mean
 from mlops_infra.spec.refs import RefSyntaxError, refs_in
 from mlops_infra.spec.source import LineMap, join_path

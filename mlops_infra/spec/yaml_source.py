@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from mlops_infra.engine.errors import SourceLocation, SpecError
+from mlops_infra.spec.errors import SourceLocation, SpecError
 from mlops_infra.spec.source import LineMap, join_path
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster

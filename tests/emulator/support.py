@@ -11,6 +11,7 @@ from google.cloud import bigquery, storage
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import BIGQUERY
 
 PROJECT = "test-project"
 T = TypeVar("T")
@@ -21,7 +22,7 @@ def gcs(emu: Emulator, project: str = PROJECT) -> storage.Client:
 
 
 def bq(emu: Emulator, project: str = PROJECT) -> bigquery.Client:
-    return Clients(project=project, endpoints=emu.endpoints).bigquery()
+    return Clients(project=project, endpoints=emu.endpoints).get(BIGQUERY)
 
 
 def raw(emu: Emulator, service: str, method: str, path: str, **kwargs: Any) -> requests.Response:

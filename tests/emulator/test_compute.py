@@ -14,6 +14,13 @@ from google.protobuf import json_format
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import (, COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS, COMPUTE_REGION_OPERATIONS
+    COMPUTE_FIREWALLS,
+    COMPUTE_GLOBAL_OPERATIONS,
+    COMPUTE_NETWORKS,
+    COMPUTE_REGION_OPERATIONS,
+    COMPUTE_SUBNETWORKS,
+)
 from tests.emulator.support import PROJECT
 
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}
@@ -36,7 +43,7 @@ def as_dict(message: Any) -> dict[str, Any]:
 
 def make_network(clients: Clients, name: str = "vpc", **fields: Any) -> compute_v1.Operation:
     body = compute_v1.Network(name=name, auto_create_subnetworks=False, **fields)
-    return clients.compute_networks().insert_unary(project=PROJECT, network_resource=body, **CALL)
+    return clients.get(COMPUTE_NETWORKS).insert_unary(project=PROJECT, network_resource=body, **CALL)
 
 
 def make_subnet(clients: Clients, name: str, cidr: str, *, network: str = "vpc",
@@ -46,7 +53,7 @@ def make_subnet(clients: Clients, name: str, cidr: str, *, network: str = "vpc",
         name=name, ip_cidr_range=cidr, network=f"projects/{PROJECT}/global/networks/{network}",
         secondary_ip_ranges=[compute_v1.SubnetworkSecondaryRange(range_name=k, ip_cidr_range=v)
                              for k, v in (secondary or {}).items()])
-    return clients.compute_subnetworks().insert_unary(project=PROJECT, region=region,
+    return clients.get(COMPUTE_SUBNETWORKS).insert_unary(project=PROJECT, region=region,
                                                       subnetwork_resource=body, **CALL)
 
 
@@ -54,12 +61,12 @@ def make_firewall(clients: Clients, name: str, **fields: Any) -> compute_v1.Oper
     fields.setdefault("allowed", [compute_v1.Allowed(I_p_protocol="tcp", ports=["22"])])
     body = compute_v1.Firewall(name=name, network=f"{ROOT}projects/{PROJECT}/global/networks/vpc",
                                **fields)
-    return clients.compute_firewalls().insert_unary(project=PROJECT, firewall_resource=body,
+    return clients.get(COMPUTE_FIREWALLS).insert_unary(project=PROJECT, firewall_resource=body,
                                                     **CALL)
 
 
 def subnet(clients: Clients, name: str) -> compute_v1.Subnetwork:
-    return clients.compute_subnetworks().get(project=PROJECT, region=REGION, subnetwork=name,
+    return clients.get(COMPUTE_SUBNETWORKS).get(project=PROJECT, region=REGION, subnetwork=name,
                                              **CALL)
 
 
@@ -74,7 +81,7 @@ def test_operations_run_until_the_configured_duration(emulator: Emulator, client
     emulator.set_delays(operation_wait=0.2)       # compute's wait gives up after its deadline
     op = make_network(clients, "slow")
     assert op.status == compute_v1.Operation.Status.PENDING
-    ops = clients.compute_global_operations()
+    ops = clients.get(COMPUTE_GLOBAL_OPERATIONS)
     assert ops.get(project=PROJECT, operation=op.name, **CALL).status == \
         compute_v1.Operation.Status.RUNNING
     assert ops.wait(project=PROJECT, operation=op.name, **CALL).status != DONE
@@ -95,7 +102,7 @@ def test_operations_run_until_the_configured_duration(emulator: Emulator, client
 def test_wait_blocks_until_the_operation_is_done(emulator: Emulator, clients: Clients) -> None:
     emulator.set_operation_duration(0.3)
     op = make_network(clients, "waited")
-    ops = clients.compute_global_operations()
+    ops = clients.get(COMPUTE_GLOBAL_OPERATIONS)
     assert ops.get(project=PROJECT, operation=op.name, **CALL).status != DONE
     assert ops.wait(project=PROJECT, operation=op.name, **CALL).status == DONE
 
@@ -107,7 +114,7 @@ def test_other_requests_are_served_while_a_wait_blocks(emulator: Emulator,
     op = make_network(clients, "slow")
     result: list[Any] = []
     waiter = threading.Thread(target=lambda: result.append(
-        clients.compute_global_operations().wait(project=PROJECT, operation=op.name, **CALL)))
+        clients.get(COMPUTE_GLOBAL_OPERATIONS).wait(project=PROJECT, operation=op.name, **CALL)))
     waiter.start()
     make_network(clients, "meanwhile")          # not blocked by the waiting request's lock
     still_waiting = waiter.is_alive()
@@ -118,17 +125,17 @@ def test_other_requests_are_served_while_a_wait_blocks(emulator: Emulator,
 def test_regional_operations_are_read_per_region(clients: Clients) -> None:
     make_network(clients)
     op = make_subnet(clients, "s", "10.0.0.0/24")
-    got = clients.compute_region_operations().wait(project=PROJECT, region=REGION,
+    got = clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
                                                    operation=op.name, **CALL)
     assert got.status == DONE and got.region.endswith(f"/regions/{REGION}")
     assert got.target_link == f"{ROOT}projects/{PROJECT}/regions/{REGION}/subnetworks/s"
     with pytest.raises(gexc.NotFound):
-        clients.compute_global_operations().get(project=PROJECT, operation=op.name, **CALL)
+        clients.get(COMPUTE_GLOBAL_OPERATIONS).get(project=PROJECT, operation=op.name, **CALL)
 
 
 def test_a_missing_network_fails_the_operation_not_the_request(clients: Clients) -> None:
     op = make_subnet(clients, "orphan", "10.0.0.0/24", network="nowhere")
-    got = as_dict(clients.compute_region_operations().wait(project=PROJECT, region=REGION,
+    got = as_dict(clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
                                                            operation=op.name, **CALL))
     assert got["status"] == "DONE" and got["httpErrorStatusCode"] == 404
     assert "networks/nowhere" in got["error"]["errors"][0]["message"]
@@ -139,9 +146,9 @@ def test_a_missing_network_fails_the_operation_not_the_request(clients: Clients)
 # --- networks -------------------------------------------------------------------------------
 
 def test_network_defaults_and_canonical_self_link(clients: Clients) -> None:
-    clients.compute_networks().insert_unary(project=PROJECT, network_resource=compute_v1.Network(
+    clients.get(COMPUTE_NETWORKS).insert_unary(project=PROJECT, network_resource=compute_v1.Network(
         name="auto", auto_create_subnetworks=True), **CALL)
-    net = as_dict(clients.compute_networks().get(project=PROJECT, network="auto", **CALL))
+    net = as_dict(clients.get(COMPUTE_NETWORKS).get(project=PROJECT, network="auto", **CALL))
     assert net["autoCreateSubnetworks"] is True
     assert net["mtu"] == 1460 and net["routingConfig"] == {"routingMode": "REGIONAL"}
     assert net["selfLink"] == f"{ROOT}projects/{PROJECT}/global/networks/auto"
@@ -156,7 +163,7 @@ def test_insert_of_an_existing_name_is_409_already_exists(clients: Clients) -> N
 
 
 def test_a_network_without_auto_create_subnetworks_is_a_legacy_network(clients: Clients) -> None:
-    nets = clients.compute_networks()
+    nets = clients.get(COMPUTE_NETWORKS)
     with pytest.raises(gexc.BadRequest, match="legacy network"):
         nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(name="old"), **CALL)
     nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(
@@ -166,7 +173,7 @@ def test_a_network_without_auto_create_subnetworks_is_a_legacy_network(clients: 
 
 
 def test_network_patch_and_switch_to_custom_mode(clients: Clients) -> None:
-    nets = clients.compute_networks()
+    nets = clients.get(COMPUTE_NETWORKS)
     nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(
         name="n", auto_create_subnetworks=True), **CALL)
     both = compute_v1.Network(mtu=1500, routing_config=compute_v1.NetworkRoutingConfig(
@@ -192,15 +199,15 @@ def test_deleting_a_network_in_use_is_refused_until_it_is_free(clients: Clients)
     make_network(clients)
     make_subnet(clients, "s", "10.0.0.0/24")
     make_firewall(clients, "fw")
-    nets = clients.compute_networks()
+    nets = clients.get(COMPUTE_NETWORKS)
     with pytest.raises(gexc.BadRequest) as caught:
         nets.delete_unary(project=PROJECT, network="vpc", **CALL)
     assert reason(caught.value) == "resourceInUseByAnotherResource"
-    clients.compute_subnetworks().delete_unary(project=PROJECT, region=REGION, subnetwork="s",
+    clients.get(COMPUTE_SUBNETWORKS).delete_unary(project=PROJECT, region=REGION, subnetwork="s",
                                                **CALL)
     with pytest.raises(gexc.BadRequest):
         nets.delete_unary(project=PROJECT, network="vpc", **CALL)
-    clients.compute_firewalls().delete_unary(project=PROJECT, firewall="fw", **CALL)
+    clients.get(COMPUTE_FIREWALLS).delete_unary(project=PROJECT, firewall="fw", **CALL)
     assert nets.delete_unary(project=PROJECT, network="vpc", **CALL).operation_type == "delete"
     with pytest.raises(gexc.NotFound):
         nets.get(project=PROJECT, network="vpc", **CALL)
@@ -209,7 +216,7 @@ def test_deleting_a_network_in_use_is_refused_until_it_is_free(clients: Clients)
 def test_network_lists_page(clients: Clients) -> None:
     for i in range(5):
         make_network(clients, f"n{i}")
-    pager = clients.compute_networks().list(
+    pager = clients.get(COMPUTE_NETWORKS).list(
         request=compute_v1.ListNetworksRequest(project=PROJECT, max_results=2), **CALL)
     assert [n.name for n in pager] == [f"n{i}" for i in range(5)]
 
@@ -224,7 +231,7 @@ def test_subnetwork_server_fields(clients: Clients) -> None:
     assert got["network"] == f"{ROOT}projects/{PROJECT}/global/networks/vpc"
     assert got["privateIpGoogleAccess"] is False and got["fingerprint"]
     assert got["secondaryIpRanges"] == [{"rangeName": "pods", "ipCidrRange": "10.4.0.0/14"}]
-    net = clients.compute_networks().get(project=PROJECT, network="vpc", **CALL)
+    net = clients.get(COMPUTE_NETWORKS).get(project=PROJECT, network="vpc", **CALL)
     assert list(net.subnetworks) == [got["selfLink"]]
 
 
@@ -241,14 +248,14 @@ def test_the_same_range_in_another_network_is_fine(clients: Clients) -> None:
     make_network(clients, "other")
     make_subnet(clients, "a", "10.0.0.0/24")
     op = make_subnet(clients, "b", "10.0.0.0/24", network="other")
-    assert clients.compute_region_operations().wait(project=PROJECT, region=REGION,
+    assert clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
                                                     operation=op.name, **CALL).status == DONE
 
 
 def test_subnetwork_patch_needs_the_current_fingerprint(clients: Clients) -> None:
     make_network(clients)
     make_subnet(clients, "s", "10.0.0.0/24")
-    subs = clients.compute_subnetworks()
+    subs = clients.get(COMPUTE_SUBNETWORKS)
     before = subnet(clients, "s").fingerprint
     log = compute_v1.SubnetworkLogConfig(enable=True, flow_sampling=0.1)
     with pytest.raises(gexc.BadRequest):
@@ -269,7 +276,7 @@ def test_subnetwork_patch_needs_the_current_fingerprint(clients: Clients) -> Non
 def test_expand_ip_cidr_range_only_grows(clients: Clients) -> None:
     make_network(clients)
     make_subnet(clients, "s", "10.0.0.0/24")
-    subs = clients.compute_subnetworks()
+    subs = clients.get(COMPUTE_SUBNETWORKS)
 
     def expand(cidr: str) -> None:
         subs.expand_ip_cidr_range_unary(
@@ -287,7 +294,7 @@ def test_expand_ip_cidr_range_only_grows(clients: Clients) -> None:
 def test_set_private_ip_google_access(clients: Clients) -> None:
     make_network(clients)
     make_subnet(clients, "s", "10.0.0.0/24")
-    clients.compute_subnetworks().set_private_ip_google_access_unary(
+    clients.get(COMPUTE_SUBNETWORKS).set_private_ip_google_access_unary(
         project=PROJECT, region=REGION, subnetwork="s", **CALL,
         subnetworks_set_private_ip_google_access_request_resource=compute_v1
         .SubnetworksSetPrivateIpGoogleAccessRequest(private_ip_google_access=True))
@@ -299,7 +306,7 @@ def test_set_private_ip_google_access(clients: Clients) -> None:
 def test_firewall_defaults(clients: Clients) -> None:
     make_network(clients)
     make_firewall(clients, "fw")
-    got = as_dict(clients.compute_firewalls().get(project=PROJECT, firewall="fw", **CALL))
+    got = as_dict(clients.get(COMPUTE_FIREWALLS).get(project=PROJECT, firewall="fw", **CALL))
     assert (got["priority"], got["direction"], got["disabled"]) == (1000, "INGRESS", False)
     assert got["sourceRanges"] == ["0.0.0.0/0"]          # no source given: the whole internet
     assert got["logConfig"] == {"enable": False}
@@ -309,7 +316,7 @@ def test_firewall_defaults(clients: Clients) -> None:
 def test_firewall_patch_merges_and_update_replaces(clients: Clients) -> None:
     make_network(clients)
     make_firewall(clients, "fw", target_tags=["web"], source_ranges=["10.0.0.0/8"])
-    fws = clients.compute_firewalls()
+    fws = clients.get(COMPUTE_FIREWALLS)
     fws.patch_unary(project=PROJECT, firewall="fw", **CALL,
                     firewall_resource=compute_v1.Firewall(priority=10))
     got = as_dict(fws.get(project=PROJECT, firewall="fw", **CALL))

@@ -12,6 +12,7 @@ from google.cloud import bigquery
 from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
 from mlops_infra.kinds._base import WorkloadPoolMissing, absent_while_disabled, translate_errors
+from mlops_infra.kinds._clients import BIGQUERY, COMPUTE_NETWORKS, IAM, KMS, RESOURCE_MANAGER
 from tests.conftest import start_emulator
 
 FRESH = "fresh-project"
@@ -32,7 +33,7 @@ def _raised(fn: Any, **kwargs: Any) -> BaseException:
 
 
 def test_service_disabled_over_rest_names_the_api_and_project(emu: Any) -> None:
-    kms = Clients(project=FRESH, endpoints=emu.endpoints).kms()
+    kms = Clients(project=FRESH, endpoints=emu.endpoints).get(KMS)
     error = _raised(lambda: kms.list_key_rings(
         request={"parent": f"projects/{FRESH}/locations/us"}, **CALL))
     assert isinstance(error, errors.ServiceDisabled)
@@ -42,20 +43,20 @@ def test_service_disabled_over_rest_names_the_api_and_project(emu: Any) -> None:
 
 
 def test_service_disabled_over_grpc_too(emu: Any) -> None:
-    iam = Clients(project=FRESH, endpoints=emu.endpoints).iam_admin()
+    iam = Clients(project=FRESH, endpoints=emu.endpoints).get(IAM)
     error = _raised(lambda: iam.list_service_accounts(request={"name": f"projects/{FRESH}"},
                                                       **CALL))
     assert isinstance(error, errors.ServiceDisabled) and error.api == "iam.googleapis.com"
 
 
 def test_compute_legacy_errors_array_is_recognised(emu: Any) -> None:
-    nets = Clients(project=FRESH, endpoints=emu.endpoints).compute_networks()
+    nets = Clients(project=FRESH, endpoints=emu.endpoints).get(COMPUTE_NETWORKS)
     error = _raised(lambda: list(nets.list(project=FRESH, **CALL)))
     assert isinstance(error, errors.ServiceDisabled) and error.api == "compute.googleapis.com"
 
 
 def test_reads_of_a_disabled_api_are_absent(emu: Any) -> None:
-    kms = Clients(project=FRESH, endpoints=emu.endpoints).kms()
+    kms = Clients(project=FRESH, endpoints=emu.endpoints).get(KMS)
 
     @absent_while_disabled
     def list(scope: str) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def test_reads_of_a_disabled_api_are_absent(emu: Any) -> None:
 
 
 def test_a_cmek_grant_still_propagating_is_eventually_consistent(emu: Any) -> None:
-    bq = Clients(project=FRESH, endpoints=emu.endpoints).bigquery()
+    bq = Clients(project=FRESH, endpoints=emu.endpoints).get(BIGQUERY)
     dataset = bigquery.Dataset(f"{FRESH}.secret")
     dataset.default_encryption_configuration = bigquery.EncryptionConfiguration(
         f"projects/{FRESH}/locations/us/keyRings/r/cryptoKeys/k")
@@ -77,7 +78,7 @@ def test_a_cmek_grant_still_propagating_is_eventually_consistent(emu: Any) -> No
 
 def test_a_missing_workload_identity_pool_is_permanent_and_says_why(emu: Any) -> None:
     emu.enable_apis(FRESH, ["cloudresourcemanager.googleapis.com"])
-    rm = Clients(project=FRESH, endpoints=emu.endpoints).resource_manager()
+    rm = Clients(project=FRESH, endpoints=emu.endpoints).get(RESOURCE_MANAGER)
     resource = f"projects/{FRESH}"
     policy = rm.get_iam_policy(request={"resource": resource}, **CALL)
     policy.bindings.add(role="roles/viewer",
@@ -91,7 +92,7 @@ def test_a_missing_workload_identity_pool_is_permanent_and_says_why(emu: Any) ->
 
 def test_a_binding_to_a_propagating_service_account_is_eventually_consistent(emu: Any) -> None:
     emu.enable_apis(FRESH, ["cloudresourcemanager.googleapis.com"])
-    rm = Clients(project=FRESH, endpoints=emu.endpoints).resource_manager()
+    rm = Clients(project=FRESH, endpoints=emu.endpoints).get(RESOURCE_MANAGER)
     resource = f"projects/{FRESH}"
     policy = rm.get_iam_policy(request={"resource": resource}, **CALL)
     policy.bindings.add(role="roles/viewer",
@@ -104,7 +105,7 @@ def test_a_binding_to_a_propagating_service_account_is_eventually_consistent(emu
 
 def test_a_404_right_after_create_is_eventually_consistent_only_when_said_so(emu: Any) -> None:
     emu.enable_apis(FRESH, ["iam.googleapis.com"])
-    iam = Clients(project=FRESH, endpoints=emu.endpoints).iam_admin()
+    iam = Clients(project=FRESH, endpoints=emu.endpoints).get(IAM)
     name = f"projects/{FRESH}/serviceAccounts/ghost@{FRESH}.iam.gserviceaccount.com"
     plain = _raised(lambda: iam.get_service_account(name=name, **CALL))
     assert type(plain) is errors.NotFound

@@ -12,6 +12,7 @@ from google.iam.v1 import policy_pb2
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import BIGQUERY, COMPUTE_NETWORKS, KMS
 from tests.emulator.support import PROJECT, raw
 
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}
@@ -30,7 +31,7 @@ def _clients(emu: Emulator) -> Clients:
 
 @pytest.fixture
 def key(emulator: Emulator) -> str:
-    kms = _clients(emulator).kms()
+    kms = _clients(emulator).get(KMS)
     kms.create_key_ring(request={"parent": LOC, "key_ring_id": "ring", "key_ring": {}}, **CALL)
     kms.create_crypto_key(request={"parent": f"{LOC}/keyRings/ring", "crypto_key_id": "k",
                                    "crypto_key": {"purpose": "ENCRYPT_DECRYPT"}}, **CALL)
@@ -78,7 +79,7 @@ def test_kms_writes_touching_conditions_need_version_3(emulator: Emulator, key: 
 
 
 def test_members_come_back_lower_cased(emulator: Emulator, key: str) -> None:
-    kms = _clients(emulator).kms()
+    kms = _clients(emulator).get(KMS)
     policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(
         role=ROLE, members=["user:Ana.Smith@Example.COM", "group:ML-Admins@Example.com"])])
     written = kms.set_iam_policy(request={"resource": key, "policy": policy}, **CALL)
@@ -90,7 +91,7 @@ def test_members_come_back_lower_cased(emulator: Emulator, key: str) -> None:
 
 def test_a_new_dataset_gets_the_special_groups_and_its_creator_as_owner(emulator: Emulator) -> None:
     emulator.platform.caller = "Deployer@Example.com"
-    got = _clients(emulator).bigquery().create_dataset("owned", retry=None)
+    got = _clients(emulator).get(BIGQUERY).create_dataset("owned", retry=None)
     entries = [e.to_api_repr() for e in got.access_entries]
     assert {"role": "OWNER", "userByEmail": "deployer@example.com"} in entries
     assert {"role": "OWNER", "specialGroup": "projectOwners"} in entries
@@ -98,7 +99,7 @@ def test_a_new_dataset_gets_the_special_groups_and_its_creator_as_owner(emulator
 
 
 def test_access_entries_are_normalised_as_bigquery_does(emulator: Emulator) -> None:
-    bq = _clients(emulator).bigquery()
+    bq = _clients(emulator).get(BIGQUERY)
     dataset = bigquery.Dataset(f"{PROJECT}.norm")
     dataset.access_entries = [
         bigquery.AccessEntry("roles/bigquery.dataViewer", "iamMember", "user:Ana@Example.com"),
@@ -145,7 +146,7 @@ def test_a_default_table_expiration_is_cleared_with_zero_not_null(emulator: Emul
 # --- compute ---------------------------------------------------------------------------------
 
 def _network(emu: Emulator) -> None:
-    nets = _clients(emu).compute_networks()
+    nets = _clients(emu).get(COMPUTE_NETWORKS)
     nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(
         name="vpc", auto_create_subnetworks=False), **CALL)
 

@@ -15,6 +15,7 @@ from google.iam.v1 import policy_pb2
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import IAM
 from tests.conftest import start_emulator
 from tests.emulator.support import eventually
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.emulator_services("iam")
 
 @pytest.fixture
 def client(emulator: Emulator) -> iam_admin_v1.IAMClient:
-    return Clients(project=PROJECT, endpoints=emulator.endpoints).iam_admin()
+    return Clients(project=PROJECT, endpoints=emulator.endpoints).get(IAM)
 
 
 def _create_sa(client: iam_admin_v1.IAMClient, account_id: str = "trainer",
@@ -322,14 +323,14 @@ def test_after_fault_processes_then_loses_the_answer(emulator: Emulator,
 def test_state_persists_across_restarts(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with start_emulator(("iam",), state_path=state) as emu:
-        client = Clients(project=PROJECT, endpoints=emu.endpoints).iam_admin()
+        client = Clients(project=PROJECT, endpoints=emu.endpoints).get(IAM)
         _create_sa(client, display_name="kept")
         _create_role(client, title="kept")
         client.delete_role(request={"name": ROLE}, **CALL)
         client.set_iam_policy(request={"resource": SA_NAME,
                                        "policy": _binding_policy("user:a@example.com")}, **CALL)
     with start_emulator(("iam",), state_path=state) as emu:
-        client = Clients(project=PROJECT, endpoints=emu.endpoints).iam_admin()
+        client = Clients(project=PROJECT, endpoints=emu.endpoints).get(IAM)
         assert client.get_service_account(name=SA_NAME, **CALL).display_name == "kept"
         assert client.get_role(request={"name": ROLE}, **CALL).deleted is True
         policy = client.get_iam_policy(request={"resource": SA_NAME}, **CALL)

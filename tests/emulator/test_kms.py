@@ -10,6 +10,7 @@ from google.cloud import kms_v1
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import BIGQUERY, KMS
 from tests.conftest import start_emulator
 from tests.emulator.support import PROJECT, raw
 
@@ -31,7 +32,7 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def kms(emu: Emulator) -> kms_v1.KeyManagementServiceClient:
-    client = Clients(project=PROJECT, endpoints=emu.endpoints).kms()
+    client = Clients(project=PROJECT, endpoints=emu.endpoints).get(KMS)
     client.create_key_ring(request={"parent": LOC, "key_ring_id": "ring", "key_ring": {}}, **CALL)
     return client
 
@@ -132,7 +133,7 @@ def test_service_agents_of_storage_and_bigquery() -> None:
     try:
         clients = Clients(project=PROJECT, endpoints=emulator.endpoints)
         gcs = clients.storage().get_service_account_email(project=PROJECT, retry=None)
-        bq = clients.bigquery().get_service_account_email(project=PROJECT, retry=None)
+        bq = clients.get(BIGQUERY).get_service_account_email(project=PROJECT, retry=None)
     finally:
         emulator.stop()
     number = gcs.split("@")[0].removeprefix("service-")
@@ -146,7 +147,7 @@ def test_service_agents_of_storage_and_bigquery() -> None:
 def kms_with_iam() -> Iterator[kms_v1.KeyManagementServiceClient]:
     emulator = start_emulator(("kms", "iam"))
     try:
-        kms = Clients(project=PROJECT, endpoints=emulator.endpoints).kms()
+        kms = Clients(project=PROJECT, endpoints=emulator.endpoints).get(KMS)
         kms.create_key_ring(request={"parent": LOC, "key_ring_id": "ring", "key_ring": {}}, **CALL)
         _key(kms)
         yield kms

@@ -17,6 +17,7 @@ from google.cloud import bigquery, storage
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.realism import SCALE_ENV, Delays
+from mlops_infra.kinds._clients import BIGQUERY, IAM, KMS, SERVICE_USAGE
 from tests.conftest import TEST_DELAYS, start_emulator
 from tests.emulator.support import eventually, raw
 
@@ -38,7 +39,7 @@ def _clients(emu: Emulator, project: str = FRESH) -> Clients:
 
 def _enable(emu: Emulator, api: str, project: str = FRESH) -> None:
     """Enable ``api`` and return as soon as Service Usage reports it enabled."""
-    su = _clients(emu, project).service_usage()
+    su = _clients(emu, project).get(SERVICE_USAGE)
     name = f"projects/{project}/services/{api}"
     su.enable_service(request={"name": name}, **CALL)
 
@@ -53,7 +54,7 @@ def _enable(emu: Emulator, api: str, project: str = FRESH) -> None:
 
 def test_default_apis_work_in_a_fresh_project(emu: Emulator) -> None:
     _clients(emu).storage().create_bucket("fresh-bucket", retry=None)
-    _clients(emu).bigquery().create_dataset("fresh_ds", retry=None)
+    _clients(emu).get(BIGQUERY).create_dataset("fresh_ds", retry=None)
 
 
 def test_a_disabled_api_answers_403_service_disabled_in_googles_shape(emu: Emulator) -> None:
@@ -69,13 +70,13 @@ def test_a_disabled_api_answers_403_service_disabled_in_googles_shape(emu: Emula
     assert info["metadata"]["service"] == "compute.googleapis.com"
     assert info["metadata"]["consumer"] == f"projects/{FRESH}"
     with pytest.raises(gexc.Forbidden) as caught:                # the client library sees it
-        _clients(emu).kms().list_key_rings(request={"parent": KEY_RING}, **CALL)
+        _clients(emu).get(KMS).list_key_rings(request={"parent": KEY_RING}, **CALL)
     assert caught.value.reason == "SERVICE_DISABLED"
     assert caught.value.metadata["service"] == "cloudkms.googleapis.com"
 
 
 def test_grpc_apis_send_the_error_info_detail(emu: Emulator) -> None:
-    iam = _clients(emu).iam_admin()
+    iam = _clients(emu).get(IAM)
     with pytest.raises(gexc.PermissionDenied) as caught:
         iam.create_service_account(request={"name": f"projects/{FRESH}", "account_id": "runner"},
                                    **CALL)
@@ -87,7 +88,7 @@ def test_grpc_apis_send_the_error_info_detail(emu: Emulator) -> None:
 def test_an_enabled_api_still_answers_403_until_it_has_propagated(emu: Emulator) -> None:
     emu.set_delays(api_enablement=0.5)
     _enable(emu, "cloudkms.googleapis.com")
-    kms = _clients(emu).kms()
+    kms = _clients(emu).get(KMS)
     with pytest.raises(gexc.Forbidden, match="has not been used"):
         kms.list_key_rings(request={"parent": KEY_RING}, **CALL)
     assert list(eventually(lambda: kms.list_key_rings(request={"parent": KEY_RING}, **CALL),
@@ -100,7 +101,7 @@ def test_disabling_turns_the_api_off_again(emu: Emulator) -> None:
     emu.enable_apis(FRESH, ["compute.googleapis.com"])
     assert raw(emu, "compute", "GET",
                f"/compute/v1/projects/{FRESH}/global/networks").status_code == 200
-    su = _clients(emu).service_usage()
+    su = _clients(emu).get(SERVICE_USAGE)
     su.disable_service(request={"name": f"projects/{FRESH}/services/compute.googleapis.com"},
                        **CALL).result(timeout=10)
     assert raw(emu, "compute", "GET",
@@ -123,10 +124,10 @@ def test_enablement_survives_a_restart(tmp_path: Path) -> None:
         first.set_delays(api_enablement=0)
         _enable(first, "cloudkms.googleapis.com")
     with start_emulator(("serviceusage", "kms"), enable_in=None, state_path=state) as second:
-        kms = _clients(second).kms()
+        kms = _clients(second).get(KMS)
         eventually(lambda: kms.list_key_rings(request={"parent": KEY_RING}, **CALL),
                    errors=(gexc.Forbidden,))
-        su = _clients(second).service_usage()
+        su = _clients(second).get(SERVICE_USAGE)
         assert su.get_service(request={"name": f"projects/{FRESH}/services/cloudkms.googleapis.com"},
                               **CALL).state.name == "ENABLED"
     assert "_platform" in json.loads(state.read_text())["services"]
@@ -136,7 +137,7 @@ def test_enablement_survives_a_restart(tmp_path: Path) -> None:
 
 def _key_with_grant(emu: Emulator, agent: str) -> str:
     emu.enable_apis(FRESH, ["cloudkms.googleapis.com"])
-    kms = _clients(emu).kms()
+    kms = _clients(emu).get(KMS)
     kms.create_key_ring(request={"parent": KEY_RING, "key_ring_id": "ring", "key_ring": {}},
                         **CALL)
     key = kms.create_crypto_key(request={"parent": f"{KEY_RING}/keyRings/ring",
@@ -165,7 +166,7 @@ def test_a_cmek_bucket_needs_the_key_grant_to_have_propagated(emu: Emulator) -> 
 
 def test_a_cmek_dataset_needs_the_key_grant_to_have_propagated(emu: Emulator) -> None:
     emu.set_delays(iam_policy=0.5)
-    bq = _clients(emu).bigquery()
+    bq = _clients(emu).get(BIGQUERY)
     key = _key_with_grant(emu, bq.get_service_account_email(project=FRESH, retry=None))
     dataset = bigquery.Dataset(f"{FRESH}.secret")
     dataset.default_encryption_configuration = bigquery.EncryptionConfiguration(key)
@@ -177,7 +178,7 @@ def test_a_cmek_dataset_needs_the_key_grant_to_have_propagated(emu: Emulator) ->
 def test_a_new_service_account_is_invisible_for_a_while(emu: Emulator) -> None:
     emu.enable_apis(FRESH, ["iam.googleapis.com", "cloudresourcemanager.googleapis.com"])
     emu.set_delays(service_account=0.5)
-    iam = _clients(emu).iam_admin()
+    iam = _clients(emu).get(IAM)
     created = iam.create_service_account(request={"name": f"projects/{FRESH}",
                                                   "account_id": "trainer"}, **CALL)
     with pytest.raises(gexc.NotFound):
@@ -197,7 +198,7 @@ def test_a_new_service_account_is_invisible_for_a_while(emu: Emulator) -> None:
 
 def test_workload_identity_members_need_the_pool(emu: Emulator) -> None:
     emu.enable_apis(FRESH, ["iam.googleapis.com"])
-    iam = _clients(emu).iam_admin()
+    iam = _clients(emu).get(IAM)
     sa = iam.create_service_account(request={"name": f"projects/{FRESH}", "account_id": "gsa-01"},
                                     **CALL)
     member = f"serviceAccount:{FRESH}.svc.id.goog[ml/trainer]"
@@ -282,7 +283,7 @@ def test_the_journal_records_bodies_only_when_asked(emu: Emulator) -> None:
     entry = emu.journal[-1]
     assert entry.request == {"name": "b-2"} and entry.response["name"] == "b-2"
     with pytest.raises(gexc.NotFound):
-        _clients(emu).iam_admin().get_service_account(
+        _clients(emu).get(IAM).get_service_account(
             name=f"projects/{FRESH}/serviceAccounts/x@{FRESH}.iam.gserviceaccount.com", **CALL)
     failed = emu.journal[-1]
     assert failed.method == "RPC" and failed.response["code"] == "NOT_FOUND"

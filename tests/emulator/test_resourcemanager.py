@@ -16,6 +16,7 @@ from google.protobuf import field_mask_pb2, json_format
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.projects import project_number
+from mlops_infra.kinds._clients import IAM, RESOURCE_MANAGER
 from tests.conftest import start_emulator
 from tests.emulator.support import eventually
 
@@ -32,7 +33,7 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def rm(emu: Emulator) -> Any:
-    return Clients(project=PROJECT, endpoints=emu.endpoints).resource_manager()
+    return Clients(project=PROJECT, endpoints=emu.endpoints).get(RESOURCE_MANAGER)
 
 
 def _get(rm: Any, version: int = 3) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def test_audit_configs_round_trip_only_when_the_mask_names_them(rm: Any) -> None
 def test_unknown_service_account_members_are_invalid(emu: Emulator, rm: Any) -> None:
     from google.cloud import iam_admin_v1
 
-    iam = Clients(project=PROJECT, endpoints=emu.endpoints).iam_admin()
+    iam = Clients(project=PROJECT, endpoints=emu.endpoints).get(IAM)
     sa = f"serviceAccount:ghostly@{PROJECT}.iam.gserviceaccount.com"
     with pytest.raises(gexc.BadRequest, match=r"Service account ghostly@.* does not exist"):
         _set(rm, {**_get(rm), "bindings": [{"role": "roles/viewer", "members": [sa]}]})

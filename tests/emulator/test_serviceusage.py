@@ -11,6 +11,7 @@ from google.api_core import exceptions as gexc
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.platform import DEFAULT_ENABLED
+from mlops_infra.kinds._clients import SERVICE_USAGE
 from tests.conftest import start_emulator
 from tests.emulator.support import PROJECT, raw
 
@@ -29,7 +30,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def client(emu: Emulator):  # type: ignore[no-untyped-def]
-    return Clients(project=PROJECT, endpoints=emu.endpoints).service_usage()
+    return Clients(project=PROJECT, endpoints=emu.endpoints).get(SERVICE_USAGE)
 
 
 def _state(emu: Emulator, name: str = COMPUTE) -> str:

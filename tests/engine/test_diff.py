@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_infra.engine.diff import REDACTED, diff, merge_patch, redact
+from mlops_infra.engine import paths
+from mlops_infra.engine.diff import diff, without_paths
 from mlops_infra.engine.kind import FieldChange
+from mlops_infra.engine.sensitive import SHOWN, digest, shown_form, stored_form
 
 CASES = sorted((Path(__file__).parent / "diff_cases").glob("*.yaml"))
 
@@ -25,19 +27,25 @@ def test_diff_case(case: Path) -> None:
     assert [asdict(c) for c in changes] == _expected(data["expected"])
 
 
-def test_merge_patch_nests_paths_and_nulls_removals() -> None:
-    changes = [FieldChange(path="labels.env", op="add", new="dev"),
-               FieldChange(path="labels.old", op="remove", old="x"),
-               FieldChange(path="storageClass", op="change", old="A", new="B")]
-    assert merge_patch(changes) == {"labels": {"env": "dev", "old": None}, "storageClass": "B"}
+def test_without_paths_drops_only_the_named_leaves() -> None:
+    value = {"bindings": {"roles/a": {"user:x": True, "user:y": True}}, "etag": "e"}
+    dropped = without_paths(value, [paths.join_all(["bindings", "roles/a", "user:x"]), "etag"])
+    assert dropped == {"bindings": {"roles/a": {"user:y": True}}}
 
 
-def test_redact_replaces_only_secret_paths() -> None:
-    value = {"a": {"password": "p", "user": "u"}, "token": "t"}
-    assert redact(value, frozenset({"a.password", "token"})) == {
-        "a": {"password": REDACTED, "user": "u"}, "token": REDACTED}
+def test_stored_form_digests_secret_paths_and_shown_form_hides_them() -> None:
+    class Secretive:
+        secret_fields = frozenset({"a.password", "token"})
+
+    value = {"a": {"password": "hunter2", "user": "u"}, "token": "xoxb-1"}
+    stored = stored_form(value, Secretive())
+    assert stored["a"]["user"] == "u" and stored["a"]["password"] == digest("hunter2")
+    assert "hunter2" not in str(stored) and stored["token"] == digest("xoxb-1") != digest("hunter2")
+    assert shown_form(value, Secretive.secret_fields) == {
+        "a": {"password": SHOWN, "user": "u"}, "token": SHOWN}
+    assert value == {"a": {"password": "hunter2", "user": "u"}, "token": "xoxb-1"}   # untouched
 
 
-def test_redacted_last_applied_list_does_not_force_a_push() -> None:
+def test_a_digested_last_applied_list_does_not_force_a_push() -> None:
     desired = {"keys": ["s3cr3t"]}
-    assert diff(desired, {"keys": ["s3cr3t"]}, {"keys": [REDACTED]}) == []
+    assert diff(desired, {"keys": ["s3cr3t"]}, {"keys": digest(["s3cr3t"])}) == []

@@ -77,10 +77,14 @@ class Sink:
     def __init__(self) -> None:
         self.recorded: dict[str, dict[str, Any]] = {}
         self.forgotten: list[str] = []
+        self.intents: list[str] = []
 
-    def record(self, *, change: ResourceChange, applied: dict[str, Any], outputs: dict[str, Any],
-               depends_on: tuple[str, ...]) -> None:
-        self.recorded[change.address] = {"applied": applied, "depends_on": depends_on}
+    def intend(self, changes: list[ResourceChange]) -> None:
+        self.intents += [c.address for c in changes]
+
+    def record(self, *, change: ResourceChange, name: str, applied: dict[str, Any],
+               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
+        self.recorded[change.address] = {"applied": applied, "depends_on": depends_on, "name": name}
 
     def forget(self, *, change: ResourceChange) -> None:
         self.forgotten.append(change.address)
@@ -109,7 +113,7 @@ def test_dependencies_finish_before_dependents() -> None:
     kind = MemoryKind()
     result, sink = _apply(kind, _plan(_change("c", deps=("b",)), _change("b", deps=("a",)), _change("a")))
     assert result.ok and [o.address for o in result.outcomes] == ["a", "b", "c"]
-    assert sink.recorded["c"]["depends_on"] == ("test.Thing:things/b",)
+    assert sink.recorded["c"]["depends_on"] == ("test.Thing:b",)
 
 
 def test_a_failure_skips_its_dependents_and_nothing_else() -> None:
@@ -153,7 +157,8 @@ def test_conflict_with_a_foreign_resource_fails_clearly() -> None:
     kind = MemoryKind()
     kind.store["things/a"] = {"labels": {"owner": "someone-else"}}
     result, sink = _apply(kind, _plan(_change("a")))
-    assert not result.ok and "not managed by mlops-infra" in (result.outcomes[0].error or "")
+    assert not result.ok and "409" in (result.outcomes[0].error or "")
+    assert "not this stack's" in (result.outcomes[0].error or "")
     assert kind.store["things/a"] == {"labels": {"owner": "someone-else"}} and not sink.recorded
 
 
@@ -174,3 +179,64 @@ def test_unresolvable_reference_fails_that_change_only() -> None:
     status = {o.address: (o.status, o.error) for o in result.outcomes}
     assert status["b"] == ("done", None)
     assert status["a"][0] == "failed" and "${ghost.size}" in status["a"][1]
+
+
+def test_a_resource_of_another_stack_is_never_taken_on_409() -> None:
+    kind = MemoryKind()
+    kind.store["things/a"] = {"labels": {"managed-by": "mlops-infra", "mlops-infra-stack": "other"}}
+    result, sink = _apply(kind, _plan(_change("a")))
+    assert not result.ok and "stack 'other'" in (result.outcomes[0].error or "")
+    assert not sink.recorded
+
+
+def test_a_cycle_in_a_plan_is_skipped_not_spun_on() -> None:
+    kind = MemoryKind()
+    result, sink = _apply(kind, _plan(_change("a", deps=("b",)), _change("b", deps=("a",)),
+                                      _change("c")))
+    status = {o.address: (o.status, o.error) for o in result.outcomes}
+    assert status["c"] == ("done", None)
+    assert status["a"] == status["b"] == ("skipped", "its dependencies form a cycle")
+
+
+class LabellessKind(MemoryKind):
+    labels_path = None
+
+
+def test_creates_of_labelless_kinds_record_their_intent_first() -> None:
+    kind = LabellessKind()
+    seen_before_create: list[list[str]] = []
+    original = kind.create
+
+    def create(rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        seen_before_create.append(list(sink.intents))
+        return original(rid, desired)
+
+    kind.create = create  # type: ignore[method-assign]
+    sink = Sink()
+    plan = _plan(_change("a", desired={"size": 1}), _change("b", desired={"size": 2}))
+    result = apply_plan(plan, kinds={"test.Thing": kind}, sink=sink, settings=FAST)
+    assert result.ok and sorted(sink.intents) == ["a", "b"]
+    assert all(sorted(seen) == ["a", "b"] for seen in seen_before_create)
+
+
+def test_a_labelless_409_on_the_first_attempt_is_someone_elses() -> None:
+    kind = LabellessKind()
+    kind.store["things/a"] = {"size": 9}
+    result, sink = _apply(kind, _plan(_change("a", desired={"size": 1})))
+    assert not result.ok and "409" in (result.outcomes[0].error or "")
+    assert kind.store["things/a"] == {"size": 9} and not sink.recorded
+
+
+def test_a_labelless_409_after_a_lost_response_is_ours() -> None:
+    kind = LabellessKind()
+    original = kind.create
+
+    def create_then_lose(rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        original(rid, desired)
+        if kind.calls.count(("create", rid.name)) == 1:
+            raise TransientError("connection reset after the server created it")
+        return kind.store[rid.name]
+
+    kind.create = create_then_lose  # type: ignore[method-assign]
+    result, sink = _apply(kind, _plan(_change("a", desired={"size": 1})))
+    assert result.ok and result.outcomes[0].adopted and list(kind.store) == ["things/a"]

@@ -12,6 +12,7 @@ from google.cloud import bigquery
 
 from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
+from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds.bigquery.bindings import (
     DatasetBindings,
     access_to_policy,
@@ -79,11 +80,11 @@ def _dataset(clients: Clients, name: str, view: bool = False) -> None:
         ds.access_entries = [*ds.access_entries, bigquery.AccessEntry(
             None, "view", {"projectId": PROJECT, "datasetId": "other", "tableId": "v"}),
             bigquery.AccessEntry("OWNER", "specialGroup", "projectOwners")]
-    clients.bigquery().create_dataset(ds, **CALL)
+    clients.get(BIGQUERY).create_dataset(ds, **CALL)
 
 
 def _access(clients: Clients, name: str) -> list[dict[str, Any]]:
-    return clients.bigquery().get_dataset(f"{PROJECT}.{name}", **CALL).to_api_repr()["access"]
+    return clients.get(BIGQUERY).get_dataset(f"{PROJECT}.{name}", **CALL).to_api_repr()["access"]
 
 
 def test_dataset_bindings_add_entries_and_keep_everything_else(clients: Clients) -> None:
@@ -101,9 +102,9 @@ def test_dataset_bindings_add_entries_and_keep_everything_else(clients: Clients)
     assert {"role": "roles/bigquery.metadataViewer", "domain": "acme.com"} in after
     assert pending(kind, c, spec, last) == []
     # someone else adds a reader; we drop one of ours: only ours goes
-    ds = clients.bigquery().get_dataset(f"{PROJECT}.features", **CALL)
+    ds = clients.get(BIGQUERY).get_dataset(f"{PROJECT}.features", **CALL)
     ds.access_entries = [*ds.access_entries, bigquery.AccessEntry("READER", "userByEmail", "o@acme.com")]
-    clients.bigquery().update_dataset(ds, ["access"], **CALL)
+    clients.get(BIGQUERY).update_dataset(ds, ["access"], **CALL)
     smaller = {"dataset": "features", "bindings": [
         {"role": "roles/bigquery.dataViewer", "members": [SA]}]}
     last = reconcile(kind, c, smaller, last)
@@ -127,9 +128,9 @@ def test_dataset_concurrent_change_is_a_precondition_failure(clients: Clients) -
     kind = DatasetBindings(clients)
     rid = kind.identify(ctx("g"), {"dataset": "racy", "bindings": []})
     stale = kind.get_policy(rid) or {}
-    ds = clients.bigquery().get_dataset(f"{PROJECT}.racy", **CALL)
+    ds = clients.get(BIGQUERY).get_dataset(f"{PROJECT}.racy", **CALL)
     ds.description = "someone else"
-    clients.bigquery().update_dataset(ds, ["description"], **CALL)
+    clients.get(BIGQUERY).update_dataset(ds, ["description"], **CALL)
     with pytest.raises(errors.PreconditionFailed):
         kind.set_policy(rid, {**stale, "bindings": [{"role": "roles/bigquery.dataViewer",
                                                     "members": ["user:late@acme.com"]}]})

@@ -11,6 +11,7 @@ import pytest
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
+from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds.iam.bindings import (
     ProjectBindings,
     ServiceAccountBindings,
@@ -128,7 +129,7 @@ def test_service_account_bindings_for_workload_identity(emulator: Emulator,
                                                         clients: Clients) -> None:
     from google.cloud import iam_admin_v1
 
-    account = clients.iam_admin().create_service_account(
+    account = clients.get(IAM).create_service_account(
         request=iam_admin_v1.CreateServiceAccountRequest(name=f"projects/{PROJECT}",
                                                          account_id="trainer"),
         retry=None, timeout=10)

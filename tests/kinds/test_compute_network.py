@@ -47,7 +47,7 @@ def test_identity_outputs_and_no_labels() -> None:
     assert kind.id_from_name(rid.name) == rid and kind.id_from_name(rid.name).parts == rid.parts
     assert kind.outputs_of(rid, None) == {
         "name": "vpc", "selfLink": f"{ROOT}projects/{PROJECT}/global/networks/vpc"}
-    assert kind.labels_path is None and kind.required_api == "compute.googleapis.com"
+    assert kind.labels_path is None and kind.api == "compute.googleapis.com"
 
 
 @pytest.mark.parametrize("raw", [{"mtu": 9000}, {"routingMode": "WORLD"}, {"labels": {"a": "b"}},

@@ -36,7 +36,7 @@ def test_identity_and_outputs_are_known_before_creation(kind: ServiceAccount) ->
     assert kind.outputs_of(rid, None) == {"email": EMAIL, "member": f"serviceAccount:{EMAIL}",
                                           "name": rid.name}
     assert kind.id_from_name(rid.name) == rid
-    assert kind.required_api == "iam.googleapis.com" and kind.labels_path is None
+    assert kind.api == "iam.googleapis.com" and kind.labels_path is None
 
 
 def test_account_id_overrides_the_name_and_is_validated(kind: ServiceAccount) -> None:

@@ -11,6 +11,9 @@ from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.engine.errors import SourceLocation
+from mlops_infra.engine.registry import all_kinds
+from mlops_infra.engine.resolve import expand_implied
+from mlops_infra.kinds._clients import KMS
 from mlops_infra.kinds.kms import CryptoKey, CryptoKeyGrant, KeyRing
 from mlops_infra.spec import ResourceSpec
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields, managed, mismatches
@@ -109,7 +112,7 @@ def _grant(clients: Clients, raw: dict[str, Any], project: str = PROJECT):  # ty
 
 
 def _members(clients: Clients) -> dict[str, list[str]]:
-    policy = clients.kms().get_iam_policy(request={"resource": KEY}, retry=None, timeout=10)
+    policy = clients.get(KMS).get_iam_policy(request={"resource": KEY}, retry=None, timeout=10)
     return {b.role: sorted(b.members) for b in policy.bindings}
 
 
@@ -170,16 +173,20 @@ def _spec(kind: str, fields: dict[str, Any]) -> ResourceSpec:
 ])
 def test_cmek_references_imply_a_grant(clients: Clients, kind: str, fields: dict[str, Any],
                                        agent: str) -> None:
-    from mlops_infra.engine.registry import kind_class
-
-    implied = kind_class(kind)(clients).implied_resources(_spec(kind, fields))
+    kinds = {name: cls(clients) for name, cls in all_kinds().items()}
+    key = ResourceSpec(address="key", kind="kms.CryptoKey", name="key", project=PROJECT,
+                       region=None, fields={"keyRing": RING}, depends_on=frozenset(),
+                       allow_data_loss=False, location=SourceLocation("spec.yaml", 1))
+    resources = expand_implied({"key": key, "data": _spec(kind, fields)}, kinds=kinds)
+    implied = [r for a, r in resources.items() if a not in ("key", "data")]
     assert [(r.address, r.kind, r.fields, r.depends_on, r.allow_data_loss) for r in implied] == [
         (f"key-{agent}-grant-test-project", "kms.CryptoKeyGrant",
          {"cryptoKey": "${key.id}", "serviceAgent": agent}, frozenset({"key"}), False)]
+    assert f"key-{agent}-grant-test-project" in resources["data"].depends_on
 
 
 def test_a_literal_key_name_implies_nothing(clients: Clients) -> None:
-    from mlops_infra.kinds.storage import Bucket
 
-    assert Bucket(clients).implied_resources(_spec("storage.Bucket",
-                                                   {"defaultKmsKeyName": KEY})) == []
+    kinds = {name: cls(clients) for name, cls in all_kinds().items()}
+    literal = {"data": _spec("storage.Bucket", {"defaultKmsKeyName": KEY})}
+    assert list(expand_implied(literal, kinds=kinds)) == ["data"]

@@ -31,7 +31,8 @@ def test_identity_outputs_and_provided_api(kind: Service) -> None:
     rid, desired = _rid(kind)
     assert rid.name == NAME and rid.scope == f"projects/{PROJECT}"
     assert desired == {"state": "ENABLED"}
-    assert kind.provided_api(ctx("compute.googleapis.com"), {}) == "compute.googleapis.com"
+    assert kind.provides(ctx("compute.googleapis.com"), {}) == {
+        f"api:{PROJECT}/compute.googleapis.com"}
     assert kind.outputs_of(rid, None) == {"name": "compute.googleapis.com", "id": NAME}
     with pytest.raises(errors.SpecError):
         kind.identify(ctx("compute"), {})

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlops_infra.engine.errors import LedgerError
-from mlops_infra.ledger import LEDGER_SCHEMA_VERSION, LedgerEntry, LedgerState
+from mlops_infra.ledger import LEDGER_SCHEMA_VERSION, Intent, LedgerEntry, LedgerState
 from mlops_infra.ledger.document import (
     format_time,
     parse_document,
@@ -15,7 +15,6 @@ from mlops_infra.ledger.document import (
     render_document,
     utc_now,
 )
-from mlops_infra.ledger.redact import REDACTED, redact
 
 LOC = "gs://b/mlops-infra/s.json"
 
@@ -49,11 +48,11 @@ def test_rendered_document_has_the_documented_shape() -> None:
                                                  entries={entry.key: entry})))
     assert doc["schemaVersion"] == LEDGER_SCHEMA_VERSION
     assert doc["stack"] == "s"
-    assert doc["resources"]["storage.Bucket:projects/p/buckets/b"] == {
+    assert doc["resources"]["storage.Bucket:raw"] == {
         "kind": "storage.Bucket", "id": "projects/p/buckets/b", "address": "raw",
         "applied": {"location": "US"}, "outputs": {"url": "gs://b"},
         "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-02T00:00:00.000Z", "dependsOn": []}
-    assert doc["runs"] == []
+    assert doc["runs"] == [] and doc["intents"] == {}
 
 
 def test_only_the_last_20_runs_are_rendered() -> None:
@@ -68,12 +67,18 @@ def test_only_the_last_20_runs_are_rendered() -> None:
     (b"[1, 2]", "JSON object"),
     (b'{"stack": "s", "resources": {}}', "schemaVersion"),
     (b'{"schemaVersion": "1", "stack": "s"}', "schemaVersion"),
-    (b'{"schemaVersion": 1, "stack": "other"}', "stack 'other'"),
-    (b'{"schemaVersion": 1, "stack": "s", "resources": []}', "'resources'"),
-    (b'{"schemaVersion": 1, "stack": "s", "resources": {"k": {"kind": 1, "id": "x"}}}', "'kind'"),
-    ((b'{"schemaVersion": 1, "stack": "s", "resources": {"k": {"kind": "a", "id": "x", '
+    (b'{"schemaVersion": 2, "stack": "other"}', "stack 'other'"),
+    (b'{"schemaVersion": 2, "stack": "s"}', "no 'resources'"),
+    (b'{"schemaVersion": 2, "stack": "s", "resources": []}', "'resources'"),
+    (b'{"schemaVersion": 2, "stack": "s", "resources": {"k": {"kind": 1, "id": "x"}}}', "'kind'"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"k": {"kind": "a", "id": "x", '
       b'"applied": []}}}'), "'applied'"),
-    (b'{"schemaVersion": 1, "stack": "s", "runs": {}}', "'runs'"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"a:x": {"kind": "a", "id": "x", '
+      b'"address": "y"}}}'), "wrong key"),
+    (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "runs": {}}', "'runs'"),
+    (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": []}', "'intents'"),
+    (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k": {"kind": "a"}}}',
+     "'id'"),
 ])
 def test_bad_documents_are_refused_with_one_line_naming_the_location(
         data: bytes, fragment: str) -> None:
@@ -85,29 +90,43 @@ def test_bad_documents_are_refused_with_one_line_naming_the_location(
 
 
 def test_newer_schema_is_refused_with_upgrade_hint() -> None:
-    with pytest.raises(LedgerError, match="schemaVersion 2.*upgrade"):
+    with pytest.raises(LedgerError, match="schemaVersion 3.*upgrade"):
         _parse({"schemaVersion": LEDGER_SCHEMA_VERSION + 1, "stack": "s", "resources": {}})
 
 
 def test_missing_optional_sections_read_as_empty() -> None:
-    state = _parse({"schemaVersion": 1, "stack": "s"})
-    assert state.entries == {} and state.runs == []
+    state = _parse({"schemaVersion": 2, "stack": "s", "resources": {}})
+    assert state.entries == {} and state.runs == [] and state.intents == {}
 
 
-def test_redaction_replaces_secret_looking_keys_at_any_depth() -> None:
-    value = {"name": "db", "password": "hunter2", "nested": [{"apiToken": "t", "size": 3}],
-             "private_key": {"pem": "x"}, "clientSecret": "s", "labels": {"team": "ml"}}
-    assert redact(value) == {"name": "db", "password": REDACTED,
-                             "nested": [{"apiToken": REDACTED, "size": 3}],
-                             "private_key": REDACTED, "clientSecret": REDACTED,
-                             "labels": {"team": "ml"}}
+def test_a_version_1_ledger_is_migrated_to_logical_keys_and_says_so() -> None:
+    v1 = {"schemaVersion": 1, "stack": "s", "resources": {
+        "storage.Bucket:projects/p/buckets/b": {
+            "kind": "storage.Bucket", "id": "projects/p/buckets/b", "address": "raw"},
+        "storage.BucketBindings:projects/p/buckets/b/iamBindings/acl": {
+            "kind": "storage.BucketBindings", "id": "projects/p/buckets/b/iamBindings/acl",
+            "address": "acl", "dependsOn": ["storage.Bucket:projects/p/buckets/b"]}}}
+    state = _parse(v1)
+    assert set(state.entries) == {"storage.Bucket:raw", "storage.BucketBindings:acl"}
+    assert state.entries["storage.BucketBindings:acl"].depends_on == ("storage.Bucket:raw",)
+    assert state.entries["storage.Bucket:raw"].id == "projects/p/buckets/b"
+    assert state.migrated_from == 1 and "schema version 1" in state.notes[0]
+    again = parse_document(render_document(state), stack="s", location=LOC, generation=8)
+    assert again.entries == state.entries and again.migrated_from is None
 
 
-def test_rendering_redacts_applied_and_outputs() -> None:
-    entry = _entry(applied={"masterAuth": {"password": "p"}}, outputs={"privateKeyData": "k"})
+def test_intents_round_trip() -> None:
+    intent = Intent(kind="iam.ServiceAccount", id="projects/p/serviceAccounts/a@p.iam",
+                    address="trainer", run_id="r1", at="2026-01-01T00:00:00.000Z")
+    state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
+    back = parse_document(render_document(state), stack="s", location=LOC, generation=2)
+    assert back.intents == {"iam.ServiceAccount:trainer": intent}
+
+
+def test_values_are_stored_as_given_labels_included() -> None:
+    entry = _entry(applied={"labels": {"api-token-owner": "team-ml"}})
     doc = render_document(LedgerState(stack="s", location=LOC, entries={entry.key: entry}))
-    assert b"\"p\"" not in doc and b"\"k\"" not in doc
-    assert doc.count(REDACTED.encode()) == 2
+    assert b"team-ml" in doc          # secrets are the kinds' secret_fields, stored as digests
 
 
 def test_timestamps_are_utc_iso_with_z_and_parse_back() -> None:

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 from ledger_helpers import BackendFactory, RendezvousBackend
 
-from mlops_infra.engine.errors import LockHeld
+from mlops_infra.engine.errors import LockHeld, UserError
 from mlops_infra.ledger import Lease, Ledger
 from mlops_infra.ledger.document import parse_time
+from mlops_infra.ledger.process import process_identity
 
-AN_HOUR_AGO = lambda: time.time() - 3600
+
+def AN_HOUR_AGO() -> float:  # noqa: N802  (reads as a constant at the call sites)
+    return time.time() - 3600
 
 
 def test_acquire_writes_holder_info_and_release_removes_it(ledger: Ledger) -> None:
@@ -108,7 +114,7 @@ def test_background_renewal_rewrites_the_lock(ledger: Ledger) -> None:
 def test_renewal_notices_a_stolen_lock(make_backend: BackendFactory) -> None:
     mine, theirs = Ledger(make_backend()), Ledger(make_backend())
     lease = mine.lock(owner="alice", ttl=3600)
-    assert theirs.break_lock()["owner"] == "alice"  # type: ignore[index]
+    assert theirs.break_lock(force=True)["owner"] == "alice"  # type: ignore[index]
     other = theirs.lock(owner="bob", ttl=3600)
     assert not lease.renew()
     assert lease.lost
@@ -117,13 +123,46 @@ def test_renewal_notices_a_stolen_lock(make_backend: BackendFactory) -> None:
     other.release()
 
 
-def test_break_lock_returns_the_holder_and_frees_the_stack(ledger: Ledger) -> None:
+def test_break_lock_refuses_a_live_lease_without_force(ledger: Ledger) -> None:
     assert ledger.break_lock() is None
-    ledger.lock(owner="crashed", ttl=3600)
-    holder = ledger.break_lock()
-    assert holder is not None and holder["owner"] == "crashed"
+    ledger.lock(owner="busy", ttl=3600)                 # held by this (live) process
+    with pytest.raises(UserError, match=r"busy.*s left.*--force"):
+        ledger.break_lock()
+    holder = ledger.break_lock(force=True)
+    assert holder is not None and holder["owner"] == "busy"
     assert ledger.lock_holder() is None
     ledger.lock(owner="next", ttl=60).release()
+
+
+def _dead_holder_lock(ledger: Ledger) -> dict[str, object]:
+    """A lease written by a process of this machine that has exited since."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    holder = {"owner": "crashed", "host": socket.gethostname(), "pid": int(child.stdout),
+              "expires": "2999-01-01T00:00:00.000Z",
+              **{k: v for k, v in process_identity().items() if k != "processStart"},
+              "processStart": 1}
+    ledger.backend.write("lock", json.dumps(holder).encode(), if_generation_match=0)
+    return holder
+
+
+def test_a_lease_whose_process_is_gone_is_taken_over_at_once(ledger: Ledger) -> None:
+    if not process_identity():
+        pytest.skip("no /proc: cannot tell a dead local holder")
+    _dead_holder_lock(ledger)
+    ledger.lock(owner="next", ttl=60).release()         # no wait for the expiry in 2999
+    _dead_holder_lock(ledger)
+    assert ledger.break_lock()["owner"] == "crashed"    # type: ignore[index]
+
+
+def test_a_lease_of_another_machine_is_never_judged_dead(ledger: Ledger) -> None:
+    holder = {"owner": "elsewhere", "host": "another-host", "pid": 1, "bootId": "x",
+              "pidNamespace": "pid:[1]", "processStart": 1, "expires": "2999-01-01T00:00:00.000Z"}
+    ledger.backend.write("lock", json.dumps(holder).encode(), if_generation_match=0)
+    with pytest.raises(LockHeld):
+        ledger.lock(owner="alice", ttl=60)
+    with pytest.raises(UserError):
+        ledger.break_lock()
 
 
 def test_unreadable_lock_counts_as_held(ledger: Ledger) -> None:
@@ -131,5 +170,5 @@ def test_unreadable_lock_counts_as_held(ledger: Ledger) -> None:
     with pytest.raises(LockHeld) as info:
         ledger.lock(owner="alice", ttl=60)
     assert "garbage" in json.dumps(info.value.holder)
-    assert ledger.break_lock() is not None
+    assert ledger.break_lock(force=True) is not None
     ledger.lock(owner="alice", ttl=60).release()

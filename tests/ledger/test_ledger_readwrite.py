@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from ledger_helpers import BackendFactory, CountingBackend
 
 from mlops_infra.engine.errors import LedgerConflict, LedgerError
-from mlops_infra.ledger import Ledger, LedgerEntry, LedgerState
-from mlops_infra.ledger.redact import REDACTED
+from mlops_infra.ledger import Intent, Ledger, LedgerEntry, LedgerRolledBack, LedgerState
 
 
 def _entry(name: str, **applied: object) -> LedgerEntry:
@@ -55,13 +55,38 @@ def test_update_keeps_created_at(ledger: Ledger) -> None:
     assert entry.created_at == created and entry.applied == {"location": "EU"}
 
 
-def test_secrets_never_reach_storage(ledger: Ledger) -> None:
+def test_a_ledger_deleted_mid_run_is_not_recreated_with_fewer_entries(
+        ledger: Ledger, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)               # the rescue copy goes under .mlops_infra/rescue
     with ledger.writer(min_interval=0) as writer:
-        writer.put(_entry("db", password="hunter2", user="admin"))
-    raw = ledger.backend.read("json")
-    assert raw is not None and b"hunter2" not in raw.data
-    assert ledger.read().entries[_entry("db").key].applied == {"password": REDACTED,
-                                                                "user": "admin"}
+        writer.put(_entry("raw"))
+        writer.put(_entry("models"))
+    writer = ledger.writer(base=ledger.read(), min_interval=0)
+    writer.put(_entry("new"))
+    writer.flush()
+    current = ledger.backend.read("json")
+    assert current is not None
+    ledger.backend.delete("json", if_generation_match=current.generation)
+    writer.put(_entry("another"))
+    with pytest.raises(LedgerRolledBack, match="was deleted.*rescue") as info:
+        writer.flush()
+    assert ledger.backend.read("json") is None              # nothing was recreated
+    rescue = str(info.value).split("saved in ")[1].split(":")[0]
+    saved = json.loads(Path(rescue).read_text())
+    assert set(saved["resources"]) == {_entry(n).key for n in ("raw", "models", "new", "another")}
+    with pytest.raises(LedgerRolledBack):
+        writer.close()
+
+
+def test_intents_are_written_at_once_and_cleared_by_the_entry(ledger: Ledger) -> None:
+    writer = ledger.writer(base=ledger.read(), min_interval=3600)
+    intent = Intent(kind="storage.Bucket", id="projects/p/buckets/raw", address="raw")
+    writer.intend([intent])                   # returns once durable, whatever the interval
+    assert ledger.read().intents == {intent.key: intent}
+    writer.put(_entry("raw"))
+    writer.close()
+    state = ledger.read()
+    assert state.intents == {} and _entry("raw").key in state.entries
 
 
 def test_cas_conflict_merges_both_writers_entries(make_backend: BackendFactory) -> None:

@@ -17,7 +17,7 @@ def test_json_round_trips_every_case() -> None:
 
 def test_json_carries_the_documented_derived_fields() -> None:
     data = json.loads(render_json(plan_of(create(), noop())))
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["has_changes"] is True
     assert data["summary"] == {"create": 1, "update": 0, "replace": 0, "delete": 0,
                                "abandon": 0, "noop": 1}

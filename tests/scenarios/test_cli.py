@@ -97,7 +97,7 @@ def test_lock_held_by_someone_else_exits_3(emulator, spec_file: Path) -> None:
     from mlops_infra.api import Stack
 
     with Stack.load(spec_file, endpoints=emulator.endpoints) as stack:
-        stack._ensure_ledger_home()
+        stack.ensure_ledger_home()
         with stack.ledger.lock(owner="ci-runner-42", ttl=60):
             proc = run_cli(["reconcile", str(spec_file), "--auto-approve"], endpoints=emulator.endpoints)
     assert proc.returncode == 3 and "ci-runner-42" in proc.stderr
@@ -171,8 +171,14 @@ def test_destroy_removes_what_the_stack_owns(emulator, tmp_path: Path) -> None:
     spec.write_text(SPEC)
     assert run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints).returncode == 0
     dry = run_cli(["destroy", str(spec), "--dry-run"], endpoints=emulator.endpoints)
+    assert dry.returncode == 1 and "4 to delete" in dry.stdout      # the dataset has a table
+    assert "bigquery.Dataset features: it holds data" in dry.stderr
+    assert len(dry.stderr.strip().splitlines()) == 1
+    dry = run_cli(["destroy", str(spec), "--dry-run", "--allow-data-loss"],
+                  endpoints=emulator.endpoints)
     assert dry.returncode == 0 and "4 to delete" in dry.stdout
-    proc = run_cli(["destroy", str(spec), "--auto-approve"], endpoints=emulator.endpoints)
+    proc = run_cli(["destroy", str(spec), "--auto-approve", "--allow-data-loss"],
+                   endpoints=emulator.endpoints)
     assert proc.returncode == 0, proc.stderr
     from mlops_infra.clients import Clients
 

@@ -10,6 +10,7 @@ import pytest
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
+from mlops_infra.kinds._clients import IAM
 
 PROJECT = "test-project"
 SPEC = """\
@@ -63,7 +64,7 @@ def test_apply_converges_and_second_plan_is_a_noop(emulator: Emulator, open_stac
                             "role": f"projects/{PROJECT}/roles/model_reader"}
     result = stack.apply(plan)
     assert result.ok, result.failures
-    client = Clients(project=PROJECT, endpoints=emulator.endpoints).iam_admin()
+    client = Clients(project=PROJECT, endpoints=emulator.endpoints).get(IAM)
     runner = client.get_service_account(
         name=f"projects/{PROJECT}/serviceAccounts/batch-runner-01@{PROJECT}.iam.gserviceaccount.com",
         retry=None, timeout=10)
@@ -93,7 +94,7 @@ def test_edits_update_in_place_and_role_removal_soft_deletes(emulator: Emulator,
     plan = stack.plan()
     assert _actions(plan)["model-reader"] == "delete"
     assert stack.apply(plan).ok
-    client = Clients(project=PROJECT, endpoints=emulator.endpoints).iam_admin()
+    client = Clients(project=PROJECT, endpoints=emulator.endpoints).get(IAM)
     role = client.get_role(request={"name": f"projects/{PROJECT}/roles/model_reader"},
                            retry=None, timeout=10)
     assert role.deleted is True
@@ -119,7 +120,7 @@ def test_removing_a_service_account_needs_allow_data_loss(emulator: Emulator, op
     plan = stack.plan(allow_data_loss=True)
     assert {r.address: r.blocked for r in plan.resources}["trainer"] is None
     assert stack.apply(plan).ok
-    client = Clients(project=PROJECT, endpoints=emulator.endpoints).iam_admin()
+    client = Clients(project=PROJECT, endpoints=emulator.endpoints).get(IAM)
     emails = [a.email for a in client.list_service_accounts(name=f"projects/{PROJECT}",
                                                             retry=None, timeout=10)]
     assert emails == [f"batch-runner-01@{PROJECT}.iam.gserviceaccount.com"]

@@ -14,6 +14,7 @@ from mlops_infra.api import Stack
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.engine.errors import PolicyViolation
+from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 from mlops_infra.report.text import render_text
 from tests.conftest import start_emulator
@@ -115,7 +116,7 @@ def test_create_and_bind_in_one_run_with_propagation_delay_then_no_op(
     assert _members(clients, "roles/logging.logWriter") == ["group:ml@acme.com", sa]
     bucket_policy = clients.storage().bucket("iam-scn-raw").get_iam_policy(retry=None)
     assert sa in bucket_policy["roles/storage.objectViewer"]
-    access = clients.bigquery().get_dataset(f"{PROJECT}.features", retry=None).access_entries
+    access = clients.get(BIGQUERY).get_dataset(f"{PROJECT}.features", retry=None).access_entries
     assert any(e.role == "READER" and e.entity_id == SA_EMAIL for e in access)
     audit = (read_project_policy(clients, PROJECT) or {})["auditConfigs"]
     assert audit == [{"service": "storage.googleapis.com", "auditLogConfigs": [

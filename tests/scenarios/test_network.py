@@ -13,6 +13,7 @@ from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator, operations
 from mlops_infra.engine.errors import PolicyViolation
 from mlops_infra.engine.plan import Action
+from mlops_infra.kinds._clients import COMPUTE_SUBNETWORKS
 from tests.conftest import start_emulator
 
 SPEC = """\
@@ -116,7 +117,7 @@ def test_network_stack_reconciles_in_order_then_is_a_noop(emulator, open_stack,
     assert network_polls and network_polls[0] < first_dependent
 
     clients = Clients(project="test-project", endpoints=emulator.endpoints)
-    sub = clients.compute_subnetworks().get(project="test-project", region="europe-west1",
+    sub = clients.get(COMPUTE_SUBNETWORKS).get(project="test-project", region="europe-west1",
                                             subnetwork="ml-nodes", retry=None)
     assert [r.range_name for r in sub.secondary_ip_ranges] == ["pods", "services"]
     assert sub.private_ip_google_access is True and sub.log_config.enable is True

@@ -10,6 +10,7 @@ from mlops_infra.api import Stack
 from mlops_infra.emulator.services import DEFAULT_SERVICES
 from mlops_infra.engine.plan import Action
 from mlops_infra.engine.registry import kind_class
+from mlops_infra.kinds._clients import IAM, KMS
 from tests.conftest import start_emulator
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
@@ -36,7 +37,7 @@ def test_platform_reconciles_in_dependency_order_then_is_a_noop(full_emulator) -
         enabling = {r.id.rsplit("/", 1)[-1]: r.address for r in plan.resources
                     if r.kind == "serviceusage.Service"}
         for change in plan.resources:                 # every API is enabled before its users
-            api = kind_class(change.kind).required_api
+            api = kind_class(change.kind).api
             if api in enabling:
                 assert enabling[api] in change.depends_on, change.address
 
@@ -53,7 +54,7 @@ def test_platform_grants_service_agents_on_the_key_and_binds_least_privilege(ful
         assert result.ok, result.failures
         clients = stack.clients
         key = "projects/acme-ml-dev/locations/us/keyRings/ml-platform/cryptoKeys/data"
-        policy = clients.kms().get_iam_policy(request={"resource": key}, retry=None)
+        policy = clients.get(KMS).get_iam_policy(request={"resource": key}, retry=None)
         members = {m for b in policy.bindings if b.role == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
                    for m in b.members}
         assert any("gs-project-accounts" in m for m in members)
@@ -75,7 +76,7 @@ def test_platform_converges_under_30_percent_faults_without_duplicates(seed: int
         emu.clear_faults()
         with Stack.load(SPEC, env="dev", endpoints=emu.endpoints) as stack:
             assert not stack.plan().has_changes
-            accounts = stack.clients.iam_admin().list_service_accounts(
+            accounts = stack.clients.get(IAM).list_service_accounts(
                 request={"name": "projects/acme-ml-dev"}, retry=None)
             buckets = stack.clients.storage("acme-ml-dev").list_buckets(retry=None)
             assert sorted(a.email.split("@")[0] for a in accounts) == ["ml-pipeline", "ml-trainer"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mlops_infra.clients import Clients
 from mlops_infra.engine.plan import Action
+from mlops_infra.kinds._clients import BIGQUERY
 
 
 def _actions(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -42,7 +43,7 @@ def test_live_resources_match_spec_and_carry_ownership_labels(emulator, open_sta
     assert bucket.labels == {"team": "ml", "env": "dev", "managed-by": "mlops-infra",
                              "mlops-infra-stack": "scenario"}
     assert bucket.versioning_enabled is True
-    table = clients.bigquery().get_table("test-project.features.events", retry=None)
+    table = clients.get(BIGQUERY).get_table("test-project.features.events", retry=None)
     assert [f.name for f in table.schema] == ["id", "ts"]
 
 
@@ -122,7 +123,7 @@ def test_foreign_bucket_with_same_name_blocks_the_plan(emulator, open_stack,
     clients.storage().create_bucket("scn-raw", retry=None)
     plan = open_stack(spec_file).plan()
     raw = next(r for r in plan.resources if r.address == "raw")
-    assert raw.blocked and "not managed by mlops-infra" in raw.blocked
+    assert raw.blocked and "conflict" in raw.blocked and "adopt: true" in raw.blocked
 
 
 def test_saved_plan_is_refused_after_the_ledger_moved(emulator, open_stack, spec_file: Path) -> None:
@@ -150,7 +151,7 @@ def test_faults_30_percent_converge_without_duplicates(emulator, open_stack, spe
     names = sorted(b.name for b in clients.storage().list_buckets(retry=None)
                    if b.name.startswith("scn-"))
     assert names == ["scn-models", "scn-raw"]
-    tables = [t.table_id for t in clients.bigquery().list_tables("features", retry=None)]
+    tables = [t.table_id for t in clients.get(BIGQUERY).list_tables("features", retry=None)]
     assert tables == ["events"]
 
 

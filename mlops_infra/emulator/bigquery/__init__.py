@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.bigquery.service import BigQueryService
 
-__all__ = ["BigQueryService"]
+SERVICE = BigQueryService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "BigQueryService"]

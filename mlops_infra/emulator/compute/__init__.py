@@ -3,4 +3,6 @@ and the operations their mutations return (see ``service.py``)."""
 
 from mlops_infra.emulator.compute.service import ComputeService
 
-__all__ = ["ComputeService"]
+SERVICE = ComputeService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "ComputeService"]

@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.iam.service import IamService
 
-__all__ = ["IamService"]
+SERVICE = IamService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "IamService"]

@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.kms.service import KmsService
 
-__all__ = ["KmsService"]
+SERVICE = KmsService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "KmsService"]

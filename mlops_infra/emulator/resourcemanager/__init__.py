@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.resourcemanager.service import ResourceManagerService
 
-__all__ = ["ResourceManagerService"]
+SERVICE = ResourceManagerService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "ResourceManagerService"]

@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.serviceusage.service import ServiceUsageService
 
-__all__ = ["ServiceUsageService"]
+SERVICE = ServiceUsageService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "ServiceUsageService"]

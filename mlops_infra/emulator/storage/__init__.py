@@ -2,4 +2,6 @@
 
 from mlops_infra.emulator.storage.service import StorageService
 
-__all__ = ["StorageService"]
+SERVICE = StorageService   # what ``emulator.services`` builds for this package
+
+__all__ = ["SERVICE", "StorageService"]

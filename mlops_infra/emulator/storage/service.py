@@ -23,7 +23,7 @@ from mlops_infra.emulator.storage.preconditions import NotModified, check_all, c
 from mlops_infra.emulator.util import bool_param, int_param, page, rfc3339
 
 B = "/storage/v1/b"
-O = B + "/{bucket}/o"
+O = B + "/{bucket}/o"  # noqa: E741  (objects, next to B for buckets)
 
 
 class StorageService(Service):

@@ -33,6 +33,7 @@ from pydantic import Field, field_validator
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds._iam_policy import Binding, BindingsSpec, IamBindingsKind, valid_member
 
 BASIC_ROLES = {"READER": "roles/bigquery.dataViewer", "WRITER": "roles/bigquery.dataEditor",
@@ -125,7 +126,8 @@ class DatasetBindings(IamBindingsKind):
 
     name = "bigquery.DatasetBindings"
     model = DatasetBindingsSpec
-    required_api = "bigquery.googleapis.com"
+    api = "bigquery.googleapis.com"
+    uses = (BIGQUERY,)
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}/datasets/{fields['dataset']}"
@@ -136,7 +138,7 @@ class DatasetBindings(IamBindingsKind):
         project, dataset = rid.parts["projects"], rid.parts["datasets"]
         with translate_errors(f"access of dataset {dataset}"):
             try:
-                found = self.clients.bigquery(project).get_dataset(f"{project}.{dataset}", **CALL)
+                found = self.clients.get(BIGQUERY, project).get_dataset(f"{project}.{dataset}", **CALL)
             except NotFound:
                 return None
         return access_to_policy(found.to_api_repr())
@@ -148,6 +150,6 @@ class DatasetBindings(IamBindingsKind):
         body = {"datasetReference": {"projectId": project, "datasetId": dataset},
                 "etag": policy["etag"], "access": policy_to_access(policy)}
         with translate_errors(f"access of dataset {dataset}"):
-            updated = self.clients.bigquery(project).update_dataset(
+            updated = self.clients.get(BIGQUERY, project).update_dataset(
                 bigquery.Dataset.from_api_repr(body), ["access"], **CALL)
         return access_to_policy(updated.to_api_repr())

@@ -29,9 +29,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, Names, ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, ServiceAgent, Violation
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._policy import dataset_violations
 from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
@@ -41,6 +40,8 @@ from mlops_infra.kinds._base import (
     patch_body,
     translate_errors,
 )
+from mlops_infra.kinds._clients import BIGQUERY
+from mlops_infra.kinds._policy import CMEK_SETTINGS, DATASET_RULES, dataset_violations
 
 _INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
 _DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
@@ -154,13 +155,26 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_BAD_ID = ("{name!r} is not a valid BigQuery dataset id: use only letters, digits and "
+           "underscores, at most 1024 (e.g. replace '-' with '_')")
+
+
 def dataset_id(ctx: ResourceContext) -> str:
     """The dataset id (the resource name), refusing names BigQuery would reject."""
     if not _DATASET_ID.match(ctx.name):
-        raise errors.SpecError(
-            f"dataset name {ctx.name!r} is not a valid BigQuery dataset id: use only letters, "
-            "digits and underscores (e.g. replace '-' with '_')", field=f"{ctx.address}.name")
+        raise errors.SpecError(_BAD_ID.format(name=ctx.name), field=f"{ctx.address}.name")
     return ctx.name
+
+
+def _agent_email(clients: Any, project: str) -> str:
+    with translate_errors(f"BigQuery service agent of {project}"):
+        return str(clients.get(BIGQUERY, project).get_service_account_email(project=project,
+                                                                              **CALL))
+
+
+BIGQUERY_API = "bigquery.googleapis.com"
+BIGQUERY_AGENT = ServiceAgent(name="bigquery", email=_agent_email, uses=(BIGQUERY,))
+"""BigQuery's service agent: it must be granted a dataset's CMEK key."""
 
 
 def _parts(rid: ResourceId) -> tuple[str, str]:
@@ -182,11 +196,19 @@ class Dataset(Kind):
 
     name = "bigquery.Dataset"
     model = DatasetSpec
-    required_api = "bigquery.googleapis.com"
+    api = BIGQUERY_API
+    uses = (BIGQUERY,)
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
     complete_listing = False
+    service_agent = BIGQUERY_AGENT
+    cmek_fields = ("defaultKmsKeyName", "defaultEncryptionConfiguration.kmsKeyName")
+    guardrails = DATASET_RULES
+    policy_settings = CMEK_SETTINGS
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return None if _DATASET_ID.match(ctx.name) else _BAD_ID.format(name=ctx.name)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         ds = dataset_id(ctx)
@@ -200,14 +222,6 @@ class Dataset(Kind):
             body["defaultEncryptionConfiguration"] = {"kmsKeyName": fields["defaultKmsKeyName"]}
         ref = {"projectId": ctx.project, "datasetId": dataset_id(ctx)}
         return canonical({"datasetReference": ref, **body})
-
-    def implied_resources(self, res: Any) -> list[Any]:
-        """A key referenced as ``${key.id}`` needs the BigQuery service agent granted on it."""
-        from mlops_infra.kinds.kms import cmek_grant
-
-        key = res.fields.get("defaultKmsKeyName") or (
-            res.fields.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
-        return cmek_grant(res, key=key, agent="bigquery")
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return canonical(live)
@@ -226,7 +240,7 @@ class Dataset(Kind):
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"datasets in {scope}"):
-            client = self.clients.bigquery(project)
+            client = self.clients.get(BIGQUERY, project)
             items = client.list_datasets(project=project, include_all=True, **CALL)
             return {f"projects/{project}/datasets/{d.dataset_id}": dict(d._properties)
                     for d in items}
@@ -237,7 +251,7 @@ class Dataset(Kind):
 
         with translate_errors(f"dataset {project}:{ds}"):
             try:
-                return self.clients.bigquery(project).get_dataset(
+                return self.clients.get(BIGQUERY, project).get_dataset(
                     _ref(project, ds), **CALL).to_api_repr()
             except NotFound:
                 return None
@@ -248,23 +262,11 @@ class Dataset(Kind):
 
         with translate_errors(f"dataset {project}:{ds}"):
             try:
-                tables = self.clients.bigquery(project).list_tables(
+                tables = self.clients.get(BIGQUERY, project).list_tables(
                     _ref(project, ds), max_results=1, **CALL)
                 return next(iter(tables), None) is not None
             except NotFound:
                 return False
-
-    def contents(self, rid: ResourceId) -> Names | None:
-        """Full names of the tables in the dataset (what deleting it with force destroys)."""
-        project, ds = _parts(rid)
-        from google.api_core.exceptions import NotFound
-
-        with translate_errors(f"dataset {project}:{ds}"):
-            try:
-                tables = self.clients.bigquery(project).list_tables(_ref(project, ds), **CALL)
-                return [f"{rid.name}/tables/{t.table_id}" for t in tables]
-            except NotFound:
-                return []
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +277,7 @@ class Dataset(Kind):
         with translate_errors(f"dataset {project}:{ds}"):
             dataset = BqDataset.from_api_repr(copy.deepcopy(desired))
             try:
-                return self.clients.bigquery(project).create_dataset(
+                return self.clients.get(BIGQUERY, project).create_dataset(
                     dataset, **CALL).to_api_repr()
             except Conflict as exc:
                 raise errors.Conflict(f"409 Conflict: dataset {project}:{ds} already exists",
@@ -291,7 +293,7 @@ class Dataset(Kind):
             # A fresh object: no etag, so a retried patch after a lost response cannot 412.
             dataset = BqDataset(_ref(project, ds))
             dataset._properties.update(body)
-            return self.clients.bigquery(project).update_dataset(
+            return self.clients.get(BIGQUERY, project).update_dataset(
                 dataset, list(body), **CALL).to_api_repr()
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
@@ -300,5 +302,5 @@ class Dataset(Kind):
             raise errors.PermanentError(f"dataset {project}:{ds} holds tables: deleting it "
                                         "needs allowDataLoss")
         with translate_errors(f"dataset {project}:{ds}"):
-            self.clients.bigquery(project).delete_dataset(
+            self.clients.get(BIGQUERY, project).delete_dataset(
                 _ref(project, ds), delete_contents=force, not_found_ok=True, **CALL)

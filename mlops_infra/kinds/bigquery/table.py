@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine import errors
+from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
@@ -38,12 +38,12 @@ from mlops_infra.kinds._base import (
     FieldChanges,
     SpecModel,
     check_labels,
-    get_path,
     int64_at,
     patch_body,
     translate_errors,
     with_defaults,
 )
+from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds.bigquery import schema as bq_schema
 
 _INT64_PATHS = ("expirationTime", "timePartitioning.expirationMs")
@@ -138,7 +138,7 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
             bq_schema.schema_fields(out["schema"]))}
     if isinstance(out.get("clustering"), list):
         out["clustering"] = {"fields": out["clustering"]}
-    kind = get_path(out, "timePartitioning.type")
+    kind = paths.get(out, "timePartitioning.type", None)
     if isinstance(kind, str):
         out["timePartitioning"]["type"] = kind.upper()
     int64_at(out, _INT64_PATHS)
@@ -194,7 +194,8 @@ class Table(Kind):
     immutable = frozenset(_PARTITION_IDENTITY)
     data_bearing = True
     complete_listing = False
-    required_api = "bigquery.googleapis.com"
+    api = "bigquery.googleapis.com"
+    uses = (BIGQUERY,)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         dataset = fields["dataset"]
@@ -231,7 +232,7 @@ class Table(Kind):
         from google.cloud.bigquery import DatasetReference
 
         with translate_errors(f"tables in {scope}"):
-            client = self.clients.bigquery(project)
+            client = self.clients.get(BIGQUERY, project)
             try:
                 items = list(client.list_tables(DatasetReference(project, dataset), **CALL))
             except NotFound:  # no dataset yet: no tables
@@ -244,7 +245,7 @@ class Table(Kind):
 
         with translate_errors(f"table {project}:{dataset}.{table}"):
             try:
-                return self.clients.bigquery(project).get_table(
+                return self.clients.get(BIGQUERY, project).get_table(
                     _ref(project, dataset, table), **CALL).to_api_repr()
             except NotFound:
                 return None
@@ -264,7 +265,7 @@ class Table(Kind):
 
         with translate_errors(f"table {project}:{dataset}.{table}"):
             try:
-                return self.clients.bigquery(project).create_table(
+                return self.clients.get(BIGQUERY, project).create_table(
                     BqTable.from_api_repr(copy.deepcopy(desired)), **CALL).to_api_repr()
             except Conflict as exc:
                 raise errors.Conflict(f"409 Conflict: table {project}:{dataset}.{table} "
@@ -277,7 +278,7 @@ class Table(Kind):
 
         body = canonical(patch_body(desired, _sendable(changes)))
         with translate_errors(f"table {project}:{dataset}.{table}"):
-            client = self.clients.bigquery(project)
+            client = self.clients.get(BIGQUERY, project)
             if not body:
                 return client.get_table(_ref(project, dataset, table), **CALL).to_api_repr()
             # A fresh object: no etag, so a retried patch after a lost response cannot 412.
@@ -291,5 +292,5 @@ class Table(Kind):
             raise errors.PermanentError(f"table {project}:{dataset}.{table} holds rows: "
                                         "deleting it needs allowDataLoss")
         with translate_errors(f"table {project}:{dataset}.{table}"):
-            self.clients.bigquery(project).delete_table(
+            self.clients.get(BIGQUERY, project).delete_table(
                 _ref(project, dataset, table), not_found_ok=True, **CALL)

@@ -16,6 +16,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceId
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_REGION_OPERATIONS
 
 API = "compute.googleapis.com"
 API_ROOT = "https://www.googleapis.com/compute/v1/"
@@ -108,10 +109,10 @@ def _poll(clients: Any, name: str, *, project: str, region: str | None,
     try:
         with translate_errors(f"{what}: operation {name}"):
             if region:
-                found = clients.compute_region_operations().get(
+                found = clients.get(COMPUTE_REGION_OPERATIONS).get(
                     project=project, region=region, operation=name, **CALL)
             else:
-                found = clients.compute_global_operations().get(
+                found = clients.get(COMPUTE_GLOBAL_OPERATIONS).get(
                     project=project, operation=name, **CALL)
     except errors.TransientError:
         return None            # a blip while polling: poll again until the deadline
@@ -174,7 +175,7 @@ class ComputeKind(Kind):
     API, ids rebuilt from full resource URLs, outputs, and a read after each operation."""
 
     labels_path: ClassVar[str | None] = None
-    required_api: ClassVar[str | None] = API
+    api: ClassVar[str | None] = API
     outputs: ClassVar[frozenset[str]] = frozenset({"name", "selfLink", "id"})
 
     def id_from_name(self, name: str) -> ResourceId:

@@ -27,8 +27,9 @@ from pydantic import Field, field_validator, model_validator
 from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
+from mlops_infra.kinds._clients import COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS
 from mlops_infra.kinds.compute import _common as common
-from mlops_infra.kinds.compute.firewall_policy import open_port_violations
+from mlops_infra.kinds.compute.firewall_policy import RULE, open_port_violations
 
 
 class ProtocolPorts(SpecModel):
@@ -87,7 +88,10 @@ class Firewall(common.ComputeKind):
 
     name = "compute.Firewall"
     model = FirewallSpec
+    uses = (COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"network", "direction"})
+    guardrails = {RULE: "an ingress rule open to 0.0.0.0/0 allows only policy.allowed_public_ports"}
+    policy_settings = {"allowed_public_ports": list[int | str]}
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return common.global_id(self.name, ctx.project, "firewalls", ctx.name)
@@ -103,18 +107,18 @@ class Firewall(common.ComputeKind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
-        return common.list_all(self.clients.compute_firewalls().list, project=project,
+        return common.list_all(self.clients.get(COMPUTE_FIREWALLS).list, project=project,
                                what=f"firewalls in projects/{project}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_firewalls().get, what=self.describe(rid),
+        return common.get_or_none(self.clients.get(COMPUTE_FIREWALLS).get, what=self.describe(rid),
                                   project=rid.parts["project"], firewall=rid.parts["name"])
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
-        common.call(self.clients, self.clients.compute_firewalls().insert_unary,
+        common.call(self.clients, self.clients.get(COMPUTE_FIREWALLS).insert_unary,
                     project=rid.parts["project"], what=self.describe(rid),
                     firewall_resource=common.to_message(compute_v1.Firewall, desired))
         return self.read_after_operation(rid)
@@ -123,7 +127,7 @@ class Firewall(common.ComputeKind):
                live: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
-        common.call(self.clients, self.clients.compute_firewalls().update_unary,
+        common.call(self.clients, self.clients.get(COMPUTE_FIREWALLS).update_unary,
                     project=rid.parts["project"], firewall=rid.parts["name"], what=self.describe(rid),
                     firewall_resource=common.to_message(compute_v1.Firewall, desired))
         return self.read_after_operation(rid)
@@ -134,7 +138,7 @@ class Firewall(common.ComputeKind):
         project = rid.parts["project"]
         with translate_errors(self.describe(rid)):
             try:
-                op = self.clients.compute_firewalls().delete_unary(
+                op = self.clients.get(COMPUTE_FIREWALLS).delete_unary(
                     project=project, firewall=rid.parts["name"], **CALL)
             except NotFound:
                 return

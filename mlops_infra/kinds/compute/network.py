@@ -25,6 +25,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
+from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS
 from mlops_infra.kinds.compute import _common as common
 
 _DEFAULTS = {"routingConfig.routingMode": "REGIONAL", "mtu": 1460}
@@ -58,6 +59,7 @@ class Network(common.ComputeKind):
 
     name = "compute.Network"
     model = NetworkSpec
+    uses = (COMPUTE_NETWORKS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"description", "autoCreateSubnetworks"})
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
@@ -78,18 +80,18 @@ class Network(common.ComputeKind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
-        return common.list_all(self.clients.compute_networks().list, project=project,
+        return common.list_all(self.clients.get(COMPUTE_NETWORKS).list, project=project,
                                what=f"networks in projects/{project}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_networks().get, what=self.describe(rid),
+        return common.get_or_none(self.clients.get(COMPUTE_NETWORKS).get, what=self.describe(rid),
                                   project=rid.parts["project"], network=rid.parts["name"])
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
-        client = self.clients.compute_networks()
+        client = self.clients.get(COMPUTE_NETWORKS)
         common.call(self.clients, client.insert_unary, project=rid.parts["project"],
                     what=self.describe(rid), network_resource=common.to_message(compute_v1.Network, desired))
         return self.read_after_operation(rid)
@@ -98,7 +100,7 @@ class Network(common.ComputeKind):
                live: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
-        client = self.clients.compute_networks()
+        client = self.clients.get(COMPUTE_NETWORKS)
         project, network = rid.parts["project"], rid.parts["name"]
         if any(c.path == "autoCreateSubnetworks" for c in changes):
             common.call(self.clients, client.switch_to_custom_mode_unary, project=project,
@@ -116,7 +118,7 @@ class Network(common.ComputeKind):
         project = rid.parts["project"]
         with translate_errors(self.describe(rid)):
             try:
-                op = self.clients.compute_networks().delete_unary(
+                op = self.clients.get(COMPUTE_NETWORKS).delete_unary(
                     project=project, network=rid.parts["name"], **CALL)
             except NotFound:
                 return

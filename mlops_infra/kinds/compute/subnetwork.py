@@ -27,6 +27,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNETWORKS
 from mlops_infra.kinds.compute import _common as common
 
 _PATCHED = ("secondaryIpRanges", "logConfig")
@@ -89,6 +90,7 @@ class Subnetwork(common.ComputeKind):
 
     name = "compute.Subnetwork"
     model = SubnetworkSpec
+    uses = (COMPUTE_SUBNETWORKS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})
     immutable = frozenset({"network", "description"})
 
@@ -129,18 +131,18 @@ class Subnetwork(common.ComputeKind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, region, _ = scope.split("/")
-        return common.list_all(self.clients.compute_subnetworks().list, project=project,
+        return common.list_all(self.clients.get(COMPUTE_SUBNETWORKS).list, project=project,
                                region=region, what=f"subnetworks in {scope}")
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.compute_subnetworks().get, what=self.describe(rid),
+        return common.get_or_none(self.clients.get(COMPUTE_SUBNETWORKS).get, what=self.describe(rid),
                                   **_where(rid))
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import compute_v1
 
-        client = self.clients.compute_subnetworks()
+        client = self.clients.get(COMPUTE_SUBNETWORKS)
         where = _where(rid)
         common.call(self.clients, client.insert_unary, project=where["project"],
                     region=where["region"], what=self.describe(rid),
@@ -161,7 +163,7 @@ class Subnetwork(common.ComputeKind):
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         from google.api_core.exceptions import NotFound
 
-        client = self.clients.compute_subnetworks()
+        client = self.clients.get(COMPUTE_SUBNETWORKS)
         where = _where(rid)
         try:
             common.call(self.clients, client.delete_unary, project=where["project"],
@@ -175,7 +177,7 @@ class Subnetwork(common.ComputeKind):
 
         where = _where(rid)
         request = compute_v1.SubnetworksExpandIpCidrRangeRequest(ip_cidr_range=cidr)
-        common.call(self.clients, self.clients.compute_subnetworks().expand_ip_cidr_range_unary,
+        common.call(self.clients, self.clients.get(COMPUTE_SUBNETWORKS).expand_ip_cidr_range_unary,
                     what=self.describe(rid), subnetworks_expand_ip_cidr_range_request_resource=request,
                     **where)
 
@@ -185,7 +187,7 @@ class Subnetwork(common.ComputeKind):
         request = compute_v1.SubnetworksSetPrivateIpGoogleAccessRequest(
             private_ip_google_access=enabled)
         common.call(self.clients,
-                    self.clients.compute_subnetworks().set_private_ip_google_access_unary,
+                    self.clients.get(COMPUTE_SUBNETWORKS).set_private_ip_google_access_unary,
                     what=self.describe(rid),
                     subnetworks_set_private_ip_google_access_request_resource=request,
                     **_where(rid))
@@ -199,7 +201,7 @@ class Subnetwork(common.ComputeKind):
             body["secondaryIpRanges"] = desired["secondaryIpRanges"]
         if "logConfig" in paths:
             body["logConfig"] = desired.get("logConfig", {"enable": False})
-        common.call(self.clients, self.clients.compute_subnetworks().patch_unary,
+        common.call(self.clients, self.clients.get(COMPUTE_SUBNETWORKS).patch_unary,
                     what=self.describe(rid),
                     subnetwork_resource=common.to_message(compute_v1.Subnetwork, body),
                     **_where(rid))

@@ -34,6 +34,7 @@ from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._clients import RESOURCE_MANAGER
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 
 _MASK = ("audit_configs", "etag")
@@ -62,7 +63,7 @@ def shaped(configs: list[dict[str, Any]]) -> dict[str, Any]:
         service = out.setdefault(config["service"], {})
         for log in config.get("auditLogConfigs") or []:
             entry = service.setdefault(log["logType"], {"enabled": True, "exemptedMembers": {}})
-            entry["exemptedMembers"].update({m: True for m in log.get("exemptedMembers") or []})
+            entry["exemptedMembers"].update(dict.fromkeys(log.get("exemptedMembers") or [], True))
     return {"auditConfigs": out}
 
 
@@ -92,7 +93,9 @@ class AuditConfig(Kind):
     outputs: ClassVar[frozenset[str]] = frozenset()
     labels_path = None
     listable = False
-    required_api = "cloudresourcemanager.googleapis.com"
+    api = "cloudresourcemanager.googleapis.com"
+    uses = (RESOURCE_MANAGER,)
+    shared = True
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return self.id_from_name(f"projects/{ctx.project}/auditConfigs/{ctx.address}")

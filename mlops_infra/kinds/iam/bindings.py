@@ -33,9 +33,11 @@ from pydantic import Field
 from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._clients import IAM, RESOURCE_MANAGER
 from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+PRIMITIVE_RULE = {"no-primitive-roles": "no roles/owner, roles/editor, roles/viewer on the project"}
 
 
 # --- protobuf Policy <-> REST JSON ------------------------------------------------------
@@ -60,7 +62,7 @@ def read_project_policy(clients: Any, project: str) -> dict[str, Any] | None:
 
     with translate_errors(f"IAM policy of projects/{project}"):
         try:
-            policy = clients.resource_manager().get_iam_policy(
+            policy = clients.get(RESOURCE_MANAGER).get_iam_policy(
                 request={"resource": f"projects/{project}",
                          "options": {"requested_policy_version": 3}}, **CALL)
         except NotFound:
@@ -74,7 +76,7 @@ def write_project_policy(clients: Any, project: str, policy: dict[str, Any], *,
     from google.protobuf import field_mask_pb2
 
     with translate_errors(f"IAM policy of projects/{project}"):
-        result = clients.resource_manager().set_iam_policy(
+        result = clients.get(RESOURCE_MANAGER).set_iam_policy(
             request={"resource": f"projects/{project}", "policy": policy_from_json(policy),
                      "update_mask": field_mask_pb2.FieldMask(paths=list(fields))}, **CALL)
     return policy_to_json(result)
@@ -92,7 +94,9 @@ class ProjectBindings(IamBindingsKind):
 
     name = "iam.ProjectBindings"
     model = ProjectBindingsSpec
-    required_api = "cloudresourcemanager.googleapis.com"
+    api = "cloudresourcemanager.googleapis.com"
+    uses = (RESOURCE_MANAGER,)
+    guardrails = {**IamBindingsKind.guardrails, **PRIMITIVE_RULE}
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}"
@@ -134,7 +138,8 @@ class ServiceAccountBindings(IamBindingsKind):
 
     name = "iam.ServiceAccountBindings"
     model = ServiceAccountBindingsSpec
-    required_api = "iam.googleapis.com"
+    api = "iam.googleapis.com"
+    uses = (IAM,)
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}/serviceAccounts/{fields['serviceAccount']}"
@@ -145,7 +150,7 @@ class ServiceAccountBindings(IamBindingsKind):
         resource = self.target_of(rid)
         with translate_errors(f"IAM policy of {resource}"):
             try:
-                policy = self.clients.iam_admin().get_iam_policy(
+                policy = self.clients.get(IAM).get_iam_policy(
                     request={"resource": resource,
                              "options": {"requested_policy_version": 3}}, **CALL)
             except NotFound:
@@ -155,6 +160,6 @@ class ServiceAccountBindings(IamBindingsKind):
     def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
         resource = self.target_of(rid)
         with translate_errors(f"IAM policy of {resource}"):
-            result = self.clients.iam_admin().set_iam_policy(
+            result = self.clients.get(IAM).set_iam_policy(
                 request={"resource": resource, "policy": policy_from_json(policy)}, **CALL)
         return policy_to_json(result)

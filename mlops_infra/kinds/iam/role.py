@@ -29,6 +29,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
 ROLE_ID = r"^[a-zA-Z0-9_.]{3,64}$"
@@ -85,7 +86,8 @@ class Role(Kind):
     model = RoleSpec
     outputs = frozenset({"name", "roleId"})
     labels_path = None
-    required_api = IAM_API
+    api = IAM_API
+    uses = (IAM,)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         role_id = _role_id(ctx, fields)
@@ -105,7 +107,7 @@ class Role(Kind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"roles in {scope}"):
-            pager = self.clients.iam_admin().list_roles(
+            pager = self.clients.get(IAM).list_roles(
                 request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE}, **CALL)
             return {role.name: as_rest(role) for role in pager if not role.deleted}
 
@@ -119,7 +121,7 @@ class Role(Kind):
 
         with iam_errors(f"role {rid.name}"):
             try:
-                role = self.clients.iam_admin().get_role(request={"name": rid.name}, **CALL)
+                role = self.clients.get(IAM).get_role(request={"name": rid.name}, **CALL)
                 return as_rest(role)
             except NotFound:
                 return None
@@ -130,7 +132,7 @@ class Role(Kind):
 
         with iam_errors(f"role {rid.name}"):
             try:
-                role = self.clients.iam_admin().create_role(request={
+                role = self.clients.get(IAM).create_role(request={
                     "parent": rid.scope, "role_id": rid.parts["roles"],
                     "role": _role_body(desired, [k for k in _FIELDS if k in desired])}, **CALL)
                 return as_rest(role)
@@ -145,7 +147,7 @@ class Role(Kind):
         from google.api_core.exceptions import FailedPrecondition
 
         try:
-            self.clients.iam_admin().undelete_role(request={"name": rid.name}, **CALL)
+            self.clients.get(IAM).undelete_role(request={"name": rid.name}, **CALL)
         except FailedPrecondition:
             pass   # not deleted (any more): someone undeleted it meanwhile
         return self._write(rid, desired, list(_FIELDS), etag=b"")
@@ -161,7 +163,7 @@ class Role(Kind):
 
     def _write(self, rid: ResourceId, desired: dict[str, Any], keys: Keys, *,
                etag: bytes) -> dict[str, Any]:
-        role = self.clients.iam_admin().update_role(request={
+        role = self.clients.get(IAM).update_role(request={
             "name": rid.name, "role": {**_role_body(desired, keys), "etag": etag},
             "update_mask": {"paths": [_FIELDS[k][0] for k in keys]}}, **CALL)
         return as_rest(role)
@@ -171,7 +173,7 @@ class Role(Kind):
 
         with iam_errors(f"role {rid.name}"):
             try:
-                self.clients.iam_admin().delete_role(request={"name": rid.name}, **CALL)
+                self.clients.get(IAM).delete_role(request={"name": rid.name}, **CALL)
             except (NotFound, FailedPrecondition):
                 return   # gone, or already (soft-)deleted
 

@@ -27,6 +27,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
 ACCOUNT_ID = r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$"
@@ -72,7 +73,8 @@ class ServiceAccount(Kind):
     outputs = frozenset({"email", "member", "name", "id"})
     labels_path = None
     data_bearing = True
-    required_api = IAM_API
+    api = IAM_API
+    uses = (IAM,)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         email = account_email(ctx.project, _account_id(ctx, fields))
@@ -100,7 +102,7 @@ class ServiceAccount(Kind):
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"service accounts in {scope}"):
-            pager = self.clients.iam_admin().list_service_accounts(
+            pager = self.clients.get(IAM).list_service_accounts(
                 request={"name": scope, "page_size": _PAGE_SIZE}, **CALL)
             return {account.name: as_rest(account) for account in pager}
 
@@ -109,7 +111,7 @@ class ServiceAccount(Kind):
 
         with iam_errors(f"service account {rid.name}"):
             try:
-                return as_rest(self.clients.iam_admin().get_service_account(name=rid.name, **CALL))
+                return as_rest(self.clients.get(IAM).get_service_account(name=rid.name, **CALL))
             except NotFound:
                 return None
 
@@ -120,7 +122,7 @@ class ServiceAccount(Kind):
         project, email = _parts(rid)
         with iam_errors(f"service account {email}"):
             try:
-                account = self.clients.iam_admin().create_service_account(
+                account = self.clients.get(IAM).create_service_account(
                     request={"name": f"projects/{project}", "account_id": email.split("@")[0],
                              "service_account": {"display_name": desired.get("displayName", ""),
                                                  "description": desired.get("description", "")}},
@@ -141,7 +143,7 @@ class ServiceAccount(Kind):
         with iam_errors(f"service account {rid.name}"):
             if patched:
                 body = {_PATCHABLE[k]: desired.get(k, "") for k in patched}
-                self.clients.iam_admin().patch_service_account(request={
+                self.clients.get(IAM).patch_service_account(request={
                     "service_account": {"name": rid.name, **body},
                     "update_mask": {"paths": [_PATCHABLE[k] for k in patched]}}, **CALL)
             if "disabled" in touched:
@@ -153,11 +155,11 @@ class ServiceAccount(Kind):
 
         with iam_errors(f"service account {rid.name}"):
             try:
-                self.clients.iam_admin().delete_service_account(name=rid.name, **CALL)
+                self.clients.get(IAM).delete_service_account(name=rid.name, **CALL)
             except NotFound:
                 return
 
     def _set_disabled(self, rid: ResourceId, disabled: bool) -> None:
-        client = self.clients.iam_admin()
+        client = self.clients.get(IAM)
         call = client.disable_service_account if disabled else client.enable_service_account
         call(request={"name": rid.name}, **CALL)

@@ -1,0 +1,105 @@
+"""Planning the removal of what the ledger holds and the spec no longer has.
+
+Two kinds of leftovers: ledger entries (resources this stack applied) and intents (creates
+a run announced and may have made before it stopped). Each becomes a delete, an abandon
+(the kind says it cannot or should not be deleted, or everything it holds of a shared
+thing existed before this stack), or a no-op that only drops the record when the
+resource is already gone. Deletes run dependents first: what lives inside a resource,
+and what depended on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mlops_infra.engine.diff import without_paths
+from mlops_infra.engine.graph import is_ancestor_id
+from mlops_infra.engine.kind import Kind, ResourceId, logical_key
+from mlops_infra.engine.plan import Action, ResourceChange
+from mlops_infra.engine.reading import LiveState
+
+
+@dataclass(frozen=True)
+class _Leftover:
+    kind: str
+    id: str
+    address: str
+    applied: dict[str, Any] | None      # None: only an intent (never recorded as applied)
+    outputs: dict[str, Any]
+    depends_on: tuple[str, ...]
+    preexisting: tuple[str, ...]
+    rid: ResourceId
+
+    @property
+    def key(self) -> str:
+        return logical_key(self.kind, self.address)
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """Ledger entries and intents of resources the spec no longer has."""
+
+    items: tuple[_Leftover, ...]
+
+    def ids(self) -> list[ResourceId]:
+        return [item.rid for item in self.items if item.rid.name]
+
+    def plan(self, live: LiveState, *, kinds: Mapping[str, Kind],
+             allow_data_loss: bool) -> list[ResourceChange]:
+        return [_plan_one(item, self.items, live, kinds[item.kind], allow_data_loss)
+                for item in self.items]
+
+
+def leftovers(ledger: Any, *, kept: set[str], kinds: Mapping[str, Kind]) -> Leftovers:
+    """The entries and intents of ``ledger`` whose keys are not in ``kept``."""
+    items = [_from_entry(e, kinds) for key, e in ledger.entries.items() if key not in kept]
+    items += [_from_intent(i, kinds) for key, i in ledger.intents.items()
+              if key not in kept and key not in ledger.entries]
+    return Leftovers(items=tuple(items))
+
+
+def _rid(kinds: Mapping[str, Kind], kind: str, name: str, address: str) -> ResourceId:
+    if not name:
+        return ResourceId(kind=kind, name="", scope="", address=address)
+    return replace(kinds[kind].id_from_name(name), address=address)
+
+
+def _from_entry(entry: Any, kinds: Mapping[str, Kind]) -> _Leftover:
+    return _Leftover(kind=entry.kind, id=entry.id, address=entry.address, applied=entry.applied,
+                     outputs=entry.outputs, depends_on=tuple(entry.depends_on),
+                     preexisting=tuple(entry.preexisting),
+                     rid=_rid(kinds, entry.kind, entry.id, entry.address))
+
+
+def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
+    return _Leftover(kind=intent.kind, id=intent.id, address=intent.address, applied=None,
+                     outputs={}, depends_on=(), preexisting=(),
+                     rid=_rid(kinds, intent.kind, intent.id, intent.address))
+
+
+def _plan_one(item: _Leftover, items: tuple[_Leftover, ...], live: LiveState, kind: Kind,
+              allow_data_loss: bool) -> ResourceChange:
+    children = tuple(other.address for other in items     # deleted first: what lives in it,
+                     if is_ancestor_id(item.rid.name, other.rid.name)   # and what depended on it
+                     or item.key in other.depends_on)
+    applied = without_paths(item.applied or {}, item.preexisting)
+    base: dict[str, Any] = dict(address=item.address, kind=item.kind, id=item.id,
+                                depends_on=children, parts=item.rid.parts, scope=item.rid.scope,
+                                outputs=item.outputs, allow_data_loss=allow_data_loss,
+                                last_applied=applied, preexisting=item.preexisting)
+    why = ("no longer in the spec" if item.applied is not None
+           else "created by a run that stopped before recording it; no longer in the spec")
+    if live.get(item.rid) is None:
+        return ResourceChange(**base, action=Action.NOOP, reason="already gone; dropped from the ledger")
+    if item.preexisting and not applied:
+        return ResourceChange(**base, action=Action.ABANDON,
+                              reason="existed before this stack applied it; left in place")
+    if kind.removal(applied, allow_data_loss=allow_data_loss) == "abandon":
+        return ResourceChange(**base, action=Action.ABANDON,
+                              reason=f"{why}; kept live, dropped from the ledger")
+    blocked = None
+    if kind.data_bearing and not allow_data_loss and kind.holds_data(item.rid):
+        blocked = "it holds data; pass --allow-data-loss to delete it with its contents"
+    return ResourceChange(**base, action=Action.DELETE, blocked=blocked, reason=why)

@@ -1,0 +1,190 @@
+"""Resolving a spec for planning, without any API call.
+
+Each resource's fields are resolved in dependency order (outputs known before creation
+are filled in, the rest stay ``${addr.output}`` until apply), its name is checked the way
+the API would check it, and its identity and desired state are computed. Resources
+implied by others are added (a CMEK key grant for each service agent that encrypts with
+a key of the spec), and capabilities become ordering edges: a resource that needs an
+API waits for that API's enablement, one that needs a Workload Identity pool waits for
+the cluster providing it. Two addresses naming one API resource are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from mlops_infra.engine import ownership
+from mlops_infra.engine.diff import get_path
+from mlops_infra.engine.errors import SourceLocation, SpecError
+from mlops_infra.engine.graph import topo_order
+from mlops_infra.engine.kind import (
+    Kind,
+    Requirement,
+    ResourceContext,
+    ResourceId,
+    api_capability,
+)
+from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
+
+
+@dataclass
+class Resolved:
+    """One resource of the spec, ready to plan: identity, desired state, edges."""
+
+    address: str
+    kind: Kind
+    ctx: ResourceContext
+    rid: ResourceId
+    desired: dict[str, Any]
+    depends_on: tuple[str, ...]
+    spec: ResourceSpec
+    exact: tuple[str, ...] = ()
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def waivers(self) -> Mapping[str, str]:
+        return self.spec.waivers
+
+    @property
+    def allow_data_loss(self) -> bool:
+        return self.spec.allow_data_loss
+
+    @property
+    def adopt(self) -> bool:
+        return self.spec.adopt
+
+    def field_location(self, path: str) -> SourceLocation:
+        return self.spec.field_location(path)
+
+
+def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, Resolved]:
+    """Resolve fields in dependency order, using outputs known before anything is created."""
+    resources = expand_implied(spec.resources, kinds=kinds)
+    resolved: dict[str, Resolved] = {}
+    for address in topo_order({a: r.depends_on for a, r in resources.items()}):
+        resolved[address] = _resolve_one(resources[address], kinds, resolved, spec.stack)
+    _add_capability_edges(resolved)
+    _refuse_aliases(resolved)
+    return resolved
+
+
+def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping[str, Resolved],
+                 stack: str) -> Resolved:
+    kind = kinds[res.kind]
+    lookup = _lookup(resolved)
+    ctx = ResourceContext(address=res.address, name=str(resolve_refs(res.name, lookup)),
+                          project=str(resolve_refs(res.project, lookup)), region=res.region,
+                          stack=stack)
+    fields = _revalidated(kind, res, resolve_refs(res.fields, lookup))
+    _check_name(kind, ctx, fields, res)
+    rid = dataclasses.replace(kind.identify(ctx, fields), address=res.address)
+    desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), stack, res.address)
+    return Resolved(address=res.address, kind=kind, ctx=ctx, rid=rid, desired=desired,
+                    depends_on=tuple(sorted(res.depends_on)), spec=res,
+                    exact=tuple(sorted(kind.exact_paths(fields))),
+                    outputs=kind.outputs_of(rid, None))
+
+
+def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: ResourceSpec) -> None:
+    if find_refs(ctx.name):
+        return                      # known only at apply time
+    problem = kind.check_name(ctx, fields)
+    if problem:
+        raise SpecError(problem, location=res.field_location("name"),
+                        field=f"resources.{res.address}.name")
+
+
+def expand_implied(resources: Mapping[str, ResourceSpec], *,
+                   kinds: Mapping[str, Kind]) -> dict[str, ResourceSpec]:
+    """The spec's resources plus those their kinds imply; each depends on what it implies."""
+    out = dict(resources)
+    for res in resources.values():
+        implied = kinds[res.kind].implied_resources(res) + _encryption_grants(res, resources, kinds)
+        for extra in implied:
+            out[extra.address] = extra
+        if implied:
+            out[res.address] = dataclasses.replace(
+                res, depends_on=res.depends_on | {e.address for e in implied})
+    return out
+
+
+def _encryption_grants(res: ResourceSpec, resources: Mapping[str, ResourceSpec],
+                       kinds: Mapping[str, Kind]) -> list[ResourceSpec]:
+    """Grants a resource encrypted with a key of the spec needs for its service agent."""
+    kind = kinds[res.kind]
+    if kind.service_agent is None:
+        return []
+    grants: list[ResourceSpec] = []
+    for path in kind.cmek_fields:
+        value = get_path(res.fields, path)
+        if not isinstance(value, str):
+            continue
+        for address, _ in sorted(find_refs(value)):
+            key = resources.get(address)
+            if key is not None:
+                grants += kinds[key.kind].encryption_grant(key=value, consumer=res,
+                                                           agent=kind.service_agent.name)
+    return grants
+
+
+def _add_capability_edges(resolved: dict[str, Resolved]) -> None:
+    """Order each resource after the providers of what it requires; refuse missing ones."""
+    providers: dict[str, str] = {}
+    for r in resolved.values():
+        for capability in r.kind.provides(r.ctx, r.desired):
+            providers[capability] = r.address
+    for r in resolved.values():
+        for need in _requirements(r):
+            provider = providers.get(need.capability)
+            if provider is None and need.missing:
+                raise SpecError(need.missing, location=r.spec.location,
+                                field=f"resources.{r.address}")
+            if provider and provider != r.address and provider not in r.depends_on:
+                r.depends_on = tuple(sorted((*r.depends_on, provider)))
+
+
+def _requirements(r: Resolved) -> list[Requirement]:
+    needs = list(r.kind.requires(r.ctx, r.desired))
+    if r.kind.api:
+        needs.append(Requirement(api_capability(r.ctx.project, r.kind.api)))
+    return needs
+
+
+def _refuse_aliases(resolved: Mapping[str, Resolved]) -> None:
+    """Two addresses resolving to the same API resource would fight over it."""
+    seen: dict[tuple[str, str], str] = {}
+    for r in resolved.values():
+        if not r.rid.name or find_refs(r.rid.name):
+            continue
+        other = seen.setdefault((r.kind.name, r.rid.name), r.address)
+        if other != r.address:
+            raise SpecError(f"names the same {r.kind.name} as resource '{other}' "
+                            f"({r.rid.name}); give one of them another name",
+                            location=r.spec.location, field=f"resources.{r.address}")
+
+
+def _revalidated(kind: Kind, res: ResourceSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """Type-check fields whose references were only resolved now (the loader could not)."""
+    if not find_refs(res.fields) or find_refs(fields):
+        return fields
+    try:
+        model = kind.model.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = ".".join(str(p) for p in error["loc"])
+        raise SpecError(f"{error['msg']} (after resolving references)",
+                        location=res.field_location(path), field=f"resources.{res.address}.{path}") \
+            from None
+    return model.model_dump(exclude_unset=True, by_alias=True, mode="json")
+
+
+def _lookup(resolved: Mapping[str, Resolved]) -> Any:
+    def lookup(address: str, output: str) -> Any:
+        value = resolved[address].outputs.get(output)
+        return value if value is not None else f"${{{address}.{output}}}"   # known after apply
+    return lookup

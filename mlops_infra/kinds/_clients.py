@@ -1,0 +1,73 @@
+"""The Google API clients the kinds call, declared once (``engine.kind.ClientDecl``).
+
+Each builder imports its client library lazily, and gets the emulator's URL (``None`` for
+Google's own endpoint). REST is used wherever the library has it; IAM admin has no REST
+transport, so it is gRPC: TLS and ADC against Google, an insecure channel to the emulator.
+Compute's own operation polling ignores ``api_endpoint``, so operations are waited on with
+the operations clients declared here (same options).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_infra.clients import STORAGE, http_options, insecure_channel
+from mlops_infra.engine.kind import ClientDecl
+
+__all__ = ["BIGQUERY", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS", "COMPUTE_NETWORKS",
+           "COMPUTE_REGION_OPERATIONS", "COMPUTE_SUBNETWORKS", "IAM", "KMS", "RESOURCE_MANAGER",
+           "SERVICE_USAGE", "STORAGE"]
+
+
+def _bigquery(url: str | None, project: str | None) -> Any:
+    from google.cloud import bigquery
+
+    return bigquery.Client(project=project, **http_options(url))
+
+
+def _iam(url: str | None, project: str | None) -> Any:
+    from google.cloud import iam_admin_v1
+
+    if url is None:
+        return iam_admin_v1.IAMClient()
+    from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+
+    return iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=insecure_channel(url)))
+
+
+def _service_usage(url: str | None, project: str | None) -> Any:
+    from google.cloud import service_usage_v1
+
+    return service_usage_v1.ServiceUsageClient(transport="rest", **http_options(url))
+
+
+def _kms(url: str | None, project: str | None) -> Any:
+    from google.cloud import kms_v1
+
+    return kms_v1.KeyManagementServiceClient(transport="rest", **http_options(url))
+
+
+def _resource_manager(url: str | None, project: str | None) -> Any:
+    from google.cloud import resourcemanager_v3
+
+    return resourcemanager_v3.ProjectsClient(transport="rest", **http_options(url))
+
+
+def _compute(client: str) -> Any:
+    def build(url: str | None, project: str | None) -> Any:
+        from google.cloud import compute_v1
+
+        return getattr(compute_v1, client)(transport="rest", **http_options(url))
+    return build
+
+
+BIGQUERY = ClientDecl(endpoint="bigquery", build=_bigquery, per_project=True)
+IAM = ClientDecl(endpoint="iam", build=_iam)
+SERVICE_USAGE = ClientDecl(endpoint="serviceusage", build=_service_usage)
+KMS = ClientDecl(endpoint="kms", build=_kms)
+RESOURCE_MANAGER = ClientDecl(endpoint="resourcemanager", build=_resource_manager)
+COMPUTE_NETWORKS = ClientDecl(endpoint="compute", build=_compute("NetworksClient"))
+COMPUTE_SUBNETWORKS = ClientDecl(endpoint="compute", build=_compute("SubnetworksClient"))
+COMPUTE_FIREWALLS = ClientDecl(endpoint="compute", build=_compute("FirewallsClient"))
+COMPUTE_GLOBAL_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("GlobalOperationsClient"))
+COMPUTE_REGION_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("RegionOperationsClient"))

@@ -1,0 +1,341 @@
+"""Ownership and identity, planner + executor together, on in-memory kinds.
+
+The kinds here implement the engine's Kind contract over a dict (they stand in for no
+Google client; kinds are tested against the emulator with the real libraries elsewhere):
+``test.Thing`` carries labels, ``test.Bare`` carries none, ``test.Server`` is named by its
+"server" (a counter) and found again by its ownership labels, ``test.Share`` manages
+parts of a shared map (like IAM bindings).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mlops_infra.engine import paths
+from mlops_infra.engine.errors import TransientError
+from mlops_infra.engine.executor import ExecutionSettings, apply_plan
+from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.plan import Action, Plan
+from mlops_infra.engine.planner import LedgerView, build_plan
+from mlops_infra.engine.retry import RetryPolicy
+from mlops_infra.spec import KindSchema, load_spec_text
+
+POLICY = RetryPolicy(attempts=5, initial=0.001, maximum=0.002, deadline=5)
+FAST = ExecutionSettings(policy=POLICY, concurrency=4)
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int | None = None
+    labels: dict[str, str] | None = None
+    members: dict[str, bool] | None = None
+
+
+class World:
+    """The "cloud": resources by API name, with an optional lost response per create."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
+        self.lose_next_create_response = False
+        self.creates = 0
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1000)
+
+
+class MemoryKind(Kind):
+    model = _Fields
+    outputs = frozenset({"name"})
+    collection = "things"
+
+    def __init__(self, world: World) -> None:
+        super().__init__(clients=None)
+        self.world = world
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return self.id_from_name(f"{self.collection}/{ctx.name}")
+
+    def id_from_name(self, name: str) -> ResourceId:
+        return ResourceId(kind=self.name, name=name, scope=name.split("/")[0])
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return dict(fields)
+
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self.world.store.items() if k.startswith(scope + "/")}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return self.world.store.get(rid.name)
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        with self.world.lock:
+            name = rid.name or f"{self.collection}/{next(self.world.ids)}"
+            if name in self.world.store:
+                from mlops_infra.engine.errors import Conflict
+
+                raise Conflict(f"{name} exists")
+            self.world.store[name] = {**desired, "name": name}
+            self.world.creates += 1
+            if self.world.lose_next_create_response:
+                self.world.lose_next_create_response = False
+                raise TransientError("connection reset after the create was processed")
+            return dict(self.world.store[name])
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: list[FieldChange],
+               live: dict[str, Any]) -> dict[str, Any]:
+        with self.world.lock:
+            self.world.store[rid.name] = {**live, **desired}
+            return dict(self.world.store[rid.name])
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        self.world.store.pop(rid.name, None)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.name}
+
+
+class Thing(MemoryKind):
+    name = "test.Thing"
+
+
+class Bare(MemoryKind):
+    name = "test.Bare"
+    labels_path = None
+    collection = "bare"
+
+
+class Server(MemoryKind):
+    name = "test.Server"
+    naming = "server"
+    collection = "servers"
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return ResourceId(kind=self.name, name="", scope=self.collection)
+
+
+class Share(MemoryKind):
+    """Members of one shared map ``shared/map``; only ours are ever removed."""
+
+    name = "test.Share"
+    labels_path = None
+    shared = True
+    listable = False
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return ResourceId(kind=self.name, name="shared/map", scope="shared")
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return self.world.store.setdefault("shared/map", {"members": {}})
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        return self.update(rid, desired, [], self.get(rid) or {})
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: list[FieldChange],
+               live: dict[str, Any]) -> dict[str, Any]:
+        members = dict(live.get("members", {}))
+        members.update(desired.get("members", {}))
+        for change in changes:
+            if change.op == "remove":
+                members.pop(paths.split(change.path)[-1], None)
+        self.world.store["shared/map"] = {"members": members}
+        return self.world.store["shared/map"]
+
+    def remove(self, rid: ResourceId, *, applied: dict[str, Any] | None, force: bool) -> None:
+        members = dict(self.world.store["shared/map"]["members"])
+        for member in (applied or {}).get("members", {}):
+            members.pop(member, None)
+        self.world.store["shared/map"] = {"members": members}
+
+
+KINDS = (Thing, Bare, Server, Share)
+SCHEMAS = {k.name: KindSchema(model=k.model, outputs=k.outputs) for k in KINDS}
+
+
+@dataclass
+class Entry:
+    kind: str
+    id: str
+    address: str
+    applied: dict[str, Any]
+    outputs: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    preexisting: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.address}"
+
+
+@dataclass
+class Intent:
+    kind: str
+    id: str
+    address: str
+
+
+@dataclass
+class MemoryLedger:
+    """The ledger as the planner sees it, and the sink the executor writes to."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    intents: dict[str, Intent] = field(default_factory=dict)
+    generation: int = 0
+    drop_records: bool = False           # a run killed before it wrote the ledger
+
+    def view(self) -> LedgerView:
+        return LedgerView(entries=dict(self.entries), generation=self.generation, location="mem",
+                          intents=dict(self.intents))
+
+    def intend(self, changes: list[Any]) -> None:
+        self.intents.update({c.key: Intent(c.kind, c.id, c.address) for c in changes})
+
+    def record(self, *, change: Any, name: str, applied: dict[str, Any],
+               outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
+        if self.drop_records:
+            return
+        if change.moved_from:
+            self.entries.pop(change.moved_from, None)
+        self.entries[change.key] = Entry(change.kind, name, change.address, applied, outputs,
+                                         depends_on, change.preexisting)
+        self.intents.pop(change.key, None)
+
+    def forget(self, *, change: Any) -> None:
+        self.entries.pop(change.key, None)
+        self.intents.pop(change.key, None)
+
+
+def _spec(resources: str) -> Any:
+    text = f"apiVersion: mlops-infra/v1\nstack: s\nproject: p\nresources:\n{resources}"
+    return load_spec_text(text, filename="spec.yaml", kinds=SCHEMAS)
+
+
+def _kinds(world: World) -> dict[str, Kind]:
+    return {k.name: k(world) for k in KINDS}
+
+
+def _plan(world: World, ledger: MemoryLedger, resources: str) -> Plan:
+    return build_plan(_spec(resources), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY)
+
+
+def _reconcile(world: World, ledger: MemoryLedger, resources: str) -> Plan:
+    plan = _plan(world, ledger, resources)
+    assert not plan.blocked, plan.blocked
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert result.ok, result.failures
+    return plan
+
+
+def _only(plan: Plan, address: str) -> Any:
+    return next(c for c in plan.resources if c.address == address)
+
+
+SERVER = "  alert:\n    kind: test.Server\n    size: 1\n"
+
+
+def test_server_named_create_whose_response_is_lost_leaves_exactly_one() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.lose_next_create_response = True
+    _reconcile(world, ledger, SERVER)
+    assert world.creates == 1 and len(world.store) == 1
+    (name,) = world.store
+    assert ledger.entries["test.Server:alert"].id == name       # the server's name, recorded
+    again = _plan(world, ledger, SERVER)
+    assert not again.has_changes and not again.ledger_sync
+
+
+def test_server_named_resource_created_by_a_killed_run_is_found_by_its_labels() -> None:
+    world = World()
+    _reconcile(world, MemoryLedger(drop_records=True), SERVER)      # the ledger write was lost
+    ledger = MemoryLedger()
+    plan = _plan(world, ledger, SERVER)
+    change = _only(plan, "alert")
+    assert change.action is Action.NOOP and change.adopt and "labels" in change.adopt_reason
+    apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert world.creates == 1 and ledger.entries["test.Server:alert"].id == change.id
+
+
+def test_a_second_server_named_resource_gets_its_own_identity() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile(world, ledger, SERVER + "  other:\n    kind: test.Server\n    size: 2\n")
+    assert world.creates == 2
+    assert ledger.entries["test.Server:alert"].id != ledger.entries["test.Server:other"].id
+
+
+BARE = "  net:\n    kind: test.Bare\n    size: 1\n"
+
+
+def test_a_labelless_resource_nobody_recorded_is_a_conflict_not_an_adoption() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.store["bare/net"] = {"size": 1}                           # another team's network
+    plan = _plan(world, ledger, BARE)
+    change = _only(plan, "net")
+    assert change.blocked and "adopt: true" in change.blocked and not change.adopt
+
+
+def test_adopt_true_takes_a_foreign_resource_over_deliberately() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.store["bare/net"] = {"size": 1}
+    plan = _reconcile(world, ledger, BARE + "    adopt: true\n")
+    assert _only(plan, "net").adopt and "adopt: true" in _only(plan, "net").adopt_reason
+    assert "test.Bare:net" in ledger.entries
+
+
+def test_an_intent_recorded_before_a_crash_proves_a_labelless_resource_ours() -> None:
+    world = World()
+    crashed = MemoryLedger(drop_records=True)
+    _reconcile(world, crashed, BARE)                 # created; intent written, entry lost
+    ledger = MemoryLedger(intents=dict(crashed.intents))
+    plan = _plan(world, ledger, BARE)
+    assert _only(plan, "net").adopt and "intent" in _only(plan, "net").adopt_reason
+
+
+def test_a_resource_labelled_for_another_stack_is_never_adopted() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.store["things/t"] = {"labels": {"managed-by": "mlops-infra", "mlops-infra-stack": "x"}}
+    plan = _plan(world, ledger, "  t:\n    kind: test.Thing\n    adopt: true\n")
+    assert "stack 'x'" in (_only(plan, "t").blocked or "")
+
+
+SHARE = "  access:\n    kind: test.Share\n    members: {alice: true, bob: true}\n"
+
+
+def test_shared_parts_that_existed_before_are_recorded_and_left_in_place() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"alice": True, "carol": True}}
+    plan = _reconcile(world, ledger, SHARE)
+    assert not _only(plan, "access").adopt
+    assert ledger.entries["test.Share:access"].preexisting == ("members.alice",)
+    plan = _reconcile(world, ledger, "  access:\n    kind: test.Share\n    members: {dave: true}\n")
+    assert any("members.alice" in n and "left in place" in n for n in _only(plan, "access").notes)
+    assert world.store["shared/map"]["members"] == {"alice": True, "carol": True, "dave": True}
+
+
+def test_removing_a_shared_part_takes_back_only_what_this_stack_added() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"alice": True, "carol": True}}
+    _reconcile(world, ledger, SHARE)
+    plan = _reconcile(world, ledger, BARE)            # access removed from the spec
+    assert _only(plan, "access").action is Action.DELETE
+    assert world.store["shared/map"]["members"] == {"alice": True, "carol": True}
+
+
+def test_renaming_an_address_moves_the_ledger_entry_without_touching_the_resource() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile(world, ledger, "  old:\n    kind: test.Thing\n    name: t\n    size: 1\n")
+    plan = _reconcile(world, ledger, "  new:\n    kind: test.Thing\n    name: t\n    size: 1\n")
+    assert [c.action for c in plan.resources] == [Action.NOOP]
+    assert _only(plan, "new").moved_from == "test.Thing:old"
+    assert set(ledger.entries) == {"test.Thing:new"} and "things/t" in world.store
+
+
+def test_changing_a_user_chosen_name_replaces_under_the_same_identity() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile(world, ledger, "  t:\n    kind: test.Thing\n    name: one\n")
+    plan = _reconcile(world, ledger, "  t:\n    kind: test.Thing\n    name: two\n")
+    change = _only(plan, "t")
+    assert change.action is Action.REPLACE and change.previous_id == "things/one"
+    assert set(world.store) == {"things/two"} and ledger.entries["test.Thing:t"].id == "things/two"
