@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
-from mlops_infra.kinds._clients import (, COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS, COMPUTE_REGION_OPERATIONS
+from mlops_infra.kinds._clients import (
     COMPUTE_FIREWALLS,
     COMPUTE_GLOBAL_OPERATIONS,
     COMPUTE_NETWORKS,
