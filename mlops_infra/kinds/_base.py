@@ -200,6 +200,14 @@ def translate_errors(what: str = "", *, just_created: str | None = None) -> Iter
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def readable_deadline() -> float:
+    """How long a kind polls for a resource it just created to become readable: the retry
+    layer's eventual-consistency budget (scaled by ``MLOPS_INFRA_RETRY_SCALE``)."""
+    from mlops_infra.engine.retry import RetryPolicy
+
+    return RetryPolicy.from_env().consistency_deadline
+
+
 def absent_while_disabled(read: F) -> F:
     """For a kind's ``list``/``get``: an API that is off (or still enabling) in the project
     holds nothing this plan could read, so the read answers "absent" (``{}`` / ``None``)

@@ -60,12 +60,12 @@ resources:
     bindings:
       - role: roles/bigquery.dataViewer
         members: ["serviceAccount:${trainer.email}"]
-  workload-identity:
+  trainer-users:
     kind: iam.ServiceAccountBindings
     serviceAccount: ${trainer.email}
     bindings:
-      - role: roles/iam.workloadIdentityUser
-        members: ["serviceAccount:test-project.svc.id.goog[ml/trainer]"]
+      - role: roles/iam.serviceAccountUser
+        members: ["group:ML-Schedulers@acme.com"]
   audit:
     kind: iam.AuditConfig
     auditConfigs:
@@ -109,8 +109,9 @@ def test_create_and_bind_in_one_run_with_propagation_delay_then_no_op(
     emulator.set_iam_propagation_delay(0.1)
     spec = _write(tmp_path, SPEC)
     _apply(open_stack(spec))
-    refused = [e for e in emulator.journal if e.path.endswith(":setIamPolicy") and e.status == 400]
-    assert refused, "the new service account should not have existed for the first binding"
+    waited = [e for e in emulator.journal
+              if e.path.endswith("/GetServiceAccount") and e.status == 404]
+    assert waited, "the new service account should not have been readable at first"
     sa = f"serviceAccount:{SA_EMAIL}"
     assert _members(clients, "roles/bigquery.jobUser") == [sa]
     assert _members(clients, "roles/logging.logWriter") == ["group:ml@acme.com", sa]

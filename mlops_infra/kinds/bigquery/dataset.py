@@ -35,6 +35,7 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
+    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -109,7 +110,7 @@ class DatasetSpec(SpecModel):
     description: str | None = None
     friendlyName: str | None = None
     labels: dict[str, str] | None = None
-    defaultTableExpirationMs: int | None = Field(default=None, ge=0)
+    defaultTableExpirationMs: int | None = Field(default=None, ge=3_600_000)  # discovery: min 1 h
     defaultPartitionExpirationMs: int | None = Field(default=None, ge=0)
     access: list[AccessEntry] | None = None
     defaultEncryptionConfiguration: EncryptionConfiguration | None = None
@@ -137,10 +138,24 @@ def bq_location(value: Any) -> Any:
     return value.upper() if value.lower() in _MULTI_REGIONS else value.lower()
 
 
+_IAM_MEMBER_TYPES = {"user": "userByEmail", "group": "groupByEmail", "domain": "domain",
+                     "serviceAccount": "userByEmail"}
+
+
 def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An access entry as BigQuery reports it: basic roles, an ``iamMember`` that is a user,
+    group, domain or service account as that member type, emails lower-cased (magic-modules
+    Dataset.yaml ``string_to_lower_case``, DatasetAccess.yaml ``api_updated_member``)."""
     out = dict(entry)
     if isinstance(out.get("role"), str):
         out["role"] = _BASIC_ROLES.get(out["role"], out["role"])
+    kind, sep, value = str(out.get("iamMember", "")).partition(":")
+    if sep and kind in _IAM_MEMBER_TYPES and "${" not in value:
+        del out["iamMember"]
+        out[_IAM_MEMBER_TYPES[kind]] = value
+    for key in ("userByEmail", "groupByEmail", "domain"):
+        if isinstance(out.get(key), str) and "${" not in out[key]:
+            out[key] = out[key].lower()
     return out
 
 
@@ -149,8 +164,8 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
     if "location" in out:
         out["location"] = bq_location(out["location"])
     if isinstance(out.get("access"), list):
-        entries = [_access_entry(e) for e in out["access"]]
-        out["access"] = sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
+        entries = {json.dumps(_access_entry(e), sort_keys=True) for e in out["access"]}
+        out["access"] = [json.loads(e) for e in sorted(entries)]       # a set, as the API has it
     int64_at(out, _INT64_PATHS)
     return out
 
@@ -237,6 +252,7 @@ class Dataset(Kind):
         return dataset_violations(desired, policy)
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"datasets in {scope}"):
@@ -245,6 +261,7 @@ class Dataset(Kind):
             return {f"projects/{project}/datasets/{d.dataset_id}": dict(d._properties)
                     for d in items}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, ds = _parts(rid)
         from google.api_core.exceptions import NotFound
@@ -289,6 +306,10 @@ class Dataset(Kind):
         from google.cloud.bigquery import Dataset as BqDataset
 
         body = canonical(patch_body(desired, changes))
+        if "defaultTableExpirationMs" in body and body["defaultTableExpirationMs"] is None:
+            # bigquery v2 discovery: "To clear an existing default expiration with a PATCH
+            # request, set to 0" (a null is not documented to clear it).
+            body["defaultTableExpirationMs"] = "0"
         with translate_errors(f"dataset {project}:{ds}"):
             # A fresh object: no etag, so a retried patch after a lost response cannot 412.
             dataset = BqDataset(_ref(project, ds))

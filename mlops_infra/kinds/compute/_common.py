@@ -163,11 +163,14 @@ def get_or_none(fn: Any, *, what: str, **kwargs: Any) -> dict[str, Any] | None:
             return None
 
 
-def list_all(fn: Any, *, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
-    """Every item of a paged ``list`` keyed by its selfLink's path after ``compute/v1/``."""
+def list_all(fn: Any, *, scope: str, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Every item of a paged ``list`` in ``scope``, keyed by ``SCOPE/NAME`` (its identity).
+
+    Keyed by name, never by cutting a host off ``selfLink``: an implementation that puts its
+    own host in selfLinks (an independent fake) must not make every resource look new.
+    """
     with translate_errors(what):
-        return {item["selfLink"][len(API_ROOT):]: item
-                for item in (to_dict(m) for m in fn(**kwargs, **CALL))}
+        return {f"{scope}/{item['name']}": item for item in (to_dict(m) for m in fn(**kwargs, **CALL))}
 
 
 class ComputeKind(Kind):
