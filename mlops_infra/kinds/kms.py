@@ -509,8 +509,11 @@ class CryptoKeyGrant(Kind):
 
         with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
             try:
+                # Version 3: "Requests for policies with any conditional role bindings must
+                # specify version 3" (cloudkms v1 discovery, cryptoKeys.getIamPolicy).
                 return self.clients.get(KMS).get_iam_policy(
-                    request={"resource": rid.parts["cryptoKey"]}, **CALL)
+                    request={"resource": rid.parts["cryptoKey"],
+                             "options": {"requested_policy_version": 3}}, **CALL)
             except NotFound:
                 return None
 
