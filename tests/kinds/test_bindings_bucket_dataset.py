@@ -20,8 +20,8 @@ from mlops_infra.kinds.bigquery.bindings import (
     member_of,
 )
 from mlops_infra.kinds.storage_bindings import BucketBindings
-from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.emulator.support import raw
+from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}
