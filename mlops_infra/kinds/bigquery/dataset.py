@@ -43,6 +43,7 @@ from mlops_infra.kinds._base import (
 )
 from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds._policy import CMEK_SETTINGS, DATASET_RULES, dataset_violations
+from mlops_infra.kinds.bigquery import _access
 
 _INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
 _DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
@@ -267,9 +268,8 @@ class Dataset(Kind):
         from google.api_core.exceptions import NotFound
 
         with translate_errors(f"dataset {project}:{ds}"):
-            try:
-                return self.clients.get(BIGQUERY, project).get_dataset(
-                    _ref(project, ds), **CALL).to_api_repr()
+            try:   # accessPolicyVersion=3: conditional access entries read as they are
+                return _access.get_dataset(self.clients.get(BIGQUERY, project), project, ds)
             except NotFound:
                 return None
 
@@ -310,12 +310,17 @@ class Dataset(Kind):
             # bigquery v2 discovery: "To clear an existing default expiration with a PATCH
             # request, set to 0" (a null is not documented to clear it).
             body["defaultTableExpirationMs"] = "0"
+        access = body.pop("access", None)
+        client = self.clients.get(BIGQUERY, project)
         with translate_errors(f"dataset {project}:{ds}"):
+            if access is not None:   # at accessPolicyVersion=3, so conditional entries may be kept
+                _access.patch_access(client, project, ds, access=access, etag=None)
+            if not body:
+                return _access.get_dataset(client, project, ds)
             # A fresh object: no etag, so a retried patch after a lost response cannot 412.
             dataset = BqDataset(_ref(project, ds))
             dataset._properties.update(body)
-            return self.clients.get(BIGQUERY, project).update_dataset(
-                dataset, list(body), **CALL).to_api_repr()
+            return client.update_dataset(dataset, list(body), **CALL).to_api_repr()
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         project, ds = _parts(rid)
