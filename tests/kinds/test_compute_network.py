@@ -74,7 +74,8 @@ def test_create_waits_for_its_operation(emulator: Emulator, kind: Network) -> No
     live = kind.create(rid, desired)
     assert mismatches(desired, kind.normalize(live)) == []
     polls = [e for e in emulator.journal if "/global/operations/" in e.path]
-    assert polls and all(e.method == "GET" for e in polls)
+    assert polls and all(e.method == "POST" and e.path.endswith("/wait") for e in polls)
+    assert len(polls) == 1                  # the blocking wait answered once it was DONE
     assert kind.outputs_of(rid, live)["id"] == live["id"]
     assert kind.list(rid.scope)[rid.name]["mtu"] == 1500
 
