@@ -163,7 +163,7 @@ class ServiceAccount(Kind):
 
         try:
             return wait_until_done(poll, what=f"service account {rid.name} to become readable",
-                                   deadline=readable_deadline(), interval=0.1)
+                                   deadline=readable_deadline(), interval=0.02)
         except errors.TransientError:
             return fallback
 
