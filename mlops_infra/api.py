@@ -31,7 +31,7 @@ from mlops_infra.engine.executor import ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
-from mlops_infra.engine.registry import all_kinds, endpoints_of
+from mlops_infra.engine.registry import all_kinds, endpoints_of, guardrail_rules, policy_settings
 from mlops_infra.engine.resolve import expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
@@ -46,7 +46,7 @@ from mlops_infra.ledger import (
     ensure_ledger_bucket,
     utc_now,
 )
-from mlops_infra.spec import KindSchema, Spec, load_spec
+from mlops_infra.spec import KindSchema, Spec, load_every_environment, load_spec
 
 LOCAL_STATE_DIR = Path(".mlops_infra")
 LEASE_SECONDS = 60.0
@@ -65,20 +65,37 @@ def kind_schemas() -> dict[str, KindSchema]:
             for name, cls in registered_kinds().items()}
 
 
-def validate(path: str | Path, *, env: str | None = None) -> Spec:
-    """Load the spec and run every check that needs no API call (references, types, guardrails)."""
-    spec = load(path, env=env)
-    check_spec(spec, kinds=_offline_kinds(spec))
-    return spec
+def validate(path: str | Path, *, env: str | None = None) -> dict[str | None, Spec]:
+    """Run every check that needs no API call (syntax, fields, names, references, guardrails)
+    on **every** environment of the spec, so a typo in one overlay fails whichever is asked
+    for; returns the checked specs by environment (``{None: spec}`` without environments)."""
+    if env is not None:
+        load(path, env=env)                 # an unknown --env fails first, with a hint
+    specs = {name: _instance(spec, name) for name, spec in load_every_environment(
+        path, kinds=kind_schemas(), **_strict()).items()}
+    for spec in specs.values():
+        check_spec(spec, kinds=_offline_kinds(spec))
+    return specs
 
 
 def load(path: str | Path, *, env: str | None = None) -> Spec:
     """Load and validate a spec (no API calls).
 
-    Each environment is its own stack instance (``STACK-ENV``): its own ledger object and
-    stack label, so applying ``dev`` can never plan deletes of ``prod``'s resources.
+    A spec that defines environments needs one (``env``). Each environment is its own stack
+    instance (``STACK-ENV``): its own ledger object and stack label, so applying ``dev`` can
+    never plan deletes of ``prod``'s resources.
     """
-    spec = load_spec(path, env=env, kinds=kind_schemas())
+    return _instance(load_spec(path, env=env, kinds=kind_schemas(), require_env=True, **_strict()),
+                     env)
+
+
+def _strict() -> dict[str, Any]:
+    """What the kinds declare: the ``policy:`` settings and the rules a waiver may name."""
+    registered_kinds()
+    return {"policy_settings": policy_settings(), "guardrail_rules": guardrail_rules()}
+
+
+def _instance(spec: Spec, env: str | None) -> Spec:
     return dataclasses.replace(spec, stack=f"{spec.stack}-{env}") if env else spec
 
 

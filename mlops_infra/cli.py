@@ -245,14 +245,17 @@ def _read_text(path: str) -> str:
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--env", default=None, help="Environment overlay to validate.")
 def validate(spec: str, env: str | None) -> int:
-    """Check SPEC (syntax, fields, references, cycles, guardrails) without calling any API."""
+    """Check SPEC in every environment (syntax, fields, names, references, cycles, guardrails)
+    without calling any API."""
     from mlops_infra.api import validate as validate_spec
 
     if not Path(spec).is_file():
         raise UserError(f"{spec}: no such file")
-    loaded = validate_spec(spec, env=env)
-    click.echo(f"{spec}: valid ({len(loaded.resources)} resources, stack '{loaded.stack}'"
-               f"{', env ' + env if env else ''})")
+    checked = validate_spec(spec, env=env)
+    shown = checked[env] if env in checked else next(iter(checked.values()))
+    envs = [name for name in checked if name]
+    where = f", environments {', '.join(envs)}" if envs else ""
+    click.echo(f"{spec}: valid ({len(shown.resources)} resources, stack '{shown.stack}'{where})")
     return EXIT_OK
 
 

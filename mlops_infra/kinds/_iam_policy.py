@@ -136,7 +136,9 @@ def workload_pools(desired: dict[str, Any]) -> list[str]:
 
 
 def normalized_policy(policy: dict[str, Any]) -> dict[str, Any]:
-    """A live policy (REST JSON) in the internal shape, plus its ``etag``."""
+    """A live policy (REST JSON) in the internal shape, plus its ``etag`` (idempotent)."""
+    if isinstance(policy.get("bindings"), dict):
+        return policy                       # already in the internal shape
     shaped = desired_bindings([b for b in policy.get("bindings", []) if b.get("members")])
     shaped.setdefault("conditions", {})
     shaped["etag"] = policy.get("etag")

@@ -107,6 +107,7 @@ class LedgerWriter:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None   # last background failure, if any
         self.stopped = False                       # the ledger went backwards: write nothing
+        self._stop_reason = LedgerRolledBack(f"ledger {base.location}: writing stopped")
         self._wrote: set[str] = set()              # keys whose entries this writer wrote
         self.writes = 0
 
@@ -137,10 +138,9 @@ class LedgerWriter:
     # --- writing ------------------------------------------------------------
     def flush(self) -> None:
         """Write now if anything is pending (CAS, re-read and replay on conflict)."""
-        if self.stopped:
-            raise self.error if isinstance(self.error, LedgerError) else LedgerRolledBack(
-                f"ledger {self._committed.location}: writing stopped")
         with self._io_lock:
+            if self.stopped:
+                raise self._stop_reason
             for attempt in range(self._max_attempts):
                 if self._write_once():
                     return
@@ -205,13 +205,14 @@ class LedgerWriter:
         lost = [k for k in self._wrote if k not in fresh.entries]
         if not (base.generation > 0 and (fresh.generation == 0 or lost)):
             return
-        self.stopped = True
         rescue = save_rescue_copy(ours)
         what = "was deleted" if fresh.generation == 0 else f"lost {len(lost)} entries we wrote"
-        raise LedgerRolledBack(
+        self._stop_reason = LedgerRolledBack(
             f"ledger {base.location} {what} while this run was writing it; not rewriting it "
             f"with fewer entries. What this run knows is saved in {rescue}: restore the ledger "
             "(an earlier object version, or that file) and run again")
+        self.stopped = True
+        raise self._stop_reason
 
     def _loop(self) -> None:
         while self._wait_for_work():

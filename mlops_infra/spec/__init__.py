@@ -13,7 +13,8 @@ The format
     ledger:                             # where the state ledger lives (optional; defaults: bucket
       bucket: acme-ml-state             #   "<project>-mlops-infra-state", prefix "mlops-infra")
       prefix: ledgers
-    policy: {}                          # guardrail settings, passed through as a mapping
+    policy: {}                          # guardrail settings (checked against the settings the
+                                        #   caller declares with policy_settings=)
     resources:                          # address (logical name, [a-z][a-z0-9_-]*) -> resource
       raw-data:
         kind: storage.Bucket            # required; one of the registered kinds
@@ -32,6 +33,7 @@ The format
     outputs:                            # name -> value, usually templates of resource outputs
       raw_bucket: ${raw-data.url}
     environments:                       # overlays of the base, selected with --env NAME
+                                        #   (names: [a-z][a-z0-9-]{0,21}; the stack is STACK-ENV)
       dev:
         vars: {prefix: acme-ml-dev}
         resources:
@@ -44,7 +46,8 @@ The format
 References
 ==========
 ``${vars.NAME}``, ``${project}``, ``${region}``, ``${stack}`` and ``${env}`` (the selected
-environment, ``""`` without one) are resolved when the spec is loaded.
+environment; ``""`` when the base is loaded, which ``require_env=True`` refuses for a spec
+that defines environments) are resolved when the spec is loaded.
 ``${ADDRESS.OUTPUT}`` names an output of another resource: the loader checks that it
 exists and records a dependency; the engine substitutes it at plan time with
 ``resolve_refs``. A string that is exactly one reference takes the referenced value's
@@ -58,6 +61,11 @@ Errors
 Every problem is a ``SpecError`` with one line ``FILE:LINE: FIELD.PATH: message``, e.g.
 ``spec.yaml:12: resources.raw-data.storageClas: unknown field (did you mean 'storageClass'?)``.
 
+Files must be UTF-8 (a byte order mark is fine). Loading is bounded (``spec.limits``): files
+over 10 MB, binary or UTF-16 files, nesting past 100 levels, aliases expanding to more than
+100 000 values and ``${...}`` interpolation building strings over 1 MB are refused with one
+line, so a hostile file fails in milliseconds and megabytes.
+
 Contract for the engine
 =======================
 Strings in a loaded ``Spec`` are templates: they may hold ``${ADDRESS.OUTPUT}`` and
@@ -65,10 +73,16 @@ Strings in a loaded ``Spec`` are templates: they may hold ``${ADDRESS.OUTPUT}`` 
 ``Spec.outputs`` through ``resolve_refs`` before use (it also unescapes ``$${``).
 """
 
-from mlops_infra.spec.loader import load_spec, load_spec_text
+from mlops_infra.spec.loader import (
+    load_every_environment,
+    load_every_environment_text,
+    load_spec,
+    load_spec_text,
+)
 from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
 from mlops_infra.spec.refs import find_refs, resolve_refs
 from mlops_infra.spec.schema import export_json_schema
 
 __all__ = ["KindSchema", "ResourceSpec", "Spec", "export_json_schema", "find_refs",
-           "load_spec", "load_spec_text", "resolve_refs"]
+           "load_every_environment", "load_every_environment_text", "load_spec",
+           "load_spec_text", "resolve_refs"]

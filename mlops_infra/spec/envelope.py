@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlops_infra.spec.hints import did_you_mean
+from mlops_infra.spec.hints import clipped_repr, did_you_mean
 from mlops_infra.spec.source import LineMap
 
 API_VERSION = "mlops-infra/v1"
 STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,21}$")   # STACK-ENV names a stack: at most 63 characters
 TOP_KEYS = ("apiVersion", "stack", "project", "region", "vars", "ledger", "policy",
             "resources", "outputs", "environments")
 REQUIRED = ("apiVersion", "stack", "resources")
@@ -27,12 +28,18 @@ def check_document(data: Any, lines: LineMap) -> dict[str, Any]:
         if key not in data:
             raise lines.error("", f"missing required key '{key}'")
     if data["apiVersion"] != API_VERSION:
-        raise lines.error("apiVersion", f"must be '{API_VERSION}' (got {data['apiVersion']!r})")
+        raise lines.error("apiVersion", f"must be '{API_VERSION}' (got {clipped_repr(data['apiVersion'])})")
     stack = data["stack"]
     if not isinstance(stack, str) or not STACK_RE.match(stack):
-        raise lines.error("stack", f"invalid stack name {stack!r}: use lowercase letters, digits "
+        raise lines.error("stack", f"invalid stack name {clipped_repr(stack)}: use lowercase letters, digits "
                                    "and '-', starting with a letter, at most 40 characters")
     check_sections(data, "", lines)
+    for name in data.get("environments") or {}:
+        if not isinstance(name, str) or not ENV_RE.match(name):
+            raise lines.error(f"environments.{name}",
+                              f"invalid environment name {clipped_repr(name)}: use lowercase "
+                              "letters, digits and '-', starting with a letter, at most 22 "
+                              "characters (the stack of an environment is STACK-ENV)")
     return data
 
 

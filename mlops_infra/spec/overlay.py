@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from mlops_infra.spec.envelope import OVERLAY_KEYS, check_keys, check_sections
+from mlops_infra.spec.hints import clip, did_you_mean
 from mlops_infra.spec.source import LineMap, join_path
 
 
@@ -21,9 +22,11 @@ def apply_environment(data: dict[str, Any], lines: LineMap, env: str | None) -> 
     if env is None:
         return base
     if env not in environments:
-        known = ", ".join(sorted(map(str, environments))) or "none are defined"
+        names = [str(name) for name in environments]
+        known = clip(", ".join(sorted(names)), 200) or "none are defined"
         raise lines.error("environments" if environments else "",
-                          f"unknown environment '{env}' (known: {known})")
+                          f"unknown environment '{clip(env)}'{did_you_mean(env, names)} "
+                          f"(known: {known})")
     overlay_path = f"environments.{env}"
     overlay = environments[env] or {}
     if not isinstance(overlay, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_infra.spec.errors import SpecError
+from mlops_infra.spec.hints import clip
 
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"
@@ -22,8 +23,16 @@ _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
 
-class RefSyntaxError(ValueError):
-    """A malformed ``${...}``; callers turn it into a ``SpecError`` with a location."""
+class TemplateError(ValueError):
+    """A template that cannot be rendered; callers turn it into a located ``SpecError``."""
+
+
+class RefSyntaxError(TemplateError):
+    """A malformed ``${...}``."""
+
+
+class TemplateTooLong(TemplateError):
+    """Interpolation would build a string longer than the caller allows."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ def _token(match: re.Match[str]) -> Token:
         raise RefSyntaxError("unterminated reference '${' (write '$${' for a literal '${')")
     expr = match.group(1).strip()
     if not _EXPR.match(expr):
-        raise RefSyntaxError(f"malformed reference '{whole}'")
+        raise RefSyntaxError(f"malformed reference '{clip(whole)}'")
     ref = Ref(tuple(expr.split(".")))
     _check_shape(ref)
     return ref
@@ -89,7 +98,7 @@ def _check_shape(ref: Ref) -> None:
     if ref.is_var and len(ref.parts) < 2:
         raise RefSyntaxError("'${vars}' needs a variable name, e.g. '${vars.prefix}'")
     if ref.is_resource and len(ref.parts) != 2:
-        raise RefSyntaxError(f"'{ref.text}' is not a known reference: use ${{vars.NAME}}, "
+        raise RefSyntaxError(f"'{clip(ref.text)}' is not a known reference: use ${{vars.NAME}}, "
                              "${project}, ${region}, ${stack}, ${env} or ${ADDRESS.OUTPUT}")
 
 
@@ -102,16 +111,34 @@ def render(text: str, resolve: Callable[[Ref], Any], *, keep_escapes: bool) -> A
     if not has_template(text):
         return text
     tokens = tokenize(text)
-    if len(tokens) == 1 and isinstance(tokens[0], Ref):
-        return resolve(tokens[0])
+    lone = lone_ref(tokens)
+    if lone is not None:
+        return resolve(lone)
+    return interpolate(tokens, resolve, keep_escapes=keep_escapes)
+
+
+def lone_ref(tokens: list[Token]) -> Ref | None:
+    """The reference when ``tokens`` are exactly one (the value then keeps its type)."""
+    return tokens[0] if len(tokens) == 1 and isinstance(tokens[0], Ref) else None
+
+
+def interpolate(tokens: list[Token], resolve: Callable[[Ref], Any], *, keep_escapes: bool,
+                max_length: int | None = None) -> str:
+    """The tokens as one string; ``TemplateTooLong`` as soon as it would pass ``max_length``."""
     out = []
+    length = 0
     for token in tokens:
         if isinstance(token, Ref):
-            out.append(as_text(resolve(token), token))
+            piece = as_text(resolve(token), token)
         elif isinstance(token, Escape):
-            out.append("$${" if keep_escapes else "${")
+            piece = "$${" if keep_escapes else "${"
         else:
-            out.append(token)
+            piece = token
+        length += len(piece)
+        if max_length is not None and length > max_length:
+            raise TemplateTooLong(f"the value would be longer than {max_length} characters "
+                                  "once its references are substituted")
+        out.append(piece)
     return "".join(out)
 
 
@@ -122,7 +149,7 @@ def as_text(value: Any, ref: Ref) -> str:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        raise RefSyntaxError(f"'{ref.text}' holds a mapping or list, which cannot be "
+        raise RefSyntaxError(f"'{clip(ref.text)}' holds a mapping or list, which cannot be "
                              "interpolated into text (use it as the whole value)")
     return str(value)
 
@@ -155,7 +182,7 @@ def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
     """``refs_in`` with syntax errors raised as ``lines.error`` at ``path`` (a ``LineMap``)."""
     try:
         return refs_in(value)
-    except RefSyntaxError as exc:
+    except TemplateError as exc:
         raise lines.error(path, str(exc)) from None
 
 
@@ -163,7 +190,7 @@ def find_refs(value: Any) -> set[tuple[str, str]]:
     """Every ``(address, output)`` referenced by strings inside ``value``."""
     try:
         return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value)}
-    except RefSyntaxError as exc:
+    except TemplateError as exc:
         raise SpecError(str(exc)) from None
 
 
@@ -178,5 +205,5 @@ def resolve_refs(value: Any, lookup: Callable[[str, str], Any]) -> Any:
 
     try:
         return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False))
-    except RefSyntaxError as exc:
+    except TemplateError as exc:
         raise SpecError(str(exc)) from None

@@ -4,12 +4,12 @@ field validation, and the dependency edges its references and ``dependsOn`` impl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mlops_infra.spec.envelope import type_name
-from mlops_infra.spec.hints import did_you_mean
+from mlops_infra.spec.hints import clip, clipped_repr, did_you_mean
 from mlops_infra.spec.model import KindSchema, ResourceSpec
 from mlops_infra.spec.refs import CONTEXT_NAMES, VARS, located_refs
 from mlops_infra.spec.source import LineMap, join_path
@@ -46,8 +46,10 @@ def check_address(address: Any, lines: LineMap) -> str:
 
 
 def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
-                   defaults: Defaults, lines: LineMap) -> ResourceSpec:
-    """Validate ``raw`` (variables already resolved) into a ``ResourceSpec`` without edges."""
+                   defaults: Defaults, lines: LineMap,
+                   guardrail_rules: Collection[str] | None = None) -> ResourceSpec:
+    """Validate ``raw`` (variables already resolved) into a ``ResourceSpec`` without edges;
+    ``guardrail_rules`` (when given) are the rule names ``waivers:`` may name."""
     path = join_path("resources", address)
     if not isinstance(raw, dict):
         raise lines.error(path, f"a resource must be a mapping (got {type_name(raw)})")
@@ -62,16 +64,22 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
         region=defaults.region, fields=validated,
         depends_on=frozenset(_depends_on(raw, path, lines)),
         allow_data_loss=_flag(raw.get("allowDataLoss", False), f"{path}.allowDataLoss", lines),
-        waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines),
+        waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines, guardrail_rules),
         adopt=_flag(raw.get("adopt", False), f"{path}.adopt", lines),
         location=lines.location(path), field_lines=lines.under(path))
 
 
-def _waivers(value: Any, path: str, lines: LineMap) -> dict[str, str]:
-    """``waivers: {RULE: "written reason"}``; a waiver without a reason is refused."""
+def _waivers(value: Any, path: str, lines: LineMap,
+             rules: Collection[str] | None) -> dict[str, str]:
+    """``waivers: {RULE: "written reason"}``; a waiver without a reason is refused, and so
+    is an unknown rule when the caller says which rules exist."""
     if not isinstance(value, dict):
         raise lines.error(path, f"must be a mapping of guardrail rule to reason (got {type_name(value)})")
     for rule, reason in value.items():
+        if rules is not None and rule not in rules:
+            known = clip(", ".join(sorted(rules)) or "none", 300)
+            raise lines.error(f"{path}.{rule}", f"unknown guardrail rule '{clip(str(rule))}'"
+                                                f"{did_you_mean(str(rule), rules)} (rules: {known})")
         if not isinstance(reason, str) or len(reason.strip()) < 10:
             raise lines.error(f"{path}.{rule}", "a waiver needs a written reason (10+ characters)")
     return {str(rule): reason.strip() for rule, reason in value.items()}
@@ -82,8 +90,8 @@ def _kind(raw: dict[str, Any], path: str, kinds: Mapping[str, KindSchema], lines
         raise lines.error(path, "missing required key 'kind'")
     kind = raw["kind"]
     if not isinstance(kind, str) or kind not in kinds:
-        hint = did_you_mean(str(kind), kinds)
-        raise lines.error(f"{path}.kind", f"unknown kind {kind!r}{hint}")
+        hint = did_you_mean(kind, kinds) if isinstance(kind, str) else ""
+        raise lines.error(f"{path}.kind", f"unknown kind {clipped_repr(kind)}{hint}")
     return kind
 
 
@@ -131,7 +139,7 @@ def edges_of(resource: ResourceSpec, raw: dict[str, Any], *,
 def _explicit_edge(source: str, target: str, path: str, outputs: Mapping[str, frozenset[str]],
                    lines: LineMap) -> Edge:
     if target not in outputs:
-        raise lines.error(path, f"unknown resource '{target}'{did_you_mean(target, outputs)}")
+        raise lines.error(path, f"unknown resource '{clip(target)}'{did_you_mean(target, outputs)}")
     return Edge(source, target, path)
 
 
@@ -139,9 +147,11 @@ def check_ref(address: str, output: str, path: str, outputs: Mapping[str, frozen
               lines: LineMap) -> None:
     """``${address.output}`` must name an existing resource and one of its kind's outputs."""
     if address not in outputs:
-        hint = did_you_mean(address, outputs, quote="'${{{}." + output + "}}'")
-        raise lines.error(path, f"unknown resource '{address}' in '${{{address}.{output}}}'{hint}")
+        hint = did_you_mean(address, outputs, quote="'${{{}." + clip(output) + "}}'")
+        raise lines.error(path, f"unknown resource '{clip(address)}' in "
+                                f"'${{{clip(address)}.{clip(output)}}}'{hint}")
     if output not in outputs[address]:
         known = ", ".join(sorted(outputs[address])) or "none"
         hint = did_you_mean(output, outputs[address])
-        raise lines.error(path, f"'{address}' has no output '{output}'{hint} (outputs: {known})")
+        raise lines.error(path, f"'{address}' has no output '{clip(output)}'{hint} "
+                                f"(outputs: {known})")

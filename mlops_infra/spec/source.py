@@ -11,11 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_infra.spec.errors import SourceLocation, SpecError
+from mlops_infra.spec.hints import clip
+from mlops_infra.spec.limits import MAX_SHOWN
+
+_MAX_MESSAGE = 1000
 
 
 def join_path(*parts: Any) -> str:
     """Dotted path from segments, skipping empty ones (``join_path("a", 0, "b") == "a.0.b"``)."""
     return ".".join(str(p) for p in parts if p != "" and p is not None)
+
+
+def shown_path(path: str) -> str:
+    """``path`` for a message: each very long segment (a key pasted by mistake) clipped,
+    and a very deep path shortened in the middle."""
+    if len(path) <= MAX_SHOWN:
+        return path
+    shown = ".".join(clip(part) for part in path.split("."))
+    if len(shown) <= 3 * MAX_SHOWN:
+        return shown
+    return f"{shown[:MAX_SHOWN]}...{shown[-MAX_SHOWN:]}"
 
 
 def parent_path(path: str) -> str:
@@ -55,8 +70,18 @@ class LineMap:
 
     def error(self, path: str, message: str) -> SpecError:
         """A one-line ``SpecError`` for ``path`` (which may be ``""`` for the whole document)."""
-        one_line = " ".join(message.split())
-        return SpecError(one_line, location=self.location(path), field=path or None)
+        return self.error_at(self.line(path), path, message)
+
+    def error_at(self, line: int | None, path: str, message: str) -> SpecError:
+        """``error`` at an explicit line; very long names and messages are clipped."""
+        one_line = clip(" ".join(message.split()), _MAX_MESSAGE)
+        return SpecError(one_line, location=SourceLocation(self.file, line),
+                         field=shown_path(path) or None)
+
+    def copy(self) -> LineMap:
+        """An independent copy (an overlay rewrites lines in place)."""
+        return LineMap(self.file, dict(self.lines),
+                       {parent: dict(kids) for parent, kids in self.children.items()})
 
     def subtree(self, prefix: str) -> Iterator[tuple[str, str]]:
         """``(relative path, full path)`` of every recorded path strictly below ``prefix``."""

@@ -6,17 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from mlops_infra.api import load
+from mlops_infra.api import load, validate
+from mlops_infra.engine.errors import SpecError
 from mlops_infra.engine.plan import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("env", [None, "dev", "staging", "prod"])
-def test_platform_spec_loads_in_every_environment(env: str | None) -> None:
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_platform_spec_loads_in_every_environment(env: str) -> None:
     spec = load(ROOT / "specs" / "platform.yaml", env=env)
-    assert spec.stack == (f"ml-platform-{env}" if env else "ml-platform")
+    assert spec.stack == f"ml-platform-{env}"
     assert {"raw-data", "features", "prediction-log"} <= set(spec.resources)
+
+
+def test_platform_spec_refuses_to_load_without_an_environment() -> None:
+    with pytest.raises(SpecError, match="defines environments dev, staging, prod: pass --env"):
+        load(ROOT / "specs" / "platform.yaml")
+
+
+def test_validate_checks_every_environment_whichever_is_asked(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(ENV_SPEC.replace("  dev: {}\n", "  dev:\n    resources:\n      data: {storageClas: X}\n"))
+    with pytest.raises(SpecError, match=r"spec.yaml:13: resources.data.storageClas.*in environment .dev."):
+        validate(spec, env="prod")
 
 
 def test_quickstart_loads() -> None:

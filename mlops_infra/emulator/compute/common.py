@@ -82,10 +82,6 @@ def network_link(value: Any, *, project: str, field: str) -> str:
     return global_url(match.group(1) or project, "networks", match.group(2))
 
 
-def name_of(link: str) -> str:
-    return link.rstrip("/").rsplit("/", 1)[-1]
-
-
 def project_of(link: str) -> str:
     return _short(link).split("/")[1]
 

@@ -114,6 +114,8 @@ class AuditConfig(Kind):
         return frozenset(found)
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(live.get("auditConfigs"), dict):
+            return live                     # already in the internal shape
         return {**shaped(live.get("auditConfigs", [])), "etag": live.get("etag")}
 
     @absent_while_disabled

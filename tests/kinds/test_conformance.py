@@ -1,0 +1,133 @@
+"""The conformance suite every registered kind goes through, from its first commit.
+
+Parametrised over the registry, so a new kind is enrolled by registering:
+- golden cases (``tests/kinds/cases/KIND/CASE.yaml``, one file per case): ``desired`` is
+  exactly what the case says, and what Google returns for it (``live``) makes no diff;
+- ``normalize`` is idempotent, on the desired state and on live state;
+- identity round trip: ``identify`` -> the API name the ledger keeps -> ``id_from_name``
+  gives back the same name, scope and parts;
+- outputs known before creation are computed without live state;
+- declarations hold together: clients served by the emulator, one owner per guardrail
+  rule and service agent, server-named kinds carry labels (their identity needs them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlops_infra.api import registered_kinds
+from mlops_infra.clients import Clients
+from mlops_infra.emulator.services import service_names
+from mlops_infra.engine import ownership
+from mlops_infra.engine.diff import diff
+from mlops_infra.engine.kind import Kind, ResourceContext
+
+CASES_DIR = Path(__file__).parent / "cases"
+KINDS = registered_kinds()
+CASES = sorted(CASES_DIR.glob("*/*.yaml"))
+STACK = "s"
+
+
+def _kind(name: str) -> Kind:
+    return KINDS[name](Clients(project="p", endpoints={}))
+
+
+def _load(case: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(case.read_text())
+    return data
+
+
+def _place(kind: Kind, case: dict[str, Any]) -> tuple[ResourceContext, dict[str, Any]]:
+    context = {"name": "thing", "project": "p", "region": "us-central1", **case.get("context", {})}
+    ctx = ResourceContext(address=context.get("address", "thing"), name=context["name"],
+                          project=context["project"], region=context["region"], stack=STACK)
+    fields = kind.model.model_validate(case["fields"]).model_dump(
+        exclude_unset=True, by_alias=True, mode="json")
+    return ctx, fields
+
+
+def _case_id(case: Path) -> str:
+    return f"{case.parent.name}/{case.stem}"
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_kind_has_golden_cases(name: str) -> None:
+    assert list((CASES_DIR / name).glob("*.yaml")), f"add a case under tests/kinds/cases/{name}/"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_desired_is_exactly_the_golden_case(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    ctx, fields = _place(kind, data)
+    assert kind.desired(ctx, fields) == data["desired"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "live" in _load(c)], ids=_case_id)
+def test_what_google_returns_makes_no_diff(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    ctx, fields = _place(kind, data)
+    desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), STACK, ctx.address)
+    assert diff(desired, kind.normalize(data["live"])) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_normalize_is_idempotent(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    for value in (data["desired"], data.get("live", data["desired"])):
+        once = kind.normalize(value)
+        assert kind.normalize(once) == once
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_identity_round_trips_through_the_ledger(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    rid = kind.identify(*_place(kind, data))
+    if kind.naming == "server":
+        assert rid.name == "" and rid.scope
+        return
+    back = kind.id_from_name(rid.name)          # what the ledger keeps is the API name
+    assert (back.name, back.scope, back.parts) == (rid.name, rid.scope, rid.parts)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_outputs_before_creation_need_no_live_state(case: Path) -> None:
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    rid = kind.identify(*_place(kind, data))
+    before = kind.outputs_of(rid, None)
+    assert set(before) <= kind.outputs
+    if "live" in data:
+        after = kind.outputs_of(rid, data["live"])
+        assert set(after) <= kind.outputs and {k: after[k] for k in before} == before
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_declared_clients_are_served_by_the_emulator(name: str) -> None:
+    kind = KINDS[name]
+    assert kind.uses, f"{name} declares no clients (uses)"
+    agents = kind.service_agent.uses if kind.service_agent else ()
+    assert {d.endpoint for d in (*kind.uses, *agents)} <= set(service_names())
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_server_named_kinds_can_carry_ownership_labels(name: str) -> None:
+    kind = KINDS[name]
+    if kind.naming == "server":
+        assert kind.labels_path and kind.listable
+
+
+def test_each_guardrail_rule_and_service_agent_has_one_meaning() -> None:
+    descriptions: dict[str, str] = {}
+    for kind in KINDS.values():
+        for rule, text in kind.guardrails.items():
+            assert descriptions.setdefault(rule, text) == text, rule
+    agents = [k.service_agent.name for k in KINDS.values() if k.service_agent]
+    assert len(agents) == len(set(agents))

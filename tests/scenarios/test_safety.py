@@ -1,0 +1,202 @@
+"""Safety holes a new user hit: every likely mistake is one line, exit 1 and zero mutations;
+what is applied is what was approved; a blocked plan fails the check; a plan file that is not
+ours is refused; a no-op stays write-free."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlops_infra.api import Stack, validate
+from mlops_infra.engine.errors import LockHeld, SpecError
+from mlops_infra.engine.plan import Plan, digest_of
+from tests.scenarios.conftest import SPEC, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])          # closed again once the socket goes
+
+
+def test_no_credentials_is_one_line_with_the_fix(tmp_path: Path, spec_file: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLOPS_INFRA_ENDPOINTS", "GOOGLE_", "CLOUDSDK_"))}
+    env.update(HOME=str(tmp_path), CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
+               GCE_METADATA_HOST=f"127.0.0.1:{_closed_port()}", GCE_METADATA_IP=f"127.0.0.1:{_closed_port()}",
+               NO_GCE_CHECK="True")
+    for command in (["plan", str(spec_file)], ["reconcile", str(spec_file), "--auto-approve"]):
+        proc = subprocess.run([sys.executable, "-m", "mlops_infra", *command], capture_output=True,
+                              text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+        line = _one_line(proc)
+        assert "no Google credentials" in line and "--local" in line
+
+
+def test_a_plan_made_with_local_applies_without_flags(tmp_path: Path) -> None:
+    spec = tmp_path / "quickstart.yaml"
+    spec.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    made = run_cli(["plan", str(spec), "--local", "-o", "plan.json"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    applied = run_cli(["apply", "plan.json"], cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    again = run_cli(["reconcile", str(spec), "--local", "--dry-run", "--detailed-exitcode"],
+                    cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def _saved_plan(emulator, spec_file: Path, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    out = tmp_path / "plan.json"
+    made = run_cli(["plan", str(spec_file), "-o", str(out)], endpoints=emulator.endpoints)
+    assert made.returncode == 0, made.stderr
+    return out
+
+
+def _crafted(document: dict[str, object], path: Path) -> None:
+    """A hand-made plan with a valid digest (so only the shape checks can refuse it)."""
+    document["digest"] = digest_of(document)
+    path.write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("damage", ["not-json", "truncated", "edited", "cycle", "unknown-action",
+                                    "binary", "old-format"])
+def test_a_damaged_or_edited_plan_is_refused_in_one_line_with_zero_mutations(
+        damage: str, emulator, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan_file = _saved_plan(emulator, spec_file, tmp_path)
+    text = plan_file.read_text()
+    document = json.loads(text)
+    if damage == "not-json":
+        plan_file.write_text("this is not a plan")
+    elif damage == "truncated":
+        plan_file.write_text(text[: len(text) // 2])
+    elif damage == "edited":
+        plan_file.write_text(text.replace('"location": "EU"', '"location": "ASIA"'))
+    elif damage == "cycle":
+        first, second = document["resources"][0], document["resources"][1]
+        first["depends_on"], second["depends_on"] = [second["address"]], [first["address"]]
+        _crafted(document, plan_file)
+    elif damage == "unknown-action":
+        document["resources"][0]["action"] = "explode"
+        _crafted(document, plan_file)
+    elif damage == "binary":
+        plan_file.write_bytes(b"\xff\xfe\x00\x01")
+    else:
+        document["format_version"] = 1
+        _crafted(document, plan_file)
+    emulator.clear_journal()
+    line = _one_line(run_cli(["apply", str(plan_file)], endpoints=emulator.endpoints))
+    assert str(plan_file) in line and "not a usable plan" in line
+    assert emulator.mutating_requests() == []
+
+
+def test_a_blocked_plan_fails_plan_and_dry_run(emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
+    from mlops_infra.clients import Clients
+
+    Clients(project="test-project", endpoints=emulator.endpoints).storage().create_bucket(
+        "scn-raw", retry=None)                          # someone else's bucket, our name
+    emulator.clear_journal()
+    for command in (["plan", str(spec_file)], ["reconcile", str(spec_file), "--dry-run"]):
+        proc = run_cli(command, endpoints=emulator.endpoints)
+        assert proc.returncode == 1 and "conflict" in proc.stderr and "adopt: true" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert emulator.mutating_requests() == []
+
+
+def test_two_addresses_naming_one_resource_are_a_spec_error(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("outputs:", "  raw-again:\n    kind: storage.Bucket\n    name: scn-raw\n"
+                                             "    uniformBucketLevelAccess: true\n"
+                                             "    publicAccessPrevention: enforced\noutputs:"))
+    line = _one_line(run_cli(["validate", str(spec)]))
+    assert f"{spec}:" in line and "raw-again" in line and "same storage.Bucket as resource 'raw'" in line
+
+
+def test_what_is_applied_is_what_was_approved(emulator, open_stack, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
+    """While the confirmation waits, another run cannot move the ledger under it."""
+    stack = open_stack(spec_file)
+    other_outcome: list[BaseException | None] = []
+
+    def confirm(plan: Plan) -> bool:
+        def other_run() -> None:
+            try:
+                with Stack.load(spec_file, endpoints=emulator.endpoints) as other:
+                    other.reconcile()
+                other_outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+                other_outcome.append(exc)
+        thread = threading.Thread(target=other_run)
+        thread.start()
+        thread.join()
+        return True
+
+    shown: list[Plan] = []
+    plan, result = stack.reconcile(confirm=confirm, show=shown.append)
+    assert result is not None and result.ok
+    assert [type(e) for e in other_outcome] == [LockHeld]
+    assert shown == [plan]
+    assert {o.address for o in result.outcomes} == {c.address for c in plan.resources}
+
+
+def test_a_spec_with_environments_needs_one(tmp_path: Path) -> None:
+    line = _one_line(run_cli(["plan", str(ROOT / "specs" / "platform.yaml"), "--local"], cwd=tmp_path))
+    assert "defines environments dev, staging, prod: pass --env" in line
+
+
+def test_unknown_policy_settings_and_waiver_rules_are_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("resources:", "policy: {require_cmk: true}\nresources:", 1))
+    assert "did you mean 'require_cmek'" in _one_line(run_cli(["validate", str(spec)]))
+    spec.write_text(SPEC.replace("resources:", "policy: {require_cmek: 'yes please'}\nresources:", 1))
+    assert "require_cmek" in _one_line(run_cli(["validate", str(spec)]))
+    spec.write_text(SPEC.replace("    location: EU\n",
+                                 "    location: EU\n    waivers: {no-pubic-members: 'approved in SEC-1'}\n"))
+    assert "did you mean 'no-public-members'" in _one_line(run_cli(["validate", str(spec)]))
+
+
+def test_a_label_named_like_a_secret_stays_visible_and_the_noop_writes_nothing(
+        emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("labels: {team: ml, env: dev}",
+                                 "labels: {team: ml, env: dev, api-token-owner: team-ml}"))
+    assert run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints).returncode == 0
+    emulator.clear_journal()
+    again = run_cli(["reconcile", str(spec), "--auto-approve", "--format", "json"],
+                    endpoints=emulator.endpoints)
+    assert again.returncode == 0 and emulator.mutating_requests() == []
+    assert json.loads(again.stdout)["has_changes"] is False
+
+
+def test_state_unlock_refuses_a_live_lease_and_names_the_holder(emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
+    with Stack.load(spec_file, endpoints=emulator.endpoints) as stack:
+        stack.ensure_ledger_home()
+        with stack.ledger.lock(owner="busy-run", ttl=60):
+            refused = run_cli(["state", "unlock", str(spec_file)], endpoints=emulator.endpoints)
+            assert "busy-run" in _one_line(refused) and "--force" in refused.stderr
+            held = run_cli(["reconcile", str(spec_file), "--auto-approve"], endpoints=emulator.endpoints)
+            assert held.returncode == 3
+            assert f"state unlock {spec_file}" in held.stderr and "s left" in held.stderr
+            forced = run_cli(["state", "unlock", str(spec_file), "--force"], endpoints=emulator.endpoints)
+            assert forced.returncode == 0 and "busy-run" in forced.stdout
+
+
+def test_spec_errors_from_the_library_carry_file_and_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("    name: features\n", "    name: my-features\n"))
+    with pytest.raises(SpecError) as info:
+        validate(spec)
+    assert str(info.value).startswith(f"{spec}:") and "dataset" in str(info.value)
