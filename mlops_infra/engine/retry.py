@@ -4,12 +4,17 @@ Client-library retries are switched off (kinds pass ``retry=None``), so deadline
 are ours. What is transient is decided here, once: ``TransientError`` always, and
 ``PreconditionFailed`` only for callers that re-read before redoing (read-modify-write).
 
+A ``PreconditionFailed`` retried for a read-modify-write is progress (the caller re-read and
+redoes its change), not a failed attempt: it is bounded by the deadline only, so writers racing
+on one shared policy never exhaust their attempts on each other.
+
 ``EventuallyConsistent`` errors (an API still enabling, an IAM grant or a new service account
 still propagating) get their own, longer, time-based budget: Google documents propagation
 "typically 2 minutes, potentially 7 minutes or longer"
 (https://cloud.google.com/iam/docs/access-change-propagation), so they are retried for up to
 ``consistency_deadline`` seconds (10 minutes) with waits growing to ``consistency_maximum``;
-they do not use up the attempts of other errors. Past the budget the call fails with
+they do not use up the attempts of other errors (``attempts`` bounds the transient failures
+since the API last answered "not yet"). Past the budget the call fails with
 ``GaveUpWaiting``, naming what it waited for and for how long. ``MLOPS_INFRA_RETRY_SCALE``
 (a float; tests use 0.02) scales every wait and the consistency budget.
 """
@@ -64,6 +69,7 @@ class _Budget:
     policy: RetryPolicy
     started: float = field(default_factory=time.monotonic)
     ordinary: int = 0
+    redone: int = 0
     waiting_since: float | None = None
     waiting_tries: int = 0
 
@@ -72,6 +78,9 @@ class _Budget:
         if isinstance(exc, EventuallyConsistent):
             self.waiting_since = self.waiting_since or time.monotonic()
             self.waiting_tries += 1
+            self.ordinary = 0      # the API answered: count the blips since the last answer
+        elif isinstance(exc, PreconditionFailed):
+            self.redone += 1
         else:
             self.ordinary += 1
         return exc
@@ -90,7 +99,8 @@ class _Budget:
                       self.policy.consistency_initial * 1.5 ** (self.waiting_tries - 1))
             left = self.policy.consistency_deadline - self.waited()
             return max(0.0, min(random.uniform(cap / 2, cap), left))
-        cap = min(self.policy.maximum, self.policy.initial * 2 ** max(self.ordinary - 1, 0))
+        tries = self.ordinary + min(self.redone, 4)
+        cap = min(self.policy.maximum, self.policy.initial * 2 ** max(tries - 1, 0))
         return random.uniform(0, cap)
 
     def waited(self) -> float:

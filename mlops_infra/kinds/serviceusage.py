@@ -133,8 +133,11 @@ class Service(Kind):
         def poll() -> Any:
             if operation.done:
                 return operation
-            with translate_errors(what):
-                fresh = ops.get_operation(operation.name, **CALL)
+            try:
+                with translate_errors(what):
+                    fresh = ops.get_operation(operation.name, **CALL)
+            except errors.TransientError:
+                return None     # a blip while polling: poll again until the deadline
             return fresh if fresh.done else None
 
         done = wait_until_done(poll, what=what, deadline=OPERATION_DEADLINE, interval=0.1)

@@ -102,3 +102,9 @@ def test_the_scale_shortens_the_consistency_budget(monkeypatch: pytest.MonkeyPat
     policy = RetryPolicy.from_env()
     assert policy.consistency_deadline == pytest.approx(6.0)
     assert policy.deadline == RetryPolicy().deadline
+
+
+def test_read_modify_write_redos_do_not_use_up_attempts() -> None:
+    fn, calls = _flaky([PreconditionFailed("412")] * 12 + [TransientError("503")])
+    assert call_with_retries(fn, policy=FAST, retry_preconditions=True) == "ok"
+    assert len(calls) == 14 > FAST.attempts
