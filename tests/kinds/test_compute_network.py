@@ -130,3 +130,15 @@ def test_deleting_a_network_in_use_is_retryable(clients: Clients, kind: Network)
     subnets.delete(sub_rid, force=False)
     kind.delete(rid, force=False)
     assert kind.get(rid) is None
+
+
+def test_listings_are_keyed_by_name_whatever_host_a_self_link_names() -> None:
+    from google.cloud import compute_v1
+
+    from mlops_infra.kinds.compute import _common as common
+
+    scope = f"projects/{PROJECT}/global/networks"
+    item = compute_v1.Network(name="vpc",
+                              self_link=f"http://127.0.0.1:9999/compute/v1/{scope}/vpc")
+    listed = common.list_all(lambda **_: [item], scope=scope, what="networks")
+    assert list(listed) == [f"{scope}/vpc"]           # an independent fake's own host is fine
