@@ -1,6 +1,10 @@
 """Dataset resources: validation, server-set defaults, merge-patch, list items.
 
 Sources (bigquery v2 discovery unless named):
+* ``location`` defaults to ``US`` (magic-modules Dataset.yaml ``default_value: "US"``);
+  ``maxTimeTravelHours`` to 168 (discovery: "from 48 to 168 hours"; Dataset.yaml
+  ``default_from_api``); ``id``, ``etag``, ``creationTime``, ``lastModifiedTime``,
+  ``selfLink``, ``type`` are output only; int64 fields are answered as strings.
 * ``access`` left out at creation gets projectReaders/Writers/Owners and the creator
   (``userByEmail``, OWNER); predefined roles come back in their legacy form (OWNER/WRITER/
   READER); ``userByEmail``/``groupByEmail`` come back lower-cased and an ``iamMember`` that

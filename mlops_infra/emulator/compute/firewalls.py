@@ -1,5 +1,7 @@
 """Compute Engine firewall rules: the stored resource with the server's defaults (priority
-1000, INGRESS, sources 0.0.0.0/0 when none given), validation, patch and full update.
+1000 and INGRESS: compute v1 discovery ``Firewall.priority``/``direction``; an ingress rule
+with no source gets ``0.0.0.0/0``, an egress rule with no destination ``0.0.0.0/0``: gcloud
+``firewall-rules create`` docs), validation, patch and full update.
 
 Sources: compute v1 discovery ``Firewall`` ("sourceServiceAccounts cannot be used at the same
 time as sourceTags or targetTags"; "targetServiceAccounts cannot be used at the same time as

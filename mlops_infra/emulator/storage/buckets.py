@@ -1,5 +1,17 @@
 """Bucket resources: validation, server-set defaults, merge-patch and rendering.
 
+Server-set defaults and their sources:
+
+| field | default | source |
+|---|---|---|
+| ``location`` | ``US`` (upper-cased) | storage v1 discovery ``Bucket.location``: "Defaults to US" |
+| ``storageClass`` | ``STANDARD`` | https://cloud.google.com/storage/docs/storage-classes ("default storage class") |
+| ``rpo`` | ``DEFAULT`` | magic-modules resource_storage_bucket ``rpo`` (Computed; "Value 'DEFAULT'") |
+| ``softDeletePolicy.retentionDurationSeconds`` | ``604800`` | magic-modules resource_storage_bucket ("Default value is 604800") |
+| ``iamConfiguration.uniformBucketLevelAccess.lockedTime`` | enable time + 90 days | discovery ``lockedTime`` ("deadline for changing ... from true to false"); https://cloud.google.com/storage/docs/uniform-bucket-level-access (90 days) |
+| ``iamConfiguration.publicAccessPrevention`` | ``inherited`` | discovery ``publicAccessPrevention`` |
+| ``id``, ``projectNumber``, ``generation``, ``metageneration``, ``etag``, ``timeCreated``, ``updated``, ``locationType``, ``selfLink`` | output only | discovery ``Bucket`` (server-set fields) |
+
 Conflicts answered with Google's 400 (checked on the bucket as it would become):
 * object versioning together with a retention policy ("Object versioning cannot be enabled on
   a bucket with a retention policy", Sonar RSPEC-6412;
