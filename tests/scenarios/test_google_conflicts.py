@@ -53,3 +53,19 @@ def test_the_platform_spec_is_valid_in_every_environment() -> None:
     checked = validate(spec)                      # every environment at once
     assert set(checked) >= {"dev", "staging", "prod"}
     assert all(s.resources for s in checked.values())
+
+
+def test_the_platform_converges_in_one_local_run_then_is_a_noop(tmp_path: Path) -> None:
+    """``reconcile specs/platform.yaml --env dev --local``: a fresh emulated project with Google's
+    behaviours (delays shortened by run_cli's MLOPS_INFRA_EMULATOR_DELAY_SCALE)."""
+    from tests.scenarios.conftest import run_cli
+
+    spec = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
+    first = run_cli(["reconcile", str(spec), "--env", "dev", "--local", "--auto-approve"],
+                    cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "27 created" in first.stdout
+    again = run_cli(["reconcile", str(spec), "--env", "dev", "--local", "--auto-approve",
+                     "--detailed-exitcode"], cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
