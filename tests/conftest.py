@@ -1,7 +1,10 @@
 """Shared fixtures: the local emulator and clients wired to it.
 
 A module picks the emulated services with ``pytestmark = pytest.mark.emulator_services(...)``
-(default: storage and bigquery).
+(default: storage and bigquery). The emulator behaves like Google (APIs off in a new project,
+eventual consistency, operations that take time) with delays shortened to ``TEST_DELAYS``;
+PROJECT already has the APIs of the started services enabled (a realistic, long-lived
+project) unless the test is marked ``emulator_fresh_project``.
 """
 
 from __future__ import annotations
@@ -12,33 +15,48 @@ import pytest
 
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator, operations
+from mlops_infra.emulator.realism import Delays
 
 PROJECT = "test-project"
-
-
 DEFAULT_TEST_SERVICES = ("storage", "bigquery")
+# Google's behaviours, shortened (each is a documented default in emulator/realism.py).
+TEST_DELAYS = Delays(operation=0.05, operations={"serviceusage": 0.05, "compute": 0.05},
+                     operation_wait=5.0, api_enablement=0.1, iam_policy=0.2,
+                     service_account=0.1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "emulator_services(*names): services the emulator fixture starts")
+    config.addinivalue_line("markers", "emulator_fresh_project: do not pre-enable APIs in PROJECT")
+
+
+def start_emulator(services: tuple[str, ...], *, enable_in: str | None = PROJECT,
+                   **kwargs: object) -> Emulator:
+    """An emulator with ``TEST_DELAYS`` whose ``enable_in`` project has its services' APIs on."""
+    emu = Emulator.start(services=services, delays=TEST_DELAYS.scaled(1.0), **kwargs)  # type: ignore[arg-type]
+    if enable_in:
+        emu.enable_apis(enable_in, [s.api for s in emu.services.values() if s.api])
+    return emu
 
 
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
-    """A fresh emulator per test, stopped afterwards (operation durations reset too)."""
+    """A fresh emulator per test, stopped afterwards."""
     marker = request.node.get_closest_marker("emulator_services")
-    emu = Emulator.start(services=tuple(marker.args) if marker else DEFAULT_TEST_SERVICES)
+    fresh = request.node.get_closest_marker("emulator_fresh_project") is not None
+    emu = start_emulator(tuple(marker.args) if marker else DEFAULT_TEST_SERVICES,
+                         enable_in=None if fresh else PROJECT)
     try:
         yield emu
     finally:
         emu.stop()
-        operations.set_operation_duration(0)
+        operations.reset_operation_duration()
 
 
 @pytest.fixture(scope="session")
 def emulator_session() -> Iterator[Emulator]:
     """One emulator for a whole session: use unique resource names, and clear faults."""
-    emu = Emulator.start(services=("storage", "bigquery"))
+    emu = start_emulator(("storage", "bigquery"))
     try:
         yield emu
     finally:

@@ -21,7 +21,7 @@ _STATUS_NAMES = {
     429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE",
 }
 _DEFAULT_REASONS = {
-    400: "invalid", 404: "notFound", 409: "conflict", 412: "conditionNotMet",
+    400: "invalid", 403: "forbidden", 404: "notFound", 409: "conflict", 412: "conditionNotMet",
     429: "rateLimitExceeded", 500: "backendError", 501: "notImplemented", 503: "backendError",
 }
 
@@ -30,17 +30,28 @@ class HttpError(Exception):
     """An API error, rendered in Google's JSON error shape."""
 
     def __init__(self, code: int, message: str, *, reason: str | None = None,
-                 status: str | None = None) -> None:
+                 status: str | None = None, domain: str = "global",
+                 details: list[dict[str, Any]] | None = None,
+                 extended_help: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.reason = reason or _DEFAULT_REASONS.get(code, "error")
         self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
+        self.domain = domain
+        self.details = details or []          # google.rpc.Status details (ErrorInfo, Help, ...)
+        self.extended_help = extended_help
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status,
-                          "errors": [{"reason": self.reason, "message": self.message,
-                                      "domain": "global"}]}}
+        item: dict[str, Any] = {"reason": self.reason, "message": self.message,
+                                "domain": self.domain}
+        if self.extended_help:
+            item["extendedHelp"] = self.extended_help
+        error: dict[str, Any] = {"code": self.code, "message": self.message,
+                                 "status": self.status, "errors": [item]}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
 
 
 @dataclass
@@ -91,7 +102,16 @@ class Response:
         return cls(status=204)
 
 
-Handler = Callable[[Request], "Response | dict[str, Any]"]
+@dataclass(frozen=True)
+class Deferred:
+    """A handler's answer "ask me again at ``until``": the emulator waits outside its state lock
+    (so other requests go on) and then answers what ``then()`` gives (blocking ``wait`` routes)."""
+
+    until: float
+    then: Callable[[], Response | dict[str, Any]]
+
+
+Handler = Callable[[Request], "Response | dict[str, Any] | Deferred"]
 
 
 @dataclass(frozen=True)
@@ -123,12 +143,29 @@ class Route:
 
 
 class Service:
-    """A named API: a route table and a JSON-serialisable state dict."""
+    """A named API: a route table and a JSON-serialisable state dict.
+
+    ``api`` is the Google service a project must have enabled to call it (the emulator answers
+    403 SERVICE_DISABLED otherwise) and ``project_of`` says which project a request is for;
+    ``emulator`` is the owning ``Emulator`` once it adopts the service (``None`` standalone).
+    """
 
     name: str = ""
+    api: str = ""
+    api_title: str = ""
+    emulator: Any = None
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = self.initial_state()
+
+    def project_of(self, request: Request) -> str | None:
+        """The project ``request`` acts in (its path parameters are parsed); ``None``: no check."""
+        return None
+
+    def gate(self, request: Request) -> None:
+        """403 SERVICE_DISABLED when this API is not usable in the request's project."""
+        if self.emulator is not None and self.api:
+            self.emulator.check_api(self, self.project_of(request))
 
     def initial_state(self) -> dict[str, Any]:
         return {}
@@ -143,21 +180,27 @@ class Service:
     def load_state(self, state: dict[str, Any]) -> None:
         self.state = state
 
-    def dispatch(self, request: Request) -> Response:
+    def dispatch(self, request: Request) -> Response | Deferred:
         """Find the route, run its handler, turn errors into Google-shaped JSON."""
-        try:
-            for route in self.route_table:
-                params = route.match(request.method, request.path)
-                if params is not None:
-                    request.params = params
-                    return _as_response(route.handler(request))
-            raise HttpError(404, f"No such API method: {request.method} {request.path}")
-        except HttpError as err:
-            return Response.of_json(err.body(), status=err.code)
-        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer HTTP
-            bug = HttpError(500, f"emulator error: {type(exc).__name__}: {exc}")
-            return Response.of_json(bug.body(), status=500)
+        return guarded(lambda: self._route(request))
+
+    def _route(self, request: Request) -> Response | dict[str, Any] | Deferred:
+        for route in self.route_table:
+            params = route.match(request.method, request.path)
+            if params is not None:
+                request.params = params
+                self.gate(request)
+                return route.handler(request)
+        raise HttpError(404, f"No such API method: {request.method} {request.path}")
 
 
-def _as_response(value: Response | dict[str, Any]) -> Response:
-    return value if isinstance(value, Response) else Response.of_json(value)
+def guarded(run: Callable[[], Response | dict[str, Any] | Deferred]) -> Response | Deferred:
+    """``run()`` as a Response (a dict is JSON 200); ``HttpError`` and bugs in Google's shape."""
+    try:
+        value = run()
+        return value if isinstance(value, (Response, Deferred)) else Response.of_json(value)
+    except HttpError as err:
+        return Response.of_json(err.body(), status=err.code)
+    except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer HTTP
+        bug = HttpError(500, f"emulator error: {type(exc).__name__}: {exc}")
+        return Response.of_json(bug.body(), status=500)

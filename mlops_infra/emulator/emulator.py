@@ -1,35 +1,53 @@
 """The ``Emulator``: starts the service servers and the control server, and owns the
-journal, fault injection, latency, one state lock and optional state persistence."""
+journal, fault injection, latency, the realistic delays (``realism.Delays``), the shared
+project facts (``platform.Platform``: enabled APIs, workload pools), one state lock and
+optional state persistence.
+
+Every request to a service whose API is not enabled (or not yet usable after enabling) in
+the request's project is answered with Google's 403 SERVICE_DISABLED before the service
+sees it. A handler may answer ``core.Deferred`` (a blocking ``wait``): the emulator sleeps
+outside the state lock, then asks again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
-from mlops_infra.emulator import persistence
+from mlops_infra.emulator import operations, persistence
 from mlops_infra.emulator.control import ControlService
-from mlops_infra.emulator.core import HttpError, Request, Response, Service
+from mlops_infra.emulator.core import Deferred, HttpError, Request, Response, Service, guarded
 from mlops_infra.emulator.faults import RESET, Fault, FaultInjector
 from mlops_infra.emulator.journal import READ_METHODS, Journal, JournalEntry
+from mlops_infra.emulator.platform import Platform, service_disabled
+from mlops_infra.emulator.realism import Delays
 from mlops_infra.emulator.server import HttpServer
 from mlops_infra.emulator.services import DEFAULT_SERVICES, build_service
+
+PLATFORM_STATE = "_platform"   # the platform's entry in the persisted state file
+_MAX_DEFERRAL = 600.0
 
 
 class Emulator:
     """A running emulator; build it with ``Emulator.start(...)``."""
 
     def __init__(self, *, services: Iterable[str], state_path: str | Path | None,
-                 latency: float) -> None:
+                 latency: float, delays: Delays | None = None) -> None:
+        self.delays = delays if delays is not None else Delays.realistic()
+        self.platform = Platform(api_delay=lambda: self.delays.api_enablement)
         self.services: dict[str, Service] = {name: build_service(name) for name in services}
         for service in self.services.values():
-            service.emulator = self   # type: ignore[attr-defined]  # for member_exists etc.
+            service.emulator = self
         self.state_path = Path(state_path) if state_path is not None else None
         self._latency = latency
         self._journal = Journal()
         self._faults = FaultInjector()
+        self._record_bodies = False
         # One lock for all state: handlers are short, and it keeps persistence simple.
         self._state_lock = threading.RLock()
         self._servers: dict[str, Any] = {}   # HttpServer or GrpcServer: both have url, stop()
@@ -37,9 +55,11 @@ class Emulator:
 
     @classmethod
     def start(cls, services: Iterable[str] | None = DEFAULT_SERVICES,
-              state_path: str | Path | None = None, latency: float = 0.0) -> Emulator:
+              state_path: str | Path | None = None, latency: float = 0.0,
+              delays: Delays | None = None) -> Emulator:
+        """Start the servers; ``delays`` default to Google's (``Delays.realistic()``)."""
         emulator = cls(services=services or DEFAULT_SERVICES, state_path=state_path,
-                       latency=latency)
+                       latency=latency, delays=delays)
         emulator._serve()
         return emulator
 
@@ -48,12 +68,13 @@ class Emulator:
             self._servers[name] = (self._grpc_server_for(service) if _is_grpc(service)
                                    else HttpServer(self._front_for(service)))
         control = ControlService(self)
-        self._servers["control"] = HttpServer(control.dispatch)
+        self._servers["control"] = HttpServer(control.answer)
 
     @property
     def endpoints(self) -> dict[str, str]:
         return {name: server.url for name, server in self._servers.items()}
 
+    # -- journal, faults, latency ----------------------------------------------------------
     @property
     def journal(self) -> list[JournalEntry]:
         return self._journal.entries()
@@ -64,6 +85,14 @@ class Emulator:
 
     def clear_journal(self) -> None:
         self._journal.clear()
+
+    def record_bodies(self, on: bool = True) -> None:
+        """Keep request and response bodies in the journal (off by default: memory)."""
+        self._record_bodies = on
+
+    @property
+    def recording_bodies(self) -> bool:
+        return self._record_bodies
 
     def set_faults(self, rate: float = 0.3, statuses: Iterable[int] = (503, 429), seed: int = 1,
                    phase: str = "random", methods: Iterable[str] | None = None,
@@ -77,26 +106,49 @@ class Emulator:
     def set_latency(self, seconds: float) -> None:
         self._latency = seconds
 
-    def set_operation_duration(self, seconds: float) -> None:
-        """How long long-running operations take from now on (process-wide; see operations.py)."""
-        from mlops_infra.emulator import operations
+    # -- realism knobs ---------------------------------------------------------------------
+    def set_delays(self, **changes: Any) -> None:
+        """Change delays by field or JSON name, e.g. ``set_delays(api_enablement=0.1)``."""
+        self.delays = self.delays.updated(changes)
 
-        operations.set_operation_duration(seconds)
+    def set_operation_duration(self, seconds: float) -> None:
+        """How long long-running operations of every service take from now on (this emulator)."""
+        if seconds < 0:
+            raise ValueError("operation duration must be >= 0")
+        self.delays = dataclasses.replace(self.delays, operation=float(seconds), operations={})
 
     def set_iam_propagation_delay(self, seconds: float) -> None:
-        """For ``seconds`` after creation a service account "does not exist" for IAM bindings."""
-        if "iam" in self.services:
-            self.services["iam"].propagation_delay = float(seconds)  # type: ignore[attr-defined]
+        """IAM eventual consistency: a new service account is invisible (reads 404, bindings
+        400 "does not exist") and a KMS key grant is not effective for ``seconds``."""
+        self.set_delays(service_account=seconds, iam_policy=seconds)
+
+    def enable_apis(self, project: str, apis: Iterable[str]) -> None:
+        """The project already has ``apis`` enabled (for long: no propagation delay)."""
+        with self._state_lock:
+            self.platform.preenable(project, list(apis))
+            self._save()
+
+    def add_workload_pool(self, pool_or_project: str) -> str:
+        """Register a Workload Identity pool (``P.svc.id.goog``, or a project id for its pool)."""
+        pool = pool_or_project if pool_or_project.endswith(".svc.id.goog") \
+            else f"{pool_or_project}.svc.id.goog"
+        with self._state_lock:
+            self.platform.add_workload_pool(pool)
+            self._save()
+        return pool
+
+    def member_error(self, member: str) -> str | None:
+        """Why IAM bindings may not name ``member`` now (Google's 400 message), or ``None``."""
+        with self._state_lock:
+            problem = self.platform.member_error(member)
+            iam = self.services.get("iam")
+            if problem is None and iam is not None:
+                problem = iam.member_error(member)  # type: ignore[attr-defined]
+            return problem
 
     def member_exists(self, member: str) -> bool:
-        """Whether IAM bindings may name ``member`` (services validating policies call this).
-
-        Without the ``iam`` service every member is taken as existing."""
-        iam = self.services.get("iam")
-        if iam is None:
-            return True
-        with self._state_lock:
-            return bool(iam.member_exists(member))  # type: ignore[attr-defined]
+        """Whether IAM bindings may name ``member`` (without the ``iam`` service: all exist)."""
+        return self.member_error(member) is None
 
     def state(self, service: str) -> Any:
         """A deep copy of one service's state (for debugging and tests)."""
@@ -122,7 +174,8 @@ class Emulator:
 
         return GrpcServer(RpcFront(service, journal=self._journal,  # type: ignore[arg-type]
                                    faults=self._faults, state_lock=self._state_lock,
-                                   save=self._save, latency=lambda: self._latency))
+                                   save=self._save, latency=lambda: self._latency,
+                                   recording=lambda: self._record_bodies))
 
     def _front_for(self, service: Service):  # type: ignore[no-untyped-def]
         def front(request: Request) -> Response | None:
@@ -142,29 +195,47 @@ class Emulator:
         self._journal.append(JournalEntry(
             service=service.name, method=request.method, path=request.path,
             query=dict(request.query), status=response.status if response else RESET,
-            ts=time.time(), fault=fault.phase if fault else None))
+            ts=time.time(), fault=fault.phase if fault else None,
+            request=_json_or_none(request.body) if self._record_bodies else None,
+            response=_json_or_none(response.body) if self._record_bodies and response else None))
         return response
 
     def _process(self, service: Service, request: Request) -> Response:
         with self._state_lock:
-            response = service.dispatch(request)
+            answer = service.dispatch(request)
             if request.method not in READ_METHODS:
                 self._save()
-            return response
+        while isinstance(answer, Deferred):
+            time.sleep(max(0.0, min(answer.until - time.time(), _MAX_DEFERRAL)))
+            then = answer.then
+            with self._state_lock:
+                answer = guarded(then)
+        return answer
+
+    def check_api(self, service: Service, project: str | None) -> None:
+        """403 SERVICE_DISABLED unless ``service``'s API is usable in ``project``."""
+        if not service.api or not project or self.platform.api_usable(project, service.api):
+            return
+        raise service_disabled(project=project, api=service.api,
+                               title=service.api_title or service.api)
 
     # -- persistence --------------------------------------------------------------------
     def _load(self) -> None:
         if self.state_path is None:
             return
-        for name, state in persistence.load_states(self.state_path).items():
+        states = persistence.load_states(self.state_path)
+        if PLATFORM_STATE in states:
+            self.platform.load_state(states[PLATFORM_STATE])
+        for name, state in states.items():
             if name in self.services:
                 self.services[name].load_state(state)
 
     def _save(self) -> None:
         if self.state_path is None:
             return
-        persistence.save_states(self.state_path,
-                                {name: s.state for name, s in self.services.items()})
+        states = {name: s.state for name, s in self.services.items()}
+        states[PLATFORM_STATE] = self.platform.state
+        persistence.save_states(self.state_path, states)
 
 
 def _is_grpc(service: Service) -> bool:
@@ -172,8 +243,20 @@ def _is_grpc(service: Service) -> bool:
     return bool(getattr(service, "full_name", ""))
 
 
+def _json_or_none(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def _fault_response(fault: Fault) -> Response | None:
     if fault.status == RESET:
         return None
     error = HttpError(fault.status, f"Injected fault ({fault.phase} processing)")
     return Response.of_json(error.body(), status=fault.status)
+
+
+__all__ = ["Emulator", "operations"]

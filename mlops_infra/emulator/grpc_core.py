@@ -60,12 +60,28 @@ def is_read_rpc(name: str) -> bool:
 
 
 class RpcError(Exception):
-    """An API error answered as a gRPC status."""
+    """An API error answered as a gRPC status; ``details`` are google.rpc.Status details in
+    their JSON form (``{"@type": "type.googleapis.com/google.rpc.ErrorInfo", ...}``), sent in
+    the ``grpc-status-details-bin`` trailer as Google does."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *,
+                 details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details or []
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code.name, "message": self.message, "details": self.details}
+
+
+_CODE_OF_STATUS_NAME = {code.name: code for code in grpc.StatusCode}
+
+
+def from_http_error(error: Any) -> RpcError:
+    """The gRPC form of an ``HttpError`` (same canonical status, message and details)."""
+    code = _CODE_OF_STATUS_NAME.get(error.status, grpc_code(error.code))
+    return RpcError(code, error.message, details=list(error.details))
 
 
 @dataclass(frozen=True)
@@ -91,3 +107,7 @@ class GrpcService(Service):
 
     def rpc_path(self, rpc: str) -> str:
         return f"/{self.full_name}/{rpc}"
+
+    def project_of_rpc(self, rpc: str, request: Any) -> str | None:
+        """The project an RPC acts in (for the API-enablement gate); ``None``: no check."""
+        return None

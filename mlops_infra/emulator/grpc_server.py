@@ -17,12 +17,14 @@ from typing import Any
 
 import grpc
 
+from mlops_infra.emulator.core import HttpError
 from mlops_infra.emulator.faults import RESET, Fault, FaultInjector
 from mlops_infra.emulator.grpc_core import (
     RPC_METHOD,
     GrpcService,
     Rpc,
     RpcError,
+    from_http_error,
     grpc_code,
     http_status,
     is_read_rpc,
@@ -37,10 +39,11 @@ class RpcFront:
 
     def __init__(self, service: GrpcService, *, journal: Journal, faults: FaultInjector,
                  state_lock: threading.RLock, save: Callable[[], None],
-                 latency: Callable[[], float]) -> None:
+                 latency: Callable[[], float],
+                 recording: Callable[[], bool] = lambda: False) -> None:
         self.service = service
         self._journal, self._faults, self._lock = journal, faults, state_lock
-        self._save, self._latency = save, latency
+        self._save, self._latency, self._recording = save, latency, recording
 
     def call(self, rpc: Rpc, request: Any, context: grpc.ServicerContext) -> Any:
         delay = self._latency()
@@ -53,17 +56,20 @@ class RpcFront:
             result, error = self._process(rpc, request)
         if fault is not None:
             error = _fault_error(fault)
-        self._record(rpc, error, fault)
+        self._record(rpc, request, result, error, fault)
         if error is not None:
-            context.abort(error.code, error.message)
+            _abort(context, error)
         return result
 
     def _process(self, rpc: Rpc, request: Any) -> tuple[Any, RpcError | None]:
         with self._lock:
             try:
+                self._gate(rpc, request)
                 return rpc.handler(request), None
             except RpcError as err:
                 return None, err
+            except HttpError as err:
+                return None, from_http_error(err)
             except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
                 return None, RpcError(grpc.StatusCode.INTERNAL,
                                       f"emulator error: {type(exc).__name__}: {exc}")
@@ -71,14 +77,49 @@ class RpcFront:
                 if not is_read_rpc(rpc.name):
                     self._save()
 
-    def _record(self, rpc: Rpc, error: RpcError | None, fault: Fault | None) -> None:
+    def _gate(self, rpc: Rpc, request: Any) -> None:
+        emulator = getattr(self.service, "emulator", None)
+        if emulator is not None:
+            emulator.check_api(self.service, self.service.project_of_rpc(rpc.name, request))
+
+    def _record(self, rpc: Rpc, request: Any, result: Any, error: RpcError | None,
+                fault: Fault | None) -> None:
         if fault is not None and fault.status == RESET:
             status = RESET
         else:
             status = http_status(error.code) if error else 200
+        bodies: dict[str, Any] = {}
+        if self._recording():
+            bodies = {"request": _message_json(request),
+                      "response": error.to_json() if error else _message_json(result)}
         self._journal.append(JournalEntry(
             service=self.service.name, method=RPC_METHOD, path=self.service.rpc_path(rpc.name),
-            query={}, status=status, ts=time.time(), fault=fault.phase if fault else None))
+            query={}, status=status, ts=time.time(), fault=fault.phase if fault else None,
+            **bodies))
+
+
+def _message_json(message: Any) -> Any:
+    """A protobuf or proto-plus message as its JSON form (``None`` for anything else)."""
+    from google.protobuf import json_format
+    from google.protobuf.message import Message
+
+    raw = getattr(type(message), "pb", None)
+    pb = raw(message) if callable(raw) and not isinstance(message, Message) else message
+    return json_format.MessageToDict(pb) if isinstance(pb, Message) else None
+
+
+def _abort(context: grpc.ServicerContext, error: RpcError) -> None:
+    """End the call with ``error``; details go in ``grpc-status-details-bin`` as a Status."""
+    if not error.details:
+        context.abort(error.code, error.message)
+    from google.protobuf import any_pb2, json_format
+    from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers detail types
+    from grpc_status import rpc_status
+
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    for detail in error.details:
+        status.details.append(json_format.ParseDict(detail, any_pb2.Any()))
+    context.abort_with_status(rpc_status.to_status(status))
 
 
 def _fault_error(fault: Fault) -> RpcError:

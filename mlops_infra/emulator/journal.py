@@ -17,7 +17,10 @@ READ_POST_VERBS = (":getIamPolicy", ":testIamPermissions")
 @dataclass(frozen=True)
 class JournalEntry:
     """One request. ``status`` is what the client saw (0 = connection reset);
-    ``fault`` is ``"before"``/``"after"`` when the answer was an injected fault."""
+    ``fault`` is ``"before"``/``"after"`` when the answer was an injected fault.
+    With body recording on (``Emulator.record_bodies``), ``request``/``response`` hold the
+    parsed JSON bodies (``None`` when empty or not JSON); for an RPC, ``response`` of a failed
+    call is ``{"code": grpc code name, "message", "details": [google.rpc.Status details]}``."""
 
     service: str
     method: str
@@ -26,6 +29,8 @@ class JournalEntry:
     status: int
     ts: float
     fault: str | None = field(default=None)
+    request: Any = field(default=None)
+    response: Any = field(default=None)
 
     @property
     def mutating(self) -> bool:
@@ -36,7 +41,11 @@ class JournalEntry:
         return self.method not in READ_METHODS
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for key in ("request", "response"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 class Journal:

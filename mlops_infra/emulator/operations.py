@@ -1,14 +1,12 @@
 """Long-running operations shared by the emulated services that have them.
 
-How long a new operation takes before it reports ``done`` is one process-wide setting:
-``set_operation_duration(seconds)`` (what ``Emulator.set_operation_duration`` calls;
-``operation_duration()`` reads it, ``done_at()`` is now plus it, ``is_done(done_at)``
-tells). Services may keep their own operation records (compute does) or use the helpers
-below: operations live in the service's JSON state (a dict passed in), so they survive
-persistence; each one carries an ``effect`` the service applies
-once, when the operation is first seen done (``settle``) - so state changes when
-the operation completes, as in GCP.
+How long a new operation takes is the owning emulator's ``Delays.operation_for(service)``
+(``emulator/realism.py``: realistic by default, one knob with per-service overrides); a
+service passes it to ``start``. ``set_operation_duration`` is the older process-wide knob:
+while set, it overrides every emulator's durations (``reset_operation_duration`` clears it);
+prefer ``Emulator.set_operation_duration`` / ``Emulator.set_delays``.
 
+Operations live in the service's JSON state (a dict passed in), so they survive persistence.
 Stored shape: ``{"name", "doneAt": epoch seconds, "effect": any, "settled": bool,
 "response"?: {...}, "metadata"?: {...}, "error"?: {"code", "message"}}``; rendered in
 the ``google.longrunning.Operation`` JSON shape.
@@ -19,34 +17,36 @@ from __future__ import annotations
 import time
 from typing import Any
 
-DEFAULT_DURATION = 0.0   # done at once unless a test or a person asks for slower operations
+_process_override: float | None = None
 
 
-_duration = DEFAULT_DURATION
-
-
-def set_operation_duration(seconds: float) -> None:
-    """How long operations started from now on take (process-wide: tests run one at a time)."""
-    global _duration
-    if seconds < 0:
+def set_operation_duration(seconds: float | None) -> None:
+    """Process-wide: operations started from now on take ``seconds`` (``None`` = no override)."""
+    global _process_override
+    if seconds is not None and seconds < 0:
         raise ValueError("operation duration must be >= 0")
-    _duration = float(seconds)
+    _process_override = None if seconds is None else float(seconds)
 
 
-def operation_duration() -> float:
-    return _duration
+def reset_operation_duration() -> None:
+    set_operation_duration(None)
 
 
-def done_at() -> float:
-    """When an operation started now will be done (epoch seconds)."""
-    return time.time() + _duration
+def effective_duration(configured: float) -> float:
+    """``configured`` unless the process-wide override is set."""
+    return configured if _process_override is None else _process_override
 
 
-def start(table: dict[str, Any], *, name: str, effect: Any = None,
+def done_at(duration: float) -> float:
+    """When an operation started now and lasting ``duration`` will be done (epoch seconds)."""
+    return time.time() + effective_duration(duration)
+
+
+def start(table: dict[str, Any], *, name: str, duration: float, effect: Any = None,
           response: dict[str, Any] | None = None,
           metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record a new operation in ``table`` (name -> stored op) and return the stored op."""
-    op: dict[str, Any] = {"name": name, "doneAt": done_at(),
+    op: dict[str, Any] = {"name": name, "doneAt": done_at(duration),
                           "effect": effect, "settled": False}
     if response is not None:
         op["response"] = response

@@ -73,6 +73,31 @@ class TransientError(ApiError):
     """Worth retrying: 429, 5xx, connection resets, timeouts."""
 
 
+class EventuallyConsistent(TransientError):
+    """Google has not caught up with a change yet (an API just enabled, an IAM grant, a new
+    service account): worth retrying for longer than other transient errors, with its own
+    time budget (``engine.retry``). ``waiting_for`` says what, for a person:
+    "the Compute Engine API to finish enabling in project p"."""
+
+    def __init__(self, message: str, *, waiting_for: str, status: int | None = None) -> None:
+        self.waiting_for = waiting_for
+        super().__init__(message, status=status)
+
+
+class ServiceDisabled(EventuallyConsistent):
+    """403 SERVICE_DISABLED / accessNotConfigured: ``api`` is off (or still enabling) in
+    ``project``. Reads during planning take it as "nothing there yet"."""
+
+    def __init__(self, message: str, *, api: str, project: str | None,
+                 status: int | None = 403) -> None:
+        self.api = api
+        self.project = project
+        where = f" in project {project}" if project else ""
+        super().__init__(message, status=status,
+                         waiting_for=f"the {api} API to finish enabling{where} (enable it with "
+                                     "a serviceusage.Service resource if the spec does not)")
+
+
 class NotFound(ApiError):
     """404."""
 
@@ -87,3 +112,14 @@ class PreconditionFailed(ApiError):
 
 class PermanentError(ApiError):
     """Any other API error: retrying will not help."""
+
+
+class GaveUpWaiting(PermanentError):
+    """An ``EventuallyConsistent`` error outlasted its budget: says what was awaited and how long."""
+
+    def __init__(self, message: str, *, waiting_for: str, waited: float,
+                 status: int | None = None) -> None:
+        self.waiting_for = waiting_for
+        self.waited = waited
+        super().__init__(message, status=status)
+

@@ -3,24 +3,39 @@
 Client-library retries are switched off (kinds pass ``retry=None``), so deadlines
 are ours. What is transient is decided here, once: ``TransientError`` always, and
 ``PreconditionFailed`` only for callers that re-read before redoing (read-modify-write).
+
+A ``PreconditionFailed`` retried for a read-modify-write is progress (the caller re-read and
+redoes its change), not a failed attempt: it is bounded by the deadline only, so writers racing
+on one shared policy never exhaust their attempts on each other.
+
+``EventuallyConsistent`` errors (an API still enabling, an IAM grant or a new service account
+still propagating) get their own, longer, time-based budget: Google documents propagation
+"typically 2 minutes, potentially 7 minutes or longer"
+(https://cloud.google.com/iam/docs/access-change-propagation), so they are retried for up to
+``consistency_deadline`` seconds (10 minutes) with waits growing to ``consistency_maximum``;
+they do not use up the attempts of other errors (``attempts`` bounds the transient failures
+since the API last answered "not yet"). Past the budget the call fails with
+``GaveUpWaiting``, naming what it waited for and for how long. ``MLOPS_INFRA_RETRY_SCALE``
+(a float; tests use 0.02) scales every wait and the consistency budget.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from mlops_infra.engine.errors import PreconditionFailed, TransientError
+from mlops_infra.engine.errors import (
+    EventuallyConsistent,
+    GaveUpWaiting,
+    PreconditionFailed,
+    TransientError,
+)
 
 T = TypeVar("T")
 
@@ -33,12 +48,63 @@ class RetryPolicy:
     initial: float = 0.5
     maximum: float = 10.0
     deadline: float = 300.0
+    consistency_deadline: float = 600.0
+    consistency_initial: float = 2.0
+    consistency_maximum: float = 15.0
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         scale = float(os.environ.get("MLOPS_INFRA_RETRY_SCALE", "1") or 1)
         base = cls()
-        return replace(base, initial=base.initial * scale, maximum=base.maximum * scale)
+        return replace(base, initial=base.initial * scale, maximum=base.maximum * scale,
+                       consistency_deadline=base.consistency_deadline * scale,
+                       consistency_initial=base.consistency_initial * scale,
+                       consistency_maximum=base.consistency_maximum * scale)
+
+
+@dataclass
+class _Budget:
+    """Counts attempts of ordinary transient errors and times the eventually-consistent ones."""
+
+    policy: RetryPolicy
+    started: float = field(default_factory=time.monotonic)
+    ordinary: int = 0
+    redone: int = 0
+    waiting_since: float | None = None
+    waiting_tries: int = 0
+
+    def note(self, state: RetryCallState) -> BaseException | None:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, EventuallyConsistent):
+            self.waiting_since = self.waiting_since or time.monotonic()
+            self.waiting_tries += 1
+            self.ordinary = 0      # the API answered: count the blips since the last answer
+        elif isinstance(exc, PreconditionFailed):
+            self.redone += 1
+        else:
+            self.ordinary += 1
+        return exc
+
+    def stop(self, state: RetryCallState) -> bool:
+        exc = self.note(state)
+        if isinstance(exc, EventuallyConsistent):
+            return self.waited() >= self.policy.consistency_deadline
+        return (self.ordinary >= self.policy.attempts
+                or time.monotonic() - self.started >= self.policy.deadline)
+
+    def wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, EventuallyConsistent):
+            cap = min(self.policy.consistency_maximum,
+                      self.policy.consistency_initial * 1.5 ** (self.waiting_tries - 1))
+            left = self.policy.consistency_deadline - self.waited()
+            return max(0.0, min(random.uniform(cap / 2, cap), left))
+        tries = self.ordinary + min(self.redone, 4)
+        cap = min(self.policy.maximum, self.policy.initial * 2 ** max(tries - 1, 0))
+        return random.uniform(0, cap)
+
+    def waited(self) -> float:
+        return 0.0 if self.waiting_since is None else time.monotonic() - self.waiting_since
 
 
 def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy,
@@ -47,10 +113,14 @@ def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy,
     kinds: tuple[type[BaseException], ...] = (TransientError,)
     if retry_preconditions:
         kinds += (PreconditionFailed,)
-    retrying = Retrying(
-        retry=retry_if_exception_type(kinds),
-        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
-        wait=wait_random_exponential(multiplier=policy.initial, max=policy.maximum),
-        reraise=True,
-    )
-    return retrying(fn)
+    budget = _Budget(policy)
+    retrying = Retrying(retry=retry_if_exception_type(kinds), stop=budget.stop,
+                        wait=budget.wait, reraise=True)
+    try:
+        return retrying(fn)
+    except EventuallyConsistent as exc:
+        waited = budget.waited()
+        raise GaveUpWaiting(f"gave up after waiting {waited:.0f}s (limit "
+                            f"{policy.consistency_deadline:.0f}s) for {exc.waiting_for}: {exc}",
+                            waiting_for=exc.waiting_for, waited=waited,
+                            status=exc.status) from exc

@@ -2,7 +2,20 @@
 
 * ``translate_errors(what)`` turns google / transport exceptions into ``engine.errors``
   classes (usable as a context manager or a decorator), so the engine can decide
-  "retry or give up" without importing any Google library.
+  "retry or give up" without importing any Google library. Google's eventual-consistency
+  errors become ``EventuallyConsistent`` (retried for longer, saying what they wait for),
+  recognised by their exact shapes:
+
+  | error | shape | source |
+  |---|---|---|
+  | ``ServiceDisabled`` | 403 with ErrorInfo reason ``SERVICE_DISABLED`` or errors[].reason ``accessNotConfigured`` | google-gemini/gemini-cli#1343, hashicorp/terraform-provider-google#2129 |
+  | CMEK grant propagating | 403 "Permission denied on Cloud KMS key" (Cloud Storage) or "Cloud KMS Error: Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied" (BigQuery) | GoogleCloudPlatform/magic-modules#3747, terraform-google-modules/terraform-docs-samples#334, hashicorp/terraform-provider-google#10310 |
+  | new service account propagating | 400 "Service account X does not exist." in a policy write | magic-modules#8815, #11811, #14547 |
+  | ... or read right after create | 404/403 inside ``translate_errors(..., just_created=...)`` | magic-modules resource_google_service_account.go ("IAM API returns 403 when the queried SA is not found") |
+
+  The Workload Identity 400 "Identity Pool does not exist (P.svc.id.goog)" is permanent
+  (``WorkloadPoolMissing``): the pool appears only with a GKE cluster that has Workload
+  Identity (terraform-google-modules/terraform-google-kubernetes-engine#916).
 * ``CALL`` is the keyword arguments every API call passes: client-library retries off
   (the engine's retry layer decides) and an explicit timeout.
 * ``merge_patch`` builds an RFC 7396 style patch body from the diff's ``FieldChange``s.
@@ -12,10 +25,12 @@
 from __future__ import annotations
 
 import copy
+import functools
 import http
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -73,6 +88,59 @@ def _reasons(exc: Any) -> set[str]:
     return {r for r in found if r}
 
 
+_KMS_DENIED = re.compile(r"Permission denied on Cloud KMS key|Cloud KMS Error: Permission "
+                         r"'cloudkms\.cryptoKeyVersions\.useTo(?:En|De)crypt' denied", re.IGNORECASE)
+_MISSING_ACCOUNT = re.compile(r"Service account (\S+?@\S+?)\.? does not exist", re.IGNORECASE)
+_POOL_MISSING = re.compile(r"Identity Pool does not exist \(([^)]+)\)")
+_ACTIVATION = re.compile(r"apis/api/([a-z0-9.-]+)/overview(?:\?project=([a-z0-9-]+))?")
+
+
+class WorkloadPoolMissing(errors.PermanentError):
+    """A Workload Identity member whose pool (``P.svc.id.goog``) does not exist yet."""
+
+
+def _error_info(exc: Any) -> tuple[str | None, dict[str, str]]:
+    """ErrorInfo ``reason`` and ``metadata`` of a Google error (REST or gRPC), if any."""
+    reason = getattr(exc, "reason", None)
+    metadata = getattr(exc, "metadata", None)
+    return (reason if isinstance(reason, str) else None,
+            dict(metadata) if isinstance(metadata, dict) else {})
+
+
+def _consistency(code: int | None, exc: Any, subject: str,
+                 just_created: str | None) -> errors.ApiError | None:
+    """The ``EventuallyConsistent`` (or pool) error ``exc`` stands for, or ``None``."""
+    text = f"{code} {_status_phrase(code or 500)}: {subject}{_short(exc.message)}"
+    reason, metadata = _error_info(exc)
+    if code == 403 and (reason == "SERVICE_DISABLED" or "accessNotConfigured" in _reasons(exc)):
+        found = _ACTIVATION.search(str(exc.message))
+        api = metadata.get("service") or (found.group(1) if found else "the needed")
+        consumer = metadata.get("consumer", "").removeprefix("projects/") or \
+            (found.group(2) if found else None)
+        return errors.ServiceDisabled(text, api=api, project=consumer or None, status=code)
+    if code == 403 and _KMS_DENIED.search(str(exc.message)):
+        return errors.EventuallyConsistent(
+            text, status=code, waiting_for="the Cloud KMS key grant to the service agent to "
+            "propagate (roles/cloudkms.cryptoKeyEncrypterDecrypter on the key)")
+    pool = _POOL_MISSING.search(str(exc.message)) if code == 400 else None
+    if pool:
+        project = pool.group(1).removesuffix(".svc.id.goog")
+        return WorkloadPoolMissing(
+            f"{text} - the Workload Identity pool {pool.group(1)} exists only once a GKE "
+            f"cluster with Workload Identity (workloadPool {pool.group(1)}) exists in project "
+            f"{project}: create the cluster first", status=code)
+    account = _MISSING_ACCOUNT.search(str(exc.message)) if code == 400 else None
+    if account:
+        return errors.EventuallyConsistent(
+            text, status=code, waiting_for=f"the new service account {account.group(1)} to "
+            "propagate (IAM is eventually consistent)")
+    if just_created and code in (403, 404):
+        return errors.EventuallyConsistent(
+            text, status=code, waiting_for=f"{just_created} to become readable after its "
+            "creation (IAM reads are eventually consistent)")
+    return None
+
+
 def _api_error_class(code: int | None, exc: Any) -> type[errors.ApiError]:
     if code == 404:
         return errors.NotFound
@@ -85,8 +153,13 @@ def _api_error_class(code: int | None, exc: Any) -> type[errors.ApiError]:
     return errors.PermanentError
 
 
-def translate(exc: BaseException, what: str = "") -> BaseException:
-    """The ``engine.errors`` equivalent of ``exc`` (``exc`` itself when it is not Google's)."""
+def translate(exc: BaseException, what: str = "", *,
+              just_created: str | None = None) -> BaseException:
+    """The ``engine.errors`` equivalent of ``exc`` (``exc`` itself when it is not Google's).
+
+    ``just_created`` names a resource this run has just created: a 404/403 on it then means
+    "not visible yet" (eventual consistency), not "gone".
+    """
     from google.api_core import exceptions as gexc
 
     subject = f"{what}: " if what else ""
@@ -94,6 +167,9 @@ def translate(exc: BaseException, what: str = "") -> BaseException:
         code = exc.code if isinstance(exc.code, int) else None
         if isinstance(exc, gexc.DeadlineExceeded):
             code = code or 504
+        waiting = _consistency(code, exc, subject, just_created)
+        if waiting is not None:
+            return waiting
         cls = _api_error_class(code, exc)
         head = f"{code} {_status_phrase(code)}" if code else type(exc).__name__
         return cls(f"{head}: {subject}{_short(exc.message)}", status=code)
@@ -105,7 +181,7 @@ def translate(exc: BaseException, what: str = "") -> BaseException:
 
 
 @contextmanager
-def translate_errors(what: str = "") -> Iterator[None]:
+def translate_errors(what: str = "", *, just_created: str | None = None) -> Iterator[None]:
     """Re-raise google / transport errors as ``engine.errors``; ``what`` names the resource.
 
     Works as ``with translate_errors("bucket b"):`` and as ``@translate_errors()``.
@@ -115,10 +191,35 @@ def translate_errors(what: str = "") -> Iterator[None]:
     except errors.MlopsInfraError:
         raise
     except Exception as exc:
-        translated = translate(exc, what)
+        translated = translate(exc, what, just_created=just_created)
         if translated is exc:
             raise
         raise translated from exc
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def readable_deadline() -> float:
+    """How long a kind polls for a resource it just created to become readable: the retry
+    layer's eventual-consistency budget (scaled by ``MLOPS_INFRA_RETRY_SCALE``)."""
+    from mlops_infra.engine.retry import RetryPolicy
+
+    return RetryPolicy.from_env().consistency_deadline
+
+
+def absent_while_disabled(read: F) -> F:
+    """For a kind's ``list``/``get``: an API that is off (or still enabling) in the project
+    holds nothing this plan could read, so the read answers "absent" (``{}`` / ``None``)
+    instead of waiting; writes still wait for the enablement (``ServiceDisabled``)."""
+    @functools.wraps(read)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(*args, **kwargs)
+        except errors.ServiceDisabled:
+            return {} if read.__name__ == "list" else None
+
+    return wrapper  # type: ignore[return-value]
 
 
 # --- patch bodies ------------------------------------------------------------------

@@ -14,7 +14,14 @@ Desired state (internal shape, compared by the generic diff)::
 Every change is a read-modify-write with the policy's etag: a concurrent writer makes the
 set fail (409/412), which is raised as ``PreconditionFailed`` so the executor re-reads and
 redoes only what is still missing. A binding naming a service account that "does not
-exist" yet (IAM's eventual consistency right after creating it) is retried as transient.
+exist" yet (IAM's eventual consistency right after creating it) is ``EventuallyConsistent``
+(``kinds._base``): retried for a bounded time, saying which account it waits for.
+Member emails are compared lower-cased, as IAM stores them (hashicorp/terraform-provider-google
+#3880). A Workload Identity member ``serviceAccount:P.svc.id.goog[ns/ksa]`` needs the pool
+``P.svc.id.goog``, which only a GKE cluster with Workload Identity brings: the binding
+``requires`` the ``workload-pool:P.svc.id.goog`` capability, so the spec must hold the
+cluster that provides it (and the binding is ordered after it); the API's 400 "Identity Pool
+does not exist" is permanent (``WorkloadPoolMissing``), never retried as propagation.
 
 Subclasses say how to read and write the target's policy (``get_policy``/``set_policy``)
 and how to name the target; the spec shape is shared:
@@ -42,15 +49,23 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId, Violation
-from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Kind,
+    Requirement,
+    ResourceContext,
+    ResourceId,
+    Violation,
+)
+from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
 from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 _MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|group|serviceAccount|domain|principal|"
                      r"principalSet|deleted:user|deleted:group|deleted:serviceAccount|projectOwner|"
                      r"projectEditor|projectViewer):.+)$")
-_MISSING_SA = re.compile(r"(does not exist|not found|is not a valid).*", re.IGNORECASE)
+_WORKLOAD_MEMBER = re.compile(r"^serviceAccount:([a-z0-9.:-]+\.svc\.id\.goog)\[[^\]]+\]$")
+_EMAIL_KINDS = ("user", "group", "serviceAccount", "domain")
 
 
 class Condition(SpecModel):
@@ -95,12 +110,29 @@ def desired_bindings(bindings: list[dict[str, Any]]) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     for b in bindings:
         key = binding_key(b["role"], b.get("condition"))
-        out["bindings"].setdefault(key, {}).update(dict.fromkeys(b["members"], True))
+        members = [member_key(m) for m in b["members"]]
+        out["bindings"].setdefault(key, {}).update(dict.fromkeys(members, True))
         if b.get("condition"):
             conditions[key] = {k: v for k, v in b["condition"].items() if v is not None}
     if conditions:
         out["conditions"] = conditions
     return out
+
+
+def member_key(member: str) -> str:
+    """A member as IAM stores it: the email of ``user:``/``group:``/``serviceAccount:``/
+    ``domain:`` members lower-cased (references are left for after they resolve)."""
+    kind, sep, rest = member.partition(":")
+    if not sep or kind not in _EMAIL_KINDS or "${" in rest:
+        return member
+    return f"{kind}:{rest.lower()}"
+
+
+def workload_pools(desired: dict[str, Any]) -> list[str]:
+    """The Workload Identity pools (``P.svc.id.goog``) the desired members name."""
+    found = {m.group(1) for members in desired.get("bindings", {}).values()
+             for member in members if (m := _WORKLOAD_MEMBER.match(member))}
+    return sorted(found)
 
 
 def normalized_policy(policy: dict[str, Any]) -> dict[str, Any]:
@@ -125,8 +157,8 @@ def apply_changes(policy: dict[str, Any], desired: dict[str, Any],
         for key, member in _pairs(keys, change):
             binding = _find_or_add(bindings, key, desired)
             if change.op == "remove":
-                binding["members"] = [m for m in binding["members"] if m != member]
-            elif member not in binding["members"]:
+                binding["members"] = [m for m in binding["members"] if member_key(m) != member]
+            elif member not in {member_key(m) for m in binding["members"]}:
                 binding["members"].append(member)
     policy["bindings"] = [b for b in bindings if b["members"]]
     if any("condition" in b for b in policy["bindings"]):
@@ -189,9 +221,21 @@ class IamBindingsKind(Kind):
         return frozenset(paths.join("bindings", binding_key(b["role"], b.get("condition")))
                          for b in fields.get("bindings", []) if b.get("authoritative"))
 
+    def requires(self, ctx: ResourceContext, fields: dict[str, Any]) -> list[Requirement]:
+        """A Workload Identity member needs its pool, which a GKE cluster provides."""
+        return [Requirement(
+            capability=f"workload-pool:{pool}",
+            missing=f"binds a Workload Identity member of the pool {pool}, which exists only "
+                    "once a GKE cluster with Workload Identity (workloadPool: "
+                    f"{pool}) exists in the project: add the cluster to the spec (container "
+                    "kinds, issue 9) or remove the binding")
+            for pool in workload_pools(fields if "bindings" in fields and isinstance(
+                fields["bindings"], dict) else desired_bindings(fields.get("bindings", [])))]
+
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return normalized_policy(live)
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return self.get_policy(rid)
 
@@ -240,11 +284,6 @@ class IamBindingsKind(Kind):
         except errors.Conflict as exc:          # ABORTED / 409: the etag moved under us
             raise errors.PreconditionFailed(f"{self.target_of(rid)}: policy changed concurrently "
                                             f"({exc}); re-reading") from None
-        except errors.PermanentError as exc:
-            if exc.status == 400 and _MISSING_SA.search(str(exc)) and "serviceAccount:" in str(policy):
-                raise errors.TransientError(f"{self.target_of(rid)}: a member does not exist yet "
-                                            f"(IAM propagation?): {exc}") from None
-            raise
 
 
 def _has_pair(live_bindings: dict[str, Any], path: str) -> bool:

@@ -57,8 +57,9 @@ from pydantic import field_validator, model_validator
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register, service_agents
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, check_labels, translate_errors
 from mlops_infra.kinds._clients import KMS
+from mlops_infra.kinds._iam_policy import member_key
 from mlops_infra.kinds._names import (
     CryptoKeyName,
     KeyRingName,
@@ -133,11 +134,13 @@ class KeyRing(Kind):
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         return {"id": rid.name, "name": rid.parts["keyRings"]}
 
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"key rings in {scope}"):
             rings = self.clients.get(KMS).list_key_rings(request={"parent": scope}, **CALL)
             return {r.name: _as_dict(r) for r in rings}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
@@ -315,11 +318,13 @@ class CryptoKey(Kind):
         return {"id": rid.name, "name": rid.parts["cryptoKeys"]}
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"crypto keys in {scope}"):
             keys = self.clients.get(KMS).list_crypto_keys(request={"parent": scope}, **CALL)
             return {k.name: _as_dict(k) for k in keys}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
@@ -486,6 +491,7 @@ class CryptoKeyGrant(Kind):
         return {"member": live["resolvedMember"]} if live else {}
 
     # --- reads ---
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         policy = self._policy(rid)
         member = self._member(rid)
@@ -534,15 +540,18 @@ class CryptoKeyGrant(Kind):
 
         with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
             try:
+                # Version 3: "Requests for policies with any conditional role bindings must
+                # specify version 3" (cloudkms v1 discovery, cryptoKeys.getIamPolicy).
                 return self.clients.get(KMS).get_iam_policy(
-                    request={"resource": rid.parts["cryptoKey"]}, **CALL)
+                    request={"resource": rid.parts["cryptoKey"],
+                             "options": {"requested_policy_version": 3}}, **CALL)
             except NotFound:
                 return None
 
     def _member(self, rid: ResourceId) -> str:
         who = rid.parts["who"]
         if not who.startswith("serviceAgent:"):
-            return who
+            return member_key(who)
         _, agent, project = who.split(":", 2)
         if (agent, project) not in self._agents:
             self._agents[(agent, project)] = "serviceAccount:" + self._agent_email(agent, project)
@@ -563,12 +572,17 @@ def _grant_shape(rid: ResourceId) -> dict[str, Any]:
 
 
 def _members(policy: Any, role: str) -> set[str]:
-    return {m for b in policy.bindings if b.role == role for m in b.members}
+    """The members of ``role``'s unconditional bindings (a conditional grant is not ours)."""
+    return {member_key(m) for b in policy.bindings
+            if b.role == role and not b.HasField("condition") for m in b.members}
 
 
 def _set_members(policy: Any, role: str, members: set[str]) -> None:
-    kept = [b for b in policy.bindings if b.role != role]
+    """Replace ``role``'s unconditional members; conditional bindings stay as they are, and
+    a policy holding any is written as version 3 (a lower version is refused)."""
+    kept = [b for b in policy.bindings if b.role != role or b.HasField("condition")]
     del policy.bindings[:]
     policy.bindings.extend(kept)
     if members:
         policy.bindings.add(role=role, members=sorted(members))
+    policy.version = 3 if any(b.HasField("condition") for b in policy.bindings) else 1

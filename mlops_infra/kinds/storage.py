@@ -40,6 +40,7 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
+    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -136,6 +137,9 @@ class SoftDeletePolicy(SpecModel):
     retentionDurationSeconds: int = Field(ge=0)
 
 
+_SOFT_DELETE_MIN, _SOFT_DELETE_MAX = 7 * 86400, 90 * 86400   # cloud.google.com/storage/docs/soft-delete
+
+
 class BucketSpec(SpecModel):
     """A Cloud Storage bucket (REST field names, plus a few documented shorthands)."""
 
@@ -164,6 +168,21 @@ class BucketSpec(SpecModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _googles_conflicts(self) -> BucketSpec:
+        """What the API refuses with a 400, refused before any call (sources: emulator/storage)."""
+        versioned = self.versioning is True or (isinstance(self.versioning, Versioning)
+                                                and bool(self.versioning.enabled))
+        if versioned and (self.retentionPeriod is not None or self.retentionPolicy is not None):
+            raise ValueError("a bucket cannot have both object versioning and a retention policy "
+                             "(GCS refuses it): drop 'versioning' or the retention policy")
+        soft = self.softDeleteRetentionSeconds if self.softDeleteRetentionSeconds is not None \
+            else (self.softDeletePolicy.retentionDurationSeconds if self.softDeletePolicy else None)
+        if isinstance(soft, int) and soft != 0 and not _SOFT_DELETE_MIN <= soft <= _SOFT_DELETE_MAX:
+            raise ValueError(f"soft delete retention {soft}s: GCS takes 0 (off) or 7 to 90 days "
+                             f"({_SOFT_DELETE_MIN} to {_SOFT_DELETE_MAX} seconds)")
+        return self
 
     @model_validator(mode="after")
     def _no_double_spelling(self) -> BucketSpec:
@@ -258,6 +277,7 @@ class Bucket(Kind):
         return bucket_violations(desired, policy)
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"buckets in {scope}"):
@@ -265,6 +285,7 @@ class Bucket(Kind):
             return {f"projects/{project}/buckets/{b.name}": dict(b._properties)
                     for b in client.list_buckets(project=project, projection="noAcl", **CALL)}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, name = bucket_parts(rid)
         from google.api_core.exceptions import NotFound

@@ -134,12 +134,12 @@ def test_table_round_trip_and_server_fields(emulator: Emulator) -> None:
 
 def test_table_inherits_dataset_expirations(emulator: Emulator) -> None:
     client = bq(emulator)
-    _dataset(client, "ds", default_table_expiration_ms=60_000,
+    _dataset(client, "ds", default_table_expiration_ms=3_600_000,
              default_partition_expiration_ms=5_000)
     table = _table(client, "t", [F("d", "DATE")],
                    time_partitioning=bigquery.TimePartitioning(field="d"))
     props = table._properties
-    assert int(props["expirationTime"]) - int(props["creationTime"]) in range(59_000, 61_000)
+    assert int(props["expirationTime"]) - int(props["creationTime"]) in range(3_599_000, 3_601_000)
     assert props["timePartitioning"]["expirationMs"] == "5000"
 
 

@@ -3,6 +3,7 @@ that finish after the configured duration, server defaults, 409/400/412 in Compu
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -77,6 +78,7 @@ def reason(exc: gexc.GoogleAPICallError) -> str:
 
 def test_operations_run_until_the_configured_duration(emulator: Emulator, clients: Clients) -> None:
     emulator.set_operation_duration(3600)
+    emulator.set_delays(operation_wait=0.2)       # compute's wait gives up after its deadline
     op = make_network(clients, "slow")
     assert op.status == compute_v1.Operation.Status.PENDING
     ops = clients.get(COMPUTE_GLOBAL_OPERATIONS)
@@ -97,11 +99,34 @@ def test_operations_run_until_the_configured_duration(emulator: Emulator, client
     assert ops.get(project=PROJECT, operation=op.name, **CALL).status != DONE
 
 
+def test_wait_blocks_until_the_operation_is_done(emulator: Emulator, clients: Clients) -> None:
+    emulator.set_operation_duration(0.3)
+    op = make_network(clients, "waited")
+    ops = clients.get(COMPUTE_GLOBAL_OPERATIONS)
+    assert ops.get(project=PROJECT, operation=op.name, **CALL).status != DONE
+    assert ops.wait(project=PROJECT, operation=op.name, **CALL).status == DONE
+
+
+def test_other_requests_are_served_while_a_wait_blocks(emulator: Emulator,
+                                                       clients: Clients) -> None:
+    emulator.set_operation_duration(3600)
+    emulator.set_delays(operation_wait=1.0)
+    op = make_network(clients, "slow")
+    result: list[Any] = []
+    waiter = threading.Thread(target=lambda: result.append(
+        clients.get(COMPUTE_GLOBAL_OPERATIONS).wait(project=PROJECT, operation=op.name, **CALL)))
+    waiter.start()
+    make_network(clients, "meanwhile")          # not blocked by the waiting request's lock
+    still_waiting = waiter.is_alive()
+    waiter.join()
+    assert still_waiting and result[0].status != DONE
+
+
 def test_regional_operations_are_read_per_region(clients: Clients) -> None:
     make_network(clients)
     op = make_subnet(clients, "s", "10.0.0.0/24")
-    got = clients.get(COMPUTE_REGION_OPERATIONS).get(project=PROJECT, region=REGION,
-                                                  operation=op.name, **CALL)
+    got = clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
+                                                   operation=op.name, **CALL)
     assert got.status == DONE and got.region.endswith(f"/regions/{REGION}")
     assert got.target_link == f"{ROOT}projects/{PROJECT}/regions/{REGION}/subnetworks/s"
     with pytest.raises(gexc.NotFound):
@@ -110,8 +135,8 @@ def test_regional_operations_are_read_per_region(clients: Clients) -> None:
 
 def test_a_missing_network_fails_the_operation_not_the_request(clients: Clients) -> None:
     op = make_subnet(clients, "orphan", "10.0.0.0/24", network="nowhere")
-    got = as_dict(clients.get(COMPUTE_REGION_OPERATIONS).get(project=PROJECT, region=REGION,
-                                                          operation=op.name, **CALL))
+    got = as_dict(clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
+                                                           operation=op.name, **CALL))
     assert got["status"] == "DONE" and got["httpErrorStatusCode"] == 404
     assert "networks/nowhere" in got["error"]["errors"][0]["message"]
     with pytest.raises(gexc.NotFound):
@@ -121,9 +146,8 @@ def test_a_missing_network_fails_the_operation_not_the_request(clients: Clients)
 # --- networks -------------------------------------------------------------------------------
 
 def test_network_defaults_and_canonical_self_link(clients: Clients) -> None:
-    clients.get(COMPUTE_NETWORKS).insert_unary(project=PROJECT,
-                                            network_resource=compute_v1.Network(name="auto"),
-                                            **CALL)
+    clients.get(COMPUTE_NETWORKS).insert_unary(project=PROJECT, network_resource=compute_v1.Network(
+        name="auto", auto_create_subnetworks=True), **CALL)
     net = as_dict(clients.get(COMPUTE_NETWORKS).get(project=PROJECT, network="auto", **CALL))
     assert net["autoCreateSubnetworks"] is True
     assert net["mtu"] == 1460 and net["routingConfig"] == {"routingMode": "REGIONAL"}
@@ -138,12 +162,28 @@ def test_insert_of_an_existing_name_is_409_already_exists(clients: Clients) -> N
     assert reason(caught.value) == "alreadyExists"
 
 
+def test_a_network_without_auto_create_subnetworks_is_a_legacy_network(clients: Clients) -> None:
+    nets = clients.get(COMPUTE_NETWORKS)
+    with pytest.raises(gexc.BadRequest, match="legacy network"):
+        nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(name="old"), **CALL)
+    nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(
+        name="old", I_pv4_range="10.240.0.0/16"), **CALL)
+    net = as_dict(nets.get(project=PROJECT, network="old", **CALL))
+    assert "autoCreateSubnetworks" not in net and net["gatewayIPv4"] == "10.240.0.1"
+
+
 def test_network_patch_and_switch_to_custom_mode(clients: Clients) -> None:
     nets = clients.get(COMPUTE_NETWORKS)
-    nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(name="n"), **CALL)
-    patch = compute_v1.Network(mtu=1500, routing_config=compute_v1.NetworkRoutingConfig(
+    nets.insert_unary(project=PROJECT, network_resource=compute_v1.Network(
+        name="n", auto_create_subnetworks=True), **CALL)
+    both = compute_v1.Network(mtu=1500, routing_config=compute_v1.NetworkRoutingConfig(
         routing_mode="GLOBAL"))
-    nets.patch_unary(project=PROJECT, network="n", network_resource=patch, **CALL)
+    with pytest.raises(gexc.BadRequest, match="only routingConfig"):
+        nets.patch_unary(project=PROJECT, network="n", network_resource=both, **CALL)
+    nets.patch_unary(project=PROJECT, network="n", network_resource=compute_v1.Network(
+        routing_config=compute_v1.NetworkRoutingConfig(routing_mode="GLOBAL")), **CALL)
+    nets.patch_unary(project=PROJECT, network="n", **CALL,
+                     network_resource=compute_v1.Network(mtu=1500))
     nets.switch_to_custom_mode_unary(project=PROJECT, network="n", **CALL)
     net = as_dict(nets.get(project=PROJECT, network="n", **CALL))
     assert (net["mtu"], net["routingConfig"]["routingMode"]) == (1500, "GLOBAL")
@@ -207,7 +247,9 @@ def test_the_same_range_in_another_network_is_fine(clients: Clients) -> None:
     make_network(clients)
     make_network(clients, "other")
     make_subnet(clients, "a", "10.0.0.0/24")
-    assert make_subnet(clients, "b", "10.0.0.0/24", network="other").status == DONE
+    op = make_subnet(clients, "b", "10.0.0.0/24", network="other")
+    assert clients.get(COMPUTE_REGION_OPERATIONS).wait(project=PROJECT, region=REGION,
+                                                    operation=op.name, **CALL).status == DONE
 
 
 def test_subnetwork_patch_needs_the_current_fingerprint(clients: Clients) -> None:

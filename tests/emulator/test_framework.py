@@ -11,6 +11,8 @@ import requests
 from google.api_core import exceptions as gexc
 
 from mlops_infra.emulator import Emulator
+from mlops_infra.emulator.services import DEFAULT_SERVICES
+from tests.conftest import start_emulator
 from tests.emulator.support import gcs, raw
 
 
@@ -102,14 +104,14 @@ def test_latency_is_settable(emulator: Emulator) -> None:
 
 def test_state_persists_between_runs(tmp_path: Path) -> None:
     state = tmp_path / "state" / "emulator.json"
-    with Emulator.start(state_path=state) as emu:
+    with start_emulator(DEFAULT_SERVICES, state_path=state) as emu:
         bucket = gcs(emu).create_bucket("persisted", retry=None)
         bucket.blob("k").upload_from_string(b"v", retry=None)
         raw(emu, "bigquery", "POST", "/bigquery/v2/projects/p/datasets",
             json={"datasetReference": {"projectId": "p", "datasetId": "kept"}})
     assert json.loads(state.read_text())["version"] == 1
     assert [p.name for p in state.parent.iterdir()] == ["emulator.json"]   # no temp files left
-    with Emulator.start(state_path=state) as emu:
+    with start_emulator(DEFAULT_SERVICES, state_path=state) as emu:
         assert gcs(emu).bucket("persisted").blob("k").download_as_bytes(retry=None) == b"v"
         assert raw(emu, "bigquery", "GET",
                    "/bigquery/v2/projects/p/datasets/kept").status_code == 200

@@ -16,6 +16,8 @@ from google.iam.v1 import policy_pb2
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.kinds._clients import IAM
+from tests.conftest import start_emulator
+from tests.emulator.support import eventually
 
 PROJECT = "test-project"
 CALL: dict[str, Any] = {"retry": None, "timeout": 10}
@@ -33,9 +35,16 @@ def client(emulator: Emulator) -> iam_admin_v1.IAMClient:
 
 
 def _create_sa(client: iam_admin_v1.IAMClient, account_id: str = "trainer",
+               project: str = PROJECT, wait: bool = True,
                **fields: Any) -> iam_admin_v1.ServiceAccount:
-    return client.create_service_account(request={
-        "name": f"projects/{PROJECT}", "account_id": account_id, "service_account": fields}, **CALL)
+    """Create an account and (``wait``) poll until reads see it (IAM reads are eventually
+    consistent)."""
+    created = client.create_service_account(request={
+        "name": f"projects/{project}", "account_id": account_id, "service_account": fields},
+        **CALL)
+    if wait:
+        eventually(lambda: client.get_service_account(name=created.name, **CALL))
+    return created
 
 
 def _create_role(client: iam_admin_v1.IAMClient, role_id: str = "reader",
@@ -73,11 +82,12 @@ def test_invalid_account_id_and_unknown_account(client: iam_admin_v1.IAMClient) 
         client.delete_service_account(name=SA_NAME, **CALL)
 
 
-def test_list_is_paged_and_per_project(client: iam_admin_v1.IAMClient) -> None:
+def test_list_is_paged_and_per_project(emulator: Emulator,
+                                       client: iam_admin_v1.IAMClient) -> None:
     for i in range(5):
         _create_sa(client, account_id=f"account-{i}")
-    client.create_service_account(request={"name": "projects/other-project",
-                                           "account_id": "elsewhere"}, **CALL)
+    emulator.enable_apis("other-project", ["iam.googleapis.com"])
+    _create_sa(client, account_id="elsewhere", project="other-project")
     first = client.list_service_accounts(request={"name": f"projects/{PROJECT}", "page_size": 2},
                                          **CALL)
     pages = list(first.pages)
@@ -157,19 +167,29 @@ def test_role_soft_delete_blocks_reuse_until_undeleted(client: iam_admin_v1.IAMC
         client.undelete_role(request={"name": ROLE}, **CALL)
 
 
-def test_role_id_is_free_again_after_seven_days(emulator: Emulator,
-                                                client: iam_admin_v1.IAMClient) -> None:
+def test_role_id_is_blocked_for_37_days_then_free(emulator: Emulator,
+                                                  client: iam_admin_v1.IAMClient) -> None:
     service: Any = emulator.services["iam"]
     now = [1_000_000.0]
     service.clock = lambda: now[0]
+    day = 24 * 3600
     _create_role(client, title="first")
     client.delete_role(request={"name": ROLE}, **CALL)
-    now[0] += 7 * 24 * 3600 - 1
+    now[0] += 7 * day - 1
+    with pytest.raises(gexc.FailedPrecondition):
+        _create_role(client, title="second")
+    assert client.get_role(request={"name": ROLE}, **CALL).deleted is True
+    now[0] += 1                                   # permanently deleted: a 30-day purge begins
+    with pytest.raises(gexc.NotFound):
+        client.undelete_role(request={"name": ROLE}, **CALL)
+    with pytest.raises(gexc.NotFound):
+        client.get_role(request={"name": ROLE}, **CALL)
+    with pytest.raises(gexc.FailedPrecondition, match="37 days"):
+        _create_role(client, title="second")
+    now[0] += 30 * day - 1
     with pytest.raises(gexc.FailedPrecondition):
         _create_role(client, title="second")
     now[0] += 1
-    with pytest.raises(gexc.NotFound):
-        client.undelete_role(request={"name": ROLE}, **CALL)
     assert _create_role(client, title="second").deleted is False
 
 
@@ -238,11 +258,10 @@ def test_member_exists_honours_the_propagation_delay(emulator: Emulator,
     response = requests.put(emulator.endpoints["control"] + "/iam-propagation",
                             json={"seconds": 30}, timeout=10)
     assert response.status_code == 204
-    _create_sa(client)
+    _create_sa(client, wait=False)
     assert not emulator.member_exists(member)
-    with pytest.raises(gexc.InvalidArgument, match="does not exist"):
-        client.set_iam_policy(request={"resource": SA_NAME, "policy": _binding_policy(member)},
-                              **CALL)
+    with pytest.raises(gexc.NotFound):            # reads do not see it yet either
+        client.get_service_account(name=SA_NAME, **CALL)
     now[0] += 30
     assert emulator.member_exists(member)
     client.set_iam_policy(request={"resource": SA_NAME, "policy": _binding_policy(member)},
@@ -261,14 +280,17 @@ def test_bad_propagation_body_is_refused(emulator: Emulator) -> None:
 
 def test_journal_records_rpcs_and_classifies_reads(emulator: Emulator,
                                                    client: iam_admin_v1.IAMClient) -> None:
-    _create_sa(client)
-    client.get_service_account(name=SA_NAME, **CALL)
+    _create_sa(client, wait=False)
+    eventually(lambda: client.get_service_account(name=SA_NAME, **CALL))
     list(client.list_roles(request={"parent": f"projects/{PROJECT}"}, **CALL))
     with pytest.raises(gexc.AlreadyExists):
         _create_sa(client)
     entries = [(e.method, e.path.rsplit("/", 1)[1], e.status) for e in emulator.journal]
-    assert entries == [("RPC", "CreateServiceAccount", 200), ("RPC", "GetServiceAccount", 200),
-                       ("RPC", "ListRoles", 200), ("RPC", "CreateServiceAccount", 409)]
+    not_yet = [e for e in entries if e[2] == 404]
+    assert not_yet and set(not_yet) == {("RPC", "GetServiceAccount", 404)}   # propagating
+    assert [e for e in entries if e[2] != 404] == [
+        ("RPC", "CreateServiceAccount", 200), ("RPC", "GetServiceAccount", 200),
+        ("RPC", "ListRoles", 200), ("RPC", "CreateServiceAccount", 409)]
     assert all(e.path.startswith("/google.iam.admin.v1.IAM/") for e in emulator.journal)
     assert [e.path.rsplit("/", 1)[1] for e in emulator.mutating_requests("iam")] == [
         "CreateServiceAccount", "CreateServiceAccount"]
@@ -294,20 +316,20 @@ def test_after_fault_processes_then_loses_the_answer(emulator: Emulator,
     with pytest.raises(gexc.ServiceUnavailable):
         _create_sa(client)
     emulator.clear_faults()
-    assert client.get_service_account(name=SA_NAME, **CALL).email == EMAIL
+    assert eventually(lambda: client.get_service_account(name=SA_NAME, **CALL)).email == EMAIL
     assert emulator.journal[0].status == 0
 
 
 def test_state_persists_across_restarts(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    with Emulator.start(services=("iam",), state_path=state) as emu:
+    with start_emulator(("iam",), state_path=state) as emu:
         client = Clients(project=PROJECT, endpoints=emu.endpoints).get(IAM)
         _create_sa(client, display_name="kept")
         _create_role(client, title="kept")
         client.delete_role(request={"name": ROLE}, **CALL)
         client.set_iam_policy(request={"resource": SA_NAME,
                                        "policy": _binding_policy("user:a@example.com")}, **CALL)
-    with Emulator.start(services=("iam",), state_path=state) as emu:
+    with start_emulator(("iam",), state_path=state) as emu:
         client = Clients(project=PROJECT, endpoints=emu.endpoints).get(IAM)
         assert client.get_service_account(name=SA_NAME, **CALL).display_name == "kept"
         assert client.get_role(request={"name": ROLE}, **CALL).deleted is True

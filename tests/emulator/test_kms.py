@@ -11,6 +11,7 @@ from google.cloud import kms_v1
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.kinds._clients import BIGQUERY, KMS
+from tests.conftest import start_emulator
 from tests.emulator.support import PROJECT, raw
 
 LOC = f"projects/{PROJECT}/locations/europe-west1"
@@ -22,7 +23,7 @@ ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    emulator = Emulator.start(services=("kms",))
+    emulator = start_emulator(("kms",))
     try:
         yield emulator
     finally:
@@ -57,7 +58,10 @@ def test_key_rings_and_keys_cannot_be_deleted(emu: Emulator, kms: object) -> Non
 
 
 def test_a_new_key_has_server_set_fields(kms: kms_v1.KeyManagementServiceClient) -> None:
-    key = _key(kms, rotation_period={"seconds": 86400 * 90}, labels={"team": "ml"})
+    with pytest.raises(gexc.BadRequest, match="next_rotation_time must be set"):
+        _key(kms, rotation_period={"seconds": 86400 * 90})
+    key = _key(kms, rotation_period={"seconds": 86400 * 90}, labels={"team": "ml"},
+               next_rotation_time={"seconds": 2_000_000_000})
     assert key.name == KEY
     assert key.primary.name == f"{KEY}/cryptoKeyVersions/1"
     assert key.primary.state == kms_v1.CryptoKeyVersion.CryptoKeyVersionState.ENABLED
@@ -125,7 +129,7 @@ def test_iam_members_are_checked(emu: Emulator, kms: kms_v1.KeyManagementService
 
 
 def test_service_agents_of_storage_and_bigquery() -> None:
-    emulator = Emulator.start(services=("storage", "bigquery"))
+    emulator = start_emulator(("storage", "bigquery"))
     try:
         clients = Clients(project=PROJECT, endpoints=emulator.endpoints)
         gcs = clients.storage().get_service_account_email(project=PROJECT, retry=None)
@@ -141,7 +145,7 @@ def test_service_agents_of_storage_and_bigquery() -> None:
 
 @pytest.fixture
 def kms_with_iam() -> Iterator[kms_v1.KeyManagementServiceClient]:
-    emulator = Emulator.start(services=("kms", "iam"))
+    emulator = start_emulator(("kms", "iam"))
     try:
         kms = Clients(project=PROJECT, endpoints=emulator.endpoints).get(KMS)
         kms.create_key_ring(request={"parent": LOC, "key_ring_id": "ring", "key_ring": {}}, **CALL)

@@ -111,7 +111,6 @@ def test_storage_responses_fit_the_documented_schemas(emulator: Emulator) -> Non
     bucket.versioning_enabled = True
     bucket.iam_configuration.uniform_bucket_level_access_enabled = True
     bucket.add_lifecycle_delete_rule(age=3)
-    bucket.retention_period = 60
     bucket.default_kms_key_name = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
     client.create_bucket(bucket, retry=None)
     blob = client.bucket("schema-bucket").blob("dir/o.json")
@@ -130,7 +129,7 @@ def test_bigquery_responses_fit_the_documented_schemas(emulator: Emulator) -> No
     client = bq(emulator)
     dataset = bigquery.Dataset(f"{PROJECT}.ds")
     dataset.labels = {"a": "b"}
-    dataset.default_table_expiration_ms = 60_000
+    dataset.default_table_expiration_ms = 3_600_000
     client.create_dataset(dataset, retry=None)
     table = bigquery.Table(f"{PROJECT}.ds.t", schema=[
         bigquery.SchemaField("d", "DATE"),

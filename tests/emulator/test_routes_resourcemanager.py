@@ -7,8 +7,8 @@ import json
 from functools import cache
 from typing import Any
 
-from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.services import build_service
+from tests.conftest import start_emulator
 from tests.emulator.support import raw
 from tests.emulator.test_routes_match_discovery import (
     DOCUMENTS,
@@ -53,7 +53,7 @@ def _check(schema: str, value: dict[str, Any]) -> None:
 
 
 def test_responses_fit_the_documented_schemas() -> None:
-    with Emulator.start(services=("resourcemanager",)) as emu:
+    with start_emulator(("resourcemanager",)) as emu:
         base = "/v3/projects/test-project"
         _check("Project", raw(emu, "resourcemanager", "GET", base).json())
         policy = raw(emu, "resourcemanager", "POST", base + ":getIamPolicy", json={}).json()
@@ -61,6 +61,7 @@ def test_responses_fit_the_documented_schemas() -> None:
                                    "auditLogConfigs": [{"logType": "DATA_READ"}]}]
         policy["bindings"].append({"role": "roles/x.y", "members": ["user:a@b.com"],
                                    "condition": {"title": "t", "expression": "true"}})
+        policy["version"] = 3
         written = raw(emu, "resourcemanager", "POST", base + ":setIamPolicy",
                       json={"policy": policy, "updateMask": "bindings,etag,auditConfigs"})
         assert written.status_code == 200, written.text

@@ -14,6 +14,7 @@ import pytest
 
 from mlops_infra.emulator import Emulator
 from mlops_infra.emulator.services import build_service
+from tests.conftest import start_emulator
 from tests.emulator.support import PROJECT, raw
 from tests.emulator.test_routes_match_discovery import DOCUMENTS, _methods, _undefined_keys
 
@@ -60,7 +61,7 @@ def test_the_matcher_rejects_wrong_methods_and_paths() -> None:
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    emulator = Emulator.start(services=("serviceusage", "kms", "storage", "bigquery"))
+    emulator = start_emulator(("serviceusage", "kms", "storage", "bigquery"))
     try:
         yield emulator
     finally:
@@ -85,7 +86,7 @@ def test_responses_fit_the_documented_schemas(emu: Emulator) -> None:
                                  params={"keyRingId": "r"}, json={}).json())
     key = raw(emu, "kms", "POST", loc + "/keyRings/r/cryptoKeys", params={"cryptoKeyId": "k"},
               json={"purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "86400s",
-                    "labels": {"a": "b"}}).json()
+                    "nextRotationTime": "2030-01-01T00:00:00Z", "labels": {"a": "b"}}).json()
     _check("kms", "CryptoKey", key)
     _check("kms", "ListCryptoKeysResponse",
            raw(emu, "kms", "GET", loc + "/keyRings/r/cryptoKeys").json())

@@ -22,7 +22,6 @@ def _full_bucket(client: storage.Client, name: str) -> storage.Bucket:
     bucket.add_lifecycle_delete_rule(age=30)
     bucket.add_lifecycle_set_storage_class_rule("COLDLINE", age=10)
     bucket.default_kms_key_name = KMS
-    bucket.retention_period = 3600
     bucket.soft_delete_policy.retention_duration_seconds = 0
     return client.create_bucket(bucket, location="us-central1", retry=None)
 
@@ -43,9 +42,55 @@ def test_every_field_round_trips(emulator: Emulator) -> None:
         {"action": {"type": "SetStorageClass", "storageClass": "COLDLINE"},
          "condition": {"age": 10}}]
     assert got["encryption"] == {"defaultKmsKeyName": KMS}
+    assert got["softDeletePolicy"]["retentionDurationSeconds"] == "0"
+
+
+def test_a_retention_policy_round_trips(emulator: Emulator) -> None:
+    client = gcs(emulator)
+    bucket = client.bucket("retained")
+    bucket.retention_period = 3600
+    client.create_bucket(bucket, retry=None)
+    got = client.get_bucket("retained")._properties
     assert got["retentionPolicy"]["retentionPeriod"] == "3600"
     assert "effectiveTime" in got["retentionPolicy"]
-    assert got["softDeletePolicy"]["retentionDurationSeconds"] == "0"
+
+
+def test_versioning_and_a_retention_policy_conflict(emulator: Emulator) -> None:
+    client = gcs(emulator)
+    both = client.bucket("both")
+    both.versioning_enabled, both.retention_period = True, 3600
+    with pytest.raises(gexc.BadRequest, match="retention policy and object versioning"):
+        client.create_bucket(both, retry=None)
+    versioned = client.bucket("versioned")
+    versioned.versioning_enabled = True
+    client.create_bucket(versioned, retry=None)
+    versioned.retention_period = 60
+    with pytest.raises(gexc.BadRequest, match="retention policy and object versioning"):
+        versioned.patch(retry=None)
+
+
+@pytest.mark.parametrize("seconds", [1, 86400, 604799, 7776001])
+def test_soft_delete_is_off_or_seven_to_ninety_days(emulator: Emulator, seconds: int) -> None:
+    client = gcs(emulator)
+    bucket = client.bucket(f"soft-{seconds}")
+    bucket.soft_delete_policy.retention_duration_seconds = seconds
+    with pytest.raises(gexc.BadRequest, match="0 .off. or between 604800"):
+        client.create_bucket(bucket, retry=None)
+    for ok in (0, 604800, 7776000):
+        fine = client.bucket(f"soft-{seconds}-{ok}")
+        fine.soft_delete_policy.retention_duration_seconds = ok
+        client.create_bucket(fine, retry=None)
+
+
+def test_turbo_replication_needs_a_dual_region(emulator: Emulator) -> None:
+    client = gcs(emulator)
+    regional = client.bucket("turbo")
+    regional.rpo = "ASYNC_TURBO"
+    with pytest.raises(gexc.BadRequest, match="dual-region"):
+        client.create_bucket(regional, location="us-central1", retry=None)
+    dual = client.bucket("turbo-dual")
+    dual.rpo = "ASYNC_TURBO"
+    assert client.create_bucket(dual, location="NAM4", retry=None).rpo == "ASYNC_TURBO"
 
 
 def test_server_defaults_and_output_only_fields(emulator: Emulator) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_infra.engine.errors import PermanentError, PreconditionFailed, TransientError
+from mlops_infra.engine.errors import (
+    EventuallyConsistent,
+    GaveUpWaiting,
+    PermanentError,
+    PreconditionFailed,
+    TransientError,
+)
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.waiting import wait_until_done
 
@@ -38,7 +44,7 @@ def test_preconditions_retry_only_when_asked() -> None:
     fn, calls = _flaky([PreconditionFailed("412")])
     with pytest.raises(PreconditionFailed):
         call_with_retries(fn, policy=FAST)
-    fn, calls = _flaky([PreconditionFailed("412")])
+    fn, _calls = _flaky([PreconditionFailed("412")])
     assert call_with_retries(fn, policy=FAST, retry_preconditions=True) == "ok"
 
 
@@ -57,3 +63,48 @@ def test_wait_until_done_returns_the_first_result() -> None:
 def test_wait_until_done_gives_up_at_the_deadline() -> None:
     with pytest.raises(TransientError, match="op-1: not done"):
         wait_until_done(lambda: None, what="op-1", deadline=0.01, interval=0.002)
+
+
+# --- eventual consistency ---------------------------------------------------------------------
+
+SLOW = RetryPolicy(attempts=2, initial=0.001, maximum=0.002, deadline=5,
+                   consistency_deadline=0.3, consistency_initial=0.01, consistency_maximum=0.02)
+
+
+def _waiting(what: str = "the thing to propagate") -> EventuallyConsistent:
+    return EventuallyConsistent("403 not yet", waiting_for=what, status=403)
+
+
+def test_eventual_consistency_outlasts_the_ordinary_attempts() -> None:
+    fn, calls = _flaky([_waiting()] * 6)
+    assert call_with_retries(fn, policy=SLOW) == "ok"
+    assert len(calls) == 7 > SLOW.attempts
+
+
+def test_eventual_consistency_does_not_use_up_ordinary_attempts() -> None:
+    fn, calls = _flaky([_waiting(), TransientError("503"), _waiting()])
+    assert call_with_retries(fn, policy=SLOW) == "ok" and len(calls) == 4
+
+
+def test_giving_up_says_what_was_awaited_and_for_how_long() -> None:
+    fn, _calls = _flaky([_waiting("the Compute Engine API to finish enabling")] * 10_000)
+    with pytest.raises(GaveUpWaiting) as caught:
+        call_with_retries(fn, policy=SLOW)
+    error = caught.value
+    assert error.waiting_for == "the Compute Engine API to finish enabling"
+    assert error.waited >= SLOW.consistency_deadline
+    assert "gave up after waiting" in str(error) and "limit 0s" in str(error)
+    assert not isinstance(error, TransientError)
+
+
+def test_the_scale_shortens_the_consistency_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_INFRA_RETRY_SCALE", "0.01")
+    policy = RetryPolicy.from_env()
+    assert policy.consistency_deadline == pytest.approx(6.0)
+    assert policy.deadline == RetryPolicy().deadline
+
+
+def test_read_modify_write_redos_do_not_use_up_attempts() -> None:
+    fn, calls = _flaky([PreconditionFailed("412")] * 12 + [TransientError("503")])
+    assert call_with_retries(fn, policy=FAST, retry_preconditions=True) == "ok"
+    assert len(calls) == 14 > FAST.attempts

@@ -12,6 +12,7 @@ from mlops_infra.emulator import Emulator
 from mlops_infra.engine.diff import diff
 from mlops_infra.engine.kind import Kind, ResourceContext
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
+from tests.conftest import start_emulator
 from tests.kinds.kinds_testlib import fields
 
 SERVICES = ("storage", "bigquery", "resourcemanager", "iam")
@@ -21,7 +22,7 @@ FAST = RetryPolicy(attempts=5, initial=0.001, maximum=0.01, deadline=30)
 @pytest.fixture(name="emulator")
 def iam_emulator() -> Iterator[Emulator]:
     """Overrides tests/conftest.py's: these tests also need Resource Manager and IAM."""
-    with Emulator.start(services=SERVICES) as emu:
+    with start_emulator(SERVICES) as emu:
         yield emu
 
 

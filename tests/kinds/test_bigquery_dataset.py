@@ -174,3 +174,29 @@ def test_holds_data_and_delete(kind: Dataset, clients: Clients) -> None:
     kind.delete(rid, force=True)
     assert kind.get(rid) is None
     kind.delete(rid, force=False)  # already gone: not an error
+
+
+def test_access_in_mixed_case_and_iam_member_form_makes_no_diff(kind: Dataset) -> None:
+    raw = {"access": [
+        {"role": "roles/bigquery.dataOwner", "specialGroup": "projectOwners"},
+        {"role": "READER", "iamMember": "user:Ana.Smith@Example.com"},
+        {"role": "WRITER", "groupByEmail": "ML-Team@Example.com"}]}
+    rid, desired = build("mixed_case", raw)
+    kind.create(rid, desired)
+    live = kind.normalize(kind.get(rid))
+    assert {"role": "READER", "userByEmail": "ana.smith@example.com"} in live["access"]
+    assert diff(desired, live, desired) == []
+
+
+def test_removing_the_default_table_expiration_clears_it_with_zero(kind: Dataset,
+                                                                    emulator: Any) -> None:
+    rid, before = build("expiring", {"defaultTableExpirationMs": 7_200_000})
+    kind.create(rid, before)
+    _, after = build("expiring", {})
+    changes = diff(after, kind.normalize(kind.get(rid)), before)
+    assert [c.path for c in changes] == ["defaultTableExpirationMs"]
+    emulator.clear_journal()
+    kind.update(rid, after, changes, kind.get(rid))
+    assert "defaultTableExpirationMs" not in kind.get(rid)
+    patch = next(e for e in emulator.journal if e.method == "PATCH")
+    assert patch.status == 200

@@ -20,6 +20,7 @@ from mlops_infra.kinds.bigquery.bindings import (
     member_of,
 )
 from mlops_infra.kinds.storage_bindings import BucketBindings
+from tests.emulator.support import raw
 from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 
@@ -149,8 +150,38 @@ def test_member_mapping_round_trips() -> None:
     assert entry_of("roles/bigquery.dataViewer", "allUsers") == {"role": "READER", "iamMember": "allUsers"}
 
 
-def test_dataset_bindings_reject_conditions() -> None:
-    with pytest.raises(ValueError, match="conditions"):
-        fields(DatasetBindings, {"dataset": "d", "bindings": [
-            {"role": "roles/bigquery.dataViewer", "members": ["user:a@acme.com"],
-             "condition": {"title": "t", "expression": "true"}}]})
+COND = {"title": "until-2030", "expression": 'request.time < timestamp("2030-01-01T00:00:00Z")'}
+
+
+def test_someone_elses_conditional_dataset_entry_survives_our_grant_and_removal(
+        clients: Clients, emulator: Any) -> None:
+    base = f"/bigquery/v2/projects/{PROJECT}/datasets"
+    theirs = {"role": "READER", "userByEmail": "temp@acme.com", "condition": COND}
+    body = {"datasetReference": {"datasetId": "cond_ds"},
+            "access": [{"role": "OWNER", "specialGroup": "projectOwners"}, theirs]}
+    made = raw(emulator, "bigquery", "POST", base, params={"accessPolicyVersion": 3}, json=body)
+    assert made.status_code == 200, made.text
+    kind, c = DatasetBindings(clients), ctx("cond")
+    spec = {"dataset": "cond_ds", "bindings": [
+        {"role": "roles/bigquery.dataViewer", "members": ["user:Ana@Acme.com"]}]}
+    last = reconcile(kind, c, spec)
+    access = raw(emulator, "bigquery", "GET", base + "/cond_ds",
+                 params={"accessPolicyVersion": 3}).json()["access"]
+    assert theirs in access and {"role": "READER", "userByEmail": "ana@acme.com"} in access
+    assert pending(kind, c, spec, last) == []        # a mixed-case member is no change
+    kind.remove(kind.identify(c, fields(DatasetBindings, spec)), applied=last, force=False)
+    access = raw(emulator, "bigquery", "GET", base + "/cond_ds",
+                 params={"accessPolicyVersion": 3}).json()["access"]
+    assert theirs in access and not [e for e in access if e.get("userByEmail") == "ana@acme.com"]
+
+
+def test_dataset_bindings_may_be_conditional(clients: Clients, emulator: Any) -> None:
+    clients.get(BIGQUERY).create_dataset(f"{PROJECT}.conditional", **CALL)
+    kind, c = DatasetBindings(clients), ctx("timed")
+    spec = {"dataset": "conditional", "bindings": [
+        {"role": "roles/bigquery.dataViewer", "members": ["user:a@acme.com"], "condition": COND}]}
+    last = reconcile(kind, c, spec)
+    access = raw(emulator, "bigquery", "GET", f"/bigquery/v2/projects/{PROJECT}/datasets/conditional",
+                 params={"accessPolicyVersion": 3}).json()["access"]
+    assert {"role": "READER", "userByEmail": "a@acme.com", "condition": COND} in access
+    assert pending(kind, c, spec, last) == []

@@ -11,6 +11,7 @@ import pytest
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator
 from mlops_infra.engine import errors
+from mlops_infra.kinds._base import WorkloadPoolMissing
 from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds.iam.bindings import (
     ProjectBindings,
@@ -18,6 +19,7 @@ from mlops_infra.kinds.iam.bindings import (
     read_project_policy,
     write_project_policy,
 )
+from tests.emulator.support import eventually
 from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields
 
@@ -133,11 +135,16 @@ def test_service_account_bindings_for_workload_identity(emulator: Emulator,
         request=iam_admin_v1.CreateServiceAccountRequest(name=f"projects/{PROJECT}",
                                                          account_id="trainer"),
         retry=None, timeout=10)
+    eventually(lambda: clients.get(IAM).get_service_account(name=account.name, retry=None,
+                                                            timeout=10))   # IAM propagation
     kind, c = ServiceAccountBindings(clients), ctx("wi")
     ksa = f"serviceAccount:{PROJECT}.svc.id.goog[ml/trainer]"
     spec = {"serviceAccount": account.email,
             "bindings": [{"role": "roles/iam.workloadIdentityUser", "members": [ksa]}]}
-    last = reconcile(kind, c, spec)
+    with pytest.raises(WorkloadPoolMissing, match="GKE cluster with Workload Identity"):
+        reconcile(kind, c, spec, retry=True)       # no cluster yet: permanent, not "propagation"
+    emulator.add_workload_pool(PROJECT)            # what a cluster with workloadPool brings
+    last = reconcile(kind, c, spec, retry=True)
     rid = kind.identify(c, fields(ServiceAccountBindings, spec))
     assert rid.name == f"projects/{PROJECT}/serviceAccounts/{account.email}/iamBindings/wi"
     policy = kind.get_policy(rid) or {}

@@ -74,7 +74,8 @@ def test_create_waits_for_its_operation(emulator: Emulator, kind: Network) -> No
     live = kind.create(rid, desired)
     assert mismatches(desired, kind.normalize(live)) == []
     polls = [e for e in emulator.journal if "/global/operations/" in e.path]
-    assert polls and all(e.method == "GET" for e in polls)
+    assert polls and all(e.method == "POST" and e.path.endswith("/wait") for e in polls)
+    assert len(polls) == 1                  # the blocking wait answered once it was DONE
     assert kind.outputs_of(rid, live)["id"] == live["id"]
     assert kind.list(rid.scope)[rid.name]["mtu"] == 1500
 
@@ -129,3 +130,15 @@ def test_deleting_a_network_in_use_is_retryable(clients: Clients, kind: Network)
     subnets.delete(sub_rid, force=False)
     kind.delete(rid, force=False)
     assert kind.get(rid) is None
+
+
+def test_listings_are_keyed_by_name_whatever_host_a_self_link_names() -> None:
+    from google.cloud import compute_v1
+
+    from mlops_infra.kinds.compute import _common as common
+
+    scope = f"projects/{PROJECT}/global/networks"
+    item = compute_v1.Network(name="vpc",
+                              self_link=f"http://127.0.0.1:9999/compute/v1/{scope}/vpc")
+    listed = common.list_all(lambda **_: [item], scope=scope, what="networks")
+    assert list(listed) == [f"{scope}/vpc"]           # an independent fake's own host is fine

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mlops_infra.clients import Clients
@@ -97,3 +99,18 @@ def test_delete_of_a_missing_role_is_not_an_error(kind: Role) -> None:
     rid, _ = _place(kind)
     kind.delete(rid, force=False)
     assert kind.get(rid) is None
+
+
+def test_a_role_deleted_over_seven_days_ago_blocks_its_id_until_day_37(emulator: Emulator,
+                                                                     kind: Role) -> None:
+    service: Any = emulator.services["iam"]
+    now = [2_000_000.0]
+    service.clock = lambda: now[0]
+    rid, desired = _place(kind, title="first", includedPermissions=PERMS)
+    kind.create(rid, desired)
+    kind.delete(rid, force=False)
+    now[0] += 8 * 24 * 3600                    # past the undelete window, inside the purge
+    with pytest.raises(errors.PermanentError, match="37 days after the deletion"):
+        kind.create(rid, desired)
+    now[0] += 30 * 24 * 3600                   # purged: the id is free
+    assert kind.normalize(kind.create(rid, desired))["title"] == "first"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mlops_infra.clients import Clients
@@ -63,7 +65,8 @@ def test_create_get_list_and_outputs(kind: ServiceAccount) -> None:
         kind.create(rid, desired)
 
 
-def test_list_reads_every_page(kind: ServiceAccount) -> None:
+def test_list_reads_every_page(emulator: Any, kind: ServiceAccount) -> None:
+    emulator.set_delays(service_account=0.005)     # 105 accounts, each awaited until readable
     names = set()
     for i in range(105):
         rid, desired = _place(kind, f"account-{i:03d}")

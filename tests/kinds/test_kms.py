@@ -136,6 +136,36 @@ def test_grant_for_a_service_agent_is_additive(clients: Clients, ring: KeyRing) 
     assert _members(clients) == {ROLE: [other]}             # only our member went
 
 
+COND = {"title": "until-2030", "expression": 'request.time < timestamp("2030-01-01T00:00:00Z")'}
+
+
+def test_someone_elses_conditional_binding_survives_our_grant_and_its_removal(
+        clients: Clients, ring: KeyRing) -> None:
+    from google.iam.v1 import policy_pb2
+
+    key, key_rid, key_desired = _key(clients, {})
+    key.create(key_rid, key_desired)
+    kms = clients.get(KMS)
+    timed = policy_pb2.Binding(role=ROLE, members=["user:temp@example.com"],
+                               condition={"title": COND["title"], "expression": COND["expression"]})
+    kms.set_iam_policy(request={"resource": KEY, "policy": policy_pb2.Policy(
+        version=3, bindings=[timed])}, retry=None, timeout=10)
+    kind, rid, desired = _grant(clients, {"member": "user:Ana@Example.com"})
+    assert kind.get(rid) is None               # the conditional grant is not an unconditional one
+    kind.create(rid, desired)
+    assert kind.get(rid) is not None           # a mixed-case member reads back as ours
+    after = kms.get_iam_policy(request={"resource": KEY, "options": {"requested_policy_version": 3}},
+                               retry=None, timeout=10)
+    assert after.version == 3
+    assert timed in list(after.bindings)       # still conditional: not merged into ours
+    assert [list(b.members) for b in after.bindings if not b.HasField("condition")] == [
+        ["user:ana@example.com"]]
+    kind.delete(rid, force=False)
+    final = kms.get_iam_policy(request={"resource": KEY, "options": {"requested_policy_version": 3}},
+                               retry=None, timeout=10)
+    assert list(final.bindings) == [timed]
+
+
 def test_grant_retries_on_a_concurrent_policy_change(emulator: Emulator, clients: Clients,
                                                      ring: KeyRing) -> None:
     key, key_rid, key_desired = _key(clients, {})

@@ -46,7 +46,8 @@ def test_create_enables_and_waits_for_the_operation(emulator: Emulator, kind: Se
     assert live["state"] == "ENABLED"
     polls = [e for e in emulator.journal if e.path.startswith("/v1/operations/")]
     assert polls                                 # it waited on the operation
-    assert set(kind.list(rid.scope)) == {NAME}
+    listed = set(kind.list(rid.scope))
+    assert NAME in listed and f"projects/{PROJECT}/services/storage.googleapis.com" in listed
 
 
 def test_disable_on_removal_flag_is_echoed_and_decides_removal(kind: Service) -> None:
@@ -58,4 +59,4 @@ def test_disable_on_removal_flag_is_echoed_and_decides_removal(kind: Service) ->
     assert kind.removal({"state": "ENABLED"}, allow_data_loss=True) == "abandon"
     kind.delete(rid, force=False)
     assert kind.get(rid) is None
-    assert kind.list(rid.scope) == {}
+    assert NAME not in kind.list(rid.scope)       # the default-enabled APIs stay listed

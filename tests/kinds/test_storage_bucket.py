@@ -16,7 +16,7 @@ from tests.kinds.kinds_testlib import PROJECT, ctx, fields, managed, mismatches
 
 FULL = {
     "location": "europe-west1", "storageClass": "standard", "labels": {"team": "ml"},
-    "versioning": True,
+    "versioning": False,       # GCS refuses versioning together with a retention policy
     "lifecycle": {"rule": [
         {"action": {"type": "Delete"}, "condition": {"age": 30, "isLive": False}},
         {"action": {"type": "SetStorageClass", "storageClass": "NEARLINE"},
@@ -45,7 +45,7 @@ def test_desired_expands_shorthands_and_canonicalises() -> None:
     desired = Bucket(None).desired(ctx("demo-raw"), fields(Bucket, FULL))
     assert desired["name"] == "demo-raw"
     assert desired["location"] == "EUROPE-WEST1" and desired["storageClass"] == "STANDARD"
-    assert desired["versioning"] == {"enabled": True}
+    assert desired["versioning"] == {"enabled": False}
     assert desired["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True},
                                            "publicAccessPrevention": "enforced"}
     assert desired["encryption"] == {"defaultKmsKeyName": FULL["defaultKmsKeyName"]}
@@ -131,10 +131,10 @@ def test_create_existing_raises_conflict(kind: Bucket) -> None:
 
 
 def test_update_changes_adds_and_removes_labels_and_fields(kind: Bucket) -> None:
-    first = {"labels": {"team": "a", "old": "x"}, "versioning": True, "retentionPeriod": 60}
+    first = {"labels": {"team": "a", "old": "x"}, "versioning": False, "retentionPeriod": 60}
     rid, before = build("upd", first)
     kind.create(rid, before)
-    second = {"labels": {"team": "b", "new": "y"}, "versioning": False,
+    second = {"labels": {"team": "b", "new": "y"}, "versioning": True,
               "publicAccessPrevention": "enforced"}
     _, after = build("upd", second)
     changes = diff(after, kind.normalize(kind.get(rid)), before)
@@ -146,7 +146,7 @@ def test_update_changes_adds_and_removes_labels_and_fields(kind: Bucket) -> None
     assert returned["labels"] == live["labels"]
     assert live["labels"]["team"] == "b" and live["labels"]["new"] == "y"
     assert "old" not in live["labels"]
-    assert live["versioning"]["enabled"] is False
+    assert live["versioning"]["enabled"] is True
     assert live["iamConfiguration"]["publicAccessPrevention"] == "enforced"
     assert "retentionPeriod" not in (live.get("retentionPolicy") or {})
     assert diff(after, live, after) == []

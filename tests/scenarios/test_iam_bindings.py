@@ -17,6 +17,7 @@ from mlops_infra.engine.errors import PolicyViolation
 from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 from mlops_infra.report.text import render_text
+from tests.conftest import start_emulator
 
 PROJECT = "test-project"
 SA_EMAIL = f"trainer-sa@{PROJECT}.iam.gserviceaccount.com"
@@ -59,12 +60,12 @@ resources:
     bindings:
       - role: roles/bigquery.dataViewer
         members: ["serviceAccount:${trainer.email}"]
-  workload-identity:
+  trainer-users:
     kind: iam.ServiceAccountBindings
     serviceAccount: ${trainer.email}
     bindings:
-      - role: roles/iam.workloadIdentityUser
-        members: ["serviceAccount:test-project.svc.id.goog[ml/trainer]"]
+      - role: roles/iam.serviceAccountUser
+        members: ["group:ML-Schedulers@acme.com"]
   audit:
     kind: iam.AuditConfig
     auditConfigs:
@@ -76,7 +77,7 @@ resources:
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """Overrides the storage+bigquery emulator: these scenarios need IAM and Resource Manager."""
-    with Emulator.start(services=("storage", "bigquery", "resourcemanager", "iam")) as emu:
+    with start_emulator(("storage", "bigquery", "resourcemanager", "iam")) as emu:
         yield emu
 
 
@@ -108,8 +109,9 @@ def test_create_and_bind_in_one_run_with_propagation_delay_then_no_op(
     emulator.set_iam_propagation_delay(0.1)
     spec = _write(tmp_path, SPEC)
     _apply(open_stack(spec))
-    refused = [e for e in emulator.journal if e.path.endswith(":setIamPolicy") and e.status == 400]
-    assert refused, "the new service account should not have existed for the first binding"
+    waited = [e for e in emulator.journal
+              if e.path.endswith("/GetServiceAccount") and e.status == 404]
+    assert waited, "the new service account should not have been readable at first"
     sa = f"serviceAccount:{SA_EMAIL}"
     assert _members(clients, "roles/bigquery.jobUser") == [sa]
     assert _members(clients, "roles/logging.logWriter") == ["group:ml@acme.com", sa]

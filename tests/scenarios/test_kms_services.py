@@ -9,6 +9,7 @@ import pytest
 
 from mlops_infra.emulator import Emulator
 from mlops_infra.engine.plan import Action
+from tests.conftest import start_emulator
 
 PROJECT = "test-project"
 KEY = f"projects/{PROJECT}/locations/us-central1/keyRings/ml-ring/cryptoKeys/data-key"
@@ -60,7 +61,7 @@ resources:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    emu = Emulator.start(services=("storage", "bigquery", "serviceusage", "kms"))
+    emu = start_emulator(("storage", "bigquery", "serviceusage", "kms"), enable_in=None)  # fresh
     emu.set_operation_duration(0.2)
     try:
         yield emu
@@ -99,12 +100,12 @@ def test_one_reconcile_enables_apis_creates_keys_and_grants_agents(
     assert _last(emulator, "serviceusage", "POST", "cloudkms.googleapis.com:enable") < \
         _first(emulator, "kms", "POST", "/keyRings")
     bucket_inserts = [i for i, e in enumerate(emulator.journal)
-                      if e.method == "POST" and e.path == "/storage/v1/b"]
+                      if e.method == "POST" and e.path == "/storage/v1/b" and e.status < 300]
     assert len(bucket_inserts) == 2                        # the ledger's bucket, then ours
-    assert _last(emulator, "serviceusage", "POST", "storage.googleapis.com:enable") < \
-        bucket_inserts[-1]
-    assert _last(emulator, "serviceusage", "POST", "bigquery.googleapis.com:enable") < \
-        _first(emulator, "bigquery", "POST", "/datasets")
+    waited = [e.status for e in emulator.journal if e.path == "/storage/v1/b" and e.status >= 300]
+    assert set(waited) <= {403}              # only "the key grant has not propagated yet"
+    enables = [e.path for e in emulator.journal if e.path.endswith(":enable")]
+    assert not [p for p in enables if "storage" in p or "bigquery" in p]   # on by default
     assert _first(emulator, "kms", "POST", ":setIamPolicy") < \
         min(bucket_inserts[-1], _first(emulator, "bigquery", "POST", "/datasets"))
     finished = [o.address for o in result.outcomes]        # in order of completion
@@ -115,9 +116,9 @@ def test_one_reconcile_enables_apis_creates_keys_and_grants_agents(
     members = {m for b in policy["bindings"] if b["role"] == ROLE for m in b["members"]}
     assert {m.split("@")[1] for m in members} == {
         "gs-project-accounts.iam.gserviceaccount.com", "bigquery-encryption.iam.gserviceaccount.com"}
-    enabled = emulator.state("serviceusage")["projects"][PROJECT]
-    assert enabled == {"storage.googleapis.com": "ENABLED", "bigquery.googleapis.com": "ENABLED",
-                       "cloudkms.googleapis.com": "ENABLED"}
+    assert {api: emulator.platform.api_state(PROJECT, api) for api in (
+        "storage.googleapis.com", "bigquery.googleapis.com", "cloudkms.googleapis.com")} == dict.fromkeys(
+        ("storage.googleapis.com", "bigquery.googleapis.com", "cloudkms.googleapis.com"), "ENABLED")
 
     emulator.clear_journal()
     again = open_stack(path).plan()

@@ -14,6 +14,7 @@ from mlops_infra.emulator import Emulator, operations
 from mlops_infra.engine.errors import PolicyViolation
 from mlops_infra.engine.plan import Action
 from mlops_infra.kinds._clients import COMPUTE_SUBNETWORKS
+from tests.conftest import start_emulator
 
 SPEC = """\
 apiVersion: mlops-infra/v1
@@ -69,13 +70,13 @@ WAIVER = '    waivers: {firewall-open-ports: "bastion host, tracked in SEC-123"}
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """Storage (for the ledger) and Compute; operations take a little while, as in GCP."""
-    emu = Emulator.start(services=("storage", "compute"))
+    emu = start_emulator(("storage", "compute"))
     emu.set_operation_duration(0.1)
     try:
         yield emu
     finally:
         emu.stop()
-        operations.set_operation_duration(0)
+        operations.reset_operation_duration()
 
 
 def _with(extra: str) -> str:

@@ -1,5 +1,13 @@
 """The BigQuery service: dataset and table routes and the state they act on.
 
+Datasets: access normalisation and ``accessPolicyVersion`` as in ``datasets.py``; the creator
+(the emulator's caller, ``Platform.caller``) is a new dataset's OWNER. A dataset created or
+changed with a default KMS key needs the project's BigQuery encryption service agent to hold
+``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on it, granted long enough ago to have
+propagated (checked with the KMS service when it runs), else Google's 403 "Access Denied:
+BigQuery BigQuery: Cloud KMS Error: Permission 'cloudkms.cryptoKeyVersions.useToEncrypt'
+denied..." (terraform-google-modules/terraform-docs-samples#334).
+
 State (JSON): ``projects`` project -> dataset id -> {dataset, tables: table id -> table};
 ``sequence`` feeds etags so that every write changes them.
 """
@@ -31,6 +39,11 @@ class BigQueryService(Service):
     """Datasets and tables of the BigQuery API v2."""
 
     name = "bigquery"
+    api = "bigquery.googleapis.com"
+    api_title = "BigQuery API"
+
+    def project_of(self, request: Request) -> str | None:
+        return request.params.get("projectId")
 
     def initial_state(self) -> dict[str, Any]:
         return {"projects": {}, "sequence": 0}
@@ -74,16 +87,21 @@ class BigQueryService(Service):
         project = request.params["projectId"]
         body = body_object(request)
         dataset_id = datasets.validate_reference(body, project=project)
+        datasets.check_access_version(_access_version(request), wanted=body.get("access"),
+                                      current=None)
         datasets_of_project = self.state["projects"].setdefault(project, {})
         if dataset_id in datasets_of_project:
             raise duplicate(f"Dataset {project}:{dataset_id}")
-        dataset = self._stamp(datasets.new_dataset(body, project=project, dataset_id=dataset_id,
-                                                   base_url=request.base_url), created=True)
+        dataset = datasets.new_dataset(body, project=project, dataset_id=dataset_id,
+                                       base_url=request.base_url, creator=self._caller())
+        self._check_kms_key(project, dataset)
+        dataset = self._stamp(dataset, created=True)
         datasets_of_project[dataset_id] = {"dataset": dataset, "tables": {}}
-        return dataset
+        return datasets.render_access(dataset, _access_version(request))
 
     def get_dataset(self, request: Request) -> dict[str, Any]:
-        return self._dataset_entry(request)["dataset"]
+        return datasets.render_access(self._dataset_entry(request)["dataset"],
+                                      _access_version(request))
 
     def patch_dataset(self, request: Request) -> dict[str, Any]:
         return self._change_dataset(request, datasets.patch_dataset)
@@ -95,9 +113,15 @@ class BigQueryService(Service):
                         ) -> dict[str, Any]:
         entry = self._dataset_entry(request)
         check_if_match(request, entry["dataset"])
-        entry["dataset"] = self._stamp(change(entry["dataset"], body_object(request)),
-                                       created=False)
-        return entry["dataset"]
+        body = body_object(request)
+        if "access" in body:
+            datasets.check_access_version(_access_version(request), wanted=body.get("access"),
+                                          current=entry["dataset"].get("access"))
+        changed = change(entry["dataset"], body)
+        if _kms_key(changed) != _kms_key(entry["dataset"]):
+            self._check_kms_key(request.params["projectId"], changed)
+        entry["dataset"] = self._stamp(changed, created=False)
+        return datasets.render_access(entry["dataset"], _access_version(request))
 
     def delete_dataset(self, request: Request) -> Response:
         entry = self._dataset_entry(request)
@@ -171,6 +195,22 @@ class BigQueryService(Service):
             raise not_found(f"Table {entry['dataset']['id']}.{request.params['tableId']}")
         return table
 
+    def _caller(self) -> str:
+        return self.emulator.platform.caller if self.emulator is not None else "owner@example.com"
+
+    def _check_kms_key(self, project: str, dataset: dict[str, Any]) -> None:
+        key = _kms_key(dataset)
+        kms = self.emulator.services.get("kms") if self.emulator is not None else None
+        if not key or kms is None:
+            return
+        agent = _agent_email(project)
+        if kms.key_use_error(key, f"serviceAccount:{agent}"):
+            raise HttpError(403, "Access Denied: BigQuery BigQuery: Cloud KMS Error: Permission "
+                                 f"'cloudkms.cryptoKeyVersions.useToEncrypt' denied on resource "
+                                 f"'{key}' (or it may not exist). Please grant Cloud KMS "
+                                 "CryptoKey Encrypter/Decrypter role to BigQuery service "
+                                 f"account: {agent}", reason="accessDenied")
+
     def _stamp(self, resource: dict[str, Any], *, created: bool) -> dict[str, Any]:
         self.state["sequence"] += 1
         return stamp(resource, sequence=self.state["sequence"], created=created)
@@ -200,8 +240,19 @@ def _list_etag(items: list[dict[str, Any]]) -> str:
 
 def _service_agent(request: Request) -> dict[str, Any]:
     """The project's BigQuery encryption service agent (the identity that uses CMEK keys)."""
+    return {"kind": "bigquery#getServiceAccountResponse",
+            "email": _agent_email(request.params["projectId"])}
+
+
+def _agent_email(project: str) -> str:
     from mlops_infra.emulator.projects import project_number
 
-    number = project_number(request.params["projectId"])
-    return {"kind": "bigquery#getServiceAccountResponse",
-            "email": f"bq-{number}@bigquery-encryption.iam.gserviceaccount.com"}
+    return f"bq-{project_number(project)}@bigquery-encryption.iam.gserviceaccount.com"
+
+
+def _kms_key(dataset: dict[str, Any]) -> str | None:
+    return (dataset.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")
+
+
+def _access_version(request: Request) -> int:
+    return int_param(request.query, "accessPolicyVersion") or 0

@@ -1,5 +1,15 @@
 """Compute Engine firewall rules: the stored resource with the server's defaults (priority
-1000, INGRESS, sources 0.0.0.0/0 when none given), validation, patch and full update."""
+1000 and INGRESS: compute v1 discovery ``Firewall.priority``/``direction``; an ingress rule
+with no source gets ``0.0.0.0/0``, an egress rule with no destination ``0.0.0.0/0``: gcloud
+``firewall-rules create`` docs), validation, patch and full update.
+
+Sources: compute v1 discovery ``Firewall`` ("sourceServiceAccounts cannot be used at the same
+time as sourceTags or targetTags"; "targetServiceAccounts cannot be used at the same time as
+targetTags or sourceTags"); magic-modules Firewall.yaml (``conflicts``, ``max_size: 10`` for
+both service-account lists, and ``is_set: true`` for allowed, denied, sourceRanges,
+destinationRanges, sourceTags, targetTags, sourceServiceAccounts, targetServiceAccounts: the
+API treats them as sets, so they come back in the server's order, here sorted).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +29,9 @@ from mlops_infra.emulator.util import merge_patch
 _IMMUTABLE = frozenset({"name", "network", "direction"})
 _OUTPUT_ONLY = ("kind", "id", "creationTimestamp", "selfLink")
 _PORTED = frozenset({"tcp", "udp", "sctp", "6", "17", "132"})
+_SETS = ("sourceRanges", "destinationRanges", "sourceTags", "targetTags",
+         "sourceServiceAccounts", "targetServiceAccounts")
+_MAX_SERVICE_ACCOUNTS = 10
 
 
 def new_firewall(body: dict[str, Any], *, project: str, network: str,
@@ -67,7 +80,19 @@ def _completed(rule: dict[str, Any]) -> dict[str, Any]:
         rule["sourceRanges"] = ["0.0.0.0/0"]
     if rule["direction"] == "EGRESS" and not rule.get("destinationRanges"):
         rule["destinationRanges"] = ["0.0.0.0/0"]
+    _as_sets(rule)
     return {k: v for k, v in rule.items() if v != []}
+
+
+def _as_sets(rule: dict[str, Any]) -> None:
+    """Set-valued lists in the server's canonical order (sorted), duplicates dropped."""
+    for key in _SETS:
+        if isinstance(rule.get(key), list):
+            rule[key] = sorted(set(rule[key]))
+    for key in ("allowed", "denied"):
+        if isinstance(rule.get(key), list):
+            rule[key] = sorted(rule[key], key=lambda e: (str(e.get("IPProtocol")),
+                                                         [str(p) for p in e.get("ports", [])]))
 
 
 def _check(rule: dict[str, Any]) -> None:
@@ -92,6 +117,19 @@ def _check(rule: dict[str, Any]) -> None:
     if rule["direction"] == "EGRESS" and (rule.get("sourceTags") or
                                           rule.get("sourceServiceAccounts")):
         raise invalid("Source tags and service accounts cannot be used in an EGRESS rule.")
+    _check_service_accounts(rule)
+
+
+def _check_service_accounts(rule: dict[str, Any]) -> None:
+    tags = [k for k in ("sourceTags", "targetTags") if rule.get(k)]
+    accounts = [k for k in ("sourceServiceAccounts", "targetServiceAccounts") if rule.get(k)]
+    if tags and accounts:
+        raise invalid(f"Invalid value for field 'resource.{accounts[0]}': {accounts[0]} cannot "
+                      f"be used at the same time as sourceTags or targetTags (found {tags[0]}).")
+    for key in accounts:
+        if len(rule[key]) > _MAX_SERVICE_ACCOUNTS:
+            raise invalid(f"Invalid value for field 'resource.{key}': at most "
+                          f"{_MAX_SERVICE_ACCOUNTS} service accounts are allowed.")
 
 
 def _check_entry(entry: Any, field: str) -> None:

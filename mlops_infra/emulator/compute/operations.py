@@ -1,5 +1,5 @@
 """Compute Engine ``Operation`` records: every mutation answers one, which reads ``DONE`` once
-the emulator's operation duration (``emulator/operations.py``) has passed.
+its duration (the emulator's ``Delays.operation_for("compute")``) has passed.
 
 The change itself is applied when the request is served; an operation may also carry an
 error (a reference that does not exist), in which case nothing was changed.
@@ -20,7 +20,7 @@ _ERROR_CODES = {400: "INVALID_ARGUMENT", 404: "RESOURCE_NOT_FOUND", 409: "ALREAD
 
 def start(store: dict[str, Any], *, project: str, region: str | None, number: int,
           operation_type: str, target_link: str, target_id: str | None,
-          error: HttpError | None = None) -> dict[str, Any]:
+          duration: float, error: HttpError | None = None) -> dict[str, Any]:
     """Record a new operation in ``store`` (name -> record) and return its REST view."""
     name = f"operation-{int(time.time() * 1000)}-{number:012x}"
     op: dict[str, Any] = {
@@ -40,8 +40,12 @@ def start(store: dict[str, Any], *, project: str, region: str | None, number: in
                                    "message": error.message}]}
         op["httpErrorStatusCode"] = error.code
         op["httpErrorMessage"] = error.status.replace("_", " ")
-    store[name] = {"operation": op, "doneAt": clock.done_at()}
+    store[name] = {"operation": op, "doneAt": clock.done_at(duration)}
     return view(store[name], first=True)
+
+
+def done_time(record: dict[str, Any]) -> float:
+    return float(record["doneAt"])
 
 
 def view(record: dict[str, Any], *, first: bool = False) -> dict[str, Any]:

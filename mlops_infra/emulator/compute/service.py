@@ -6,12 +6,16 @@ subnetworks: region -> name -> subnetwork, operations: "global"|region -> name -
 ``sequence`` numbers ids and operations. Changes are applied when the request is served; the
 operation only reports ``DONE`` after the configured duration (``emulator/operations.py``).
 A reference to a network that does not exist fails the operation (as Compute does), not the
-request. Simplifications: an auto-mode network gets no subnetworks; ``.../wait`` answers at
-once (RUNNING or DONE) instead of blocking; list ``filter`` is ignored.
+request. Operations last ``Delays.operation_for("compute")``; ``.../wait`` blocks until the
+operation is DONE or ``Delays.operation_wait`` (2 minutes, compute v1 discovery
+``globalOperations.wait``) has passed, then answers its current state. The API is
+``compute.googleapis.com``, off in a new project. Simplifications: an auto-mode network gets
+no subnetworks; list ``filter`` is ignored.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +30,7 @@ from mlops_infra.emulator.compute.common import (
     project_url,
     regional_url,
 )
-from mlops_infra.emulator.core import HttpError, Request, Route, Service
+from mlops_infra.emulator.core import Deferred, HttpError, Request, Route, Service
 from mlops_infra.emulator.util import int_param, page
 
 BASE = "/compute/v1/projects/{project}"
@@ -41,6 +45,11 @@ class ComputeService(Service):
     """VPC networks, subnetworks, firewall rules and operations of the Compute Engine API v1."""
 
     name = "compute"
+    api = "compute.googleapis.com"
+    api_title = "Compute Engine API"
+
+    def project_of(self, request: Request) -> str | None:
+        return request.params.get("project")
 
     def initial_state(self) -> dict[str, Any]:
         return {"projects": {}, "sequence": 0}
@@ -68,9 +77,9 @@ class ComputeService(Service):
             Route("PUT", FW + "/{firewall}", self.update_firewall),
             Route("DELETE", FW + "/{firewall}", self.delete_firewall),
             Route("GET", GOP, self.get_operation),
-            Route("POST", GOP + "/wait", self.get_operation),
+            Route("POST", GOP + "/wait", self.wait_operation),
             Route("GET", ROP, self.get_operation),
-            Route("POST", ROP + "/wait", self.get_operation),
+            Route("POST", ROP + "/wait", self.wait_operation),
         ]
 
     # -- state ------------------------------------------------------------------------------
@@ -88,16 +97,31 @@ class ComputeService(Service):
         store = self._project(request)["operations"].setdefault(region or "global", {})
         return operations.start(store, project=request.params["project"], region=region,
                                 number=self._next(), operation_type=kind, target_link=link,
-                                target_id=target_id, error=error)
+                                target_id=target_id, error=error, duration=self._duration())
+
+    def _duration(self) -> float:
+        return self.emulator.delays.operation_for(self.name) if self.emulator else 0.0
 
     def get_operation(self, request: Request) -> dict[str, Any]:
+        return operations.view(self._operation_record(request))
+
+    def wait_operation(self, request: Request) -> dict[str, Any] | Deferred:
+        """Block until DONE or the wait deadline, then answer the operation as it is."""
+        record = self._operation_record(request)
+        deadline = self.emulator.delays.operation_wait if self.emulator else 0.0
+        until = min(operations.done_time(record), time.time() + deadline)
+        if until <= time.time():
+            return operations.view(record)
+        return Deferred(until=until, then=lambda: operations.view(record))
+
+    def _operation_record(self, request: Request) -> dict[str, Any]:
         scope = request.params.get("region", "global")
         record = self._project(request)["operations"].get(scope, {}).get(
             request.params["operation"])
         if record is None:
             raise not_found(f"projects/{request.params['project']}/{_scope_path(scope)}"
                             f"operations/{request.params['operation']}")
-        return operations.view(record)
+        return record  # type: ignore[no-any-return]
 
     def _network_ref(self, request: Request, value: Any, field: str) -> tuple[str, bool]:
         """The network's full URL and whether it exists (in its own project)."""

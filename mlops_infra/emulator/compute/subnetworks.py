@@ -1,5 +1,12 @@
 """Compute Engine subnetworks: the stored resource, fingerprints, CIDR checks (overlap within
-a network, expansion only to a containing range) and the fields a patch may change."""
+a network, expansion only to a containing range) and the fields a patch may change.
+
+``secondaryIpRanges`` come back in the server's order, not the client's (reordered by the API:
+hashicorp/terraform-provider-google#1770, #3477, #16026; magic-modules keeps the list ordered,
+so this is the users' finding over MM's model), here sorted by range. A patch may not add and
+remove secondary ranges at once, nor change an existing one
+(hashicorp/terraform-provider-google#2570, Google's 400 texts quoted there).
+"""
 
 from __future__ import annotations
 
@@ -60,6 +67,7 @@ def patch_subnetwork(sub: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
             out[key] = copy.deepcopy(body[key])
     if "secondaryIpRanges" in body:
         out["secondaryIpRanges"] = _secondary(body["secondaryIpRanges"])
+        _check_range_change(sub.get("secondaryIpRanges") or [], out["secondaryIpRanges"])
     if "logConfig" in body:
         out["logConfig"] = {**sub.get("logConfig", {}), **(body["logConfig"] or {})}
     _log_config(out)
@@ -129,6 +137,21 @@ def _refuse_overlap(net: Any, other: Any, label: str, other_label: str) -> None:
                       f"'{other_label}' ({other}) in region.", reason="invalid")
 
 
+def _check_range_change(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    old = {r["rangeName"]: r["ipCidrRange"] for r in before}
+    new = {r["rangeName"]: r["ipCidrRange"] for r in after}
+    changed = sorted(n for n in old.keys() & new.keys() if old[n] != new[n])
+    if changed:
+        raise invalid("Invalid value for field 'resource.secondaryIpRanges': ''. Existing "
+                      f"secondary range cannot be modified: {changed[0]}.")
+    added, removed = new.keys() - old.keys(), old.keys() - new.keys()
+    if added and removed:
+        raise invalid("Invalid value for field 'resource.secondaryIpRanges': ''. Cannot add and "
+                      "remove secondary IP ranges in the same request. Added ranges: "
+                      f"{sorted(new[n] for n in added)}. Removed ranges: "
+                      f"{sorted(old[n] for n in removed)}.")
+
+
 def _secondary(ranges: Any) -> list[dict[str, Any]]:
     ranges = ranges or []
     if not isinstance(ranges, list):
@@ -140,7 +163,8 @@ def _secondary(ranges: Any) -> list[dict[str, Any]]:
     for i, item in enumerate(ranges):
         check_name(item.get("rangeName"), field=f"resource.secondaryIpRanges[{i}].rangeName")
         parse_cidr(item.get("ipCidrRange"), field=f"resource.secondaryIpRanges[{i}].ipCidrRange")
-    return copy.deepcopy(ranges)
+    return sorted(copy.deepcopy(ranges),
+                  key=lambda r: ipaddress.ip_network(r["ipCidrRange"]).network_address)
 
 
 def _log_config(sub: dict[str, Any]) -> None:

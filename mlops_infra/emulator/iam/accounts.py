@@ -6,6 +6,7 @@ enable/disable. Email ``{accountId}@{project}.iam.gserviceaccount.com``; ``uniqu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from google.cloud.iam_admin_v1.types import iam
@@ -42,8 +43,10 @@ def project_of(parent: str) -> str:
     return match.group(1)
 
 
-def find(state: dict[str, Any], name: str) -> dict[str, Any]:
-    """The account named ``projects/{p|-}/serviceAccounts/{email|uniqueId}``, or NOT_FOUND."""
+def find(state: dict[str, Any], name: str,
+         visible: Callable[[dict[str, Any]], bool] = lambda record: True) -> dict[str, Any]:
+    """The account named ``projects/{p|-}/serviceAccounts/{email|uniqueId}``, or NOT_FOUND
+    (also while ``visible`` says a new account has not propagated to readers yet)."""
     match = _ACCOUNT_NAME.match(name)
     if not match:
         raise invalid(f"Invalid service account name '{name}'")
@@ -51,7 +54,7 @@ def find(state: dict[str, Any], name: str) -> dict[str, Any]:
     accounts = state["accounts"]
     record = accounts.get(key) or next(
         (a for a in accounts.values() if a["unique_id"] == key), None)
-    if record is None or project not in ("-", record["project_id"]):
+    if record is None or project not in ("-", record["project_id"]) or not visible(record):
         raise not_found(f"Service account {name} does not exist.")
     return record
 
@@ -87,19 +90,24 @@ class Accounts:
         self._state["accounts"][email] = record
         return to_message(record)
 
+    def _visible(self, name: str) -> dict[str, Any]:
+        """A read: the account, NOT_FOUND while it has not propagated."""
+        return find(self._state, name, self._svc.visible)
+
     def get(self, request: iam.GetServiceAccountRequest) -> iam.ServiceAccount:
-        return to_message(find(self._state, request.name))
+        return to_message(self._visible(request.name))
 
     def list(self, request: iam.ListServiceAccountsRequest) -> iam.ListServiceAccountsResponse:
         project = project_of(request.name)
-        mine = [a for a in self._state["accounts"].values() if a["project_id"] == project]
+        mine = [a for a in self._state["accounts"].values()
+                if a["project_id"] == project and self._svc.visible(a)]
         chosen, token = page(mine, key=lambda a: a["email"], size=request.page_size,
                              token=request.page_token)
         return iam.ListServiceAccountsResponse(accounts=[to_message(a) for a in chosen],
                                                next_page_token=token)
 
     def patch(self, request: iam.PatchServiceAccountRequest) -> iam.ServiceAccount:
-        record = find(self._state, request.service_account.name)
+        record = self._visible(request.service_account.name)
         paths = list(request.update_mask.paths)
         if not paths:
             raise invalid("update_mask must name at least one field (display_name, description)")
@@ -122,7 +130,7 @@ class Accounts:
         return self._set_disabled(request.name, True)
 
     def _set_disabled(self, name: str, disabled: bool) -> empty_pb2.Empty:
-        record = find(self._state, name)
+        record = self._visible(name)
         if record["disabled"] != disabled:
             record["disabled"] = disabled
             record["etag"] = new_etag(self._state)

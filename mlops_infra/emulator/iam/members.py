@@ -46,3 +46,15 @@ def member_exists(accounts: dict[str, dict[str, Any]], member: str, *, now: floa
         return True
     account = accounts.get(email)
     return account is not None and now - account["create_time"] >= propagation_delay
+
+
+def project_of_name(name: str) -> str | None:
+    """``projects/P/...`` -> P; ``projects/-/serviceAccounts/x@P.iam...`` -> P; else ``None``."""
+    parts = name.split("/")
+    if len(parts) < 2 or parts[0] != "projects":
+        return None
+    if parts[1] != "-":
+        return parts[1]
+    email = parts[3] if len(parts) > 3 else ""
+    domain = email.partition("@")[2]
+    return domain[: -len(SA_DOMAIN)] if domain.endswith(SA_DOMAIN) else None

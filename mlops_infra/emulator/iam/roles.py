@@ -1,9 +1,13 @@
 """Custom roles of projects and organizations, with IAM's soft delete.
 
 ``DeleteRole`` only marks a role ``deleted``: it stays readable (``GetRole``, and
-``ListRoles`` with ``show_deleted``), ``UndeleteRole`` restores it, and for 7 days its id
-cannot be used again (``CreateRole`` answers FAILED_PRECONDITION); after that it is purged
-and the id is free. ``ListRoles`` defaults to the BASIC view (no ``included_permissions``).
+``ListRoles`` with ``show_deleted``) and ``UndeleteRole`` restores it for 7 days. Then it is
+permanently deleted: a 30-day purge during which it can be neither read nor undeleted
+(NOT_FOUND) and its id cannot be reused (``CreateRole`` FAILED_PRECONDITION); about 37 days
+after the deletion the id is free again. Sources: IAM v1 discovery ``roles.delete`` ("You
+have 7 days to undelete the custom role. After 7 days ... permanently deleted and cannot be
+recovered") and the IAM custom-roles guide ("After the role has been permanently deleted, 37
+days after the initial deletion request, you can create a new role using the same role ID"). ``ListRoles`` defaults to the BASIC view (no ``included_permissions``).
 Predefined roles (``roles/...``) are answered by ``GetRole`` with a stub; their list is empty.
 """
 
@@ -28,6 +32,7 @@ from mlops_infra.emulator.iam.common import (
 )
 
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
+PURGE_SECONDS = 30 * 24 * 3600
 _PARENT = re.compile(r"^(projects|organizations)/[^/]+$")
 _ROLE_ID = re.compile(r"^[a-zA-Z0-9_.]{3,64}$")
 _CUSTOM_NAME = re.compile(r"^(projects|organizations)/[^/]+/roles/[^/]+$")
@@ -59,6 +64,10 @@ class Roles:
         if not _ROLE_ID.match(request.role_id):
             raise invalid(f"Invalid role_id '{request.role_id}': 3-64 letters, digits, '_' or '.'")
         name = f"{request.parent}/roles/{request.role_id}"
+        if self._purging(name):
+            raise precondition(f"You can't create a role with role_id ({request.role_id}): a role "
+                               f"with that role_id in {request.parent} was deleted and is being "
+                               "purged; the id can be used again about 37 days after the deletion")
         existing = self._lookup(name)
         if existing is not None and existing["deleted"]:
             raise precondition(f"You can't create a role with role_id ({request.role_id}) where "
@@ -126,12 +135,23 @@ class Roles:
         return to_message(record)
 
     # -- lookups ------------------------------------------------------------------------
+    def _deleted_for(self, record: dict[str, Any] | None) -> float | None:
+        if not record or not record["deleted"]:
+            return None
+        return float(self._svc.clock() - record["delete_time"])
+
+    def _purging(self, name: str) -> bool:
+        """Past its 7 undelete days, within its 30-day purge: invisible, id not reusable."""
+        age = self._deleted_for(self._roles.get(name))
+        return age is not None and SOFT_DELETE_SECONDS <= age < SOFT_DELETE_SECONDS + PURGE_SECONDS
+
     def _lookup(self, name: str) -> dict[str, Any] | None:
-        """The role (deleted or not), purging it when its 7 undelete days are over."""
+        """The role (deleted or not); ``None`` once past its undelete days (gone for good)."""
         record = self._roles.get(name)
-        if record and record["deleted"] and \
-                self._svc.clock() - record["delete_time"] >= SOFT_DELETE_SECONDS:
-            del self._roles[name]
+        age = self._deleted_for(record)
+        if age is not None and age >= SOFT_DELETE_SECONDS:
+            if age >= SOFT_DELETE_SECONDS + PURGE_SECONDS:
+                del self._roles[name]
             return None
         return record
 

@@ -1,9 +1,13 @@
 """``IamService``: the IAM admin API's RPC table, state and the member-existence check.
 
 State (JSON, persisted like the HTTP services): ``accounts`` by email, ``roles`` by full
-name, ``policies`` (service-account IAM policies) by email, and counters. Two knobs are
-not state: ``propagation_delay`` (seconds during which a new service account "does not
-exist" for bindings) and ``clock`` (the time source; tests may replace it to jump days).
+name, ``policies`` (service-account IAM policies) by email, and counters. Not state: the
+owning emulator's ``Delays.service_account`` (IAM reads are eventually consistent,
+google/iam/admin/v1/iam.proto: for that long a new account is invisible to get, list,
+getIamPolicy, setIamPolicy, patch, enable/disable - NOT_FOUND - and "does not exist" for
+bindings anywhere), ``propagation_delay`` (that delay when the service runs standalone) and
+``clock`` (the time source; tests may replace it to jump days). The API is
+``iam.googleapis.com``, off in a new project.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class IamService(GrpcService):
 
     name = "iam"
     full_name = "google.iam.admin.v1.IAM"
+    api = "iam.googleapis.com"
+    api_title = "Identity and Access Management (IAM) API"
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,10 +44,40 @@ class IamService(GrpcService):
     def initial_state(self) -> dict[str, Any]:
         return {"accounts": {}, "roles": {}, "policies": {}}
 
+    @property
+    def visibility_delay(self) -> float:
+        """Seconds a new service account stays invisible (eventual consistency)."""
+        if self.emulator is not None:
+            return float(self.emulator.delays.service_account)
+        return self.propagation_delay
+
+    def visible(self, record: dict[str, Any]) -> bool:
+        return self.clock() - record["create_time"] >= self.visibility_delay
+
     def member_exists(self, member: str) -> bool:
         """Whether an IAM binding may name ``member`` now (see ``members``)."""
-        return members.member_exists(self.state["accounts"], member, now=self.clock(),
-                                     propagation_delay=self.propagation_delay)
+        return self.member_error(member) is None
+
+    def member_error(self, member: str) -> str | None:
+        """Google's 400 message when bindings may not name ``member`` now, else ``None``."""
+        if members.member_exists(self.state["accounts"], member, now=self.clock(),
+                                 propagation_delay=self.visibility_delay):
+            return None
+        return f"Service account {member.partition(':')[2]} does not exist."
+
+    def member_error_anywhere(self, member: str) -> str | None:
+        """``member_error`` plus the emulator-wide checks (Workload Identity pools)."""
+        if self.emulator is not None:
+            return self.emulator.member_error(member)  # type: ignore[no-any-return]
+        return self.member_error(member)
+
+    def project_of_rpc(self, rpc: str, request: Any) -> str | None:
+        """The project of the resource an RPC names (from the account's email for ``-``)."""
+        name = (getattr(request, "name", "") or getattr(request, "parent", "")
+                or getattr(request, "resource", ""))
+        if not name and hasattr(request, "service_account"):
+            name = request.service_account.name
+        return members.project_of_name(str(name))
 
     def rpcs(self) -> list[Rpc]:
         a, r, p = self._accounts, self._roles, self._policies

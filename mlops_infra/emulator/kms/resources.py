@@ -23,13 +23,17 @@ DEFAULT_ALGORITHM = {"ENCRYPT_DECRYPT": "GOOGLE_SYMMETRIC_ENCRYPTION",
                      "ASYMMETRIC_DECRYPT": "RSA_DECRYPT_OAEP_2048_SHA256",
                      "RAW_ENCRYPT_DECRYPT": "AES_256_GCM", "MAC": "HMAC_SHA256",
                      "KEY_ENCAPSULATION": "ML_KEM_768"}
-MIN_ROTATION = 86400                      # one day
-DESTROY_SCHEDULED = "2592000s"            # 30 days, the API default
-# Fields a PATCH may name in its updateMask.
-UPDATABLE = frozenset({"labels", "rotationPeriod", "nextRotationTime", "versionTemplate.algorithm",
-                       "destroyScheduledDuration"})
+# cloudkms v1 discovery, CryptoKey.rotationPeriod: "Must be at least 24 hours and at most
+# 876,000 hours. If rotation_period is set, next_rotation_time must also be set."
+MIN_ROTATION = 86400
+MAX_ROTATION = 876_000 * 3600
+DESTROY_SCHEDULED = "2592000s"            # "If not specified at creation time, ... 30 days"
+# Fields a PATCH may name in its updateMask (googleapis google/cloud/kms/v1/resources.proto:
+# destroy_scheduled_duration, purpose, import_only, crypto_key_backend are IMMUTABLE; name,
+# create_time, primary are OUTPUT_ONLY).
+UPDATABLE = frozenset({"labels", "rotationPeriod", "nextRotationTime", "versionTemplate.algorithm"})
 IMMUTABLE = frozenset({"purpose", "versionTemplate.protectionLevel", "importOnly", "name",
-                       "createTime", "primary"})
+                       "createTime", "primary", "destroyScheduledDuration", "cryptoKeyBackend"})
 
 
 def check_id(value: str | None, what: str) -> str:
@@ -100,16 +104,19 @@ _WRITABLE = frozenset({"purpose", "rotationPeriod", "nextRotationTime", "version
 
 
 def check_rotation(key: dict[str, Any]) -> None:
-    """Rotation only for symmetric keys, at least a day; a next rotation time is filled in."""
+    """Rotation only for symmetric keys, 24 h to 876,000 h, always with a next rotation time."""
     if "rotationPeriod" not in key:
         return
     if key["purpose"] != "ENCRYPT_DECRYPT":
         raise HttpError(400, "Automatic rotation is only supported for ENCRYPT_DECRYPT keys")
     period = seconds(key["rotationPeriod"], "rotationPeriod")
-    if period < MIN_ROTATION:
-        raise HttpError(400, f"rotationPeriod must be at least {MIN_ROTATION}s")
+    if not MIN_ROTATION <= period <= MAX_ROTATION:
+        raise HttpError(400, f"rotationPeriod must be between {MIN_ROTATION}s (24 hours) and "
+                             f"{MAX_ROTATION}s (876,000 hours)")
+    if not key.get("nextRotationTime"):
+        raise HttpError(400, "CryptoKey.next_rotation_time must be set when "
+                             "CryptoKey.rotation_period is set.")
     key["rotationPeriod"] = f"{period}s"
-    key.setdefault("nextRotationTime", rfc3339(time.time() + period))
 
 
 def new_version(key: dict[str, Any], number: int) -> dict[str, Any]:

@@ -4,8 +4,12 @@ Semantics kept: key rings and keys cannot be deleted (no DELETE routes); creatin
 existing one is 409; a key's ``purpose`` and protection level are immutable (a PATCH naming
 them is 400); a symmetric key gets version 1 as its ``primary`` unless
 ``skipInitialVersionCreation``; destroying a version schedules it (``DESTROY_SCHEDULED``,
-``destroyTime`` 30 days on); key IAM policies have etags (see ``policy.py``). Service-account
-members are validated with ``emulator.member_exists`` when the emulator has it.
+``destroyTime`` 30 days on); key IAM policies have etags, conditions and versions (see
+``policy.py``); members are validated with ``emulator.member_error`` when the emulator has it.
+``key_use_error`` tells other services (Cloud Storage, BigQuery) whether a service agent may
+use a key for CMEK yet: it needs ``roles/cloudkms.cryptoKeyEncrypterDecrypter``, granted at
+least ``Delays.iam_policy`` seconds ago (IAM propagation,
+https://cloud.google.com/iam/docs/access-change-propagation).
 
 State (JSON): ``keyRings`` name -> ring; ``cryptoKeys`` name -> key (``primary`` kept by
 version name); ``versions`` key name -> [version]; ``policies`` key name -> policy.
@@ -21,6 +25,7 @@ from mlops_infra.emulator.core import HttpError, Request, Route, Service
 from mlops_infra.emulator.kms import policy, resources
 from mlops_infra.emulator.util import int_param, page, rfc3339
 
+ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 KR = "/v1/projects/{project}/locations/{location}/keyRings"
 CK = KR + "/{keyRing}/cryptoKeys"
 CKV = CK + "/{cryptoKey}/cryptoKeyVersions"
@@ -30,7 +35,8 @@ class KmsService(Service):
     """Key rings, crypto keys, versions and crypto-key IAM of the Cloud KMS API v1."""
 
     name = "kms"
-    emulator: Any = None   # the owning Emulator when it sets it (for ``member_exists``)
+    api = "cloudkms.googleapis.com"
+    api_title = "Cloud Key Management Service (KMS) API"
 
     def initial_state(self) -> dict[str, Any]:
         return {"keyRings": {}, "cryptoKeys": {}, "versions": {}, "policies": {}}
@@ -51,6 +57,19 @@ class KmsService(Service):
             Route("GET", CKV, self.list_versions),
             Route("GET", CKV + "/{version}", self.get_version),
         ]
+
+    def project_of(self, request: Request) -> str | None:
+        return request.params.get("project")
+
+    def key_use_error(self, key_name: str, member: str) -> str | None:
+        """Why ``member`` cannot encrypt with ``key_name`` yet (``None``: it can)."""
+        if key_name not in self.state["cryptoKeys"]:
+            return "missing"
+        since = policy.granted_since(self.state["policies"], key_name, ENCRYPTER_DECRYPTER, member)
+        if since is None:
+            return "not granted"
+        delay = self.emulator.delays.iam_policy if self.emulator is not None else 0.0
+        return None if time.time() >= since + delay else "propagating"
 
     # -- key rings ------------------------------------------------------------------------
     def create_key_ring(self, request: Request) -> dict[str, Any]:
@@ -125,16 +144,18 @@ class KmsService(Service):
 
     # -- IAM ------------------------------------------------------------------------------
     def get_iam_policy(self, request: Request) -> dict[str, Any]:
-        return policy.get(self.state["policies"], self._key(request)["name"])
+        version = int_param(request.query, "options.requestedPolicyVersion") or 0
+        return policy.get(self.state["policies"], self._key(request)["name"],
+                          requested_version=version)
 
     def set_iam_policy(self, request: Request) -> dict[str, Any]:
         key = self._key(request)
         return policy.put(self.state["policies"], key["name"], _object(request).get("policy"),
-                          member_exists=self._member_check())
+                          member_error=self._member_check())
 
     # -- helpers --------------------------------------------------------------------------
-    def _member_check(self) -> Callable[[str], bool] | None:
-        return getattr(self.emulator, "member_exists", None)
+    def _member_check(self) -> Callable[[str], str | None] | None:
+        return getattr(self.emulator, "member_error", None)
 
     def _add_version(self, key: dict[str, Any]) -> dict[str, Any]:
         versions = self.state["versions"][key["name"]]

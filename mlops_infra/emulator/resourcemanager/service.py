@@ -5,9 +5,11 @@ Every project id "exists" (no create needed): its ``projectNumber`` is derived f
 project's policy has one binding, ``roles/owner`` for ``user:owner@example.com`` (a real
 project always has an owner). Policy semantics are in ``policy.py``: the etag changes on
 every set, a stale etag is 409 ABORTED, ``auditConfigs`` round-trip (set only when the
-``updateMask`` names them; Google's default mask is ``bindings,etag``), and
-``serviceAccount:`` members are checked with ``emulator.member_exists`` when the owning
-emulator offers it (400 "Service account X does not exist.").
+``updateMask`` names them; Google's default mask is ``bindings,etag``), members are checked
+with ``emulator.member_error`` when the owning emulator offers it (400 "Service account X does
+not exist.", 400 "Identity Pool does not exist (P.svc.id.goog)..."), and conditional bindings
+follow the policy-version rules of ``policy.py``. The API is ``cloudresourcemanager``, which is
+not enabled by default in a new project.
 
 Test knob: ``set_policy_interference(resource, n=1, role=..., member=...)`` makes the next
 ``n`` setIamPolicy calls on ``resource`` (``projects/P``) first apply someone else's write
@@ -33,7 +35,8 @@ class ResourceManagerService(Service):
     """Projects (read-only, all exist) and their IAM policies."""
 
     name = "resourcemanager"
-    emulator: Any = None   # the owning Emulator when it sets it (for ``member_exists``)
+    api = "cloudresourcemanager.googleapis.com"
+    api_title = "Cloud Resource Manager API"
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +52,12 @@ class ResourceManagerService(Service):
             Route("POST", P + ":getIamPolicy", self.get_iam_policy),
             Route("POST", P + ":setIamPolicy", self.set_iam_policy),
         ]
+
+    def project_of(self, request: Request) -> str | None:
+        value = request.params.get("project", "")
+        if value.isdigit():
+            return next((pid for pid, num in self.state["projects"].items() if num == value), None)
+        return value or None
 
     # -- knobs --------------------------------------------------------------------------
     def set_policy_interference(self, resource: str, *, n: int = 1,
@@ -68,7 +77,7 @@ class ResourceManagerService(Service):
     def get_iam_policy(self, request: Request) -> dict[str, Any]:
         project = self._project_id(request)
         options = _body(request).get("options") or {}
-        version = int(options.get("requestedPolicyVersion") or 1)
+        version = int(options.get("requestedPolicyVersion") or 0)
         return policy.render(self._stored(project), requested_version=version)
 
     def set_iam_policy(self, request: Request) -> dict[str, Any]:
@@ -82,9 +91,9 @@ class ResourceManagerService(Service):
                                  "read-modify-write with exponential backoff.",
                             status="ABORTED", reason="aborted")
         mask = policy.parse_mask(body.get("updateMask"))
-        checker = getattr(self.emulator, "member_exists", None)
+        checker = getattr(self.emulator, "member_error", None)
         self.state["policies"][project] = policy.replace(stored, wanted, mask=mask,
-                                                         member_exists=checker)
+                                                         member_error=checker)
         return policy.render(self.state["policies"][project], requested_version=3)
 
     # -- helpers ------------------------------------------------------------------------

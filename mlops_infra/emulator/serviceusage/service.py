@@ -1,16 +1,18 @@
 """The Service Usage v1 service: API enablement per project, with long-running operations.
 
-Semantics kept: a fresh project has **no** API enabled (only what the state says) - unlike
-GCP, where new projects start with a handful, so tests see every enablement explicitly.
-``enable``/``disable``/``batchEnable`` answer an operation; the service's state changes when
-the operation is done (see ``emulator.operations``; duration set with
-``Emulator.set_operation_duration``). Enabling an enabled API answers GCP's already-done
-``operations/noop.DONE_OPERATION``. ``list`` knows only APIs that were ever enabled here (GCP
-would list every public API as DISABLED); ``filter=state:ENABLED|DISABLED`` is honoured.
-Service dependencies (enabling one enables others) are not modelled.
+Semantics kept (enablement state lives in the emulator's ``Platform``, shared with the API
+gate of every other service): a fresh project has Google's default-enabled APIs on
+(``platform.DEFAULT_ENABLED``) and everything else off. ``enable``/``disable``/``batchEnable``
+answer an operation lasting ``Delays.operation_for("serviceusage")``; the API's state changes
+when the operation is done, and an enabled API is usable by the other services only
+``Delays.api_enablement`` seconds later (their 403 SERVICE_DISABLED until then). Enabling an
+enabled API answers GCP's already-done ``operations/noop.DONE_OPERATION``. ``list`` knows the
+default-enabled APIs and those ever changed here (GCP would list every public API as
+DISABLED); ``filter=state:ENABLED|DISABLED`` is honoured. Service dependencies (enabling one
+enables others) are not modelled.
 
-State (JSON): ``projects`` project -> api -> state; ``operations`` name -> stored op;
-``sequence`` numbers operations.
+State (JSON): ``operations`` name -> stored op; ``sequence`` numbers operations (API states
+are in the platform state).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from mlops_infra.emulator import operations
 from mlops_infra.emulator.core import HttpError, Request, Route, Service
+from mlops_infra.emulator.platform import Platform
 from mlops_infra.emulator.util import int_param, page
 
 SV = "/v1/projects/{project}/services"
@@ -33,9 +36,30 @@ class ServiceUsageService(Service):
     """``services.*`` and ``operations.get`` of the Service Usage API v1."""
 
     name = "serviceusage"
+    api = "serviceusage.googleapis.com"
+    api_title = "Service Usage API"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._own_platform = Platform(api_delay=lambda: 0.0)
 
     def initial_state(self) -> dict[str, Any]:
-        return {"projects": {}, "operations": {}, "sequence": 0}
+        return {"operations": {}, "sequence": 0}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        legacy = state.pop("projects", None)          # states saved before the platform existed
+        super().load_state(state)
+        for project, apis in (legacy or {}).items():
+            for api, value in apis.items():
+                if value == "ENABLED" and self.platform.api_state(project, api) != "ENABLED":
+                    self.platform.preenable(project, [api])
+
+    @property
+    def platform(self) -> Platform:
+        return self.emulator.platform if self.emulator is not None else self._own_platform
+
+    def project_of(self, request: Request) -> str | None:
+        return request.params.get("project")
 
     def routes(self) -> list[Route]:
         return [
@@ -47,10 +71,6 @@ class ServiceUsageService(Service):
             Route("GET", "/v1/operations/{operation}", self.get_operation),
         ]
 
-    def dispatch(self, request: Request) -> Any:
-        self._settle()
-        return super().dispatch(request)
-
     # -- services -------------------------------------------------------------------------
     def get_service(self, request: Request) -> dict[str, Any]:
         project, api = request.params["project"], _api(request.params["service"])
@@ -59,8 +79,8 @@ class ServiceUsageService(Service):
     def list_services(self, request: Request) -> dict[str, Any]:
         project = request.params["project"]
         wanted = _state_filter(request.query.get("filter", ""))
-        known = self.state["projects"].get(project, {})
-        found = [render(project, api, state) for api, state in known.items()
+        states = {api: self._state_of(project, api) for api in self.platform.known_apis(project)}
+        found = [render(project, api, state) for api, state in states.items()
                  if wanted is None or state == wanted]
         chosen, token = page(found, key=lambda s: s["name"],
                              max_results=_page_size(request), token=request.query.get("pageToken"),
@@ -102,23 +122,19 @@ class ServiceUsageService(Service):
             return _noop(project, apis, target, response_type)
         self.state["sequence"] += 1
         name = f"operations/acat.p2-{self.state['sequence']:06d}"
-        op = operations.start(self.state["operations"], name=name,
-                              effect={"project": project, "apis": apis, "state": target},
+        op = operations.start(self.state["operations"], name=name, duration=self._duration(),
                               response=_response(project, apis, target, response_type),
                               metadata=_metadata(project, apis))
-        self._settle()
+        for api in apis:                       # takes effect when the operation is done
+            self.platform.change_api(project, api, target, at=op["doneAt"])
         return operations.render(op)
 
-    def _settle(self) -> None:
-        """Apply the effect of every operation that has finished since the last request."""
-        for op in operations.due(self.state["operations"]):
-            effect = op["effect"]
-            known = self.state["projects"].setdefault(effect["project"], {})
-            for api in effect["apis"]:
-                known[api] = effect["state"]
+    def _duration(self) -> float:
+        delays = self.emulator.delays if self.emulator is not None else None
+        return delays.operation_for(self.name) if delays is not None else 0.0
 
     def _state_of(self, project: str, api: str) -> str:
-        return self.state["projects"].get(project, {}).get(api, "DISABLED")
+        return self.platform.api_state(project, api)
 
 
 def render(project: str, api: str, state: str) -> dict[str, Any]:

@@ -1,4 +1,28 @@
-"""Bucket resources: validation, server-set defaults, merge-patch and rendering."""
+"""Bucket resources: validation, server-set defaults, merge-patch and rendering.
+
+Server-set defaults and their sources:
+
+| field | default | source |
+|---|---|---|
+| ``location`` | ``US`` (upper-cased) | storage v1 discovery ``Bucket.location``: "Defaults to US" |
+| ``storageClass`` | ``STANDARD`` | https://cloud.google.com/storage/docs/storage-classes ("default storage class") |
+| ``rpo`` | ``DEFAULT`` | magic-modules resource_storage_bucket ``rpo`` (Computed; "Value 'DEFAULT'") |
+| ``softDeletePolicy.retentionDurationSeconds`` | ``604800`` | magic-modules resource_storage_bucket ("Default value is 604800") |
+| ``iamConfiguration.uniformBucketLevelAccess.lockedTime`` | enable time + 90 days | discovery ``lockedTime`` ("deadline for changing ... from true to false"); https://cloud.google.com/storage/docs/uniform-bucket-level-access (90 days) |
+| ``iamConfiguration.publicAccessPrevention`` | ``inherited`` | discovery ``publicAccessPrevention`` |
+| ``id``, ``projectNumber``, ``generation``, ``metageneration``, ``etag``, ``timeCreated``, ``updated``, ``locationType``, ``selfLink`` | output only | discovery ``Bucket`` (server-set fields) |
+
+Conflicts answered with Google's 400 (checked on the bucket as it would become):
+* object versioning together with a retention policy ("Object versioning cannot be enabled on
+  a bucket with a retention policy", Sonar RSPEC-6412;
+  terraform-google-modules/terraform-example-foundation#898);
+* a soft-delete retention other than 0 (off) or 7 to 90 days
+  (https://cloud.google.com/storage/docs/soft-delete#retention-duration);
+* ``rpo: ASYNC_TURBO`` outside a dual-region (storage v1 discovery ``Bucket.rpo``, magic-modules
+  resource_storage_bucket: "Turbo Replication is only for buckets in dual-regions");
+* a locked retention policy at insertion ("Retention Policy should not set/unset lock at
+  insertion time", GoogleCloudPlatform/magic-modules#3181).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +47,7 @@ DUAL_REGIONS = frozenset({"NAM4", "EUR4", "ASIA1", "EUR5", "EUR7", "EUR8", "NAM7
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _UBLA_LOCK_SECONDS = 90 * 24 * 3600
 _DEFAULT_SOFT_DELETE = "604800"
+_SOFT_DELETE_RANGE = range(7 * 86400, 90 * 86400 + 1)
 
 # Real GCS answers with this canonical selfLink whatever endpoint was called; using our own
 # ephemeral address would make outputs differ between emulator runs.
@@ -46,6 +71,9 @@ def new_bucket(body: dict[str, Any], *, project: str, generation: int) -> dict[s
     name = validate_name(body.get("name"))
     now = time.time()
     user = {k: copy.deepcopy(v) for k, v in body.items() if k in WRITABLE and v is not None}
+    if (user.get("retentionPolicy") or {}).get("isLocked"):
+        raise HttpError(400, f"Retention Policy should not set/unset lock at insertion time for "
+                             f"bucket '{name}'", reason="invalid")
     bucket = _normalise(user, previous=None, now=now)
     bucket.update({"name": name, "id": name, "projectNumber": project_number(project),
                    "generation": str(generation), "timeCreated": rfc3339(now)})
@@ -112,7 +140,17 @@ def _normalise(user: dict[str, Any], *, previous: dict[str, Any] | None,
     for key in ("labels", "lifecycle", "encryption", "versioning"):
         if not _non_empty(bucket.get(key)):
             bucket.pop(key, None)
+    _check_conflicts(bucket)
     return bucket
+
+
+def _check_conflicts(bucket: dict[str, Any]) -> None:
+    if (bucket.get("versioning") or {}).get("enabled") and bucket.get("retentionPolicy"):
+        raise HttpError(400, "A bucket cannot have both a retention policy and object "
+                             "versioning enabled.", reason="invalid")
+    if bucket["rpo"] == "ASYNC_TURBO" and bucket["locationType"] != "dual-region":
+        raise HttpError(400, "The rpo ASYNC_TURBO (Turbo Replication) is only supported for "
+                             "dual-region buckets.", reason="invalid")
 
 
 def _location_type(location: str) -> str:
@@ -139,6 +177,10 @@ def _iam_configuration(value: Any, previous: dict[str, Any] | None, now: float) 
 def _soft_delete(value: Any, previous: dict[str, Any] | None, now: float) -> dict[str, Any]:
     policy = value if isinstance(value, dict) else {}
     seconds = str(int(policy.get("retentionDurationSeconds", _DEFAULT_SOFT_DELETE)))
+    if int(seconds) != 0 and int(seconds) not in _SOFT_DELETE_RANGE:
+        raise HttpError(400, f"Invalid argument: softDeletePolicy.retentionDurationSeconds "
+                             f"{seconds} must be 0 (off) or between 604800 (7 days) and "
+                             "7776000 (90 days).", reason="invalid")
     before = (previous or {}).get("softDeletePolicy") or {}
     same = before.get("retentionDurationSeconds") == seconds
     return {"retentionDurationSeconds": seconds,

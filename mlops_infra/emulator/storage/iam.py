@@ -4,8 +4,9 @@ The policy lives with its bucket (``state["buckets"][name]["iam"]``), so it goes
 bucket goes. A new bucket's policy holds GCS's legacy convenience bindings
 (``projectOwner:P``/``projectEditor:P`` -> ``roles/storage.legacyBucketOwner``,
 ``projectViewer:P`` -> ``roles/storage.legacyBucketReader``). The etag changes on every set;
-a PUT whose body carries a stale etag is 412 ``conditionNotMet`` (as GCS answers);
-``serviceAccount:`` members are checked with ``emulator.member_exists`` when offered.
+a PUT whose body carries a stale etag is 412 ``conditionNotMet`` (as GCS answers); members
+are checked with ``emulator.member_error`` when offered; conditions and policy versions as in
+``resourcemanager/policy.py`` (``optionsRequestedPolicyVersion``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def routes(service: StorageService) -> list[Route]:
 
 def get_policy(service: StorageService, request: Request) -> dict[str, Any]:
     entry = _entry(service, request)
-    version = int_param(request.query, "optionsRequestedPolicyVersion") or 1
+    version = int_param(request.query, "optionsRequestedPolicyVersion") or 0
     return _render(entry, policy.render(_stored(entry), requested_version=version))
 
 
@@ -42,8 +43,8 @@ def set_policy(service: StorageService, request: Request) -> dict[str, Any]:
     if policy.is_stale(stored, body):
         raise HttpError(412, "At least one of the pre-conditions you specified did not hold.",
                         reason="conditionNotMet")
-    checker = getattr(getattr(service, "emulator", None), "member_exists", None)
-    entry["iam"] = policy.replace(stored, body, member_exists=checker)
+    checker = getattr(getattr(service, "emulator", None), "member_error", None)
+    entry["iam"] = policy.replace(stored, body, member_error=checker)
     return _render(entry, policy.render(entry["iam"], requested_version=3))
 
 

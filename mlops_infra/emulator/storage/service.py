@@ -1,5 +1,11 @@
 """The Cloud Storage service: routes and the state they act on.
 
+A bucket created or changed with a default KMS key needs the project's Cloud Storage service
+agent to hold ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on the key, granted long enough
+ago to have propagated (checked with the KMS service when it runs): otherwise Google's 403
+"Permission denied on Cloud KMS key..." (GoogleCloudPlatform/magic-modules#3747,
+hashicorp/terraform-provider-google#10310).
+
 State (JSON): ``buckets`` name -> {project, bucket}; ``objects`` bucket -> name -> versions
 (oldest first; the live one, if any, is last and has no ``timeDeleted``); ``lastGeneration``.
 """
@@ -24,6 +30,17 @@ class StorageService(Service):
     """Buckets and objects of the Cloud Storage JSON API v1."""
 
     name = "storage"
+    api = "storage.googleapis.com"
+    api_title = "Cloud Storage API"
+
+    def project_of(self, request: Request) -> str | None:
+        if "project" in request.params:
+            return request.params["project"]
+        bucket = request.params.get("bucket")
+        if bucket is None:
+            return request.query.get("project")
+        entry = self.state["buckets"].get(bucket)
+        return entry["project"] if entry else None
 
     def initial_state(self) -> dict[str, Any]:
         return {"buckets": {}, "objects": {}, "lastGeneration": 0}
@@ -67,6 +84,7 @@ class StorageService(Service):
             raise HttpError(409, "Your previous request to create the named bucket succeeded "
                                  "and you already own it.", reason="conflict")
         bucket = buckets.new_bucket(body, project=project, generation=self._next_generation())
+        self._check_kms_key(project, bucket)
         self.state["buckets"][name] = {"project": project, "bucket": bucket}
         self.state["objects"][name] = {}
         return buckets.render(bucket, base_url=request.base_url)
@@ -87,6 +105,8 @@ class StorageService(Service):
         current = self._bucket(request)
         check_metageneration(request.query, current)
         bucket = change(current, _body(request))
+        if _kms_key(bucket) != _kms_key(current):
+            self._check_kms_key(self.state["buckets"][current["name"]]["project"], bucket)
         self.state["buckets"][current["name"]]["bucket"] = bucket
         return buckets.render(bucket, base_url=request.base_url)
 
@@ -205,6 +225,16 @@ class StorageService(Service):
         else:
             history.remove(live)
 
+    def _check_kms_key(self, project: str, bucket: dict[str, Any]) -> None:
+        key = _kms_key(bucket)
+        kms = self.emulator.services.get("kms") if self.emulator is not None else None
+        if not key or kms is None:
+            return
+        if kms.key_use_error(key, f"serviceAccount:{_agent_email(project)}"):
+            raise HttpError(403, "Permission denied on Cloud KMS key. Please ensure that your "
+                                 "Cloud Storage service account has been authorized to use "
+                                 "this key.", reason="forbidden")
+
     def _next_generation(self) -> int:
         # Like GCS: microsecond timestamps, but strictly increasing even within a microsecond.
         generation = max(time.time_ns() // 1000, self.state["lastGeneration"] + 1)
@@ -214,11 +244,18 @@ class StorageService(Service):
 
 def _service_agent(request: Request) -> dict[str, Any]:
     """The project's Cloud Storage service agent (the identity that uses CMEK keys)."""
+    return {"kind": "storage#serviceAccount",
+            "email_address": _agent_email(request.params["project"])}
+
+
+def _agent_email(project: str) -> str:
     from mlops_infra.emulator.projects import project_number
 
-    number = project_number(request.params["project"])
-    return {"kind": "storage#serviceAccount",
-            "email_address": f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"}
+    return f"service-{project_number(project)}@gs-project-accounts.iam.gserviceaccount.com"
+
+
+def _kms_key(bucket: dict[str, Any]) -> str | None:
+    return (bucket.get("encryption") or {}).get("defaultKmsKeyName")
 
 
 def _is_live(version: dict[str, Any]) -> bool:

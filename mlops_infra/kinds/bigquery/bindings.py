@@ -8,10 +8,12 @@
 
 BigQuery v2 has no ``getIamPolicy`` for datasets (the client library offers it for tables
 only), so the dataset's ``access`` list is the policy: it is read as bindings, edited with
-the shared additive rules (``kinds/_iam_policy.py``), and written back with
-``update_dataset(ds, ["access"])`` carrying the etag read (``If-Match``: a concurrent change
-answers 412, which is re-read and redone). Entries that are not members (authorized
-``view``/``routine``/``dataset``) are kept untouched.
+the shared additive rules (``kinds/_iam_policy.py``), and written back as a PATCH of
+``access`` carrying the etag read (``If-Match``: a concurrent change answers 412, which is
+re-read and redone). Both use ``accessPolicyVersion=3`` (``_access.py``), so entries with an
+IAM ``condition`` are read as they are and kept apart: a conditional binding is its own
+entry, ours or someone else's, and survives our edits with its condition. Entries that are
+not members (authorized ``view``/``routine``/``dataset``) are kept untouched.
 
 Roles: ``roles/bigquery.dataViewer``/``dataEditor``/``dataOwner`` are stored as the basic
 ``READER``/``WRITER``/``OWNER`` (as the API reports them); other roles as written.
@@ -19,23 +21,25 @@ Members: ``user:``/``serviceAccount:`` -> ``userByEmail`` (an email ending in
 ``.gserviceaccount.com`` reads back as ``serviceAccount:``), ``group:`` -> ``groupByEmail``,
 ``domain:``, ``specialGroup:projectReaders`` etc. -> ``specialGroup``,
 ``allAuthenticatedUsers`` -> ``specialGroup``, anything else (``allUsers``, ``principal://``)
--> ``iamMember``. Conditions are not supported here. Do not also write ``access`` on the
+-> ``iamMember``. A binding may carry a ``condition``. Do not also write ``access`` on the
 ``bigquery.Dataset`` itself (that field is the whole list). Identity
 ``projects/P/datasets/D/iamBindings/ADDRESS``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, translate_errors
+from mlops_infra.kinds._base import translate_errors
 from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds._iam_policy import Binding, BindingsSpec, IamBindingsKind, valid_member
 from mlops_infra.kinds._names import DatasetId
+from mlops_infra.kinds.bigquery import _access
 
 BASIC_ROLES = {"READER": "roles/bigquery.dataViewer", "WRITER": "roles/bigquery.dataEditor",
                "OWNER": "roles/bigquery.dataOwner"}
@@ -55,13 +59,6 @@ class DatasetBinding(Binding):
             raise ValueError(f"not a dataset member: {bad[0]!r} (expected user:, group:, "
                              "serviceAccount:, domain:, specialGroup:, allAuthenticatedUsers ...)")
         return members
-
-    @field_validator("condition")
-    @classmethod
-    def _no_condition(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError("dataset access entries do not support IAM conditions")
-        return value
 
 
 class DatasetBindingsSpec(BindingsSpec):
@@ -88,9 +85,11 @@ def member_of(entry: dict[str, Any]) -> str | None:
     return entry.get("iamMember")
 
 
-def entry_of(role: str, member: str) -> dict[str, Any]:
-    """The access entry granting ``role`` to ``member``."""
+def entry_of(role: str, member: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The access entry granting ``role`` to ``member`` (under ``condition``, if any)."""
     entry: dict[str, Any] = {"role": _TO_BASIC.get(role, role)}
+    if condition:
+        entry["condition"] = dict(condition)
     prefix, _, value = member.partition(":")
     if member == "allAuthenticatedUsers":
         entry["specialGroup"] = member
@@ -103,7 +102,7 @@ def entry_of(role: str, member: str) -> dict[str, Any]:
 
 def access_to_policy(resource: dict[str, Any]) -> dict[str, Any]:
     """A dataset's REST resource as a policy: ``bindings``, ``etag`` and the ``otherAccess`` kept."""
-    bindings: dict[str, list[str]] = {}
+    bindings: dict[str, dict[str, Any]] = {}
     others = []
     for entry in resource.get("access") or []:
         member = member_of(entry)
@@ -111,13 +110,18 @@ def access_to_policy(resource: dict[str, Any]) -> dict[str, Any]:
             others.append(entry)
             continue
         role = BASIC_ROLES.get(entry.get("role", ""), entry.get("role", ""))
-        bindings.setdefault(role, []).append(member)
+        key = json.dumps([role, entry.get("condition")], sort_keys=True)
+        binding = bindings.setdefault(key, {"role": role, "members": []})
+        if entry.get("condition"):
+            binding["condition"] = entry["condition"]
+        binding["members"].append(member)
     return {"etag": resource.get("etag"), "otherAccess": others,
-            "bindings": [{"role": r, "members": m} for r, m in bindings.items()]}
+            "bindings": list(bindings.values())}
 
 
 def policy_to_access(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = [entry_of(b["role"], m) for b in policy.get("bindings", []) for m in b["members"]]
+    entries = [entry_of(b["role"], m, b.get("condition"))
+               for b in policy.get("bindings", []) for m in b["members"]]
     return entries + list(policy.get("otherAccess", []))
 
 
@@ -139,18 +143,14 @@ class DatasetBindings(IamBindingsKind):
         project, dataset = rid.parts["projects"], rid.parts["datasets"]
         with translate_errors(f"access of dataset {dataset}"):
             try:
-                found = self.clients.get(BIGQUERY, project).get_dataset(f"{project}.{dataset}", **CALL)
+                found = _access.get_dataset(self.clients.get(BIGQUERY, project), project, dataset)
             except NotFound:
                 return None
-        return access_to_policy(found.to_api_repr())
+        return access_to_policy(found)
 
     def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
-        from google.cloud import bigquery
-
         project, dataset = rid.parts["projects"], rid.parts["datasets"]
-        body = {"datasetReference": {"projectId": project, "datasetId": dataset},
-                "etag": policy["etag"], "access": policy_to_access(policy)}
         with translate_errors(f"access of dataset {dataset}"):
-            updated = self.clients.get(BIGQUERY, project).update_dataset(
-                bigquery.Dataset.from_api_repr(body), ["access"], **CALL)
-        return access_to_policy(updated.to_api_repr())
+            updated = _access.patch_access(self.clients.get(BIGQUERY, project), project, dataset,
+                                           access=policy_to_access(policy), etag=policy["etag"])
+        return access_to_policy(updated)

@@ -35,6 +35,7 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
+    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -50,6 +51,7 @@ from mlops_infra.kinds._names import (
     dataset_id_problem,
 )
 from mlops_infra.kinds._policy import CMEK_SETTINGS, DATASET_RULES, dataset_violations
+from mlops_infra.kinds.bigquery import _access
 
 _INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
 _ENTITY_KEYS = ("userByEmail", "groupByEmail", "domain", "specialGroup", "iamMember", "view",
@@ -116,7 +118,7 @@ class DatasetSpec(SpecModel):
     description: str | None = None
     friendlyName: str | None = None
     labels: dict[str, str] | None = None
-    defaultTableExpirationMs: int | None = Field(default=None, ge=0)
+    defaultTableExpirationMs: int | None = Field(default=None, ge=3_600_000)  # discovery: min 1 h
     defaultPartitionExpirationMs: int | None = Field(default=None, ge=0)
     access: list[AccessEntry] | None = None
     defaultEncryptionConfiguration: EncryptionConfiguration | None = None
@@ -144,10 +146,24 @@ def bq_location(value: Any) -> Any:
     return value.upper() if value.lower() in _MULTI_REGIONS else value.lower()
 
 
+_IAM_MEMBER_TYPES = {"user": "userByEmail", "group": "groupByEmail", "domain": "domain",
+                     "serviceAccount": "userByEmail"}
+
+
 def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An access entry as BigQuery reports it: basic roles, an ``iamMember`` that is a user,
+    group, domain or service account as that member type, emails lower-cased (magic-modules
+    Dataset.yaml ``string_to_lower_case``, DatasetAccess.yaml ``api_updated_member``)."""
     out = dict(entry)
     if isinstance(out.get("role"), str):
         out["role"] = _BASIC_ROLES.get(out["role"], out["role"])
+    kind, sep, value = str(out.get("iamMember", "")).partition(":")
+    if sep and kind in _IAM_MEMBER_TYPES and "${" not in value:
+        del out["iamMember"]
+        out[_IAM_MEMBER_TYPES[kind]] = value
+    for key in ("userByEmail", "groupByEmail", "domain"):
+        if isinstance(out.get(key), str) and "${" not in out[key]:
+            out[key] = out[key].lower()
     return out
 
 
@@ -156,8 +172,8 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
     if "location" in out:
         out["location"] = bq_location(out["location"])
     if isinstance(out.get("access"), list):
-        entries = [_access_entry(e) for e in out["access"]]
-        out["access"] = sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
+        entries = {json.dumps(_access_entry(e), sort_keys=True) for e in out["access"]}
+        out["access"] = [json.loads(e) for e in sorted(entries)]       # a set, as the API has it
     int64_at(out, _INT64_PATHS)
     return out
 
@@ -241,6 +257,7 @@ class Dataset(Kind):
         return dataset_violations(desired, policy)
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"datasets in {scope}"):
@@ -249,14 +266,14 @@ class Dataset(Kind):
             return {f"projects/{project}/datasets/{d.dataset_id}": dict(d._properties)
                     for d in items}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, ds = _parts(rid)
         from google.api_core.exceptions import NotFound
 
         with translate_errors(f"dataset {project}:{ds}"):
-            try:
-                return self.clients.get(BIGQUERY, project).get_dataset(
-                    _ref(project, ds), **CALL).to_api_repr()
+            try:   # accessPolicyVersion=3: conditional access entries read as they are
+                return _access.get_dataset(self.clients.get(BIGQUERY, project), project, ds)
             except NotFound:
                 return None
 
@@ -293,12 +310,21 @@ class Dataset(Kind):
         from google.cloud.bigquery import Dataset as BqDataset
 
         body = canonical(patch_body(desired, changes))
+        if "defaultTableExpirationMs" in body and body["defaultTableExpirationMs"] is None:
+            # bigquery v2 discovery: "To clear an existing default expiration with a PATCH
+            # request, set to 0" (a null is not documented to clear it).
+            body["defaultTableExpirationMs"] = "0"
+        access = body.pop("access", None)
+        client = self.clients.get(BIGQUERY, project)
         with translate_errors(f"dataset {project}:{ds}"):
+            if access is not None:   # at accessPolicyVersion=3, so conditional entries may be kept
+                _access.patch_access(client, project, ds, access=access, etag=None)
+            if not body:
+                return _access.get_dataset(client, project, ds)
             # A fresh object: no etag, so a retried patch after a lost response cannot 412.
             dataset = BqDataset(_ref(project, ds))
             dataset._properties.update(body)
-            return self.clients.get(BIGQUERY, project).update_dataset(
-                dataset, list(body), **CALL).to_api_repr()
+            return client.update_dataset(dataset, list(body), **CALL).to_api_repr()
 
     def delete(self, rid: ResourceId, *, force: bool) -> None:
         project, ds = _parts(rid)

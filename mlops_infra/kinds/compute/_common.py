@@ -2,8 +2,9 @@
 waiting on Compute ``Operation``s (with their errors raised as ``engine.errors``).
 
 Compute's own ``ExtendedOperation.result()`` polls with a client that ignores
-``api_endpoint``, so operations are polled here with ``GlobalOperationsClient`` /
-``RegionOperationsClient`` built with the same options (``Clients.compute_*_operations``).
+``api_endpoint``, so operations are waited on here with ``GlobalOperationsClient`` /
+``RegionOperationsClient`` built with the same options, using the API's blocking
+``operations.wait`` (DONE, or the state after about 2 minutes: then wait again).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mlops_infra.kinds._names import NETWORK_URL, rfc1035_problem
 API = "compute.googleapis.com"
 API_ROOT = "https://www.googleapis.com/compute/v1/"
 OPERATION_DEADLINE = 300.0
+WAIT_TIMEOUT = 150.0        # operations.wait answers within about 2 minutes
 _POLL_INTERVAL = 0.25
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_CODES = frozenset({"RESOURCE_NOT_READY", "RESOURCE_OPERATION_RATE_EXCEEDED",
@@ -104,14 +106,17 @@ def wait_for(clients: Any, operation: Any, *, project: str, region: str | None =
 
 def _poll(clients: Any, name: str, *, project: str, region: str | None,
           what: str) -> dict[str, Any] | None:
+    """One ``operations.wait``: the server blocks until DONE or about 2 minutes (compute v1
+    discovery, ``globalOperations.wait``), so the client's timeout is a little longer."""
+    call = {"retry": None, "timeout": WAIT_TIMEOUT}
     try:
         with translate_errors(f"{what}: operation {name}"):
             if region:
-                found = clients.get(COMPUTE_REGION_OPERATIONS).get(
-                    project=project, region=region, operation=name, **CALL)
+                found = clients.get(COMPUTE_REGION_OPERATIONS).wait(
+                    project=project, region=region, operation=name, **call)
             else:
-                found = clients.get(COMPUTE_GLOBAL_OPERATIONS).get(
-                    project=project, operation=name, **CALL)
+                found = clients.get(COMPUTE_GLOBAL_OPERATIONS).wait(
+                    project=project, operation=name, **call)
     except errors.TransientError:
         return None            # a blip while polling: poll again until the deadline
     op = to_dict(found)
@@ -161,11 +166,14 @@ def get_or_none(fn: Any, *, what: str, **kwargs: Any) -> dict[str, Any] | None:
             return None
 
 
-def list_all(fn: Any, *, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
-    """Every item of a paged ``list`` keyed by its selfLink's path after ``compute/v1/``."""
+def list_all(fn: Any, *, scope: str, what: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Every item of a paged ``list`` in ``scope``, keyed by ``SCOPE/NAME`` (its identity).
+
+    Keyed by name, never by cutting a host off ``selfLink``: an implementation that puts its
+    own host in selfLinks (an independent fake) must not make every resource look new.
+    """
     with translate_errors(what):
-        return {item["selfLink"][len(API_ROOT):]: item
-                for item in (to_dict(m) for m in fn(**kwargs, **CALL))}
+        return {f"{scope}/{item['name']}": item for item in (to_dict(m) for m in fn(**kwargs, **CALL))}
 
 
 class ComputeKind(Kind):

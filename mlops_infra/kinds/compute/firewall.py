@@ -12,6 +12,13 @@
 | ``logConfig``                | ``{enable, metadata}``                                       |
 | ``description``              |                                                              |
 
+The list fields (and ``allowed``/``denied``) are sets to the API (magic-modules
+Firewall.yaml ``is_set``): they are compared in a canonical order, so the order the server
+answers in is never a change. Spec errors, as the API would answer 400: ``sourceTags`` or
+``targetTags`` together with ``sourceServiceAccounts`` or ``targetServiceAccounts``, and more
+than 10 of either service-account list (compute v1 discovery ``Firewall``; Firewall.yaml
+``conflicts``, ``max_size: 10``).
+
 An update sends the whole rule (``PUT``): fields the spec does not write go back to their API
 defaults, so a rule never keeps a source or a port the spec no longer names. Outputs:
 ``name``, ``selfLink``, ``id``. Identity ``projects/P/global/firewalls/NAME``; no labels
@@ -27,7 +34,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS
 from mlops_infra.kinds._names import (
     PORT_PROTOCOLS,
@@ -39,6 +46,23 @@ from mlops_infra.kinds._names import (
 )
 from mlops_infra.kinds.compute import _common as common
 from mlops_infra.kinds.compute.firewall_policy import RULE, open_port_violations
+
+_SETS = ("sourceRanges", "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts",
+         "targetServiceAccounts")
+_MAX_SERVICE_ACCOUNTS = 10
+
+
+def as_sets(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its set-valued lists in one canonical order (sorted, no duplicates)."""
+    out = copy.deepcopy(body)
+    for key in _SETS:
+        if isinstance(out.get(key), list) and all(isinstance(v, str) for v in out[key]):
+            out[key] = sorted(set(out[key]))
+    for key in ("allowed", "denied"):
+        if isinstance(out.get(key), list):
+            out[key] = sorted(out[key], key=lambda e: (str(e.get("IPProtocol")).lower(),
+                                                       [str(p) for p in e.get("ports") or []]))
+    return out
 
 
 class ProtocolPorts(SpecModel):
@@ -105,6 +129,18 @@ class FirewallSpec(SpecModel):
             raise ValueError("write exactly one of 'allowed' and 'denied' (a non-empty list)")
         return self
 
+    @model_validator(mode="after")
+    def _tags_or_service_accounts(self) -> FirewallSpec:
+        tags = [k for k in ("sourceTags", "targetTags") if getattr(self, k)]
+        accounts = [k for k in ("sourceServiceAccounts", "targetServiceAccounts") if getattr(self, k)]
+        if tags and accounts:
+            raise ValueError(f"'{accounts[0]}' cannot be used together with '{tags[0]}' (the API "
+                             "refuses service accounts with source or target tags)")
+        for key in accounts:
+            if len(getattr(self, key)) > _MAX_SERVICE_ACCOUNTS:
+                raise ValueError(f"'{key}' may list at most {_MAX_SERVICE_ACCOUNTS} service accounts")
+        return self
+
 
 @register
 class Firewall(common.ComputeKind):
@@ -123,17 +159,22 @@ class Firewall(common.ComputeKind):
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         body = {"name": ctx.name, **copy.deepcopy(fields)}
         body["network"] = common.network_url(body["network"], project=ctx.project)
-        return body
+        return as_sets(body)
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return as_sets(live)
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return open_port_violations(desired, policy)
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
-        return common.list_all(self.clients.get(COMPUTE_FIREWALLS).list, project=project,
+        return common.list_all(self.clients.get(COMPUTE_FIREWALLS).list, project=project, scope=scope,
                                what=f"firewalls in projects/{project}")
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_FIREWALLS).get, what=self.describe(rid),
                                   project=rid.parts["project"], firewall=rid.parts["name"])

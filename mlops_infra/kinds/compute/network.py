@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, set_path, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS
 from mlops_infra.kinds.compute import _common as common
 
@@ -78,11 +78,13 @@ class Network(common.ComputeKind):
         return super().replace_reason(hard)
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
-        return common.list_all(self.clients.get(COMPUTE_NETWORKS).list, project=project,
+        return common.list_all(self.clients.get(COMPUTE_NETWORKS).list, project=project, scope=scope,
                                what=f"networks in projects/{project}")
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_NETWORKS).get, what=self.describe(rid),
                                   project=rid.parts["project"], network=rid.parts["name"])
@@ -105,8 +107,7 @@ class Network(common.ComputeKind):
         if any(c.path == "autoCreateSubnetworks" for c in changes):
             common.call(self.clients, client.switch_to_custom_mode_unary, project=project,
                         network=network, what=self.describe(rid))
-        body = _patch(changes)
-        if body:
+        for body in _patches(changes):
             common.call(self.clients, client.patch_unary, project=project, network=network,
                         what=self.describe(rid),
                         network_resource=common.to_message(compute_v1.Network, body))
@@ -130,6 +131,15 @@ class Network(common.ComputeKind):
                 raise
         common.wait_for(self.clients, op, project=project, what=self.describe(rid))
 
+
+
+def _patches(changes: FieldChanges) -> list[dict[str, Any]]:
+    """One PATCH per group of fields the API changes together: ``networks.patch`` "Only
+    routingConfig can be modified" (compute v1 discovery), and ``mtu`` goes in a request of
+    its own (magic-modules Network.yaml ``update_id: mtu``)."""
+    body = _patch(changes)
+    mtu = {"mtu": body.pop("mtu")} if "mtu" in body else None
+    return [b for b in (body, mtu) if b]
 
 
 def _patch(changes: FieldChanges) -> dict[str, Any]:

@@ -5,7 +5,8 @@
 | ``network``               | required: ``${net.selfLink}``, a network name, or ``projects/P/global/networks/N``; immutable |
 | ``region``                | default: the spec's region (shaped like ``us-central1``); part of the identity (not compared) |
 | ``ipCidrRange``           | primary IPv4 range, written with its network address (``10.10.0.0/20``). Expanding it (a larger range containing the current one) is in place (``expandIpCidrRange``); any other change replaces the subnetwork |
-| ``secondaryIpRanges[]``   | ``{rangeName (RFC 1035), ipCidrRange}`` (GKE pods/services); the whole list is compared, in order. Removing every range replaces the subnetwork (the client library cannot send an empty list) |
+| ``secondaryIpRanges[]``   | ``{rangeName (RFC 1035), ipCidrRange}`` (GKE pods/services); compared as a set (by range name: the API answers in its own order,
+hashicorp/terraform-provider-google#3477, #16026). Removing every range replaces the subnetwork (the client library cannot send an empty list) |
 | ``privateIpGoogleAccess`` | bool (``setPrivateIpGoogleAccess``)                             |
 | ``logConfig``             | flow logs ``{enable (default true when written), aggregationInterval, flowSampling, metadata, metadataFields, filterExpr}`` |
 | ``description``           | immutable                                                       |
@@ -26,12 +27,20 @@ from pydantic import Field
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
 from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNETWORKS
 from mlops_infra.kinds._names import Ipv4Network, NetworkRef, RangeName, Region
 from mlops_infra.kinds.compute import _common as common
 
 _PATCHED = ("secondaryIpRanges", "logConfig")
+
+
+def _ranges_by_name(body: dict[str, Any]) -> dict[str, Any]:
+    """Secondary ranges in one canonical order (by name): the API treats them as a set."""
+    ranges = body.get("secondaryIpRanges")
+    if not isinstance(ranges, list) or not all(isinstance(r, dict) for r in ranges):
+        return body
+    return {**body, "secondaryIpRanges": sorted(ranges, key=lambda r: str(r.get("rangeName")))}
 
 
 class SecondaryRange(SpecModel):
@@ -87,7 +96,10 @@ class Subnetwork(common.ComputeKind):
         body["network"] = common.network_url(body["network"], project=ctx.project)
         if isinstance(body.get("logConfig"), dict):
             body["logConfig"] = {"enable": True, **body["logConfig"]}
-        return body
+        return _ranges_by_name(body)
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return _ranges_by_name(super().normalize(live))
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         return {**super().outputs_of(rid, live), "region": rid.parts["region"]}
@@ -109,11 +121,13 @@ class Subnetwork(common.ComputeKind):
         return None
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, region, _ = scope.split("/")
         return common.list_all(self.clients.get(COMPUTE_SUBNETWORKS).list, project=project,
-                               region=region, what=f"subnetworks in {scope}")
+                               region=region, scope=scope, what=f"subnetworks in {scope}")
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_SUBNETWORKS).get, what=self.describe(rid),
                                   **_where(rid))

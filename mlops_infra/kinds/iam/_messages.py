@@ -20,11 +20,11 @@ def as_rest(message: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def iam_errors(what: str) -> Iterator[None]:
+def iam_errors(what: str, *, just_created: str | None = None) -> Iterator[None]:
     """``translate_errors``, with ABORTED (a concurrent change) raised as ``PreconditionFailed``."""
     from google.api_core.exceptions import Aborted
 
-    with translate_errors(what):
+    with translate_errors(what, just_created=just_created):
         try:
             yield
         except Aborted as exc:

@@ -33,7 +33,7 @@ from pydantic import Field
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
 from mlops_infra.kinds._clients import RESOURCE_MANAGER
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 
@@ -118,11 +118,16 @@ class AuditConfig(Kind):
             return live                     # already in the internal shape
         return {**shaped(live.get("auditConfigs", [])), "etag": live.get("etag")}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return self._read(rid)
+
+    def _read(self, rid: ResourceId) -> dict[str, Any] | None:
+        """The project policy; a disabled API raises (writes wait for the enablement)."""
         return read_project_policy(self.clients, rid.parts["projects"])
 
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
-        policy = self.get(rid)
+        policy = self._read(rid)
         if policy is None:
             raise errors.NotFound(f"projects/{rid.parts['projects']} does not exist")
         return self._write(rid, merged(policy, desired, set(desired["auditConfigs"])))
@@ -138,7 +143,7 @@ class AuditConfig(Kind):
         """Without the last-applied spec nothing is known to be ours: no-op."""
 
     def remove(self, rid: ResourceId, *, applied: dict[str, Any] | None, force: bool) -> None:
-        policy = self.get(rid)
+        policy = self._read(rid)
         ours = set((applied or {}).get("auditConfigs", {}))
         if policy is None or not ours & {c["service"] for c in policy.get("auditConfigs", [])}:
             return

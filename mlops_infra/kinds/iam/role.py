@@ -15,7 +15,10 @@ IAM deletes custom roles **softly**: a deleted role stays, marked ``deleted``, f
 during which it can be undeleted and its id cannot be used for a new role; after that it is
 purged and the id is free again. So ``delete`` here is a soft delete, a deleted role reads as
 absent, and creating a role whose id belongs to a soft-deleted role **undeletes it and
-updates it** to the spec (instead of failing until the 7 days are over).
+updates it** to the spec (instead of failing until the 7 days are over). Past those 7 days
+the role is permanently deleted and purged for 30 more: it can be neither undeleted nor its id
+reused until about 37 days after the deletion (IAM custom-roles guide); such a create fails
+permanently with a message saying so (choose another ``roleId``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pydantic import Field
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, with_defaults
 from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds._names import RoleId, role_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
@@ -114,12 +117,14 @@ class Role(Kind):
         return {"name": rid.name, "roleId": rid.parts["roles"]}
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"roles in {scope}"):
             pager = self.clients.get(IAM).list_roles(
                 request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE}, **CALL)
             return {role.name: as_rest(role) for role in pager if not role.deleted}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = self._read(rid)
         return None if live is None or live.get("deleted") else live
@@ -153,12 +158,17 @@ class Role(Kind):
 
     def _undelete_and_update(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         """Its id belongs to a soft-deleted role: bring that one back, then set the spec."""
-        from google.api_core.exceptions import FailedPrecondition
+        from google.api_core.exceptions import FailedPrecondition, NotFound
 
         try:
             self.clients.get(IAM).undelete_role(request={"name": rid.name}, **CALL)
         except FailedPrecondition:
             pass   # not deleted (any more): someone undeleted it meanwhile
+        except NotFound as exc:
+            raise errors.PermanentError(
+                f"role {rid.name}: its id belongs to a role deleted more than 7 days ago, which "
+                "can no longer be undeleted and is being purged; the id can be used again about "
+                "37 days after the deletion: choose another roleId") from exc
         return self._write(rid, desired, list(_FIELDS), etag=b"")
 
     def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,

@@ -25,7 +25,15 @@ from pydantic import Field
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
+from mlops_infra.engine.waiting import wait_until_done
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    absent_while_disabled,
+    readable_deadline,
+    with_defaults,
+)
 from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds._names import AccountId, account_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
@@ -104,12 +112,14 @@ class ServiceAccount(Kind):
         return True   # see the module docstring: deleting needs an explicit allow
 
     # --- reads ---
+    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"service accounts in {scope}"):
             pager = self.clients.get(IAM).list_service_accounts(
                 request={"name": scope, "page_size": _PAGE_SIZE}, **CALL)
             return {account.name: as_rest(account) for account in pager}
 
+    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
@@ -131,14 +141,35 @@ class ServiceAccount(Kind):
                              "service_account": {"display_name": desired.get("displayName", ""),
                                                  "description": desired.get("description", "")}},
                     **CALL)
-            except AlreadyExists as exc:
-                raise errors.Conflict(f"409 Conflict: service account {email} already exists",
-                                      status=409) from exc
-            live = as_rest(account)
-            if desired.get("disabled"):
+            except AlreadyExists:
+                account = None
+        if account is None:      # it exists (maybe our own lost create): readable before adoption
+            self._await_readable(rid, fallback={})
+            raise errors.Conflict(f"409 Conflict: service account {email} already exists",
+                                  status=409)
+        live = self._await_readable(rid, fallback=as_rest(account))
+        if desired.get("disabled"):
+            with iam_errors(f"service account {email}"):
                 self._set_disabled(rid, True)
-                live["disabled"] = True
-            return live
+            live["disabled"] = True
+        return live
+
+    def _await_readable(self, rid: ResourceId, *, fallback: dict[str, Any]) -> dict[str, Any]:
+        """IAM reads are eventually consistent (google/iam/admin/v1/iam.proto): poll ``get``
+        until the new account is readable, as Terraform does (magic-modules
+        resource_google_service_account.go), so what depends on it sees it."""
+        def poll() -> dict[str, Any] | None:
+            try:
+                with iam_errors(rid.name, just_created=f"service account {rid.name}"):
+                    return as_rest(self.clients.get(IAM).get_service_account(name=rid.name, **CALL))
+            except errors.TransientError:      # not visible yet, or a blip: poll again
+                return None
+
+        try:
+            return wait_until_done(poll, what=f"service account {rid.name} to become readable",
+                                   deadline=readable_deadline(), interval=0.02)
+        except errors.TransientError:
+            return fallback
 
     def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
                live: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""How slow the emulator is, like Google: one ``Delays`` per emulator, realistic by default.
+
+Every delay is a knob (``Emulator.set_delays``, ``PUT /delays`` on the control API) whose
+default is what Google documents or what users measured; tests shorten the delays, they never
+switch a behaviour off. ``MLOPS_INFRA_EMULATOR_DELAY_SCALE`` (a float, default 1) multiplies
+every default, for a person who wants a quick ``--local`` run (``0.05`` makes a minute 3 s).
+
+| knob (``Delays`` field / JSON key) | default | source |
+|---|---|---|
+| ``operation`` / ``operation`` (any long-running operation without an override) | 5 s | Compute and Service Usage below are the operations the emulated APIs have |
+| ``operations["serviceusage"]`` / ``operations`` | 10 s | Terraform logs show ``google_project_service`` completing after 4-22 s (hashicorp/terraform-provider-google#7814) |
+| ``operations["compute"]`` | 7 s | a network insert operation in a Terraform debug log: insertTime 14:51:38.272, endTime 14:51:45.165 (GoogleCloudPlatform/magic-modules#5031) |
+| ``operation_wait`` / ``operationWait`` | 120 s | compute v1 discovery, ``globalOperations.wait``: "waits for no more than the default deadline (2 minutes)" |
+| ``api_enablement`` / ``apiEnablement`` (403 SERVICE_DISABLED after the enable operation is done) | 60 s | Google's 403 text "If you enabled this API recently, wait a few minutes for the action to propagate"; the Terraform provider guide's ``time_sleep`` of 60 s after enabling (googleapis/google-cloud-rust#5444, hashicorp/terraform-provider-google#2129) |
+| ``iam_policy`` / ``iamPolicy`` (a KMS key grant takes effect) | 120 s | "Changes to allow policies typically propagate in 2 minutes, but could potentially take 7 minutes" (https://cloud.google.com/iam/docs/access-change-propagation) |
+| ``service_account`` / ``serviceAccount`` (a new account is readable and bindable) | 10 s | "each read is eventually consistent" (googleapis google/iam/admin/v1/iam.proto); Terraform polls get until three successes and sleeps 10 s more (magic-modules resource_google_service_account.go) |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALE_ENV = "MLOPS_INFRA_EMULATOR_DELAY_SCALE"
+_JSON_KEYS = {"operation": "operation", "operations": "operations",
+              "operationWait": "operation_wait", "apiEnablement": "api_enablement",
+              "iamPolicy": "iam_policy", "serviceAccount": "service_account"}
+
+
+@dataclass
+class Delays:
+    """Seconds each emulated behaviour takes (see the module table for the sources)."""
+
+    operation: float = 5.0
+    operations: dict[str, float] = field(default_factory=lambda: {"serviceusage": 10.0,
+                                                                   "compute": 7.0})
+    operation_wait: float = 120.0
+    api_enablement: float = 60.0
+    iam_policy: float = 120.0
+    service_account: float = 10.0
+
+    @classmethod
+    def realistic(cls, scale: float | None = None) -> Delays:
+        """The documented defaults, multiplied by ``scale`` (default: the environment's)."""
+        return cls().scaled(scale_from_env() if scale is None else scale)
+
+    def scaled(self, factor: float) -> Delays:
+        return Delays(operation=self.operation * factor,
+                      operations={k: v * factor for k, v in self.operations.items()},
+                      operation_wait=self.operation_wait * factor,
+                      api_enablement=self.api_enablement * factor,
+                      iam_policy=self.iam_policy * factor,
+                      service_account=self.service_account * factor)
+
+    def operation_for(self, service: str) -> float:
+        """How long a new long-running operation of ``service`` takes."""
+        return self.operations.get(service, self.operation)
+
+    def updated(self, changes: dict[str, Any]) -> Delays:
+        """A copy with ``changes`` (JSON keys or field names) applied; bad values are ``ValueError``."""
+        kwargs: dict[str, Any] = {}
+        for key, value in changes.items():
+            name = _JSON_KEYS.get(key, key)
+            if name not in _JSON_KEYS.values():
+                raise ValueError(f"unknown delay {key!r}; known: {', '.join(_JSON_KEYS)}")
+            kwargs[name] = _operations(value) if name == "operations" else _seconds(key, value)
+        if "operations" in kwargs:
+            kwargs["operations"] = {**self.operations, **kwargs["operations"]}
+        return dataclasses.replace(self, **kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: getattr(self, name) for key, name in _JSON_KEYS.items()}
+
+
+def scale_from_env() -> float:
+    raw = os.environ.get(SCALE_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{SCALE_ENV}={raw!r}: expected a number such as 0.05") from None
+    return _seconds(SCALE_ENV, value)
+
+
+def _seconds(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{key} must be a non-negative number of seconds, not {value!r}")
+    return float(value)
+
+
+def _operations(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise TypeError("operations must map a service name to seconds")
+    return {str(k): _seconds(f"operations.{k}", v) for k, v in value.items()}
