@@ -51,14 +51,29 @@ def same(desired: Any, live: Any) -> bool:
     return bool(desired == live)
 
 
+def same_set(desired: Any, live: Any) -> bool:
+    """Whether two lists hold the same items in any order (a list the API treats as a set)."""
+    if not (isinstance(desired, list) and isinstance(live, list)) or len(desired) != len(live):
+        return False
+    unmatched = list(live)
+    for want in desired:
+        hit = next((i for i, have in enumerate(unmatched) if same(want, have)), None)
+        if hit is None:
+            return False
+        del unmatched[hit]
+    return True
+
+
 def diff(desired: dict[str, Any], live: dict[str, Any],
          last_applied: dict[str, Any] | None = None, *,
-         exact: frozenset[str] | tuple[str, ...] = ()) -> list[FieldChange]:
+         exact: frozenset[str] | tuple[str, ...] = (),
+         unordered: frozenset[str] | tuple[str, ...] = ()) -> list[FieldChange]:
     """Field changes that turn ``live`` into ``desired``, including removals since ``last_applied``.
 
     Under an ``exact`` map path, live keys that ``desired`` lacks are removed too (authoritative).
+    Lists at ``unordered`` paths are sets: the order of their items never makes a change.
     """
-    changes = list(_changed_or_added(desired, live, last_applied or {}))
+    changes = list(_changed_or_added(desired, live, last_applied or {}, frozenset(unordered)))
     changes += list(_removed(desired, live, last_applied or {}))
     seen = {c.path for c in changes}
     changes += [c for c in _extra_keys(desired, live, exact) if c.path not in seen]
@@ -78,21 +93,23 @@ def _extra_keys(desired: dict[str, Any], live: dict[str, Any],
 
 
 def _changed_or_added(desired: dict[str, Any], live: dict[str, Any],
-                      last: dict[str, Any]) -> Iterator[FieldChange]:
+                      last: dict[str, Any], unordered: frozenset[str]) -> Iterator[FieldChange]:
     for path, want in leaves(desired):
         have = get_path(live, path)
+        as_set = path in unordered
         if have is _MISSING or have is None:
             if want is not None and want != {}:
                 yield FieldChange(path=path, op="add", new=want)
-        elif not same(want, have) or _list_edited_since(want, get_path(last, path)):
+        elif not (same_set(want, have) if as_set else same(want, have)) \
+                or _list_edited_since(want, get_path(last, path), as_set=as_set):
             yield FieldChange(path=path, op="change", old=have, new=want)
 
 
-def _list_edited_since(want: Any, before: Any) -> bool:
+def _list_edited_since(want: Any, before: Any, *, as_set: bool = False) -> bool:
     """A list the user edited since the last apply is pushed whole, even if ``same`` tolerates it."""
     if not isinstance(want, list) or before is _MISSING or is_digest(before):
         return False
-    return bool(before != want)
+    return not same_set(want, before) if as_set else bool(before != want)
 
 
 def _removed(desired: dict[str, Any], live: dict[str, Any],

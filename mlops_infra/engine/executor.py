@@ -28,6 +28,7 @@ from mlops_infra.engine import ownership, paths
 from mlops_infra.engine.diff import diff
 from mlops_infra.engine.errors import (
     Conflict,
+    EventuallyConsistent,
     MlopsInfraError,
     NotFound,
     PermanentError,
@@ -210,19 +211,24 @@ class _Runner:
         except Conflict:
             return rid, self._adopt_conflict(kind, rid, desired, change, unknown_outcome), True
         if found:
-            return made, self._update(kind, made, desired, change.changes, change.exact), True
+            return made, self._update(kind, made, desired, change.changes, change.exact,
+                                      just_made=True), True
         return made, live, False
 
     def _adopt_conflict(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
                         change: ResourceChange, unknown_outcome: bool) -> dict[str, Any]:
-        live = self._retry(lambda: kind.get(rid))
-        if live is None:
-            raise PermanentError(f"create of {rid.name} returned 409, but it cannot be read")
+        def read() -> dict[str, Any]:
+            found = kind.get(rid)
+            if found is None:        # 409 says it exists: the read has not caught up yet
+                raise EventuallyConsistent(f"create of {rid.name} returned 409, but it cannot "
+                                           "be read yet", waiting_for=f"{rid.name} to become readable")
+            return found
+        live = self._retry(read)
         verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=unknown_outcome,
                                   requested=False)
         if not verdict.ours:
             raise PermanentError(f"create of {rid.name} returned 409 Conflict: {verdict.reason}")
-        return self._update(kind, rid, desired, change.changes, change.exact)
+        return self._update(kind, rid, desired, change.changes, change.exact, just_made=True)
 
     def _find_owned(self, kind: Kind, rid: ResourceId) -> tuple[ResourceId, dict[str, Any]] | None:
         listed = kind.list(rid.scope) or {}
@@ -237,9 +243,13 @@ class _Runner:
         return replace(kind.id_from_name(kind.api_name(live)), address=rid.address)
 
     def _update(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
-                planned: tuple[FieldChange, ...], exact: tuple[str, ...]) -> dict[str, Any]:
+                planned: tuple[FieldChange, ...], exact: tuple[str, ...], *,
+                just_made: bool = False) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
             live = kind.get(rid)
+            if live is None and just_made:   # it exists (409, or found): reads lag behind
+                raise EventuallyConsistent(f"{rid.name} exists but cannot be read yet",
+                                           waiting_for=f"{rid.name} to become readable")
             if live is None:
                 raise NotFound(f"{rid.name} disappeared during the apply")
             changes = fresh_changes(kind, desired, live, planned, exact)
@@ -273,7 +283,7 @@ def fresh_changes(kind: Kind, desired: dict[str, Any], live: dict[str, Any],
     create that found its resource) allows every path of ``desired``.
     """
     normalized = kind.normalize(live)
-    changes = diff(desired, normalized, exact=exact)
+    changes = diff(desired, normalized, exact=exact, unordered=kind.set_paths)
     if planned:
         shown = [c.path for c in planned]
         changes = [c for c in changes if any(_related(c.path, p) for p in shown)]

@@ -149,6 +149,7 @@ class Kind(ABC):
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
+    set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear

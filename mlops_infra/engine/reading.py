@@ -4,7 +4,9 @@ concurrently and pipelined.
 Each (kind, scope) group is listed once; the GETs a group still needs (kinds whose listing
 lacks fields, kinds that cannot list) start as soon as that group's listing returns, not
 after every list. All calls share one bounded pool and one ``Throttle``, so a 429 slows the
-whole read phase. Resources whose API name is not known yet (server-named, not in the
+whole read phase. An API that is off (or still enabling) holds nothing to read yet: its
+reads answer "absent" at once, and the plan enables it before creating anything in it.
+Resources whose API name is not known yet (server-named, not in the
 ledger) are found in their scope's listing by ownership labels (``LiveState.owned``).
 """
 
@@ -17,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_infra.engine.errors import NotFound
+from mlops_infra.engine.errors import NotFound, ServiceDisabled
 from mlops_infra.engine.kind import Kind, ResourceId
 from mlops_infra.engine.ownership import owned_matches
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
@@ -106,15 +108,39 @@ class _Reader:
             return self._call(lambda: kind.list(scope))
         except NotFound:        # the parent (e.g. a dataset) does not exist yet: nothing in it
             return {}
+        except ServiceDisabled:   # its API is off (or still enabling): nothing to read yet
+            return {}
 
     def _get(self, kind: Kind, rid: ResourceId) -> None:
-        live = self._call(lambda: kind.get(rid))
+        try:
+            live = self._call(lambda: kind.get(rid))
+        except ServiceDisabled:
+            live = None
         with self.lock:
             self.state.add(rid, live)
 
     def _call(self, fn: Any) -> Any:
+        """One read through the throttle and the retry layer; a disabled API is not waited for
+        (the plan enables it first), so ``ServiceDisabled`` is raised at once."""
         throttle = self.settings.throttle
-        return call_with_retries(lambda: throttle.call(fn), policy=self.settings.policy)
+
+        def attempt() -> Any:
+            try:
+                return throttle.call(fn)
+            except ServiceDisabled as exc:
+                raise _Disabled(exc) from exc
+        try:
+            return call_with_retries(attempt, policy=self.settings.policy)
+        except _Disabled as wrapped:
+            raise wrapped.error from None
+
+
+class _Disabled(Exception):
+    """Carries ``ServiceDisabled`` past the retry layer (which would wait for it)."""
+
+    def __init__(self, error: ServiceDisabled) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _raise_first(futures: list[Future[None]]) -> None:

@@ -68,7 +68,7 @@ def resolve_resources(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, Res
     resolved: dict[str, Resolved] = {}
     for address in topo_order({a: r.depends_on for a, r in resources.items()}):
         resolved[address] = _resolve_one(resources[address], kinds, resolved, spec.stack)
-    _add_capability_edges(resolved)
+    _add_capability_edges(resolved, assumed=frozenset(spec.assume))
     _refuse_aliases(resolved)
     return resolved
 
@@ -132,14 +132,17 @@ def _encryption_grants(res: ResourceSpec, resources: Mapping[str, ResourceSpec],
     return grants
 
 
-def _add_capability_edges(resolved: dict[str, Resolved]) -> None:
-    """Order each resource after the providers of what it requires; refuse missing ones."""
-    providers: dict[str, str] = {}
+def _add_capability_edges(resolved: dict[str, Resolved], *, assumed: frozenset[str]) -> None:
+    """Order each resource after the providers of what it requires; refuse missing ones
+    (unless the spec ``assume``s them: they exist outside it)."""
+    providers: dict[str, str | None] = dict.fromkeys(assumed)
     for r in resolved.values():
         for capability in r.kind.provides(r.ctx, r.desired):
             providers[capability] = r.address
     for r in resolved.values():
         for need in _requirements(r):
+            if need.capability in providers and providers[need.capability] is None:
+                continue                    # assumed: provided outside this spec
             provider = providers.get(need.capability)
             if provider is None and need.missing:
                 raise SpecError(need.missing, location=r.spec.location,

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import http
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -206,20 +205,6 @@ def readable_deadline() -> float:
     from mlops_infra.engine.retry import RetryPolicy
 
     return RetryPolicy.from_env().consistency_deadline
-
-
-def absent_while_disabled(read: F) -> F:
-    """For a kind's ``list``/``get``: an API that is off (or still enabling) in the project
-    holds nothing this plan could read, so the read answers "absent" (``{}`` / ``None``)
-    instead of waiting; writes still wait for the enablement (``ServiceDisabled``)."""
-    @functools.wraps(read)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return read(*args, **kwargs)
-        except errors.ServiceDisabled:
-            return {} if read.__name__ == "list" else None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # --- patch bodies ------------------------------------------------------------------

@@ -57,7 +57,7 @@ from mlops_infra.engine.kind import (
     ResourceId,
     Violation,
 )
-from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
+from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
@@ -227,15 +227,14 @@ class IamBindingsKind(Kind):
             capability=f"workload-pool:{pool}",
             missing=f"binds a Workload Identity member of the pool {pool}, which exists only "
                     "once a GKE cluster with Workload Identity (workloadPool: "
-                    f"{pool}) exists in the project: add the cluster to the spec (container "
-                    "kinds, issue 9) or remove the binding")
+                    f"{pool}) exists in the project: add the cluster to the spec, or if it "
+                    f"exists outside this spec say so with 'assume: [workload-pool:{pool}]'")
             for pool in workload_pools(fields if "bindings" in fields and isinstance(
                 fields["bindings"], dict) else desired_bindings(fields.get("bindings", [])))]
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return normalized_policy(live)
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return self.get_policy(rid)
 

@@ -57,7 +57,7 @@ from pydantic import field_validator, model_validator
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register, service_agents
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, check_labels, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import KMS
 from mlops_infra.kinds._iam_policy import member_key
 from mlops_infra.kinds._names import (
@@ -134,13 +134,11 @@ class KeyRing(Kind):
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         return {"id": rid.name, "name": rid.parts["keyRings"]}
 
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"key rings in {scope}"):
             rings = self.clients.get(KMS).list_key_rings(request={"parent": scope}, **CALL)
             return {r.name: _as_dict(r) for r in rings}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
@@ -318,13 +316,11 @@ class CryptoKey(Kind):
         return {"id": rid.name, "name": rid.parts["cryptoKeys"]}
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"crypto keys in {scope}"):
             keys = self.clients.get(KMS).list_crypto_keys(request={"parent": scope}, **CALL)
             return {k.name: _as_dict(k) for k in keys}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
@@ -491,7 +487,6 @@ class CryptoKeyGrant(Kind):
         return {"member": live["resolvedMember"]} if live else {}
 
     # --- reads ---
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         policy = self._policy(rid)
         member = self._member(rid)

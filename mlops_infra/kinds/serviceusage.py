@@ -24,7 +24,7 @@ from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId, api_capability
 from mlops_infra.engine.registry import register
 from mlops_infra.engine.waiting import wait_until_done
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import SERVICE_USAGE
 from mlops_infra.kinds._names import api_name_problem
 
@@ -84,14 +84,12 @@ class Service(Kind):
         return {"name": rid.parts["services"], "id": rid.name}
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with translate_errors(f"services of {scope}"):
             pages = self.clients.get(SERVICE_USAGE).list_services(
                 request={"parent": scope, "filter": "state:ENABLED"}, **CALL)
             return {s.name: _as_dict(s) for s in pages}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         with translate_errors(f"service {rid.name}"):
             live = _as_dict(self.clients.get(SERVICE_USAGE).get_service(

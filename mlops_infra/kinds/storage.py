@@ -40,7 +40,6 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
-    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -277,7 +276,6 @@ class Bucket(Kind):
         return bucket_violations(desired, policy)
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"buckets in {scope}"):
@@ -285,7 +283,6 @@ class Bucket(Kind):
             return {f"projects/{project}/buckets/{b.name}": dict(b._properties)
                     for b in client.list_buckets(project=project, projection="noAcl", **CALL)}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, name = bucket_parts(rid)
         from google.api_core.exceptions import NotFound

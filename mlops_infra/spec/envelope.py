@@ -12,9 +12,9 @@ API_VERSION = "mlops-infra/v1"
 STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,21}$")   # STACK-ENV names a stack: at most 63 characters
 TOP_KEYS = ("apiVersion", "stack", "project", "region", "vars", "ledger", "policy",
-            "resources", "outputs", "environments")
+            "assume", "resources", "outputs", "environments")
 REQUIRED = ("apiVersion", "stack", "resources")
-OVERLAY_KEYS = ("project", "region", "vars", "ledger", "policy", "resources", "outputs")
+OVERLAY_KEYS = ("project", "region", "vars", "ledger", "policy", "assume", "resources", "outputs")
 LEDGER_KEYS = ("bucket", "prefix")
 MAPPINGS = ("vars", "ledger", "policy", "resources", "outputs", "environments")
 
@@ -46,6 +46,11 @@ def check_document(data: Any, lines: LineMap) -> dict[str, Any]:
 def check_sections(data: dict[str, Any], path: str, lines: LineMap) -> None:
     """Shapes of the sections shared by the base document and environment overlays."""
     prefix = f"{path}." if path else ""
+    assumed = data.get("assume")
+    if assumed is not None and not (isinstance(assumed, list)
+                                    and all(isinstance(a, str) and a for a in assumed)):
+        raise lines.error(prefix + "assume", "must be a list of capabilities that exist outside "
+                                             "this spec (e.g. 'workload-pool:PROJECT.svc.id.goog')")
     for key in MAPPINGS:
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise lines.error(prefix + key, f"must be a mapping (got {type_name(data[key])})")

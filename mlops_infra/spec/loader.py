@@ -164,6 +164,7 @@ def build_spec(doc: dict[str, Any], lines: LineMap, env: str | None, checks: Che
     return Spec(path=lines.file, stack=doc["stack"], project=project or "", region=region,
                 env=env, vars=variables.all_vars(), ledger_bucket=bucket, ledger_prefix=prefix,
                 policy=policy, resources=resources,
+                assume=tuple(_plain(variables, doc.get("assume") or [], "assume", lines)),
                 outputs=_outputs(doc.get("outputs") or {}, variables, resources, checks.kinds,
                                  lines))
 

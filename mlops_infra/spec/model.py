@@ -65,6 +65,7 @@ class Spec:
     policy: dict[str, Any]
     resources: dict[str, ResourceSpec]
     outputs: dict[str, Any]
+    assume: tuple[str, ...] = ()    # capabilities provided outside the spec (no edge, no error)
 
     def order(self) -> list[str]:
         """Addresses in topological order: every resource after those it depends on."""

@@ -63,6 +63,9 @@ def _settings() -> dict[str, Any]:
         "ledger": {"type": ["object", "null"], "additionalProperties": False,
                    "properties": {k: {"type": "string"} for k in LEDGER_KEYS}},
         "policy": {"type": ["object", "null"]},
+        "assume": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1},
+                   "description": "capabilities that exist outside this spec, e.g. "
+                                  "workload-pool:PROJECT.svc.id.goog"},
         "outputs": {"type": ["object", "null"]},
     }
 

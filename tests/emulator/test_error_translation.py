@@ -11,7 +11,7 @@ from google.cloud import bigquery
 
 from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
-from mlops_infra.kinds._base import WorkloadPoolMissing, absent_while_disabled, translate_errors
+from mlops_infra.kinds._base import WorkloadPoolMissing, translate_errors
 from mlops_infra.kinds._clients import BIGQUERY, COMPUTE_NETWORKS, IAM, KMS, RESOURCE_MANAGER
 from tests.conftest import start_emulator
 
@@ -55,15 +55,21 @@ def test_compute_legacy_errors_array_is_recognised(emu: Any) -> None:
     assert isinstance(error, errors.ServiceDisabled) and error.api == "compute.googleapis.com"
 
 
-def test_reads_of_a_disabled_api_are_absent(emu: Any) -> None:
+def test_plan_reads_of_a_disabled_api_are_absent_at_once(emu: Any) -> None:
+    from mlops_infra.engine.reading import ReadSettings, read_live
+    from mlops_infra.engine.retry import RetryPolicy
+    from mlops_infra.kinds.kms import KeyRing
+
+    ring = KeyRing(Clients(project=FRESH, endpoints=emu.endpoints))
+    rid = ring.id_from_name(f"projects/{FRESH}/locations/us/keyRings/r")
+    patient = RetryPolicy(attempts=50, initial=1.0, maximum=1.0, deadline=60)   # would wait long
+    state = read_live([rid], kinds={ring.name: ring}, settings=ReadSettings(policy=patient))
+    assert state.get(rid) is None and state.listings[(ring.name, rid.scope)] == {}
+    assert [e.path for e in emu.journal].count(f"/v1/{rid.scope}/keyRings") == 1   # not retried
     kms = Clients(project=FRESH, endpoints=emu.endpoints).get(KMS)
-
-    @absent_while_disabled
-    def list(scope: str) -> dict[str, Any]:
-        with translate_errors(scope):
-            return {r.name: r for r in kms.list_key_rings(request={"parent": scope}, **CALL)}
-
-    assert list(f"projects/{FRESH}/locations/us") == {}
+    with pytest.raises(errors.ServiceDisabled), translate_errors("key ring"):   # writes name it
+        kms.create_key_ring(request={"parent": rid.scope, "key_ring_id": "r", "key_ring": {}},
+                            **CALL)
 
 
 def test_a_cmek_grant_still_propagating_is_eventually_consistent(emu: Any) -> None:

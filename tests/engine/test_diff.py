@@ -49,3 +49,14 @@ def test_stored_form_digests_secret_paths_and_shown_form_hides_them() -> None:
 def test_a_digested_last_applied_list_does_not_force_a_push() -> None:
     desired = {"keys": ["s3cr3t"]}
     assert diff(desired, {"keys": ["s3cr3t"]}, {"keys": digest(["s3cr3t"])}) == []
+
+
+def test_lists_declared_as_sets_never_diff_on_order_only() -> None:
+    desired = {"ranges": ["10.0.0.0/8", "${vpc.cidr}"], "ordered": ["a", "b"]}
+    live = {"ranges": ["${vpc.cidr}", "10.0.0.0/8"], "ordered": ["b", "a"]}
+    changes = diff(desired, live, unordered=frozenset({"ranges"}))
+    assert [c.path for c in changes] == ["ordered"]
+    assert [c.path for c in diff(desired, {**live, "ranges": ["10.0.0.0/8"]},
+                                 unordered=frozenset({"ranges"}))] == ["ranges", "ordered"]
+    last = {"ranges": list(reversed(desired["ranges"]))}       # reordered in the spec since
+    assert diff(desired, desired, last, unordered=frozenset({"ranges"})) == []

@@ -200,3 +200,16 @@ def test_spec_errors_from_the_library_carry_file_and_line(tmp_path: Path) -> Non
     with pytest.raises(SpecError) as info:
         validate(spec)
     assert str(info.value).startswith(f"{spec}:") and "dataset" in str(info.value)
+
+
+def test_a_workload_identity_binding_needs_its_pool_or_an_assumption(tmp_path: Path) -> None:
+    binding = ("  wi:\n    kind: iam.ServiceAccountBindings\n    serviceAccount: a@test-project.iam.gserviceaccount.com\n"
+               "    bindings: [{role: roles/iam.workloadIdentityUser,\n"
+               "                members: ['serviceAccount:test-project.svc.id.goog[ml/trainer]']}]\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("outputs:", binding + "outputs:"))
+    line = _one_line(run_cli(["validate", str(spec)]))
+    assert "resources.wi" in line and "assume: [workload-pool:test-project.svc.id.goog]" in line
+    spec.write_text(SPEC.replace("outputs:", binding + "outputs:").replace(
+        "resources:", "assume: [workload-pool:test-project.svc.id.goog]\nresources:", 1))
+    assert run_cli(["validate", str(spec)]).returncode == 0

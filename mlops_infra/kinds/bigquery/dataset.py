@@ -35,7 +35,6 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
-    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -220,6 +219,7 @@ class Dataset(Kind):
     uses = (BIGQUERY,)
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset({"location"})
+    set_paths = frozenset({"access"})      # bigquery v2 discovery: access entries are a set
     data_bearing = True
     complete_listing = False
     service_agent = BIGQUERY_AGENT
@@ -257,7 +257,6 @@ class Dataset(Kind):
         return dataset_violations(desired, policy)
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         with translate_errors(f"datasets in {scope}"):
@@ -266,7 +265,6 @@ class Dataset(Kind):
             return {f"projects/{project}/datasets/{d.dataset_id}": dict(d._properties)
                     for d in items}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, ds = _parts(rid)
         from google.api_core.exceptions import NotFound

@@ -38,7 +38,6 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
-    absent_while_disabled,
     check_labels,
     int64_at,
     patch_body,
@@ -233,7 +232,6 @@ class Table(Kind):
         return "; ".join(reasons) or None
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, dataset = scope.split("/")
         from google.api_core.exceptions import NotFound
@@ -247,7 +245,6 @@ class Table(Kind):
                 return {}
             return {f"{scope}/tables/{t.table_id}": dict(t._properties) for t in items}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         project, dataset, table = _parts(rid)
         from google.api_core.exceptions import NotFound

@@ -34,7 +34,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS
 from mlops_infra.kinds._names import (
     PORT_PROTOCOLS,
@@ -150,6 +150,7 @@ class Firewall(common.ComputeKind):
     model = FirewallSpec
     uses = (COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"network", "direction"})
+    set_paths = frozenset({*_SETS, "allowed", "denied"})   # magic-modules Firewall.yaml: is_set
     guardrails = {RULE: "an ingress rule open to 0.0.0.0/0 allows only policy.allowed_public_ports"}
     policy_settings = {"allowed_public_ports": list[int | str]}
 
@@ -168,13 +169,11 @@ class Firewall(common.ComputeKind):
         return open_port_violations(desired, policy)
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         return common.list_all(self.clients.get(COMPUTE_FIREWALLS).list, project=project, scope=scope,
                                what=f"firewalls in projects/{project}")
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_FIREWALLS).get, what=self.describe(rid),
                                   project=rid.parts["project"], firewall=rid.parts["name"])

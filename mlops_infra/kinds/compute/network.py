@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, set_path, translate_errors
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS
 from mlops_infra.kinds.compute import _common as common
 
@@ -78,13 +78,11 @@ class Network(common.ComputeKind):
         return super().replace_reason(hard)
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         project = scope.split("/")[1]
         return common.list_all(self.clients.get(COMPUTE_NETWORKS).list, project=project, scope=scope,
                                what=f"networks in projects/{project}")
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_NETWORKS).get, what=self.describe(rid),
                                   project=rid.parts["project"], network=rid.parts["name"])

@@ -27,7 +27,7 @@ from pydantic import Field
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
+from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNETWORKS
 from mlops_infra.kinds._names import Ipv4Network, NetworkRef, RangeName, Region
 from mlops_infra.kinds.compute import _common as common
@@ -82,6 +82,7 @@ class Subnetwork(common.ComputeKind):
     uses = (COMPUTE_SUBNETWORKS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})
     immutable = frozenset({"network", "description"})
+    set_paths = frozenset({"secondaryIpRanges"})   # the API answers in its own order (tf#3477)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         region = fields.get("region") or ctx.region
@@ -121,13 +122,11 @@ class Subnetwork(common.ComputeKind):
         return None
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, region, _ = scope.split("/")
         return common.list_all(self.clients.get(COMPUTE_SUBNETWORKS).list, project=project,
                                region=region, scope=scope, what=f"subnetworks in {scope}")
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return common.get_or_none(self.clients.get(COMPUTE_SUBNETWORKS).get, what=self.describe(rid),
                                   **_where(rid))

@@ -33,7 +33,7 @@ from pydantic import Field
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel, absent_while_disabled
+from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import RESOURCE_MANAGER
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 
@@ -118,7 +118,6 @@ class AuditConfig(Kind):
             return live                     # already in the internal shape
         return {**shaped(live.get("auditConfigs", [])), "etag": live.get("etag")}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         return self._read(rid)
 

@@ -30,7 +30,7 @@ from pydantic import Field
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, absent_while_disabled, with_defaults
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
 from mlops_infra.kinds._clients import IAM
 from mlops_infra.kinds._names import RoleId, role_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
@@ -117,14 +117,12 @@ class Role(Kind):
         return {"name": rid.name, "roleId": rid.parts["roles"]}
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"roles in {scope}"):
             pager = self.clients.get(IAM).list_roles(
                 request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE}, **CALL)
             return {role.name: as_rest(role) for role in pager if not role.deleted}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = self._read(rid)
         return None if live is None or live.get("deleted") else live

@@ -30,7 +30,6 @@ from mlops_infra.kinds._base import (
     CALL,
     FieldChanges,
     SpecModel,
-    absent_while_disabled,
     readable_deadline,
     with_defaults,
 )
@@ -112,14 +111,12 @@ class ServiceAccount(Kind):
         return True   # see the module docstring: deleting needs an explicit allow
 
     # --- reads ---
-    @absent_while_disabled
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with iam_errors(f"service accounts in {scope}"):
             pager = self.clients.get(IAM).list_service_accounts(
                 request={"name": scope, "page_size": _PAGE_SIZE}, **CALL)
             return {account.name: as_rest(account) for account in pager}
 
-    @absent_while_disabled
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
