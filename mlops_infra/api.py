@@ -172,9 +172,10 @@ class Stack:
         """Read live state and the ledger (concurrently); compute the plan. Never mutates anything."""
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
-        return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
-                          allow_data_loss=allow_data_loss, destroy=destroy, resolved=resolved,
-                          read_concurrency=self.read_concurrency)
+        with self.clients.reads.sharing():      # one read per API object, whoever needs it
+            return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
+                              allow_data_loss=allow_data_loss, destroy=destroy,
+                              resolved=resolved, read_concurrency=self.read_concurrency)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,

@@ -11,16 +11,19 @@ only when first used, by the builders.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlops_infra.engine.errors import UserError
 from mlops_infra.engine.kind import ClientDecl
 
+T = TypeVar("T")
 ENDPOINTS_ENV = "MLOPS_INFRA_ENDPOINTS"
 NO_CREDENTIALS = ("no Google credentials found: run `gcloud auth application-default login` "
                   "(or set GOOGLE_APPLICATION_CREDENTIALS), or pass --local to use the emulator")
@@ -83,6 +86,48 @@ STORAGE = ClientDecl(endpoint="storage", build=_storage, per_project=True)
 """The Cloud Storage client: the ledger's, and the storage kinds'."""
 
 
+class ReadMemo:
+    """While a plan reads, a read two kinds make of one API object is made once.
+
+    Kinds name the object they read (``("crm.policy", project)``); inside ``sharing()`` the
+    first caller reads and the others wait for and share its answer (each gets its own
+    copy). Outside it (while applying) every read goes to the API: writes need fresh state.
+    Errors are never shared.
+    """
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._values: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def sharing(self) -> Iterator[None]:
+        with self._guard:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._active -= 1
+                if not self._active:
+                    self._values.clear()
+                    self._locks.clear()
+
+    def once(self, key: Hashable, read: Callable[[], T]) -> T:
+        with self._guard:
+            if not self._active:
+                lock = None
+            else:
+                lock = self._locks.setdefault(key, threading.Lock())
+        if lock is None:
+            return read()
+        with lock:
+            if key not in self._values:
+                self._values[key] = read()
+            return copy.deepcopy(self._values[key])
+
+
 class Clients:
     """One cached client per (declaration, project); thread-safe lazy creation."""
 
@@ -92,6 +137,11 @@ class Clients:
         self.endpoints = dict(endpoints) if endpoints is not None else endpoints_from_env()
         self._cache: dict[tuple[ClientDecl, str | None], Any] = {}
         self._lock = threading.Lock()
+        self.reads = ReadMemo()
+
+    def read_once(self, key: Hashable, read: Callable[[], T]) -> T:
+        """``read()``, shared with other kinds reading the same object during a plan."""
+        return self.reads.once(key, read)
 
     @property
     def emulated(self) -> bool:

@@ -134,6 +134,16 @@ def _covered(desired: dict[str, Any], path: str) -> bool:
     return True
 
 
+def compare(kind: Any, desired: dict[str, Any], live: dict[str, Any],
+            last_applied: dict[str, Any] | None = None, *,
+            exact: frozenset[str] | tuple[str, ...] = ()) -> list[FieldChange]:
+    """``diff`` for a kind: its local fields left out, its set-valued lists compared as sets."""
+    local = tuple(kind.local_fields)
+    return diff(without_paths(desired, local), live,
+                without_paths(last_applied, local) if last_applied else last_applied,
+                exact=exact, unordered=kind.set_paths)
+
+
 def without_paths(value: dict[str, Any], drop: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """A copy of ``value`` without the leaves at ``drop`` (maps left empty are dropped too)."""
     if not drop:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from mlops_infra.engine import ownership, paths
-from mlops_infra.engine.diff import diff
+from mlops_infra.engine.diff import compare
 from mlops_infra.engine.errors import (
     Conflict,
     EventuallyConsistent,
@@ -283,7 +283,7 @@ def fresh_changes(kind: Kind, desired: dict[str, Any], live: dict[str, Any],
     create that found its resource) allows every path of ``desired``.
     """
     normalized = kind.normalize(live)
-    changes = diff(desired, normalized, exact=exact, unordered=kind.set_paths)
+    changes = compare(kind, desired, normalized, exact=exact)
     if planned:
         shown = [c.path for c in planned]
         changes = [c for c in changes if any(_related(c.path, p) for p in shown)]

@@ -150,6 +150,8 @@ class Kind(ABC):
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
+    local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
+                                              # ledger, never sent to nor compared with the API
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mlops_infra.engine import guardrails, ownership, removal
-from mlops_infra.engine.diff import diff, leaves
+from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, ReadSettings, read_live
@@ -212,8 +212,8 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = diff(r.desired, r.kind.normalize(current), entry.applied, exact=r.exact,
-                   unordered=r.kind.set_paths)
+    changes = compare(r.kind, r.desired, r.kind.normalize(current), entry.applied,
+                      exact=r.exact)
     kept, notes = _spare_preexisting(changes, entry.preexisting)
     return _classify(r, ctx, kept, preexisting=entry.preexisting, notes=notes,
                      moved_from=ctx.moved[r.rid.key].key if r.rid.key in ctx.moved else None)
@@ -221,7 +221,7 @@ def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
 
 def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
     """A part of a shared thing applied for the first time: what is already there is recorded."""
-    changes = diff(r.desired, r.kind.normalize(current), None, exact=r.exact, unordered=r.kind.set_paths)
+    changes = compare(r.kind, r.desired, r.kind.normalize(current), exact=r.exact)
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
     return _classify(r, ctx, changes, preexisting=preexisting)
@@ -234,7 +234,7 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
                               intent=intent is not None and intent.id == r.rid.name)
     if not verdict.ours:
         return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
-    changes = diff(r.desired, r.kind.normalize(current), None, exact=r.exact, unordered=r.kind.set_paths)
+    changes = compare(r.kind, r.desired, r.kind.normalize(current), exact=r.exact)
     return _classify(r, ctx, changes, adopt_reason=verdict.reason)
 
 

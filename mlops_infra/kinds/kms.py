@@ -533,15 +533,18 @@ class CryptoKeyGrant(Kind):
     def _policy(self, rid: ResourceId) -> Any:
         from google.api_core.exceptions import NotFound
 
-        with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
-            try:
-                # Version 3: "Requests for policies with any conditional role bindings must
-                # specify version 3" (cloudkms v1 discovery, cryptoKeys.getIamPolicy).
-                return self.clients.get(KMS).get_iam_policy(
-                    request={"resource": rid.parts["cryptoKey"],
-                             "options": {"requested_policy_version": 3}}, **CALL)
-            except NotFound:
-                return None
+        def read() -> Any:
+            with translate_errors(f"IAM policy of {rid.parts['cryptoKey']}"):
+                try:
+                    # Version 3: "Requests for policies with any conditional role bindings must
+                    # specify version 3" (cloudkms v1 discovery, cryptoKeys.getIamPolicy).
+                    return self.clients.get(KMS).get_iam_policy(
+                        request={"resource": rid.parts["cryptoKey"],
+                                 "options": {"requested_policy_version": 3}}, **CALL)
+                except NotFound:
+                    return None
+        # Every grant on one key reads the same policy: once per plan.
+        return self.clients.read_once(("kms.policy", rid.parts["cryptoKey"]), read)
 
     def _member(self, rid: ResourceId) -> str:
         who = rid.parts["who"]

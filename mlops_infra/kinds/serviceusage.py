@@ -10,9 +10,9 @@ Creating it enables the API and waits for the operation. An API belongs to the p
 to a stack (``shared``): one already enabled before this stack first applied it is recorded
 as pre-existing, never "adopted", and removing it from the spec leaves it enabled even with
 ``disableOnRemoval``. Every resource whose kind needs this API in the same project is
-ordered after it (it ``provides`` the ``api:PROJECT/NAME`` capability). ``disableOnRemoval`` is kept in
-the desired state (so the ledger remembers it) and never sent to the API: reads echo it back
-from the resource id, which is why listed items are read again one by one.
+ordered after it (it ``provides`` the ``api:PROJECT/NAME`` capability). ``disableOnRemoval`` is
+one of the kind's ``local_fields``: kept in the desired state (so the ledger remembers it),
+never sent to the API nor compared with it, so the listing alone says what is enabled.
 Outputs: ``name`` (the API), ``id`` (the full name).
 """
 
@@ -55,7 +55,7 @@ class Service(Kind):
     outputs = frozenset({"name", "id"})
     labels_path = None
     shared = True
-    complete_listing = False   # listed items lack the spec-only flag: read them again
+    local_fields = frozenset({_FLAG})   # ours: the ledger remembers it, the API never sees it
 
     def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
         return frozenset({api_capability(ctx.project, ctx.name)})
@@ -69,8 +69,6 @@ class Service(Kind):
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         api = api_name(ctx)
         parts = {"projects": ctx.project, "services": api}
-        if _FLAG in fields:
-            parts[_FLAG] = "true" if fields[_FLAG] else "false"
         return ResourceId(kind=self.name, name=f"projects/{ctx.project}/services/{api}",
                           scope=f"projects/{ctx.project}", parts=parts)
 
@@ -94,11 +92,7 @@ class Service(Kind):
         with translate_errors(f"service {rid.name}"):
             live = _as_dict(self.clients.get(SERVICE_USAGE).get_service(
                 request={"name": rid.name}, **CALL))
-        if live.get("state") != "ENABLED":
-            return None
-        if _FLAG in rid.parts:
-            live[_FLAG] = rid.parts[_FLAG] == "true"
-        return live
+        return live if live.get("state") == "ENABLED" else None
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:

@@ -48,13 +48,16 @@ class BucketBindings(IamBindingsKind):
         from google.api_core.exceptions import NotFound
 
         project, bucket = rid.parts["projects"], rid.parts["buckets"]
-        with translate_errors(f"IAM policy of bucket {bucket}"):
-            try:
-                policy = self.clients.get(STORAGE, project).bucket(bucket).get_iam_policy(
-                    requested_policy_version=3, **CALL)
-            except NotFound:
-                return None
-        return dict(policy.to_api_repr())
+
+        def read() -> dict[str, Any] | None:
+            with translate_errors(f"IAM policy of bucket {bucket}"):
+                try:
+                    policy = self.clients.get(STORAGE, project).bucket(bucket).get_iam_policy(
+                        requested_policy_version=3, **CALL)
+                except NotFound:
+                    return None
+            return dict(policy.to_api_repr())
+        return self.clients.read_once(("storage.policy", bucket), read)  # type: ignore[no-any-return]
 
     def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
         from google.api_core.iam import Policy

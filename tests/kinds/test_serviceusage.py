@@ -50,11 +50,15 @@ def test_create_enables_and_waits_for_the_operation(emulator: Emulator, kind: Se
     assert NAME in listed and f"projects/{PROJECT}/services/storage.googleapis.com" in listed
 
 
-def test_disable_on_removal_flag_is_echoed_and_decides_removal(kind: Service) -> None:
+def test_disable_on_removal_flag_is_local_and_decides_removal(kind: Service) -> None:
+    from mlops_infra.engine.diff import compare
+
     rid, desired = _rid(kind, {"disableOnRemoval": True})
     assert desired == {"state": "ENABLED", "disableOnRemoval": True}
     kind.create(rid, desired)
-    assert kind.get(rid) == {**kind.get(rid), "disableOnRemoval": True}
+    live = kind.list(rid.scope)[rid.name]          # the listing is enough: nothing to GET
+    assert "disableOnRemoval" not in live and kind.complete_listing
+    assert compare(kind, desired, kind.normalize(live)) == []
     assert kind.removal(desired, allow_data_loss=False) == "delete"
     assert kind.removal({"state": "ENABLED"}, allow_data_loss=True) == "abandon"
     kind.delete(rid, force=False)

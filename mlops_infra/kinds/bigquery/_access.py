@@ -23,6 +23,15 @@ def get_dataset(client: Any, project: str, dataset: str) -> dict[str, Any]:
                                  query_params=ACCESS_POLICY_VERSION, timeout=API_TIMEOUT))
 
 
+def get_dataset_once(clients: Any, project: str, dataset: str) -> dict[str, Any]:
+    """``get_dataset``, shared during a plan by the kinds reading it (dataset, its bindings)."""
+    from mlops_infra.kinds._clients import BIGQUERY
+
+    return clients.read_once(  # type: ignore[no-any-return]
+        ("bigquery.dataset", project, dataset),
+        lambda: get_dataset(clients.get(BIGQUERY, project), project, dataset))
+
+
 def patch_access(client: Any, project: str, dataset: str, *, access: list[dict[str, Any]],
                  etag: str | None) -> dict[str, Any]:
     """PATCH ``access`` (whole list) with ``If-Match: etag`` (a concurrent change is a 412)."""

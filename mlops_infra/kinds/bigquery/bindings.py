@@ -143,7 +143,7 @@ class DatasetBindings(IamBindingsKind):
         project, dataset = rid.parts["projects"], rid.parts["datasets"]
         with translate_errors(f"access of dataset {dataset}"):
             try:
-                found = _access.get_dataset(self.clients.get(BIGQUERY, project), project, dataset)
+                found = _access.get_dataset_once(self.clients, project, dataset)
             except NotFound:
                 return None
         return access_to_policy(found)

@@ -271,7 +271,7 @@ class Dataset(Kind):
 
         with translate_errors(f"dataset {project}:{ds}"):
             try:   # accessPolicyVersion=3: conditional access entries read as they are
-                return _access.get_dataset(self.clients.get(BIGQUERY, project), project, ds)
+                return _access.get_dataset_once(self.clients, project, ds)
             except NotFound:
                 return None
 

@@ -60,14 +60,17 @@ def read_project_policy(clients: Any, project: str) -> dict[str, Any] | None:
     """The project's policy (version 3) as REST JSON; ``None`` when the project is not found."""
     from google.api_core.exceptions import NotFound
 
-    with translate_errors(f"IAM policy of projects/{project}"):
-        try:
-            policy = clients.get(RESOURCE_MANAGER).get_iam_policy(
-                request={"resource": f"projects/{project}",
-                         "options": {"requested_policy_version": 3}}, **CALL)
-        except NotFound:
-            return None
-    return policy_to_json(policy)
+    def read() -> dict[str, Any] | None:
+        with translate_errors(f"IAM policy of projects/{project}"):
+            try:
+                policy = clients.get(RESOURCE_MANAGER).get_iam_policy(
+                    request={"resource": f"projects/{project}",
+                             "options": {"requested_policy_version": 3}}, **CALL)
+            except NotFound:
+                return None
+        return policy_to_json(policy)
+    # Project bindings and audit configs read the same policy: once per plan.
+    return clients.read_once(("crm.policy", project), read)  # type: ignore[no-any-return]
 
 
 def write_project_policy(clients: Any, project: str, policy: dict[str, Any], *,
@@ -148,14 +151,17 @@ class ServiceAccountBindings(IamBindingsKind):
         from google.api_core.exceptions import NotFound
 
         resource = self.target_of(rid)
-        with translate_errors(f"IAM policy of {resource}"):
-            try:
-                policy = self.clients.get(IAM).get_iam_policy(
-                    request={"resource": resource,
-                             "options": {"requested_policy_version": 3}}, **CALL)
-            except NotFound:
-                return None
-        return policy_to_json(policy)
+
+        def read() -> dict[str, Any] | None:
+            with translate_errors(f"IAM policy of {resource}"):
+                try:
+                    policy = self.clients.get(IAM).get_iam_policy(
+                        request={"resource": resource,
+                                 "options": {"requested_policy_version": 3}}, **CALL)
+                except NotFound:
+                    return None
+            return policy_to_json(policy)
+        return self.clients.read_once(("iam.policy", resource), read)  # type: ignore[no-any-return]
 
     def set_policy(self, rid: ResourceId, policy: dict[str, Any]) -> dict[str, Any]:
         resource = self.target_of(rid)
