@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,13 @@ from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY
-from mlops_infra.engine.registry import all_kinds, endpoints_of, guardrail_rules, policy_settings
+from mlops_infra.engine.registry import (
+    LazyKinds,
+    all_kinds,
+    endpoints_of,
+    guardrail_rules,
+    policy_settings,
+)
 from mlops_infra.engine.resolve import expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
@@ -54,16 +60,17 @@ LEASE_SECONDS = 60.0
 
 
 def registered_kinds() -> dict[str, type[Kind]]:
-    """Every kind (importing ``mlops_infra.kinds`` registers them)."""
-    import mlops_infra.kinds  # noqa: F401  (registers the kinds)
+    """Every kind (imports every kind module)."""
+    import mlops_infra.kinds  # noqa: F401  (tells the registry how to load them)
 
     return all_kinds()
 
 
-def kind_schemas() -> dict[str, KindSchema]:
-    """The spec-side view of every registered kind."""
-    return {name: KindSchema(model=cls.model, outputs=cls.outputs)
-            for name, cls in registered_kinds().items()}
+def kind_schemas() -> Mapping[str, KindSchema]:
+    """The spec-side view of the kinds; a kind's module is imported when a spec names it."""
+    import mlops_infra.kinds  # noqa: F401  (tells the registry how to load them)
+
+    return LazyKinds(lambda cls: KindSchema(model=cls.model, outputs=cls.outputs))
 
 
 def validate(path: str | Path, *, env: str | None = None) -> dict[str | None, Spec]:
@@ -91,26 +98,49 @@ def load(path: str | Path, *, env: str | None = None) -> Spec:
 
 
 def _strict() -> dict[str, Any]:
-    """What the kinds declare: the ``policy:`` settings and the rules a waiver may name."""
-    registered_kinds()
-    return {"policy_settings": policy_settings(), "guardrail_rules": guardrail_rules()}
+    """What the kinds declare: the ``policy:`` settings and the rules a waiver may name
+    (gathered from every kind only when a spec writes a policy or a waiver)."""
+    return {"policy_settings": _Deferred(policy_settings),
+            "guardrail_rules": _Deferred(guardrail_rules)}
+
+
+class _Deferred(Mapping[str, Any]):
+    """A mapping computed on first use."""
+
+    def __init__(self, compute: Callable[[], Mapping[str, Any]]) -> None:
+        self._compute = compute
+        self._value: Mapping[str, Any] | None = None
+
+    def _get(self) -> Mapping[str, Any]:
+        if self._value is None:
+            registered_kinds()
+            self._value = self._compute()
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _instance(spec: Spec, env: str | None) -> Spec:
     return dataclasses.replace(spec, stack=f"{spec.stack}-{env}") if env else spec
 
 
-def _offline_kinds(spec: Spec) -> dict[str, Kind]:
+def _offline_kinds(spec: Spec) -> Mapping[str, Kind]:
     clients = Clients(project=spec.project, endpoints={})
-    return {name: cls(clients) for name, cls in registered_kinds().items()}
+    return LazyKinds(lambda cls: cls(clients))
 
 
 def services_for(spec: Spec) -> list[str]:
     """The emulator services a spec's kinds (and what they imply) call."""
-    kinds = registered_kinds()
     offline = _offline_kinds(spec)
     used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
-    return endpoints_of(kinds[name] for name in used)
+    return endpoints_of(type(offline[name]) for name in used)
 
 
 class Stack:
@@ -125,7 +155,7 @@ class Stack:
         self._emulator = emulator
         self.policy = policy or RetryPolicy.from_env()
         self.read_concurrency = DEFAULT_READ_CONCURRENCY
-        self.kinds: dict[str, Kind] = {name: cls(clients) for name, cls in registered_kinds().items()}
+        self.kinds: Mapping[str, Kind] = LazyKinds(lambda cls: cls(clients))
 
     # --- construction -----------------------------------------------------------------
     @classmethod
@@ -273,7 +303,7 @@ class Stack:
 class _LedgerSink:
     """Adapts the ledger writer to the executor's ``LedgerSink`` (secret fields as digests)."""
 
-    def __init__(self, writer: Any, state: LedgerState, kinds: dict[str, Kind], *,
+    def __init__(self, writer: Any, state: LedgerState, kinds: Mapping[str, Kind], *,
                  run_id: str) -> None:
         self.writer, self.state, self.kinds, self.run_id = writer, state, kinds, run_id
 

@@ -158,8 +158,12 @@ class Emulator:
             return copy.deepcopy(self.services[service].state)
 
     def stop(self) -> None:
-        for server in self._servers.values():
-            server.stop()
+        """Stop every server at once (each waits out its own poll, so in parallel)."""
+        stopping = [threading.Thread(target=server.stop) for server in self._servers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         self._servers.clear()
 
     def __enter__(self) -> Self:

@@ -109,7 +109,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                                   | {e.key for e in moved.values()}, kinds=kinds)
     later = _previous_ids(resolved.values(), ledger, moved, kinds) + leftovers.ids()
     if later:
-        live.merge(read_live(later, kinds=dict(kinds), settings=settings))
+        live.merge(read_live(later, kinds=kinds, settings=settings))
     ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved)
     changes = [_plan_resource(r, live, ctx) for r in resolved.values()]
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss)
@@ -167,10 +167,10 @@ def _first_reads(resolved: Mapping[str, Resolved], ledger: LedgerView | Callable
     """Live state of the spec's resources, read while the ledger is (when it is a callable)."""
     rids = [r.rid for r in resolved.values()]
     if not callable(ledger):
-        return read_live(rids, kinds=dict(kinds), settings=settings), ledger
+        return read_live(rids, kinds=kinds, settings=settings), ledger
     with ThreadPoolExecutor(max_workers=1) as side:
         pending = side.submit(ledger)
-        live = read_live(rids, kinds=dict(kinds), settings=settings)
+        live = read_live(rids, kinds=kinds, settings=settings)
         return live, pending.result()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +67,7 @@ class ReadSettings:
     throttle: Throttle = field(default_factory=Throttle)
 
 
-def read_live(rids: Iterable[ResourceId], *, kinds: dict[str, Kind],
+def read_live(rids: Iterable[ResourceId], *, kinds: Mapping[str, Kind],
               settings: ReadSettings) -> LiveState:
     """Live state for every id: listed per (kind, scope) where the kind can list, else fetched."""
     groups: dict[Group, list[ResourceId]] = defaultdict(list)
@@ -77,7 +77,7 @@ def read_live(rids: Iterable[ResourceId], *, kinds: dict[str, Kind],
 
 
 class _Reader:
-    def __init__(self, kinds: dict[str, Kind], settings: ReadSettings) -> None:
+    def __init__(self, kinds: Mapping[str, Kind], settings: ReadSettings) -> None:
         self.kinds, self.settings = kinds, settings
         self.state = LiveState()
         self.gets: list[Future[None]] = []

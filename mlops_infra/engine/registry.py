@@ -4,18 +4,38 @@ Everything that used to be a hand-kept table elsewhere is derived from the regis
 kinds' declarations: the guardrail rules a waiver may name, the ``policy:`` settings a
 spec may write, the service agents a grant may name, and the endpoints (emulator
 services) a set of kinds calls.
+
+Kinds are loaded lazily, one service at a time: a kind ``SERVICE.Name`` lives in the
+module or package ``mlops_infra.kinds.SERVICE``, which the ``kinds`` package tells the
+registry how to import (``set_loader``); looking up ``storage.Bucket`` imports only the
+storage kinds. Asking for every kind (``all_kinds``) imports them all.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 from mlops_infra.engine.errors import UserError
 from mlops_infra.engine.kind import ClientDecl, Kind, ServiceAgent
 
+V = TypeVar("V")
 _KINDS: dict[str, type[Kind]] = {}
+_LOADER: Loader | None = None
+
+
+class Loader(Protocol):
+    """Imports kind modules: one service's (``load("storage")``), or all (``load(None)``)."""
+
+    def __call__(self, service: str | None) -> None: ...
+
+
+def set_loader(loader: Loader) -> None:
+    """How to import kinds on demand (called by ``mlops_infra.kinds``)."""
+    global _LOADER
+    _LOADER = loader
 
 
 def register(kind: type[Kind]) -> type[Kind]:
@@ -26,17 +46,55 @@ def register(kind: type[Kind]) -> type[Kind]:
     return kind
 
 
+def find(name: str) -> type[Kind] | None:
+    """The kind called ``name`` (its service's kinds are imported on first use), or ``None``."""
+    if name not in _KINDS and _LOADER is not None and "." in name:
+        _LOADER(name.split(".", 1)[0])
+    return _KINDS.get(name)
+
+
 def kind_class(name: str) -> type[Kind]:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        hint = difflib.get_close_matches(name, _KINDS, n=1)
+    found = find(name)
+    if found is None:
+        hint = difflib.get_close_matches(name, all_kinds(), n=1)
         suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
         raise UserError(f"unknown kind '{name}'{suffix}") from None
+    return found
 
 
 def all_kinds() -> dict[str, type[Kind]]:
+    """Every kind (imports every kind module)."""
+    if _LOADER is not None:
+        _LOADER(None)
     return dict(_KINDS)
+
+
+class LazyKinds(Mapping[str, V]):
+    """A read-only mapping over kind names that imports a kind's service only when that kind
+    is looked up; iterating (or ``len``) imports every kind. ``make(cls)`` builds the value."""
+
+    def __init__(self, make: Callable[[type[Kind]], V]) -> None:
+        self._make = make
+        self._values: dict[str, V] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> V:
+        with self._lock:
+            if name not in self._values:
+                cls = find(name)
+                if cls is None:
+                    raise KeyError(name)
+                self._values[name] = self._make(cls)
+            return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and find(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(all_kinds()))
+
+    def __len__(self) -> int:
+        return len(all_kinds())
 
 
 def guardrail_rules(kinds: Iterable[type[Kind]] | None = None) -> dict[str, str]:
@@ -57,7 +115,7 @@ def policy_settings(kinds: Iterable[type[Kind]] | None = None) -> dict[str, Any]
 
 def service_agents() -> dict[str, ServiceAgent]:
     """Service agents by name (``storage``, ``bigquery`` ...), as the kinds declare them."""
-    return {k.service_agent.name: k.service_agent for k in _KINDS.values() if k.service_agent}
+    return {k.service_agent.name: k.service_agent for k in all_kinds().values() if k.service_agent}
 
 
 def endpoints_of(kinds: Iterable[type[Kind]]) -> list[str]:
@@ -75,5 +133,5 @@ def _decls(kind: type[Kind]) -> Iterable[ClientDecl]:
 
 
 def _chosen(kinds: Iterable[type[Kind]] | None) -> Iterable[type[Kind]]:
-    return _KINDS.values() if kinds is None else kinds
+    return all_kinds().values() if kinds is None else kinds
 

@@ -51,7 +51,7 @@ _MAX_MESSAGE = 300
 class SpecModel(BaseModel):
     """Base of the kinds' spec models: unknown fields are errors; REST names are field names."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- error translation ----------------------------------------------------------

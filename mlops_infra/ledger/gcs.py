@@ -13,16 +13,30 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import requests
-from google.api_core import exceptions as gexc
-
 from mlops_infra.engine.errors import LedgerConflict, LedgerError, TransientError
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.ledger.backend import ObjectKind, StoredObject, check_stack_name
 
-_TRANSIENT = (gexc.TooManyRequests, gexc.InternalServerError, gexc.BadGateway,
-              gexc.ServiceUnavailable, gexc.GatewayTimeout, requests.ConnectionError,
-              requests.Timeout)
+
+class _Google:
+    """google.api_core's exceptions and requests, imported only when a GCS ledger is used
+    (a local run never pays for them)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from google.api_core import exceptions
+
+        return getattr(exceptions, name)
+
+    @property
+    def transient(self) -> tuple[type[BaseException], ...]:
+        import requests
+        from google.api_core import exceptions as e
+
+        return (e.TooManyRequests, e.InternalServerError, e.BadGateway, e.ServiceUnavailable,
+                e.GatewayTimeout, requests.ConnectionError, requests.Timeout)
+
+
+gexc = _Google()
 
 
 class GcsBackend:
@@ -90,7 +104,7 @@ class GcsBackend:
         except gexc.PreconditionFailed:
             raise LedgerConflict(f"{self.location(what)} changed since it was read "
                                  "(generation precondition failed)") from None
-        except _TRANSIENT as exc:
+        except gexc.transient as exc:
             raise TransientError(f"{self.location(what)}: {_short(exc)}",
                                  status=getattr(exc, "code", None)) from exc
         except gexc.GoogleAPICallError as exc:
@@ -117,7 +131,7 @@ def _ensure_bucket_once(storage_client: Any, bucket: str, *, project: str, locat
         storage_client.create_bucket(new, project=project, location=location, retry=None)
     except gexc.Conflict:
         return False  # created concurrently by someone else: fine
-    except _TRANSIENT as exc:
+    except gexc.transient as exc:
         raise TransientError(f"ledger bucket gs://{bucket}: {_short(exc)}") from exc
     except gexc.GoogleAPICallError as exc:
         raise LedgerError(f"cannot create ledger bucket gs://{bucket}: {_short(exc)}") from None

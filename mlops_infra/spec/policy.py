@@ -23,7 +23,7 @@ def check_policy(values: dict[Any, Any], settings: Mapping[str, Any] | None,
                  lines: LineMap) -> dict[str, Any]:
     """``values`` (the resolved ``policy:`` mapping) validated against ``settings``;
     unchanged when ``settings`` is ``None``."""
-    if settings is None:
+    if settings is None or not values:
         return values
     for key in values:
         if key not in settings:

@@ -19,7 +19,7 @@ from mlops_infra.kinds.bigquery.bindings import (
     entry_of,
     member_of,
 )
-from mlops_infra.kinds.storage_bindings import BucketBindings
+from mlops_infra.kinds.storage.bindings import BucketBindings
 from tests.emulator.support import raw
 from tests.kinds.bindings_testlib import iam_emulator, pending, reconcile  # noqa: F401  (fixture)
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields

@@ -138,3 +138,25 @@ def test_each_guardrail_rule_and_service_agent_has_one_meaning() -> None:
             assert descriptions.setdefault(rule, text) == text, rule
     agents = [k.service_agent.name for k in KINDS.values() if k.service_agent]
     assert len(agents) == len(set(agents))
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_a_kind_lives_in_the_module_of_its_service(name: str) -> None:
+    """``SERVICE.Name`` is defined under ``mlops_infra.kinds.SERVICE``: looking a kind up
+    imports that service only (``engine.registry`` loads kinds lazily)."""
+    service = name.split(".", 1)[0]
+    module = KINDS[name].__module__
+    assert module == f"mlops_infra.kinds.{service}" or module.startswith(f"mlops_infra.kinds.{service}.")
+
+
+def test_looking_up_a_kind_imports_only_its_service() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys, mlops_infra.kinds; from mlops_infra.engine.registry import find; "
+             "find('storage.Bucket'); "
+             "print(sorted(m for m in sys.modules if m.startswith('mlops_infra.kinds.') "
+             "and not m.split('.')[2].startswith('_')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout
+    assert "mlops_infra.kinds.storage" in loaded and "mlops_infra.kinds.compute" not in loaded

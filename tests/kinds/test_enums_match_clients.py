@@ -13,9 +13,10 @@ from google.cloud import compute_v1, kms_v1
 from google.cloud.bigquery import enums as bq_enums
 from google.cloud.storage import constants as gcs_constants
 
-from mlops_infra.kinds import kms, storage
+from mlops_infra.kinds import kms
 from mlops_infra.kinds.bigquery import table
 from mlops_infra.kinds.compute import firewall, network, subnetwork
+from mlops_infra.kinds.storage import bucket as storage
 
 
 def _literal(annotation: Any) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
 from mlops_infra.kinds.bigquery.dataset import Dataset
-from mlops_infra.kinds.storage import Bucket
+from mlops_infra.kinds.storage.bucket import Bucket
 from tests.kinds.kinds_testlib import ctx
 
 

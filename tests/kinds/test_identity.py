@@ -9,7 +9,7 @@ import pytest
 from mlops_infra.engine.kind import Kind
 from mlops_infra.kinds.bigquery.dataset import Dataset
 from mlops_infra.kinds.bigquery.table import Table
-from mlops_infra.kinds.storage import Bucket
+from mlops_infra.kinds.storage.bucket import Bucket
 from tests.kinds.kinds_testlib import ctx
 
 

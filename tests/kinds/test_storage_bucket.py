@@ -11,7 +11,7 @@ from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.engine.kind import FieldChange
-from mlops_infra.kinds.storage import Bucket
+from mlops_infra.kinds.storage.bucket import Bucket
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields, managed, mismatches
 
 FULL = {
