@@ -76,9 +76,18 @@ def check_credentials() -> None:
         raise UserError(NO_CREDENTIALS) from None
 
 
+# google-cloud-storage >= 3.17 reads each bucket's metadata in the background the first time
+# a bucket is named ("App-centric Observability" tracing attributes): one extra GET per
+# bucket per process, and threads outliving the call. This environment variable, read at
+# each call by the library's tracing module, turns that off; a user's own setting wins.
+# tests/kinds/test_storage_bucket.py checks that no such GET is made.
+_NO_BUCKET_METADATA_FETCH = "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA"
+
+
 def _storage(url: str | None, project: str | None) -> Any:
     from google.cloud import storage  # type: ignore[attr-defined]
 
+    os.environ.setdefault(_NO_BUCKET_METADATA_FETCH, "true")
     return storage.Client(project=project or "_", **http_options(url))
 
 

@@ -45,6 +45,7 @@ class JournalEntry:
         for key in ("request", "response"):
             if out[key] is None:
                 del out[key]
+        out["mutating"] = self.mutating
         return out
 
 

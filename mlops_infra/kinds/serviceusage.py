@@ -129,7 +129,7 @@ class Service(Kind):
                 return None     # a blip while polling: poll again until the deadline
             return fresh if fresh.done else None
 
-        done = wait_until_done(poll, what=what, deadline=OPERATION_DEADLINE, interval=0.1)
+        done = wait_until_done(poll, what=what, deadline=OPERATION_DEADLINE)
         if done.HasField("error") and done.error.code:
             raise errors.PermanentError(f"{what}: {done.error.message} (code {done.error.code})")
 

@@ -108,3 +108,21 @@ def test_read_modify_write_redos_do_not_use_up_attempts() -> None:
     fn, calls = _flaky([PreconditionFailed("412")] * 12 + [TransientError("503")])
     assert call_with_retries(fn, policy=FAST, retry_preconditions=True) == "ok"
     assert len(calls) == 14 > FAST.attempts
+
+
+@pytest.mark.parametrize("duration, most_polls", [(1.0, 25), (600.0, 90)])
+def test_waiting_polls_in_proportion_to_the_time_elapsed(duration: float, most_polls: int) -> None:
+    now = [0.0]
+    polls: list[float] = []
+
+    def poll() -> str | None:
+        polls.append(now[0])
+        return "done" if now[0] >= duration else None
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    wait_until_done(poll, what="op", deadline=3600, interval=0.05, fraction=0.1,
+                    clock=lambda: now[0], sleep=sleep)
+    assert polls[-1] - duration <= 0.11 * duration + 0.05   # seen done soon after it finished
+    assert len(polls) <= most_polls                        # not a poll per interval throughout

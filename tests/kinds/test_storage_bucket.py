@@ -11,6 +11,7 @@ from mlops_infra.clients import Clients
 from mlops_infra.engine import errors
 from mlops_infra.engine.diff import diff
 from mlops_infra.engine.kind import FieldChange
+from mlops_infra.kinds._clients import STORAGE
 from mlops_infra.kinds.storage.bucket import Bucket
 from tests.kinds.kinds_testlib import PROJECT, ctx, fields, managed, mismatches
 
@@ -192,3 +193,18 @@ def test_false_settings_match_a_server_that_omits_them(kind: Bucket) -> None:
                                  "publicAccessPrevention": "inherited"})
     assert diff(desired, kind.normalize({"name": "falsy", "labels": desired["labels"]})) == []
     assert diff(desired, kind.normalize(kind.get(rid))) == []
+
+
+def test_the_storage_client_makes_no_background_bucket_reads(emulator, kind: Bucket) -> None:  # type: ignore[no-untyped-def]
+    """google-cloud-storage 3.17 reads bucket metadata in the background for its tracing;
+    the client we build turns that off (clients.py), so a plan's reads are only ours."""
+    import time
+
+    rid, desired = build("quiet-reads", {"location": "US"})
+    kind.create(rid, desired)
+    emulator.clear_journal()
+    fresh = Clients(project=PROJECT, endpoints=emulator.endpoints)   # nothing cached yet
+    fresh.get(STORAGE, PROJECT).bucket("quiet-reads").get_iam_policy(retry=None)
+    time.sleep(0.3)                                  # a background fetch would land by now
+    assert [(e.method, e.path) for e in emulator.journal] == [
+        ("GET", "/storage/v1/b/quiet-reads/iam")]
