@@ -198,14 +198,15 @@ class Stack:
 
     # --- planning -------------------------------------------------------------------------
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
-             state: LedgerState | None = None) -> Plan:
+             state: LedgerState | None = None, allow_restart: bool = False) -> Plan:
         """Read live state and the ledger (concurrently); compute the plan. Never mutates anything."""
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
         with self.clients.reads.sharing():      # one read per API object, whoever needs it
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
-                              resolved=resolved, read_concurrency=self.read_concurrency)
+                              resolved=resolved, read_concurrency=self.read_concurrency,
+                              allow_restart=allow_restart)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
@@ -225,7 +226,7 @@ class Stack:
                   progress: ProgressListener | None = None, concurrency: int = DEFAULT_APPLY_CONCURRENCY,
                   destroy: bool = False,
                   watch: Callable[[Plan], AbstractContextManager[ProgressListener]] | None = None,
-                  ) -> tuple[Plan, ApplyResult | None]:
+                  allow_restart: bool = False) -> tuple[Plan, ApplyResult | None]:
         """Plan, ``show``, ask ``confirm`` (if given), apply what was shown.
 
         ``progress`` receives the executor's events; ``watch(plan)`` instead opens a
@@ -235,7 +236,8 @@ class Stack:
         before the plan is shown until the apply ends; if the ledger moved after the first
         look, the plan is made again, so what is shown is what is applied.
         """
-        plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy)
+        plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy,
+                         allow_restart=allow_restart)
         if plan.blocked or not _has_work(plan):
             if show:
                 show(plan)
@@ -244,7 +246,8 @@ class Stack:
         with self.locked(home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
-                plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state)
+                plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
+                                 allow_restart=allow_restart)
             if show:
                 show(plan)
             refuse_blocked(plan)

@@ -18,9 +18,11 @@ Creates never duplicate and never take what is not ours:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -91,6 +93,8 @@ class _Runner:
         self.outputs: dict[str, dict[str, Any]] = {c.address: dict(c.outputs)
                                                    for c in plan.resources if not c.removing}
         self.deps = dependency_keys(list(self.changes.values()))
+        self._serial: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def run(self) -> list[Outcome]:
         intents = [c for c in self.changes.values() if needs_intent(self.kinds[c.kind], c)]
@@ -154,6 +158,17 @@ class _Runner:
         kind = self.kinds[change.kind]
         rid = ResourceId(kind=change.kind, name=change.id, scope=change.scope,
                          parts=dict(change.parts), address=change.address)
+        with self._serialised(kind.serial_key(rid)):
+            return self._apply_in_turn(kind, rid, change)
+
+    def _serialised(self, key: str | None) -> AbstractContextManager[Any]:
+        """The lock of ``key`` (changes sharing one run one at a time), or no lock."""
+        if key is None:
+            return nullcontext()
+        with self._guard:
+            return self._serial.setdefault(key, threading.Lock())
+
+    def _apply_in_turn(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> bool:
         if change.action is Action.DELETE:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
@@ -179,6 +194,8 @@ class _Runner:
                   desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
         if change.action is Action.REPLACE:
             old = replace(rid, name=change.previous_id) if change.previous_id else rid
+            if kind.replace_order == "create-first" and not change.previous_id:
+                return self._create_first(kind, old, change, desired)
             self._delete(kind, old, force=change.allow_data_loss)
             if kind.naming == "server":
                 rid = replace(rid, name="")
@@ -187,6 +204,14 @@ class _Runner:
         if change.action is Action.UPDATE:
             return rid, self._update(kind, rid, desired, change.changes, change.exact), change.adopt
         return rid, None, change.adopt          # no-op: only the ledger entry is refreshed
+
+    def _create_first(self, kind: Kind, old: ResourceId, change: ResourceChange,
+                      desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
+        """Create-before-destroy: the replacement is ready before the old one is deleted."""
+        new = replace(kind.replacement(old), address=old.address)
+        made = self._create_or_adopt(kind, new, desired, change)
+        self._delete(kind, old, force=change.allow_data_loss)
+        return made
 
     def _create_or_adopt(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
                          change: ResourceChange) -> tuple[ResourceId, dict[str, Any] | None, bool]:

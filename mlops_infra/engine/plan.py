@@ -73,6 +73,7 @@ class ResourceChange:
     moved_from: str | None = None
     preexisting: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    restart: str | None = None          # an update that stops and restarts it: why
 
     @property
     def key(self) -> str:
