@@ -32,6 +32,8 @@ STACK_LABEL = "mlops-infra-stack"
 ADDRESS_LABEL = "mlops-infra-address"
 
 Naming = Literal["user", "server"]
+Layer = Literal["Data", "Compute", "ML Platform", "Operations", "Security"]
+LAYERS: tuple[Layer, ...] = ("Data", "Compute", "ML Platform", "Operations", "Security")
 Removal = Literal["delete", "abandon"]
 ReplaceOrder = Literal["delete-first", "create-first"]
 
@@ -149,6 +151,7 @@ class Kind(ABC):
     model: ClassVar[type[BaseModel]]          # validates the spec fields (extra="forbid")
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
+    layer: ClassVar[Layer]                    # where the platform diagram draws it (``graph``)
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the

@@ -50,6 +50,7 @@ class Service(Kind):
     """An enabled Google API."""
 
     name = "serviceusage.Service"
+    layer = "Security"
     model = ServiceSpec
     uses = (SERVICE_USAGE,)
     outputs = frozenset({"name", "id"})
