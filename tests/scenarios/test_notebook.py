@@ -56,7 +56,8 @@ def test_the_quickstart_notebook_runs_anywhere_and_shows_plan_apply_and_the_edit
     html = _html(edited)
     assert "Plan: 0 to create, 2 to update" in html
     assert "storageClass" in html and "&quot;NEARLINE&quot;" in html
-    assert "<code>training-events</code>" in html and "schema" in html    # the new column
+    assert "<code>training-events</code>" in html
+    assert "schema.fields[&quot;model&quot;]" in html              # the new column, by name
     assert "'noop': 3" in _text(again)
     assert list(elsewhere.iterdir()) == []          # wrote nothing where it was started
 
