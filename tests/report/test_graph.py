@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from mlops_infra.api import load
 from mlops_infra.clients import Clients
-from mlops_infra.engine.kind import LAYERS, FieldChange
+from mlops_infra.engine.kind import (
+    LAYERS,
+    FieldChange,
+    Kind,
+    Requirement,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.registry import LazyKinds, all_kinds
 from mlops_infra.report import graph as graphs
-from mlops_infra.spec import Spec
+from mlops_infra.spec import KindSchema, Spec
+from mlops_infra.spec.loader import load_spec
 from tests.report.mermaid import parse_mermaid
 from tests.report.plans import CASES, bucket, create, delete, noop, plan_of, replace, update
 
@@ -158,3 +168,66 @@ def test_the_parser_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_render_picks_the_format(fmt: str) -> None:
     text = graphs.render(_spec_graph(), fmt)
     assert text.startswith("digraph" if fmt == "dot" else "---\ntitle: stack graphed")
+
+
+# --- capability edges, on two in-memory kinds (no kind of today provides a capability) ----------
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pool: str = ""
+
+
+class _Fake(Kind):
+    model = _Fields
+    outputs = frozenset({"name"})
+    labels_path = None
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return ResourceId(kind=self.name, name=f"fake/{ctx.name}", scope="fake")
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return dict(fields)
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return None
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: Any,
+               live: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        raise NotImplementedError
+
+
+class _Cluster(_Fake):
+    name = "test.Cluster"
+    layer = "Compute"
+
+    def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
+        return frozenset({f"workload-pool:{fields['pool']}"})
+
+
+class _Workload(_Fake):
+    name = "test.Workload"
+    layer = "ML Platform"
+
+    def requires(self, ctx: ResourceContext, fields: dict[str, Any]) -> list[Requirement]:
+        return [Requirement(f"workload-pool:{fields['pool']}")]
+
+
+def test_a_capability_one_resource_provides_is_an_edge_of_its_own(tmp_path: Path) -> None:
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text("apiVersion: mlops-infra/v1\nstack: caps\nproject: cap-project\nresources:\n"
+                         "  cluster: {kind: test.Cluster, pool: cap-project.svc.id.goog}\n"
+                         "  job: {kind: test.Workload, pool: cap-project.svc.id.goog}\n")
+    kinds = {cls.name: cls(None) for cls in (_Cluster, _Workload)}
+    spec = load_spec(spec_path, kinds={n: KindSchema(model=k.model, outputs=k.outputs)
+                                       for n, k in kinds.items()})
+    graph = graphs.spec_graph(spec, kinds=kinds)
+    assert graph.edges == (graphs.Edge("cluster", "job", "capability"),)
+    assert [layer for layer, _ in graph.layers] == ["Compute", "ML Platform"]
+    text = graphs.render_mermaid(graph)
+    assert "n0 -.->|capability| n1" in text and 'subgraph layer_ml_platform["ML Platform"]' in text
+    assert parse_mermaid([text])[0]["ok"]
