@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from mlops_infra.engine import errors, paths
@@ -22,12 +22,14 @@ from mlops_infra.engine.kind import (
     ResourceContext,
     ResourceId,
     ServiceAgent,
+    Violation,
 )
 from mlops_infra.kinds import _lro
 from mlops_infra.kinds._agents import VERTEX_AI_AGENT, project_number
 from mlops_infra.kinds._base import CALL, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import AIPLATFORM, RESOURCE_MANAGER, aiplatform
 from mlops_infra.kinds._names import CryptoKeyName, region_problem
+from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
 
 API = "aiplatform.googleapis.com"
 OPERATION_DEADLINE = 1800.0   # Terraform gives Vertex AI operations 20 min (metadata stores 40)
@@ -117,10 +119,18 @@ class VertexKind(Kind):
     uses = (AIPLATFORM, RESOURCE_MANAGER)
     service_agent: ClassVar[ServiceAgent | None] = VERTEX_AI_AGENT
     cmek_fields: ClassVar[tuple[str, ...]] = ("kmsKeyName", "encryptionSpec.kmsKeyName")
+    guardrails: ClassVar[Mapping[str, str]] = REQUIRE_CMEK
+    policy_settings: ClassVar[Mapping[str, Any]] = CMEK_SETTINGS
     client_class: ClassVar[str]       # e.g. "EndpointServiceClient"
     collection: ClassVar[str]         # e.g. "endpoints"
     noun: ClassVar[str]               # e.g. "endpoint": create_endpoint, get_endpoint ...
     message: ClassVar[str]            # e.g. "Endpoint": the aiplatform_v1 type
+
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
+        if not self.cmek_fields:
+            return []
+        return cmek_violations(desired, policy, at=("encryptionSpec.kmsKeyName",),
+                               field="kmsKeyName", what=self.noun.replace("_", " "))
 
     def api_client(self, rid: ResourceId) -> Any:
         return client(self.clients, self.client_class, rid.parts["locations"])

@@ -45,7 +45,8 @@ features) is not built: it gets no new features since 2026-05-17 and is shut dow
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -225,6 +226,8 @@ class FeatureView(VertexKind):
     message = "FeatureView"
     service_agent = None          # a view is not encrypted by a key of its own
     cmek_fields = ()
+    guardrails: ClassVar[Mapping[str, str]] = {}
+    policy_settings: ClassVar[Mapping[str, Any]] = {}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return feature_id_problem(ctx.name, "feature view")

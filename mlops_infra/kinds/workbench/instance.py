@@ -77,6 +77,7 @@ from mlops_infra.kinds._names import (
     Zone,
     rfc1035_problem,
 )
+from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
 
 API = "notebooks.googleapis.com"
 OPERATION_DEADLINE = 2400.0      # Terraform's create timeout (40 min: magic-modules Instance.yaml)
@@ -330,7 +331,8 @@ class Instance(Kind):
     data_bearing = True
     service_agent = COMPUTE_AGENT
     cmek_fields = ("kmsKey", "bootDisk.kmsKey", "dataDisk.kmsKey")
-    guardrails = NO_PUBLIC_IP
+    guardrails = {**NO_PUBLIC_IP, **REQUIRE_CMEK}
+    policy_settings = CMEK_SETTINGS
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return rfc1035_problem(ctx.name, "Workbench instance") or _key_problem(fields)
@@ -359,11 +361,14 @@ class Instance(Kind):
         return out
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
-        if paths.get(desired, "gceSetup.disablePublicIp", None) is True:
-            return []
-        return [Violation(rule="workbench-no-public-ip", path="disablePublicIp",
-                          message="a Workbench instance with an external IP is reachable from the "
-                                  "internet: keep disablePublicIp (the default)")]
+        found = cmek_violations(desired, policy, at=("gceSetup.bootDisk.kmsKey",
+                                                     "gceSetup.dataDisk.kmsKey"),
+                                field="kmsKey", what="Workbench instance's disks")
+        if paths.get(desired, "gceSetup.disablePublicIp", None) is not True:
+            found.append(Violation(rule="workbench-no-public-ip", path="disablePublicIp",
+                                   message="a Workbench instance with an external IP is reachable "
+                                           "from the internet: keep disablePublicIp (the default)"))
+        return found
 
     def replace_reason(self, changes: FieldChanges) -> str | None:
         sizes = [c.path for c in changes if c.path in ("gceSetup.bootDisk.diskSizeGb",
