@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+_STARTED = [time.monotonic()]       # when this command began: results show the run's wall time
+
+
 def run(argv: list[str] | None = None) -> int:
+    _STARTED[0] = time.monotonic()
     try:
         code = cli.main(args=argv, prog_name="mlops_infra", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
@@ -108,14 +113,19 @@ def _confirm(auto_approve: bool) -> bool:
 def _report(result: Any, fmt: str) -> int:
     from mlops_infra.report import render_result
 
-    render_result(result, console=_console(fmt))
+    render_result(result, console=_console(fmt), seconds=time.monotonic() - _STARTED[0])
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
-def _watch(fmt: str) -> Callable[[Any], Any]:
+def _watch(fmt: str, verbose: bool = False) -> Callable[[Any], Any]:
     from mlops_infra.report import ApplyProgress
 
-    return lambda plan: ApplyProgress(plan, console=_console(fmt))
+    return lambda plan: ApplyProgress(plan, console=_console(fmt), verbose=verbose)
+
+
+def _verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Also list the resources left unchanged while applying.")(fn)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -136,13 +146,15 @@ def cli() -> None:
               help="Allow changes that stop and restart a resource (machine type, GPUs...).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
               help="How many changes run at once.")
+@_verbose_option
 def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
               detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool,
-              concurrency: int) -> int:
+              concurrency: int, verbose: bool) -> int:
     """Plan, show and apply SPEC (the main job)."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=detailed_exitcode, allow_data_loss=allow_data_loss,
-                            concurrency=concurrency, destroy=False, allow_restart=allow_restart)
+                            concurrency=concurrency, destroy=False, allow_restart=allow_restart,
+                            verbose=verbose)
 
 
 @cli.command()
@@ -153,17 +165,18 @@ def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, 
 @click.option("--allow-data-loss", is_flag=True, help="Also delete resources that hold data.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
               help="How many changes run at once.")
+@_verbose_option
 def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
-            allow_data_loss: bool, concurrency: int) -> int:
+            allow_data_loss: bool, concurrency: int, verbose: bool) -> int:
     """Delete every resource the ledger says this stack owns."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=False, allow_data_loss=allow_data_loss,
-                            concurrency=concurrency, destroy=True)
+                            concurrency=concurrency, destroy=True, verbose=verbose)
 
 
 def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_run: bool,
                      auto_approve: bool, detailed: bool, allow_data_loss: bool, concurrency: int,
-                     destroy: bool, allow_restart: bool = False) -> int:
+                     destroy: bool, allow_restart: bool = False, verbose: bool = False) -> int:
     from mlops_infra.api import refuse_blocked
 
     with _open_stack(spec, env, local) as stack:
@@ -176,7 +189,7 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
         plan, result = stack.reconcile(
             allow_data_loss=allow_data_loss, destroy=destroy, concurrency=concurrency,
             show=lambda p: _show_plan(p, fmt), confirm=lambda p: _confirm(auto_approve),
-            watch=_watch(fmt), allow_restart=allow_restart)
+            watch=_watch(fmt, verbose), allow_restart=allow_restart)
         if result is None:
             if plan.has_changes:
                 click.echo("Nothing applied.", err=True)
