@@ -110,14 +110,14 @@ def test_a_workbench_data_disk_is_never_deleted_without_the_allow(tmp_path: Path
     alone = _workbench(tmp_path, people="{alice: alice@acme.com}")
     with Stack.load(alone, endpoints=emulator.endpoints) as stack:          # bob leaves
         removal = {r.address: r for r in stack.plan().resources}["workbench-bob"]
-        assert removal.action is Action.DELETE and "holds data" in (removal.blocked or "")
+        assert removal.action is Action.DELETE and "data disk" in (removal.blocked or "")
         with pytest.raises(UserError, match="blocked"):
             stack.apply(stack.plan())
         assert "workbench-bob" in _instances(stack)
     bigger = _workbench(tmp_path, people="{alice: alice@acme.com}", disk=200)
     with Stack.load(bigger, endpoints=emulator.endpoints) as stack:          # a replace
         change = {r.address: r for r in stack.plan().resources}["workbench-alice"]
-        assert change.action is Action.REPLACE and "destroys its data" in (change.blocked or "")
+        assert change.action is Action.REPLACE and "data disk" in (change.blocked or "")
         destroy = {r.address: r for r in stack.plan(destroy=True).resources}
         assert all(r.blocked for r in destroy.values())
         with pytest.raises(UserError, match="blocked"):

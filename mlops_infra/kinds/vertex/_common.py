@@ -18,6 +18,7 @@ from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import (
     FieldChange,
     Kind,
+    Layer,
     Names,
     ResourceContext,
     ResourceId,
@@ -116,6 +117,7 @@ class VertexKind(Kind):
     AI service agent, names and listing under ``projects/P/locations/R``."""
 
     api: ClassVar[str | None] = API
+    layer: ClassVar[Layer] = "ML Platform"
     uses = (AIPLATFORM, RESOURCE_MANAGER)
     service_agent: ClassVar[ServiceAgent | None] = VERTEX_AI_AGENT
     cmek_fields: ClassVar[tuple[str, ...]] = ("kmsKeyName", "encryptionSpec.kmsKeyName")

@@ -115,6 +115,7 @@ class Endpoint(VertexKind):
     outputs = frozenset({"id", "name"})
     immutable = _IMMUTABLE
     set_paths = frozenset({"privateServiceConnectConfig.projectAllowlist"})
+    list_keys = {"privateServiceConnectConfig.projectAllowlist": ""}
     client_class = "EndpointServiceClient"
     collection = "endpoints"
     noun = "endpoint"

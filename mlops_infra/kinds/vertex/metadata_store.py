@@ -60,6 +60,7 @@ class MetadataStore(VertexKind):
     outputs = frozenset({"id", "name"})
     labels_path = None
     data_bearing = True
+    loss = "it holds every tracked experiment, artifact, execution and lineage record"
     client_class = "MetadataServiceClient"
     collection = "metadataStores"
     noun = "metadata_store"

@@ -71,6 +71,7 @@ class Tensorboard(VertexKind):
     outputs = frozenset({"id", "name"})
     immutable = frozenset({"encryptionSpec"})
     data_bearing = True
+    loss = "it holds experiment runs (their scalars, tensors and blobs)"
     client_class = "TensorboardServiceClient"
     collection = "tensorboards"
     noun = "tensorboard"

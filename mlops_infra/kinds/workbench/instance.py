@@ -328,7 +328,10 @@ class Instance(Kind):
     immutable = _IMMUTABLE
     input_only = _INPUT_ONLY
     set_paths = frozenset({"gceSetup.tags"})
+    list_keys = {"gceSetup.tags": ""}
     data_bearing = True
+    loss = "its data disk holds the users' work (/home/jupyter), deleted with the instance"
+    layer = "ML Platform"
     service_agent = COMPUTE_AGENT
     cmek_fields = ("kmsKey", "bootDisk.kmsKey", "dataDisk.kmsKey")
     guardrails = {**NO_PUBLIC_IP, **REQUIRE_CMEK}
