@@ -1,10 +1,13 @@
 """The ``${...}`` reference syntax: parsing, finding and substituting references.
 
 Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``
-(resolved when the spec is loaded) and ``${ADDRESS.OUTPUT}`` (another resource's
-output, resolved by the engine at plan time with ``resolve_refs``). ``$${`` is a
-literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so
-every string in a loaded spec is a template and ``resolve_refs`` gives final values.
+(resolved when the spec is loaded), ``${ADDRESS.OUTPUT}`` (another resource's
+output, resolved by the engine at plan time with ``resolve_refs``) and
+``${secrets.NAME}`` (a secret of the ``secrets:`` section: ``resolve_refs`` leaves it as
+written; the engine substitutes it only where a plan or an apply needs the value).
+``$${`` is a literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs``
+runs, so every string in a loaded spec is a template and ``resolve_refs`` gives final
+values (secrets still as references).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mlops_infra.spec.hints import clip
 
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"
+SECRETS = "secrets"
 _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
@@ -54,8 +58,12 @@ class Ref:
         return len(self.parts) == 1 and self.parts[0] in CONTEXT_NAMES
 
     @property
+    def is_secret(self) -> bool:
+        return self.parts[0] == SECRETS
+
+    @property
     def is_resource(self) -> bool:
-        return not self.is_var and not self.is_context
+        return not self.is_var and not self.is_context and not self.is_secret
 
 
 class Escape:
@@ -97,9 +105,13 @@ def _token(match: re.Match[str]) -> Token:
 def _check_shape(ref: Ref) -> None:
     if ref.is_var and len(ref.parts) < 2:
         raise RefSyntaxError("'${vars}' needs a variable name, e.g. '${vars.prefix}'")
+    if ref.is_secret and len(ref.parts) != 2:
+        raise RefSyntaxError(f"'{clip(ref.text)}' is not a secret reference: use "
+                             "${secrets.NAME}")
     if ref.is_resource and len(ref.parts) != 2:
         raise RefSyntaxError(f"'{clip(ref.text)}' is not a known reference: use ${{vars.NAME}}, "
-                             "${project}, ${region}, ${stack}, ${env} or ${ADDRESS.OUTPUT}")
+                             "${project}, ${region}, ${stack}, ${env}, ${secrets.NAME} or "
+                             "${ADDRESS.OUTPUT}")
 
 
 def has_template(text: str) -> bool:
@@ -165,13 +177,15 @@ def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "") -> A
     return value
 
 
-def refs_in(value: Any) -> list[tuple[str, Ref]]:
-    """``(dotted path, Ref)`` for every resource reference inside ``value``."""
+def refs_in(value: Any, *, secrets: bool = False) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` for every resource reference inside ``value`` (every secret
+    reference instead when ``secrets``)."""
     found: list[tuple[str, Ref]] = []
 
     def visit(text: str, path: str) -> str:
         if has_template(text):
-            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref) and t.is_resource)
+            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref)
+                         and (t.is_secret if secrets else t.is_resource))
         return text
 
     walk_strings(value, visit)
@@ -186,6 +200,15 @@ def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
         raise lines.error(path, str(exc)) from None
 
 
+def located_secret_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` of every ``${secrets.NAME}`` inside ``value``; syntax errors are
+    ``lines.error`` at ``path``."""
+    try:
+        return refs_in(value, secrets=True)
+    except TemplateError as exc:
+        raise lines.error(path, str(exc)) from None
+
+
 def find_refs(value: Any) -> set[tuple[str, str]]:
     """Every ``(address, output)`` referenced by strings inside ``value``."""
     try:
@@ -196,9 +219,13 @@ def find_refs(value: Any) -> set[tuple[str, str]]:
 
 def resolve_refs(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     """``value`` with every ``${ADDRESS.OUTPUT}`` replaced by ``lookup(address, output)``
-    and every ``$${`` turned into a literal ``${``. A lone reference keeps the output's type."""
+    and every ``$${`` turned into a literal ``${``. A lone reference keeps the output's type.
+    ``${secrets.NAME}`` stays as written: secrets are substituted by the engine, only where
+    a value is needed (``engine.sensitive``)."""
 
     def resolve(ref: Ref) -> Any:
+        if ref.is_secret:
+            return ref.text
         if not ref.is_resource:
             raise RefSyntaxError(f"'{ref.text}' should have been resolved when the spec was loaded")
         return lookup(ref.parts[0], ref.parts[1])
