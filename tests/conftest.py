@@ -22,7 +22,7 @@ DEFAULT_TEST_SERVICES = ("storage", "bigquery")
 # Google's behaviours, shortened (each is a documented default in emulator/realism.py).
 TEST_DELAYS = Delays(operation=0.05, operations={"serviceusage": 0.05, "compute": 0.05},
                      operation_wait=5.0, api_enablement=0.1, iam_policy=0.2,
-                     service_account=0.1)
+                     service_account=0.1, monitoring_edit=0.02)
 
 
 def pytest_configure(config: pytest.Config) -> None:
