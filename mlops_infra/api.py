@@ -203,7 +203,7 @@ class Stack:
 
     # --- planning -------------------------------------------------------------------------
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
-             state: LedgerState | None = None) -> Plan:
+             state: LedgerState | None = None, allow_restart: bool = False) -> Plan:
         """Read live state and the ledger (concurrently); compute the plan. Never mutates anything."""
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
@@ -211,7 +211,7 @@ class Stack:
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
                               resolved=resolved, read_concurrency=self.read_concurrency,
-                              secrets=self.secrets)
+                              secrets=self.secrets, allow_restart=allow_restart)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
@@ -233,7 +233,7 @@ class Stack:
                   progress: ProgressListener | None = None, concurrency: int = DEFAULT_APPLY_CONCURRENCY,
                   destroy: bool = False,
                   watch: Callable[[Plan], AbstractContextManager[ProgressListener]] | None = None,
-                  ) -> tuple[Plan, ApplyResult | None]:
+                  allow_restart: bool = False) -> tuple[Plan, ApplyResult | None]:
         """Plan, ``show``, ask ``confirm`` (if given), apply what was shown.
 
         ``progress`` receives the executor's events; ``watch(plan)`` instead opens a
@@ -243,7 +243,8 @@ class Stack:
         before the plan is shown until the apply ends; if the ledger moved after the first
         look, the plan is made again, so what is shown is what is applied.
         """
-        plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy)
+        plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy,
+                         allow_restart=allow_restart)
         if plan.blocked or not _has_work(plan):
             if show:
                 show(plan)
@@ -252,7 +253,8 @@ class Stack:
         with self.locked(home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
-                plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state)
+                plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
+                                 allow_restart=allow_restart)
             if show:
                 show(plan)
             refuse_blocked(plan)

@@ -132,14 +132,17 @@ def cli() -> None:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
+@click.option("--allow-restart", is_flag=True,
+              help="Allow changes that stop and restart a resource (machine type, GPUs...).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
               help="How many changes run at once.")
 def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
-              detailed_exitcode: bool, allow_data_loss: bool, concurrency: int) -> int:
+              detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool,
+              concurrency: int) -> int:
     """Plan, show and apply SPEC (the main job)."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=detailed_exitcode, allow_data_loss=allow_data_loss,
-                            concurrency=concurrency, destroy=False)
+                            concurrency=concurrency, destroy=False, allow_restart=allow_restart)
 
 
 @cli.command()
@@ -160,19 +163,20 @@ def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, au
 
 def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_run: bool,
                      auto_approve: bool, detailed: bool, allow_data_loss: bool, concurrency: int,
-                     destroy: bool) -> int:
+                     destroy: bool, allow_restart: bool = False) -> int:
     from mlops_infra.api import refuse_blocked
 
     with _open_stack(spec, env, local) as stack:
         if dry_run:
-            plan = stack.plan(allow_data_loss=allow_data_loss, destroy=destroy)
+            plan = stack.plan(allow_data_loss=allow_data_loss, destroy=destroy,
+                              allow_restart=allow_restart)
             _show_plan(plan, fmt)
             refuse_blocked(plan)            # a blocked plan is a failed check (exit 1)
             return EXIT_CHANGES if detailed and plan.has_changes else EXIT_OK
         plan, result = stack.reconcile(
             allow_data_loss=allow_data_loss, destroy=destroy, concurrency=concurrency,
             show=lambda p: _show_plan(p, fmt), confirm=lambda p: _confirm(auto_approve),
-            watch=_watch(fmt))
+            watch=_watch(fmt), allow_restart=allow_restart)
         if result is None:
             if plan.has_changes:
                 click.echo("Nothing applied.", err=True)
@@ -186,13 +190,15 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
+@click.option("--allow-restart", is_flag=True,
+              help="Allow changes that stop and restart a resource (machine type, GPUs...).")
 def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, allow_data_loss: bool) -> int:
+         detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool) -> int:
     """Show what reconcile would change; never calls a mutating API."""
     from mlops_infra.api import refuse_blocked
 
     with _open_stack(spec, env, local) as stack:
-        the_plan = stack.plan(allow_data_loss=allow_data_loss)
+        the_plan = stack.plan(allow_data_loss=allow_data_loss, allow_restart=allow_restart)
         _show_plan(the_plan, fmt)
         refuse_blocked(the_plan)            # a blocked plan is a failed check (exit 1)
         if out:

@@ -7,8 +7,9 @@ re-reads live state and applies only the planned paths that still differ.
 
 Creates never duplicate and never take what is not ours:
 - before creating a resource whose kind carries no labels, the intent to create it is
-  written to the ledger durably (one write for all of them, before the first create), so
-  a run killed between the create and the ledger write converges on rerun;
+  written to the ledger durably (one write for all of them, made while the first creates
+  that need none already run; those that need it wait for it), so a run killed between the
+  create and the ledger write converges on rerun;
 - a server-named resource is first looked for by its ownership labels, every attempt,
   so a create retried after a lost response finds the one it made; its API name is
   recorded right after the create returns;
@@ -23,9 +24,11 @@ are substituted only into what is sent, the ledger records keyed hashes at the c
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -99,11 +102,12 @@ class _Runner:
         self.outputs: dict[str, dict[str, Any]] = {c.address: dict(c.outputs)
                                                    for c in plan.resources if not c.removing}
         self.deps = dependency_keys(list(self.changes.values()))
+        self._serial: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def run(self) -> list[Outcome]:
-        intents = [c for c in self.changes.values() if needs_intent(self.kinds[c.kind], c)]
-        if intents:
-            self.sink.intend(intents)
+        self._record_intents([c for c in self.changes.values()
+                              if needs_intent(self.kinds[c.kind], c)])
         schedule = Schedule(self.deps)
         outcomes: list[Outcome] = []
         running: dict[Future[Outcome], str] = {}
@@ -122,6 +126,30 @@ class _Runner:
         outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
                      for k in schedule.stuck()]
         return outcomes
+
+    def _record_intents(self, intents: list[ResourceChange]) -> None:
+        """Write the intents in the background; creates that need them wait (``_intended``)."""
+        self._intents_done = threading.Event()
+        self._intents_error: BaseException | None = None
+        if not intents:
+            self._intents_done.set()
+            return
+
+        def write() -> None:
+            try:
+                self.sink.intend(intents)
+            except BaseException as exc:  # noqa: BLE001 - reported by every create that needed it
+                self._intents_error = exc
+            finally:
+                self._intents_done.set()
+        threading.Thread(target=write, name="ledger-intents", daemon=True).start()
+
+    def _intended(self) -> None:
+        """Block until the intents are durable; refuse to create without them."""
+        self._intents_done.wait()
+        if self._intents_error is not None:
+            raise PermanentError(f"not created: its intent could not be recorded in the ledger "
+                                 f"({self._intents_error})")
 
     def _record(self, schedule: Schedule, key: str, outcome: Outcome) -> list[Outcome]:
         if outcome.status == "done":
@@ -162,6 +190,19 @@ class _Runner:
         kind = self.kinds[change.kind]
         rid = ResourceId(kind=change.kind, name=change.id, scope=change.scope,
                          parts=dict(change.parts), address=change.address)
+        with self._serialised(kind.serial_key(rid)):
+            return self._apply_in_turn(kind, rid, change)
+
+    def _serialised(self, key: str | None) -> AbstractContextManager[Any]:
+        """The lock of ``key`` (changes sharing one run one at a time), or no lock."""
+        if key is None:
+            return nullcontext()
+        with self._guard:
+            return self._serial.setdefault(key, threading.Lock())
+
+    def _apply_in_turn(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> bool:
+        if needs_intent(kind, change):
+            self._intended()
         if change.action is Action.DELETE:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
@@ -193,6 +234,8 @@ class _Runner:
                   desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
         if change.action is Action.REPLACE:
             old = replace(rid, name=change.previous_id) if change.previous_id else rid
+            if kind.replace_order == "create-first" and not change.previous_id:
+                return self._create_first(kind, old, change, desired)
             self._delete(kind, old, force=change.allow_data_loss)
         if change.action in (Action.CREATE, Action.REPLACE) and kind.naming == "server":
             rid = replace(rid, name="")     # the server names the new one (the old may be gone)
@@ -201,6 +244,14 @@ class _Runner:
         if change.action is Action.UPDATE:
             return rid, self._update(kind, rid, desired, change.changes, change.exact), change.adopt
         return rid, None, change.adopt          # no-op: only the ledger entry is refreshed
+
+    def _create_first(self, kind: Kind, old: ResourceId, change: ResourceChange,
+                      desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
+        """Create-before-destroy: the replacement is ready before the old one is deleted."""
+        new = replace(kind.replacement(old), address=old.address)
+        made = self._create_or_adopt(kind, new, desired, change)
+        self._delete(kind, old, force=change.allow_data_loss)
+        return made
 
     def _create_or_adopt(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
                          change: ResourceChange) -> tuple[ResourceId, dict[str, Any] | None, bool]:

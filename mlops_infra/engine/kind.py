@@ -32,7 +32,10 @@ STACK_LABEL = "mlops-infra-stack"
 ADDRESS_LABEL = "mlops-infra-address"
 
 Naming = Literal["user", "server"]
+Layer = Literal["Data", "Compute", "ML Platform", "Operations", "Security"]
+LAYERS: tuple[Layer, ...] = ("Data", "Compute", "ML Platform", "Operations", "Security")
 Removal = Literal["delete", "abandon"]
+ReplaceOrder = Literal["delete-first", "create-first"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class Kind(ABC):
     model: ClassVar[type[BaseModel]]          # validates the spec fields (extra="forbid")
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
+    layer: ClassVar[Layer]                    # where the platform diagram draws it (``graph``)
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
@@ -157,6 +161,8 @@ class Kind(ABC):
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope
     complete_listing: ClassVar[bool] = True   # listed items carry every field ``desired`` writes
+    replace_order: ClassVar[ReplaceOrder] = "delete-first"  # "create-first": the replacement
+                                              # (``replacement``) is made before the old one goes
     shared: ClassVar[bool] = False            # manages a part of something shared (IAM bindings,
                                               # audit configs, APIs): never adopted; parts that
                                               # existed before are recorded and left in place
@@ -207,6 +213,21 @@ class Kind(ABC):
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         """Why the API would reject this resource's name (``ctx.name``), or ``None``."""
         return None
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        """Changes of resources sharing a key run one at a time (GKE allows one operation per
+        cluster; Monitoring rejects concurrent edits in a project); ``None``: no constraint."""
+        return None
+
+    def same_resource(self, rid: ResourceId, name: str) -> bool:
+        """Whether the API name the ledger recorded (``name``) is still the resource ``rid``
+        names (e.g. a node pool replaced create-first under a suffixed name)."""
+        return name == rid.name
+
+    def replacement(self, rid: ResourceId) -> ResourceId:
+        """For ``replace_order = "create-first"``: the identity the replacement gets (another
+        API name, so both can exist while it is made)."""
+        raise NotImplementedError(f"{self.name} replaces delete-first")
 
     # --- identity and shape -------------------------------------------------
     @abstractmethod
@@ -293,6 +314,12 @@ class Kind(ABC):
     def replace_loses_data(self, rid: ResourceId, changes: FieldChanges) -> bool:
         """Whether a replace would lose data (defaults to ``data_bearing``)."""
         return self.data_bearing
+
+    def restart_reason(self, changes: FieldChanges, live: dict[str, Any]) -> str | None:
+        """Why applying these in-place changes stops and restarts the resource (machine type,
+        GPUs...), or ``None``. Such an update is shown as a restart and needs an explicit allow;
+        ``update`` then stops, changes and starts it again."""
+        return None
 
 
 def _under_any(path: str, prefixes: frozenset[str]) -> bool:

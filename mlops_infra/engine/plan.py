@@ -77,6 +77,7 @@ class ResourceChange:
     preexisting: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     secret_paths: tuple[str, ...] = ()
+    restart: str | None = None          # an update that stops and restarts it: why
 
     @property
     def key(self) -> str:

@@ -89,6 +89,7 @@ class _Context:
     allow_data_loss: bool
     moved: Mapping[str, LedgerEntryLike]       # resource key -> its entry under an old address
     secrets: sensitive.SecretValues | None = None
+    allow_restart: bool = False
 
 
 def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
@@ -96,7 +97,8 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                allow_data_loss: bool = False, destroy: bool = False,
                resolved: Mapping[str, Resolved] | None = None,
                read_concurrency: int = DEFAULT_READ_CONCURRENCY,
-               secrets: sensitive.SecretValues | None = None) -> Plan:
+               secrets: sensitive.SecretValues | None = None,
+               allow_restart: bool = False) -> Plan:
     """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``).
 
     ``ledger`` may be a callable: it is then read while the spec's resources are.
@@ -118,7 +120,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     if later:
         live.merge(read_live(later, kinds=kinds, settings=settings))
     ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved,
-                   secrets=secrets)
+                   secrets=secrets, allow_restart=allow_restart)
     changes = _plan_in_order(resolved, live, ctx)
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss)
     outputs = {c.address: c.outputs for c in changes if not c.removing}
@@ -153,9 +155,12 @@ def _refuse_literal_secrets(resolved: Any) -> None:
 # --- identity across runs -------------------------------------------------------------------
 
 def _with_ledger_name(r: Resolved, ledger: LedgerView) -> Resolved:
-    """A server-named resource's API name comes from the ledger once it has been created."""
+    """The API name comes from the ledger once the resource exists, when the server chose it
+    or the kind says the recorded name is still this resource (``Kind.same_resource``)."""
     entry = ledger.entries.get(r.rid.key)
-    if r.kind.naming != "server" or entry is None or not entry.id:
+    if entry is None or not entry.id or entry.id == r.rid.name:
+        return r
+    if r.kind.naming != "server" and not r.kind.same_resource(r.rid, entry.id):
         return r
     known = r.kind.id_from_name(entry.id)
     return replace(r, rid=replace(known, address=r.address))
@@ -260,7 +265,7 @@ def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
     changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current),
                                              entry.applied, exact=r.exact, values=ctx.secrets)
     kept, notes = _spare_preexisting(changes, entry.preexisting)
-    return _classify(r, ctx, kept, preexisting=entry.preexisting, notes=notes,
+    return _classify(r, ctx, kept, current, preexisting=entry.preexisting, notes=notes,
                      moved_from=ctx.moved[r.rid.key].key if r.rid.key in ctx.moved else None)
 
 
@@ -269,7 +274,7 @@ def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resourc
     changes = compare(r.kind, r.desired, r.kind.normalize(current), exact=r.exact)
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
-    return _classify(r, ctx, changes, preexisting=preexisting)
+    return _classify(r, ctx, changes, current, preexisting=preexisting)
 
 
 def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
@@ -281,7 +286,7 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
         return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
     changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current), None,
                                              exact=r.exact, values=ctx.secrets)
-    return _classify(r, ctx, changes, adopt_reason=verdict.reason)
+    return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
 def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
@@ -307,7 +312,7 @@ def _spare_preexisting(changes: list[FieldChange], preexisting: tuple[str, ...]
     return kept, notes
 
 
-def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], *,
+def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict[str, Any], *,
               adopt_reason: str | None = None, preexisting: tuple[str, ...] = (),
               notes: tuple[str, ...] = (), moved_from: str | None = None) -> ResourceChange:
     extra: dict[str, Any] = dict(adopt=adopt_reason is not None, adopt_reason=adopt_reason,
@@ -316,13 +321,27 @@ def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], *,
         return _change(r, ctx, Action.NOOP, **extra)
     reason = r.kind.replace_reason(changes)
     if reason is None:
-        return _change(r, ctx, Action.UPDATE, changes=tuple(changes), **extra)
+        return _update(r, ctx, changes, live, extra)
+    if r.kind.replace_order == "create-first":
+        reason += "; the replacement is created first, then this one is deleted"
     marked = tuple(replace(c, forces_replace=r.kind.replace_reason([c]) is not None) for c in changes)
     blocked = None
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.replace_loses_data(r.rid, changes) \
             and r.kind.holds_data(r.rid):
         blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
     return _change(r, ctx, Action.REPLACE, changes=marked, reason=reason, blocked=blocked, **extra)
+
+
+def _update(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict[str, Any],
+            extra: dict[str, Any]) -> ResourceChange:
+    """An in-place update; one that stops and restarts the resource needs an explicit allow."""
+    restart = r.kind.restart_reason(changes, live)
+    blocked = None
+    if restart and not (ctx.allow_restart or r.spec.allow_restart):
+        blocked = (f"applying it stops and restarts the resource ({restart}); set "
+                   "allowRestart: true on it or pass --allow-restart")
+    return _change(r, ctx, Action.UPDATE, changes=tuple(changes), restart=restart,
+                   blocked=blocked, **extra)
 
 
 def _change(r: Resolved, ctx: _Context, action: Action, **extra: Any) -> ResourceChange:

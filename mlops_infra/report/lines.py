@@ -63,6 +63,7 @@ def adopt_note(rc: ResourceChange) -> str | None:
 def resource_notes(rc: ResourceChange) -> list[str]:
     """Every ``# ...`` note shown under a resource: adoption, reason, move, waivers, notes."""
     notes = [adopt_note(rc), f"# {rc.reason}" if rc.reason else None,
+             f"# restarts it: {rc.restart}" if rc.restart else None,
              f"# moved from {rc.moved_from}" if rc.moved_from else None]
     return [n for n in notes if n] + waiver_notes(rc) + [f"# {note}" for note in rc.notes]
 

@@ -41,7 +41,8 @@ Shape (format_version 2)::
           "previous_id": "..." | null,  # a replace deletes this API name first (a rename)
           "moved_from": "..." | null,   # ledger key of the same resource at its old address
           "preexisting": ["<path>"],    # parts of a shared thing that were there before us
-          "notes": ["..."]              # e.g. removals left in place
+          "notes": ["..."],             # e.g. removals left in place
+          "restart": "..." | null       # an update that stops and restarts it: why
         }
       ],
       "outputs": {...},                 # stack outputs known at plan time

@@ -40,6 +40,7 @@ class ResourceSpec:
     location: SourceLocation
     waivers: Mapping[str, str] = field(default_factory=dict)   # guardrail rule -> reason
     adopt: bool = False             # take over an existing resource that is not provably ours
+    allow_restart: bool = False     # changes that need the resource stopped may stop it
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     def field_location(self, path: str) -> SourceLocation:

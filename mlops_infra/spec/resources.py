@@ -19,7 +19,8 @@ from mlops_infra.spec.validation import validate_fields
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 RESERVED_ADDRESSES = (VARS, SECRETS, *CONTEXT_NAMES)
-RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "waivers", "adopt")
+RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "allowRestart", "waivers",
+                 "adopt")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
         allow_data_loss=_flag(raw.get("allowDataLoss", False), f"{path}.allowDataLoss", lines),
         waivers=_waivers(raw.get("waivers", {}), f"{path}.waivers", lines, guardrail_rules),
         adopt=_flag(raw.get("adopt", False), f"{path}.adopt", lines),
+        allow_restart=_flag(raw.get("allowRestart", False), f"{path}.allowRestart", lines),
         location=lines.location(path), field_lines=lines.under(path))
 
 

@@ -112,6 +112,7 @@ def _resource_shape(kind: str, model_def: dict[str, Any]) -> dict[str, Any]:
         "dependsOn": {"type": "array", "items": {"type": "string"}},
         "allowDataLoss": {"type": "boolean"},
         "adopt": {"type": "boolean"},
+        "allowRestart": {"type": "boolean"},
         "waivers": {"type": "object", "additionalProperties": {"type": "string", "minLength": 10}},
     }
     return {"type": "object", "additionalProperties": False,

@@ -339,3 +339,114 @@ def test_changing_a_user_chosen_name_replaces_under_the_same_identity() -> None:
     change = _only(plan, "t")
     assert change.action is Action.REPLACE and change.previous_id == "things/one"
     assert set(world.store) == {"things/two"} and ledger.entries["test.Thing:t"].id == "things/two"
+
+
+# --- restarts, create-before-destroy, serialised changes -----------------------------------
+
+class Machine(MemoryKind):
+    """Changing ``size`` needs the machine stopped; ``labels`` do not."""
+
+    name = "test.Machine"
+    collection = "machines"
+
+    def restart_reason(self, changes: list[FieldChange], live: dict[str, Any]) -> str | None:
+        hits = [c.path for c in changes if c.path == "size"]
+        return f"{', '.join(hits)} changes only while it is stopped" if hits else None
+
+
+class Pool(MemoryKind):
+    """Replaced create-first under a suffixed name; ``size`` is immutable."""
+
+    name = "test.Pool"
+    collection = "pools"
+    replace_order = "create-first"
+    immutable = frozenset({"size"})
+
+    def same_resource(self, rid: ResourceId, name: str) -> bool:
+        return name == rid.name or name.startswith(rid.name + "-")
+
+    def replacement(self, rid: ResourceId) -> ResourceId:
+        base = rid.name.split("-")[0]
+        return self.id_from_name(f"{base}-{next(self.world.ids)}")
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        self.world.deleted_while_others.append(sorted(self.world.store))
+        super().delete(rid, force=force)
+
+
+EXTRA = (Machine, Pool)
+SCHEMAS.update({k.name: KindSchema(model=k.model, outputs=k.outputs) for k in EXTRA})
+
+
+def _more(world: World) -> dict[str, Kind]:
+    return {**_kinds(world), **{k.name: k(world) for k in EXTRA}}
+
+
+def _plan_more(world: World, ledger: MemoryLedger, resources: str, **options: Any) -> Plan:
+    return build_plan(_spec(resources), kinds=_more(world), ledger=ledger.view(), policy=POLICY,
+                      **options)
+
+
+def _reconcile_more(world: World, ledger: MemoryLedger, resources: str) -> Plan:
+    plan = _plan_more(world, ledger, resources)
+    assert not plan.blocked, plan.blocked
+    assert apply_plan(plan, kinds=_more(world), sink=ledger, settings=FAST).ok
+    return plan
+
+
+def test_a_change_that_needs_a_restart_is_shown_and_needs_the_allow() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile_more(world, ledger, "  m:\n    kind: test.Machine\n    size: 1\n")
+    bigger = "  m:\n    kind: test.Machine\n    size: 2\n"
+    plan = _plan_more(world, ledger, bigger)
+    change = _only(plan, "m")
+    assert change.action is Action.UPDATE and "stopped" in (change.restart or "")
+    assert change.blocked and "allowRestart" in change.blocked
+    assert not _only(_plan_more(world, ledger, bigger, allow_restart=True), "m").blocked
+    assert not _only(_plan_more(world, ledger, bigger + "    allowRestart: true\n"), "m").blocked
+    labels = "  m:\n    kind: test.Machine\n    size: 1\n    labels: {a: b}\n"
+    assert _only(_plan_more(world, ledger, labels), "m").restart is None
+
+
+def test_a_create_first_replacement_is_ready_before_the_old_one_goes() -> None:
+    world, ledger = World(), MemoryLedger()
+    world.deleted_while_others = []  # type: ignore[attr-defined]
+    _reconcile_more(world, ledger, "  pool:\n    kind: test.Pool\n    name: gpu\n    size: 1\n")
+    plan = _reconcile_more(world, ledger, "  pool:\n    kind: test.Pool\n    name: gpu\n    size: 2\n")
+    assert _only(plan, "pool").action is Action.REPLACE and "created first" in _only(plan, "pool").reason
+    (before_delete,) = world.deleted_while_others  # type: ignore[attr-defined]
+    assert len([n for n in before_delete if n.startswith("pools/")]) == 2   # both existed
+    (name,) = [n for n in world.store if n.startswith("pools/")]
+    assert name != "pools/gpu" and ledger.entries["test.Pool:pool"].id == name
+    again = _plan_more(world, ledger, "  pool:\n    kind: test.Pool\n    name: gpu\n    size: 2\n")
+    assert not again.has_changes and not again.ledger_sync        # the suffixed name is it
+
+
+def test_changes_sharing_a_serial_key_never_overlap() -> None:
+    world, ledger = World(), MemoryLedger()
+    running: list[int] = [0]
+    most: list[int] = [0]
+
+    class Serial(Thing):
+        def serial_key(self, rid: ResourceId) -> str | None:
+            return "one-cluster"
+
+        def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+            with self.world.lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                import time
+
+                time.sleep(0.01)
+                return super().create(rid, desired)
+            finally:
+                with self.world.lock:
+                    running[0] -= 1
+
+    spec = "".join(f"  t{i}:\n    kind: test.Thing\n" for i in range(6))
+    plan = build_plan(_spec(spec), kinds={**_kinds(world), "test.Thing": Serial(world)},
+                      ledger=ledger.view(), policy=POLICY)
+    assert apply_plan(plan, kinds={**_kinds(world), "test.Thing": Serial(world)}, sink=ledger,
+                      settings=FAST).ok
+    assert most[0] == 1 and world.creates == 6

@@ -160,3 +160,10 @@ def test_looking_up_a_kind_imports_only_its_service() -> None:
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True).stdout
     assert "mlops_infra.kinds.storage" in loaded and "mlops_infra.kinds.compute" not in loaded
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_a_kind_says_which_layer_of_the_platform_it_belongs_to(name: str) -> None:
+    from mlops_infra.engine.kind import LAYERS
+
+    assert getattr(KINDS[name], "layer", None) in LAYERS, f"{name}: declare layer = one of {LAYERS}"

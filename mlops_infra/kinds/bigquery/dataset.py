@@ -214,6 +214,7 @@ class Dataset(Kind):
     """A BigQuery dataset."""
 
     name = "bigquery.Dataset"
+    layer = "Data"
     model = DatasetSpec
     api = BIGQUERY_API
     uses = (BIGQUERY,)

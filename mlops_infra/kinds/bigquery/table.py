@@ -192,6 +192,7 @@ class Table(Kind):
     """A BigQuery table."""
 
     name = "bigquery.Table"
+    layer = "Data"
     model = TableSpec
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset(_PARTITION_IDENTITY)

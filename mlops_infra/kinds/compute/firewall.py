@@ -147,6 +147,7 @@ class Firewall(common.ComputeKind):
     """A Compute Engine VPC firewall rule."""
 
     name = "compute.Firewall"
+    layer = "Security"
     model = FirewallSpec
     uses = (COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"network", "direction"})

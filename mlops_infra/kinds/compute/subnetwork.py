@@ -78,6 +78,7 @@ class Subnetwork(common.ComputeKind):
     """A Compute Engine subnetwork."""
 
     name = "compute.Subnetwork"
+    layer = "Compute"
     model = SubnetworkSpec
     uses = (COMPUTE_SUBNETWORKS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})

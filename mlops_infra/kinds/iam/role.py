@@ -88,6 +88,7 @@ class Role(Kind):
     """A project custom role (soft-deleted; see the module docstring)."""
 
     name = "iam.Role"
+    layer = "Security"
     model = RoleSpec
     outputs = frozenset({"name", "roleId"})
     labels_path = None

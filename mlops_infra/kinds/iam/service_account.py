@@ -73,6 +73,7 @@ class ServiceAccount(Kind):
     """A user-managed service account."""
 
     name = "iam.ServiceAccount"
+    layer = "Security"
     model = ServiceAccountSpec
     outputs = frozenset({"email", "member", "name", "id"})
     labels_path = None

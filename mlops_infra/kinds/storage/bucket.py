@@ -240,6 +240,7 @@ class Bucket(Kind):
     """A Cloud Storage bucket."""
 
     name = "storage.Bucket"
+    layer = "Data"
     model = BucketSpec
     api = "storage.googleapis.com"
     uses = (STORAGE,)
