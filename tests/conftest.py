@@ -9,6 +9,7 @@ project) unless the test is marked ``emulator_fresh_project``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,14 @@ import pytest
 from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator, operations
 from mlops_infra.emulator.realism import Delays
+
+# specs/platform.yaml's dev environment reads its alerting tokens from the environment: these
+# test values (subprocesses inherit them) are what tests/scenarios/test_secrets_never_leak.py
+# looks for in every file and output.
+PLATFORM_DEV_SECRETS = {"MLOPS_SLACK_TOKEN": "xoxb-7304-test-slack-token-do-not-leak",
+                        "MLOPS_PAGERDUTY_KEY": "pd-test-service-key-9f3b27c4e1d0a8b6"}
+for _name, _value in PLATFORM_DEV_SECRETS.items():
+    os.environ.setdefault(_name, _value)
 
 PROJECT = "test-project"
 DEFAULT_TEST_SERVICES = ("storage", "bigquery")

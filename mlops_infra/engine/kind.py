@@ -157,6 +157,8 @@ class Kind(ABC):
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
                                               # ledger, never sent to nor compared with the API
     data_bearing: ClassVar[bool] = False      # deleting may lose data
+    deletion_note: ClassVar[str | None] = None  # what a delete or replace entails, shown in the
+                                              # plan (e.g. a name blocked for days after it)
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope

@@ -296,8 +296,9 @@ def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.data_bearing \
             and r.kind.holds_data(previous):
         blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
+    notes = (r.kind.deletion_note,) if r.kind.deletion_note else ()
     return _change(r, ctx, Action.REPLACE, changes=adds, reason=reason, blocked=blocked,
-                   previous_id=previous.name)
+                   previous_id=previous.name, notes=notes)
 
 
 def _spare_preexisting(changes: list[FieldChange], preexisting: tuple[str, ...]
@@ -329,6 +330,8 @@ def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.replace_loses_data(r.rid, changes) \
             and r.kind.holds_data(r.rid):
         blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
+    if r.kind.deletion_note:
+        extra["notes"] = (*extra["notes"], r.kind.deletion_note)
     return _change(r, ctx, Action.REPLACE, changes=marked, reason=reason, blocked=blocked, **extra)
 
 

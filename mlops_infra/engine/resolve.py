@@ -123,15 +123,17 @@ def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: R
 
 def expand_implied(resources: Mapping[str, ResourceSpec], *,
                    kinds: Mapping[str, Kind]) -> dict[str, ResourceSpec]:
-    """The spec's resources plus those their kinds imply; each depends on what it implies."""
+    """The spec's resources plus those their kinds imply; each depends on what it implies,
+    unless the implied resource depends on it (a grant to an identity the resource gets only
+    once it exists, such as a log sink's writer: it comes after)."""
     out = dict(resources)
     for res in resources.values():
         implied = kinds[res.kind].implied_resources(res) + _encryption_grants(res, resources, kinds)
         for extra in implied:
             out[extra.address] = extra
-        if implied:
-            out[res.address] = dataclasses.replace(
-                res, depends_on=res.depends_on | {e.address for e in implied})
+        before = {e.address for e in implied if res.address not in e.depends_on}
+        if before:
+            out[res.address] = dataclasses.replace(res, depends_on=res.depends_on | before)
     return out
 
 

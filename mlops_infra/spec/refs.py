@@ -166,20 +166,29 @@ def as_text(value: Any, ref: Ref) -> str:
     return str(value)
 
 
-def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "") -> Any:
-    """Copy of ``value`` with every string ``s`` at dotted ``path`` replaced by ``fn(s, path)``."""
+def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "", *,
+                 keys: bool = False) -> Any:
+    """Copy of ``value`` with every string ``s`` at dotted ``path`` replaced by ``fn(s, path)``;
+    with ``keys``, mapping keys that hold a template too (a kind may turn values into keys,
+    e.g. members of bindings)."""
     if isinstance(value, str):
         return fn(value, path)
     if isinstance(value, dict):
-        return {k: walk_strings(v, fn, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            key = str(fn(k, sub)) if keys and isinstance(k, str) and has_template(k) else k
+            out[key] = walk_strings(v, fn, sub, keys=keys)
+        return out
     if isinstance(value, list):
-        return [walk_strings(v, fn, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+        return [walk_strings(v, fn, f"{path}.{i}" if path else str(i), keys=keys)
+                for i, v in enumerate(value)]
     return value
 
 
-def refs_in(value: Any, *, secrets: bool = False) -> list[tuple[str, Ref]]:
+def refs_in(value: Any, *, secrets: bool = False, keys: bool = False) -> list[tuple[str, Ref]]:
     """``(dotted path, Ref)`` for every resource reference inside ``value`` (every secret
-    reference instead when ``secrets``)."""
+    reference instead when ``secrets``; in mapping keys too when ``keys``)."""
     found: list[tuple[str, Ref]] = []
 
     def visit(text: str, path: str) -> str:
@@ -188,7 +197,7 @@ def refs_in(value: Any, *, secrets: bool = False) -> list[tuple[str, Ref]]:
                          and (t.is_secret if secrets else t.is_resource))
         return text
 
-    walk_strings(value, visit)
+    walk_strings(value, visit, keys=keys)
     return found
 
 
@@ -210,9 +219,9 @@ def located_secret_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Re
 
 
 def find_refs(value: Any) -> set[tuple[str, str]]:
-    """Every ``(address, output)`` referenced by strings inside ``value``."""
+    """Every ``(address, output)`` referenced by strings (values and keys) inside ``value``."""
     try:
-        return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value)}
+        return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value, keys=True)}
     except TemplateError as exc:
         raise SpecError(str(exc)) from None
 
@@ -231,6 +240,7 @@ def resolve_refs(value: Any, lookup: Callable[[str, str], Any]) -> Any:
         return lookup(ref.parts[0], ref.parts[1])
 
     try:
-        return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False))
+        return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False),
+                            keys=True)
     except TemplateError as exc:
         raise SpecError(str(exc)) from None

@@ -27,6 +27,11 @@ ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
     ("kms.KeyRing", "k" * 63, {}),
     ("kms.CryptoKey", "Data_Key-1", {}),
     ("serviceusage.Service", "compute.googleapis.com", {}),
+    ("monitoring.Dashboard", "ml-platform_dev", {}),
+    ("monitoring.MetricDescriptor", "any", {"type": "custom.googleapis.com/ml/latency"}),
+    ("logging.Sink", "a.b-c_d", {}),
+    ("logging.Bucket", "b" * 100, {}),
+    ("logging.Metric", "nginx/requests", {}),
 ]
 
 REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -41,6 +46,11 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
     ("kms.KeyRing", "a/b", {}, "key ring name"),
     ("kms.CryptoKey", "k" * 64, {}, "crypto key name"),
     ("serviceusage.Service", "compute", {}, "not an API name"),
+    ("monitoring.Dashboard", "-dash", {}, "dashboard id"),
+    ("monitoring.MetricDescriptor", "x", {"type": "compute.googleapis.com/cpu"}, "metric type"),
+    ("logging.Sink", "_sink", {}, "sink name"),
+    ("logging.Bucket", "_Default", {}, "log bucket id"),
+    ("logging.Metric", "/errors", {}, "log metric name"),
 ]
 
 

@@ -9,6 +9,11 @@
 | ``analyticsEnabled`` cannot be turned off once on | logging_config.proto ``analytics_enabled`` ("Once enabled, log analytics features cannot be disabled") |
 | a CMEK key (``cmekSettings.kmsKeyName``) cannot be removed | research/clients.md e. |
 | delete: the bucket goes to ``DELETE_REQUESTED`` and is purged 7 days later; meanwhile its id cannot be used for a new bucket (409) and it cannot be modified (400 "Buckets must be in an ACTIVE state to be modified"), but it can be undeleted | logging_config.proto ``DeleteBucket``/``UndeleteBucket``; GoogleCloudPlatform/cloud-foundation-fabric PR #1898; hashicorp/terraform-provider-google#7587 |
+| CMEK: the project's Logging CMEK service account (``GetCmekSettings``:
+``cmek-pNUMBER@gcp-sa-logging.iam.gserviceaccount.com``) must be able to use the key, as Cloud
+Storage's agent must (403 "Permission denied on Cloud KMS key" while the grant propagates) |
+https://cloud.google.com/logging/docs/routing/managed-encryption-storage (grant the
+``cloudkms.cryptoKeyEncrypterDecrypter`` role to the service account ``GetCmekSettings`` names) |
 | update needs a mask (``retention_days``, ``description``, ``locked``, ``analytics_enabled``, ``cmek_settings``, ``restricted_fields``, ``index_configs``) | logging_config.proto ``UpdateBucketRequest.update_mask`` REQUIRED |
 
 ``clock`` is the time source (tests replace it to jump days).
@@ -21,9 +26,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 from google.cloud.logging_v2.types import logging_config
 from google.protobuf import empty_pb2
 
+from mlops_infra.emulator.grpc_core import RpcError
 from mlops_infra.emulator.logging import common
 
 BUCKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -58,6 +65,7 @@ class Buckets:
                     " (it was deleted and stays pending deletion for 7 days; undelete it or "
                     "use another id)" if state == "DELETE_REQUESTED" else ""))
         body = self._checked(common.to_json(request.bucket), previous=None)
+        self._check_key(body, common.project_of(request.parent))
         now = common.timestamp(self.clock())
         self.items[name] = {**body, "name": name, "lifecycleState": "ACTIVE",
                             "createTime": now, "updateTime": now}
@@ -106,7 +114,22 @@ class Buckets:
         current.pop("_purgeAt", None)
         return empty_pb2.Empty()
 
+    def cmek_settings(self, request: Any) -> Any:
+        project = common.project_of(request.name)
+        return logging_config.CmekSettings(name=request.name,
+                                           service_account_id=cmek_account(project))
+
     # --- helpers ---
+    def _check_key(self, body: dict[str, Any], project: str) -> None:
+        key = body.get("cmekSettings", {}).get("kmsKeyName")
+        kms = getattr(self.service.emulator, "services", {}).get("kms")
+        if not key or kms is None:
+            return
+        if kms.key_use_error(key, f"serviceAccount:{cmek_account(project)}"):
+            raise RpcError(grpc.StatusCode.PERMISSION_DENIED,
+                           f"Permission denied on Cloud KMS key {key} for the Cloud Logging "
+                           f"service account {cmek_account(project)}")
+
     def _alive(self, name: str) -> dict[str, Any] | None:
         """The bucket unless purged (7 days after its deletion: then it is forgotten)."""
         bucket = self.items.get(name)
@@ -152,3 +175,9 @@ class Buckets:
     def _message(self, stored: dict[str, Any]) -> Any:
         shown = {k: v for k, v in stored.items() if not k.startswith("_")}
         return common.from_json(logging_config.LogBucket, shown)
+
+
+def cmek_account(project: str) -> str:
+    from mlops_infra.emulator.projects import project_number
+
+    return f"cmek-p{project_number(project)}@gcp-sa-logging.iam.gserviceaccount.com"

@@ -66,4 +66,5 @@ class LoggingService(GrpcService):
             "UpdateExclusion": e.update, "DeleteExclusion": e.delete,
             "CreateLogMetric": m.create, "GetLogMetric": m.get, "ListLogMetrics": m.list,
             "UpdateLogMetric": m.update, "DeleteLogMetric": m.delete,
+            "GetCmekSettings": b.cmek_settings,
         })
