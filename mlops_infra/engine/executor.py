@@ -84,7 +84,8 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
     runner = _Runner(plan, kinds=kinds, sink=sink, settings=settings, progress=progress)
     outcomes = runner.run()
     outputs = {name: resolve_refs(t, runner.lookup) for name, t in plan.outputs.items()}
-    return ApplyResult(outcomes=tuple(outcomes), outputs=outputs, seconds=time.monotonic() - started)
+    return ApplyResult(outcomes=tuple(outcomes), outputs=outputs, seconds=time.monotonic() - started,
+                       interrupted=runner.interrupted, in_flight=runner.in_flight)
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
@@ -104,6 +105,8 @@ class _Runner:
         self.deps = dependency_keys(list(self.changes.values()))
         self._serial: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self.interrupted = False
+        self.in_flight: tuple[str, ...] = ()
 
     def run(self) -> list[Outcome]:
         self._record_intents([c for c in self.changes.values()
@@ -113,19 +116,29 @@ class _Runner:
         running: dict[Future[Outcome], str] = {}
         limit = self.settings.concurrency
         with ThreadPoolExecutor(max_workers=limit) as pool:
-            while True:
-                for key in schedule.take(limit - len(running)):
-                    running[pool.submit(self._run_one, self.changes[key])] = key
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcome = future.result()
-                    outcomes.append(outcome)
-                    outcomes += self._record(schedule, running.pop(future), outcome)
+            try:
+                while True:
+                    for key in schedule.take(limit - len(running)):
+                        running[pool.submit(self._run_one, self.changes[key])] = key
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        outcome = future.result()
+                        outcomes.append(outcome)
+                        outcomes += self._record(schedule, running.pop(future), outcome)
+            except KeyboardInterrupt:
+                self.interrupted = True          # start nothing more; let in-flight calls end
+                self.in_flight = tuple(sorted(self.changes[k].address for k in running.values()))
+                outcomes += [future.result() for future in list(running)]
+                return outcomes + [self._not_started(self.changes[k]) for k in schedule.stuck()]
         outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
                      for k in schedule.stuck()]
         return outcomes
+
+    def _not_started(self, change: ResourceChange) -> Outcome:
+        return Outcome(address=change.address, kind=change.kind, action=change.action,
+                       status="not started", error="interrupted before it started")
 
     def _record_intents(self, intents: list[ResourceChange]) -> None:
         """Write the intents in the background; creates that need them wait (``_intended``)."""

@@ -154,6 +154,8 @@ class Kind(ABC):
     layer: ClassVar[Layer]                    # where the platform diagram draws it (``graph``)
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
+    list_keys: ClassVar[Mapping[str, str]] = {}   # list path -> its items' natural key ("": the
+                                              # item itself), to show list changes item by item
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
                                               # ledger, never sent to nor compared with the API
     data_bearing: ClassVar[bool] = False      # deleting may lose data
@@ -284,6 +286,8 @@ class Kind(ABC):
     def holds_data(self, rid: ResourceId) -> bool:
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""
         return False
+
+    loss: ClassVar[str] = "it holds data"    # what deleting it loses, for the guard's message
 
     # --- writes -----------------------------------------------------------------
     @abstractmethod

@@ -266,6 +266,7 @@ class CryptoKey(Kind):
     outputs = frozenset({"id", "name"})
     immutable = frozenset({"purpose", "versionTemplate.protectionLevel"})
     data_bearing = True
+    loss = "destroying its versions makes everything encrypted with them unreadable"
     api = API
     uses = (KMS,)
 

@@ -84,6 +84,7 @@ class Subnetwork(common.ComputeKind):
     outputs = frozenset({"name", "selfLink", "id", "region"})
     immutable = frozenset({"network", "description"})
     set_paths = frozenset({"secondaryIpRanges"})   # the API answers in its own order (tf#3477)
+    list_keys = {"secondaryIpRanges": "rangeName"}
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         region = fields.get("region") or ctx.region

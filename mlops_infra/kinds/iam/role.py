@@ -94,6 +94,7 @@ class Role(Kind):
     labels_path = None
     api = IAM_API
     uses = (IAM,)
+    list_keys = {"includedPermissions": ""}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         if fields.get("roleId"):

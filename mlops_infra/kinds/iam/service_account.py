@@ -78,6 +78,7 @@ class ServiceAccount(Kind):
     outputs = frozenset({"email", "member", "name", "id"})
     labels_path = None
     data_bearing = True
+    loss = "its keys stop working and every binding that names it breaks"
     api = IAM_API
     uses = (IAM,)
 

@@ -76,6 +76,7 @@ class LogBucket(Kind):
     outputs = frozenset({"id", "name"})
     labels_path = None
     data_bearing = True
+    loss = "it holds the logs routed to it"
     deletion_note = ("a deleted log bucket stays pending deletion for 7 days: its id cannot be "
                      "reused meanwhile (it can be undeleted) and its logs are purged after")
     immutable = frozenset({"location"})

@@ -70,6 +70,7 @@ class MetricDescriptor(Kind):
     labels_path = None
     listable = False
     data_bearing = True
+    loss = "the metric's time series are deleted with it"
     immutable = frozenset({"type", "metricKind", "valueType", "labels", "launchStage"})
     set_paths = frozenset({"labels"})
     api = MONITORING_API

@@ -247,6 +247,7 @@ class Bucket(Kind):
     outputs = frozenset({"name", "url", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
+    loss = "it holds objects"
     service_agent = STORAGE_AGENT
     cmek_fields = ("defaultKmsKeyName", "encryption.defaultKmsKeyName")
     guardrails = BUCKET_RULES
