@@ -158,6 +158,9 @@ class Kind(ABC):
                                               # item itself), to show list changes item by item
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
                                               # ledger, never sent to nor compared with the API
+    input_only: ClassVar[frozenset[str]] = frozenset()  # paths the API takes but never returns
+                                              # (field_behavior INPUT_ONLY): compared with the
+                                              # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     deletion_note: ClassVar[str | None] = None  # what a delete or replace entails, shown in the
                                               # plan (e.g. a name blocked for days after it)

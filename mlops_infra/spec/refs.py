@@ -1,13 +1,13 @@
 """The ``${...}`` reference syntax: parsing, finding and substituting references.
 
-Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``
-(resolved when the spec is loaded), ``${ADDRESS.OUTPUT}`` (another resource's
-output, resolved by the engine at plan time with ``resolve_refs``) and
-``${secrets.NAME}`` (a secret of the ``secrets:`` section: ``resolve_refs`` leaves it as
-written; the engine substitutes it only where a plan or an apply needs the value).
-``$${`` is a literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs``
-runs, so every string in a loaded spec is a template and ``resolve_refs`` gives final
-values (secrets still as references).
+Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``,
+``${each.key}`` and ``${each.value[.KEY...]}`` (inside a resource with ``forEach``, see
+``foreach.py``) (resolved when the spec is loaded), ``${ADDRESS.OUTPUT}`` (another resource's
+output, resolved by the engine at plan time with ``resolve_refs``) and ``${secrets.NAME}`` (a
+secret of the ``secrets:`` section: ``resolve_refs`` leaves it as written; the engine
+substitutes it only where a plan or an apply needs the value). ``$${`` is a literal ``${``;
+it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so every string in a loaded
+spec is a template and ``resolve_refs`` gives final values (secrets still as references).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mlops_infra.spec.hints import clip
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"
 SECRETS = "secrets"
+EACH = "each"
 _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
@@ -62,8 +63,13 @@ class Ref:
         return self.parts[0] == SECRETS
 
     @property
+    def is_each(self) -> bool:
+        return self.parts[0] == EACH
+
+    @property
     def is_resource(self) -> bool:
-        return not self.is_var and not self.is_context and not self.is_secret
+        return not self.is_var and not self.is_context and not self.is_secret \
+            and not self.is_each
 
 
 class Escape:
@@ -108,6 +114,9 @@ def _check_shape(ref: Ref) -> None:
     if ref.is_secret and len(ref.parts) != 2:
         raise RefSyntaxError(f"'{clip(ref.text)}' is not a secret reference: use "
                              "${secrets.NAME}")
+    if ref.is_each and not (ref.parts[1:2] == ("value",) or ref.parts[1:] == ("key",)):
+        raise RefSyntaxError(f"'{clip(ref.text)}': write ${{each.key}} or ${{each.value}} "
+                             "(${each.value.KEY} into a mapping)")
     if ref.is_resource and len(ref.parts) != 2:
         raise RefSyntaxError(f"'{clip(ref.text)}' is not a known reference: use ${{vars.NAME}}, "
                              "${project}, ${region}, ${stack}, ${env}, ${secrets.NAME} or "

@@ -32,6 +32,10 @@ ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
     ("logging.Sink", "a.b-c_d", {}),
     ("logging.Bucket", "b" * 100, {}),
     ("logging.Metric", "nginx/requests", {}),
+    ("vertex.FeatureOnlineStore", "_" + "f" * 59, {}),
+    ("vertex.FeatureView", "customer_features", {"featureOnlineStore": "s"}),
+    ("vertex.MetadataStore", "default", {}),
+    ("workbench.Instance", "w" * 63, {"zone": "us-central1-a"}),
 ]
 
 REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -51,6 +55,10 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
     ("logging.Sink", "_sink", {}, "sink name"),
     ("logging.Bucket", "_Default", {}, "log bucket id"),
     ("logging.Metric", "/errors", {}, "log metric name"),
+    ("vertex.FeatureOnlineStore", "ml-features", {}, "did you mean 'ml_features'"),
+    ("vertex.FeatureView", "1view", {"featureOnlineStore": "s"}, "feature view id"),
+    ("vertex.MetadataStore", "ml1", {}, "metadata store id"),
+    ("workbench.Instance", "Alice", {"zone": "us-central1-a"}, "Workbench instance name"),
 ]
 
 

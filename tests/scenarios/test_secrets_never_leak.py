@@ -24,6 +24,7 @@ from mlops_infra.engine.plan import Action
 from mlops_infra.engine.sensitive import SHOWN
 from mlops_infra.kinds._clients import SECRET_MANAGER
 from tests.conftest import PLATFORM_DEV_SECRETS, PROJECT, start_emulator
+from tests.emulator import discovery_check
 from tests.scenarios.conftest import run_cli
 
 PLATFORM = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
@@ -69,7 +70,7 @@ def test_tokens_never_reach_a_file_an_output_or_the_ledger(
     _cli(["plan", *dev, "--format", "json", "-o", str(tmp_path / "rotate.json")], emu, tmp_path,
          outputs)
     _cli(["apply", str(tmp_path / "rotate.json")], emu, tmp_path, outputs)
-    _cli(["state", "show", *dev, "oncall-slack"], emu, tmp_path, outputs)
+    _cli(["state", "show", *dev, "oncall-slack-alerts"], emu, tmp_path, outputs)
     _cli(["destroy", *dev, "--auto-approve", "--allow-data-loss", "-v"], emu, tmp_path, outputs)
 
     assert _leaks("\n".join(outputs)) == []
@@ -140,6 +141,8 @@ def test_a_token_from_secret_manager_is_sent_only_to_the_api_and_a_new_version_u
                 ("labels.service_key", SHOWN, SHOWN)]
             assert stack.apply(plan).ok
         assert _sent_to_monitoring(emu, "pd-from-secret-manager-0002")
+        traffic = [e for e in emu.journal if e.service == "secretmanager"]
+        assert traffic and [p for e in traffic for p in discovery_check.check_entry(e)] == []
         ledger = repr(emu.state("storage"))
         assert "pd-from-secret-manager-000" not in ledger
         assert not any(p.is_file() and "pd-from-secret-manager" in p.read_text(errors="replace")

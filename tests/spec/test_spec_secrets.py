@@ -69,3 +69,27 @@ def test_an_environment_replaces_a_secret_source_whole() -> None:
             '  prod: {}\n')
     assert _load(text, env="dev").secrets["tok"] == SecretSource("tok", "env", "DEV_TOK")
     assert _load(text, env="prod").secrets["tok"].kind == "secretManager"
+
+
+def test_every_item_of_a_for_each_keeps_the_reference() -> None:
+    spec = _load('secrets:\n  tok: {env: T}\nresources:\n  a:\n    kind: test.Thing\n'
+                 '    forEach: {alerts: "#alerts", pd: "${secrets.tok}"}\n'
+                 '    token: ${secrets.tok}\n    labels: {ch: "${each.value}"}\n')
+    assert {k: r.fields for k, r in spec.resources.items()} == {
+        "a-alerts": {"token": "${secrets.tok}", "labels": {"ch": "#alerts"}},
+        "a-pd": {"token": "${secrets.tok}", "labels": {"ch": "${secrets.tok}"}}}
+
+
+@pytest.mark.parametrize(("each", "field", "error"), [
+    ("[x, y]", "${secrets.tk}", r"spec.yaml:10: resources.a-x.token: unknown secret "
+                                r"'\$\{secrets.tk\}' \(did you mean '\$\{secrets.tok\}'\?\)"),
+    ("${secrets.tok}", "${secrets.tok}", r"spec.yaml:9: resources.a.forEach: forEach must be a "
+                                         r"list of strings or a mapping"),
+    ('["${secrets.tok}"]', "${each.value}", r"resources.a.forEach: forEach key "
+                                            r"'\$\{secrets.tok\}' cannot end an address"),
+])
+def test_a_for_each_with_secrets_is_refused_where_it_would_name_or_miss_one(
+        each: str, field: str, error: str) -> None:
+    with pytest.raises(SpecError, match=error):
+        _load(f'secrets:\n  tok: {{env: T}}\nresources:\n  a:\n    kind: test.Thing\n'
+              f'    forEach: {each}\n    token: "{field}"\n')
