@@ -110,6 +110,7 @@ resources:
     kind: logging.Sink
     name: STACK-archive
     storageBucket: ${archive.name}
+    disabled: false                   # a proto3 default the API leaves out of its answers
   logs:
     kind: logging.Bucket
     name: STACK-logs
@@ -125,6 +126,7 @@ resources:
     filter: severity>=ERROR
     metricDescriptor: {metricKind: DELTA, valueType: INT64, labels: [{key: model}]}
     labelExtractors: {model: EXTRACT(jsonPayload.model)}
+    disabled: false
 """
 
 

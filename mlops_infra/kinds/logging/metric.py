@@ -112,7 +112,7 @@ class LogMetric(Kind):
         return body
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
-        out = dict(live)
+        out = {"disabled": False, **live}                 # a proto3 default, left out
         descriptor = out.get("metricDescriptor")
         if descriptor and "labels" in descriptor:     # STRING, the proto3 default, is omitted
             out["metricDescriptor"] = {**descriptor, "labels": [

@@ -128,6 +128,16 @@ class Sink(Kind):
             body["bigqueryOptions"] = {"usePartitionedTables": fields["usePartitionedTables"]}
         return body
 
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        """The proto3 defaults the API leaves out of its answers (``disabled: false``, also of
+        exclusions; ``usePartitionedTables: false``), put back so a spec may write them."""
+        out = {"disabled": False, **live}
+        if "exclusions" in out:
+            out["exclusions"] = [{"disabled": False, **e} for e in out["exclusions"]]
+        if "bigqueryOptions" in out:
+            out["bigqueryOptions"] = {"usePartitionedTables": False, **out["bigqueryOptions"]}
+        return out
+
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         out = {"name": rid.name}
         if live and live.get("writerIdentity"):
