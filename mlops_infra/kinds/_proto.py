@@ -42,3 +42,29 @@ def top_fields(changes: Any) -> set[str]:
     from mlops_infra.engine import paths
 
     return {paths.split(c.path)[0] for c in changes}
+
+
+def with_defaults(live: dict[str, Any], module: str, name: str) -> dict[str, Any]:
+    """``live`` with the proto3 defaults the API leaves out put back (``false``, ``0``, ``""``,
+    empty lists and maps of fields without presence; json_format's
+    ``always_print_fields_with_no_presence``), so a spec that writes ``useSsl: false`` or
+    ``thresholdValue: 0`` does not diff forever. ``module.name`` is the (proto-plus or protobuf)
+    message class of ``live``; fields it does not know are kept as they are."""
+    import importlib
+
+    from google.protobuf import json_format
+
+    cls = getattr(importlib.import_module(module), name)
+    pb = cls.pb(cls()) if hasattr(cls, "pb") else cls()       # proto-plus, or protobuf
+    json_format.ParseDict(live, pb, ignore_unknown_fields=True)
+    full = json_format.MessageToDict(pb, always_print_fields_with_no_presence=True)
+    return _merge(full, live)
+
+
+def _merge(full: Any, live: Any) -> Any:
+    """``live`` where it has a value (its own forms win), ``full``'s defaults where not."""
+    if isinstance(full, dict) and isinstance(live, dict):
+        return {**full, **{k: _merge(full.get(k), v) for k, v in live.items()}}
+    if isinstance(full, list) and isinstance(live, list) and len(full) == len(live):
+        return [_merge(f, v) for f, v in zip(full, live, strict=True)]
+    return live

@@ -37,7 +37,7 @@ from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_CONFIG
 from mlops_infra.kinds._names import CryptoKeyName
-from mlops_infra.kinds._proto import as_rest, mask, message, top_fields
+from mlops_infra.kinds._proto import as_rest, mask, message, top_fields, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, bucket_id_problem
 
 _PAGE_SIZE = 200
@@ -108,8 +108,8 @@ class LogBucket(Kind):
         return body
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
-        out = {**_DEFAULTS, **live}
-        if "name" in live:
+        out = {**_DEFAULTS, **with_defaults(live, "google.cloud.logging_v2.types", "LogBucket")}
+        if live.get("name"):
             out["location"] = live["name"].split("/")[3]
         if "cmekSettings" in out:
             out["cmekSettings"] = {"kmsKeyName": out["cmekSettings"].get("kmsKeyName")}

@@ -33,7 +33,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_METRICS
-from mlops_infra.kinds._proto import as_rest, message
+from mlops_infra.kinds._proto import as_rest, message, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, metric_name_problem
 
 _PAGE_SIZE = 200
@@ -112,7 +112,8 @@ class LogMetric(Kind):
         return body
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
-        out = {"disabled": False, **live}                 # a proto3 default, left out
+        out = with_defaults({"disabled": False, **live}, "google.cloud.logging_v2.types",
+                            "LogMetric")
         descriptor = out.get("metricDescriptor")
         if descriptor and "labels" in descriptor:     # STRING, the proto3 default, is omitted
             out["metricDescriptor"] = {**descriptor, "labels": [

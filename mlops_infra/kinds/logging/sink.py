@@ -46,7 +46,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_CONFIG
-from mlops_infra.kinds._proto import as_rest, mask, message, top_fields
+from mlops_infra.kinds._proto import as_rest, mask, message, top_fields, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, SINK_NAME, sink_name_problem
 
 SHORTHANDS = {"bigqueryDataset": "bigquery.googleapis.com/",
@@ -131,7 +131,7 @@ class Sink(Kind):
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         """The proto3 defaults the API leaves out of its answers (``disabled: false``, also of
         exclusions; ``usePartitionedTables: false``), put back so a spec may write them."""
-        out = {"disabled": False, **live}
+        out = with_defaults({"disabled": False, **live}, "google.cloud.logging_v2.types", "LogSink")
         if "exclusions" in out:
             out["exclusions"] = [{"disabled": False, **e} for e in out["exclusions"]]
         if "bigqueryOptions" in out:

@@ -42,6 +42,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_ALERTS
+from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
@@ -211,6 +212,7 @@ class AlertPolicy(Kind):
         return comparable(body)
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        live = with_defaults(live, "google.cloud.monitoring_v3", "AlertPolicy")
         return comparable({**live, "enabled": live.get("enabled", True)})
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_CHANNELS
+from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
@@ -130,6 +131,7 @@ class NotificationChannel(Kind):
         return body
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        live = with_defaults(live, "google.cloud.monitoring_v3", "NotificationChannel")
         return {**live, "enabled": live.get("enabled", True)}
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel
 from mlops_infra.kinds._clients import MONITORING_METRICS
+from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, monitoring_errors, serial_key
 
 _SEP = "/metricDescriptors/"
@@ -103,7 +104,7 @@ class MetricDescriptor(Kind):
         return body
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
-        out = dict(live)
+        out = with_defaults(live, "google.api.metric_pb2", "MetricDescriptor")
         if "labels" in out:     # STRING is the proto3 default: not returned
             out["labels"] = [{"valueType": "STRING", **label} for label in out["labels"]]
         return out

@@ -34,6 +34,7 @@ from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_UPTIME
+from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
@@ -157,6 +158,9 @@ class UptimeCheck(Kind):
         if "path" in body.get("httpCheck", {}):
             body["httpCheck"] = {**body["httpCheck"], "path": _slashed(body["httpCheck"]["path"])}
         return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return with_defaults(live, "google.cloud.monitoring_v3", "UptimeCheckConfig")
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         if not rid.name:
