@@ -13,7 +13,7 @@ spec is a template and ``resolve_refs`` gives final values (secrets still as ref
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,16 +198,26 @@ def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "", *,
 def refs_in(value: Any, *, secrets: bool = False, keys: bool = False) -> list[tuple[str, Ref]]:
     """``(dotted path, Ref)`` for every resource reference inside ``value`` (every secret
     reference instead when ``secrets``; in mapping keys too when ``keys``)."""
-    found: list[tuple[str, Ref]] = []
+    return [(path, token) for path, text in _templates(value, "", keys)
+            for token in tokenize(text) if isinstance(token, Ref)
+            and (token.is_secret if secrets else token.is_resource)]
 
-    def visit(text: str, path: str) -> str:
-        if has_template(text):
-            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref)
-                         and (t.is_secret if secrets else t.is_resource))
-        return text
 
-    walk_strings(value, visit, keys=keys)
-    return found
+def _templates(value: Any, path: str, keys: bool = False) -> Iterator[tuple[str, str]]:
+    """``(dotted path, string)`` for every string inside ``value`` that holds a ``${`` (with
+    ``keys``, mapping keys too, at the path of their value)."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if keys and isinstance(key, str) and has_template(key):
+                yield sub, key
+            yield from _templates(item, sub, keys)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _templates(item, f"{path}.{index}" if path else str(index), keys)
 
 
 def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
