@@ -219,14 +219,16 @@ def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState,
     live state (a server-chosen name) are filled into the references to them first. Outputs
     of a dependency being created or replaced stay references (known only at apply)."""
     outputs = {address: dict(r.outputs) for address, r in resolved.items()}
-    learned: set[str] = set()
+    learned: set[tuple[str, str]] = set()        # (address, output) whose value live state told
     changes = []
     for r in resolved.values():
         change = _plan_resource(with_known_outputs(r, outputs, learned, ctx.stack), live, ctx)
+        known = outputs[change.address]
         if change.action in (Action.NOOP, Action.UPDATE) and not change.blocked \
-                and change.outputs != outputs[change.address]:
+                and change.outputs != known:
+            learned |= {(change.address, name) for name, value in change.outputs.items()
+                        if known.get(name) != value}
             outputs[change.address] = dict(change.outputs)
-            learned.add(change.address)
         changes.append(change)
     return changes
 

@@ -89,11 +89,11 @@ def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping
 
 
 def with_known_outputs(r: Resolved, outputs: Mapping[str, Mapping[str, Any]],
-                       learned: Collection[str], stack: str) -> Resolved:
-    """``r`` resolved again with ``outputs`` when it refers to a resource whose outputs were
-    ``learned`` from live state while planning (a server-chosen name); its identity and
-    edges stay as they are."""
-    if not {address for address, _ in find_refs(r.spec.fields)} & set(learned):
+                       learned: Collection[tuple[str, str]], stack: str) -> Resolved:
+    """``r`` resolved again with ``outputs`` when it refers to an output whose value was
+    ``learned`` from live state while planning (``(address, output)``: a server-chosen name);
+    its identity and edges stay as they are."""
+    if not learned or find_refs(r.spec.fields).isdisjoint(learned):
         return r
 
     def lookup(address: str, output: str) -> Any:
