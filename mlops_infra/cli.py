@@ -205,14 +205,23 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
 @click.option("--allow-restart", is_flag=True,
               help="Allow changes that stop and restart a resource (machine type, GPUs...).")
+@click.option("--graph", "with_graph", is_flag=True,
+              help="With --format markdown: append the dependency graph, changes highlighted.")
 def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool) -> int:
+         detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool,
+         with_graph: bool) -> int:
     """Show what reconcile would change; never calls a mutating API."""
     from mlops_infra.api import refuse_blocked
 
+    if with_graph and fmt != "markdown":
+        raise click.UsageError("--graph draws the plan in the Markdown report: add --format markdown")
     with _open_stack(spec, env, local) as stack:
         the_plan = stack.plan(allow_data_loss=allow_data_loss, allow_restart=allow_restart)
         _show_plan(the_plan, fmt)
+        if with_graph:
+            from mlops_infra.report.graph import render_plan_markdown
+
+            click.echo(render_plan_markdown(the_plan))
         refuse_blocked(the_plan)            # a blocked plan is a failed check (exit 1)
         if out:
             _write_text(out, the_plan.to_json())
@@ -278,6 +287,32 @@ def validate(spec: str, env: str | None) -> int:
     envs = [name for name in checked if name]
     where = f", environments {', '.join(envs)}" if envs else ""
     click.echo(f"{spec}: valid ({len(shown.resources)} resources, stack '{shown.stack}'{where})")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--env", default=None, help="Environment overlay to draw (needed when SPEC has environments).")
+@click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
+              show_default=True, help="Mermaid (GitHub renders it) or Graphviz dot.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def graph(spec: str, env: str | None, fmt: str, out: str | None) -> int:
+    """Draw SPEC's dependency graph by layer (references, implied grants, API enablement);
+    calls no API."""
+    from mlops_infra.api import load
+    from mlops_infra.clients import Clients
+    from mlops_infra.engine.registry import LazyKinds
+    from mlops_infra.report.graph import render, spec_graph
+
+    if not Path(spec).is_file():
+        raise UserError(f"{spec}: no such file")
+    loaded = load(spec, env=env)
+    offline = Clients(project=loaded.project, endpoints={})     # never called: no API
+    text = render(spec_graph(loaded, kinds=LazyKinds(lambda cls: cls(offline))), fmt)
+    if out:
+        _write_text(out, text)
+    else:
+        click.echo(text, nl=False)
     return EXIT_OK
 
 

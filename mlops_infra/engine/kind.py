@@ -206,6 +206,9 @@ class Kind(ABC):
                                               # item itself), to show list changes item by item
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
                                               # ledger, never sent to nor compared with the API
+    input_only: ClassVar[frozenset[str]] = frozenset()  # paths the API takes but never returns
+                                              # (field_behavior INPUT_ONLY): compared with the
+                                              # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear

@@ -27,6 +27,10 @@ ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
     ("kms.KeyRing", "k" * 63, {}),
     ("kms.CryptoKey", "Data_Key-1", {}),
     ("serviceusage.Service", "compute.googleapis.com", {}),
+    ("vertex.FeatureOnlineStore", "_" + "f" * 59, {}),
+    ("vertex.FeatureView", "customer_features", {"featureOnlineStore": "s"}),
+    ("vertex.MetadataStore", "default", {}),
+    ("workbench.Instance", "w" * 63, {"zone": "us-central1-a"}),
 ]
 
 REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -41,6 +45,10 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
     ("kms.KeyRing", "a/b", {}, "key ring name"),
     ("kms.CryptoKey", "k" * 64, {}, "crypto key name"),
     ("serviceusage.Service", "compute", {}, "not an API name"),
+    ("vertex.FeatureOnlineStore", "ml-features", {}, "did you mean 'ml_features'"),
+    ("vertex.FeatureView", "1view", {"featureOnlineStore": "s"}, "feature view id"),
+    ("vertex.MetadataStore", "ml1", {}, "metadata store id"),
+    ("workbench.Instance", "Alice", {"zone": "us-central1-a"}, "Workbench instance name"),
 ]
 
 
