@@ -110,45 +110,103 @@ def _read_gcs(client: Any, bucket: str, name: str) -> list[tuple[str, bytes]]:
 
 
 def parse_state(data: bytes, *, source: str) -> State:
-    """A state document, or ``UserError`` naming ``source`` when it is not one we read."""
+    """A state document, or a one-line ``UserError`` naming ``source``, the line and the field
+    when it is not one we read (nothing is called before every state has been read)."""
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{source}: not a Terraform state (not JSON: {exc})") from None
+        text = data.decode("utf-8")
+        doc = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source}: not a Terraform state (not UTF-8 text: {exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{source}:{exc.lineno}: not a Terraform state (not JSON: {exc.msg}, "
+                        f"column {exc.colno})") from None
+    where = _Locator(source, text)
     if not isinstance(doc, dict) or "version" not in doc:
-        raise UserError(f"{source}: not a Terraform state (no 'version')")
+        raise where.error((), "not a Terraform state (no 'version' field)")
     if doc["version"] != STATE_VERSION:
-        raise UserError(f"{source}: Terraform state format version {doc['version']}; this reads "
-                        f"version {STATE_VERSION} (Terraform 0.12 and later): run `terraform "
-                        "state pull` with a current Terraform to upgrade it")
-    instances = tuple(i for r in _list(doc.get("resources"), source, "resources")
-                      for i in _instances(r, source))
+        raise where.error(("version",), f"Terraform state format version {doc['version']}; this "
+                          f"reads version {STATE_VERSION} (Terraform 0.12 and later): run "
+                          "`terraform state pull` with a current Terraform to upgrade it")
+    resources = _list(doc.get("resources"), where, ("resources",))
+    instances = tuple(i for n, r in enumerate(resources)
+                      for i in _instances(r, where, ("resources", n)))
     outputs = doc.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise where.error(("outputs",), "field 'outputs' must be an object")
     return State(source=source, instances=instances,
                  outputs={k: v.get("value") for k, v in outputs.items() if isinstance(v, dict)},
                  sensitive_outputs=frozenset(k for k, v in outputs.items()
                                              if isinstance(v, dict) and v.get("sensitive")))
 
 
-def _list(value: Any, source: str, what: str) -> list[Any]:
+Path_ = tuple[str | int, ...]
+
+
+class _Locator:
+    """Names the line of a field of the state (only when there is an error to report)."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source, self.text = source, text
+
+    def error(self, path: Path_, message: str) -> UserError:
+        line = self._line(path)
+        shown = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                        for i, p in enumerate(path))
+        field_ = f" field '{shown}':" if shown and "field '" not in message else ""
+        return UserError(f"{self.source}:{line}:{field_} {message}")
+
+    def _line(self, path: Path_) -> int:
+        import yaml  # JSON is YAML: its node marks give the line of any field
+
+        try:
+            node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return 1
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                hit = next((v for k, v in node.value if k.value == step), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+                hit = node.value[step] if step < len(node.value) else None
+            else:
+                hit = None
+            if hit is None:
+                break
+            node = hit
+        return int(node.start_mark.line) + 1 if node is not None else 1
+
+
+def _list(value: Any, where: _Locator, path: Path_) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise UserError(f"{source}: '{what}' must be a list")
+        raise where.error(path, "must be a list")
     return value
 
 
-def _instances(resource: Any, source: str) -> list[Instance]:
-    if not isinstance(resource, dict) or not {"type", "name"} <= set(resource):
-        raise UserError(f"{source}: a resource without type and name")
+def _instances(resource: Any, where: _Locator, path: Path_) -> list[Instance]:
+    if not isinstance(resource, dict):
+        raise where.error(path, "a resource must be an object")
+    for key in ("type", "name"):
+        if not isinstance(resource.get(key), str) or not resource[key]:
+            raise where.error(path, f"a resource without '{key}'")
+    if resource.get("mode", "managed") not in ("managed", "data"):
+        raise where.error((*path, "mode"), f"mode {resource['mode']!r}: must be 'managed' or 'data'")
     out = []
-    for raw in _list(resource.get("instances"), source, f"{resource['type']}.instances"):
-        if not isinstance(raw, dict) or raw.get("deposed"):
+    raws = _list(resource.get("instances"), where, (*path, "instances"))
+    for n, raw in enumerate(raws):
+        if not isinstance(raw, dict):
+            raise where.error((*path, "instances", n), "an instance must be an object")
+        if raw.get("deposed"):
             continue
+        attributes = raw.get("attributes")
+        if not isinstance(attributes, dict):
+            raise where.error((*path, "instances", n, "attributes"),
+                              "must be an object (a state written by Terraform 0.12 or later "
+                              "has one per instance)")
         out.append(Instance(module=str(resource.get("module") or ""),
                             mode=str(resource.get("mode") or "managed"),
                             type=str(resource["type"]), name=str(resource["name"]),
-                            index=raw.get("index_key"), attributes=dict(raw.get("attributes") or {}),
+                            index=raw.get("index_key"), attributes=dict(attributes),
                             sensitive=_sensitive_paths(raw.get("sensitive_attributes")),
                             tainted=raw.get("status") == "tainted",
                             dependencies=tuple(raw.get("dependencies") or ())))
