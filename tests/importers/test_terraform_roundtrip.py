@@ -3,6 +3,7 @@ whose first plan against the live project is "no changes" and whose ledger owns 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,16 @@ def test_first_plan_after_import_is_no_changes(state: str, emulator: Emulator,
 def _ledger_call(path: str) -> bool:
     bucket = "test-project-mlops-infra-state"
     return path.split("?")[0] == "/storage/v1/b" or f"/b/{bucket}/" in path
+
+
+def test_every_kind_that_maps_terraform_has_a_fixture_state() -> None:
+    from mlops_infra.api import registered_kinds
+    from mlops_infra.engine.registry import terraform_types
+
+    registered_kinds()
+    in_fixtures = {r["type"] for p in (FIXTURES / "terraform").glob("*.tfstate")
+                   for r in json.loads(p.read_text())["resources"]}
+    kinds: dict[str, set[str]] = {}
+    for tf_type, kind in terraform_types().items():
+        kinds.setdefault(kind.name, set()).add(tf_type)
+    assert {k for k, types in kinds.items() if not types & in_fixtures} == set()

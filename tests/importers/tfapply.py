@@ -186,6 +186,27 @@ class TerraformApply:
         if a.get("disabled"):
             client.disable_service_account(request={"name": a["name"]})
 
+    def _account_policy(self, a: dict[str, Any], members: list[str], authoritative: bool) -> None:
+        from google.iam.v1 import policy_pb2
+        from google.protobuf import json_format
+
+        client = self.iam_client()
+        name = a["service_account_id"]
+        policy = json_format.MessageToDict(client.get_iam_policy(request={"resource": name}))
+        bindings = [b for b in policy.get("bindings", []) if b["role"] != a["role"]]
+        same = [b for b in policy.get("bindings", []) if b["role"] == a["role"]]
+        kept = set() if authoritative or not same else set(same[0]["members"])
+        bindings.append({"role": a["role"], "members": sorted(kept | set(members))})
+        policy["bindings"] = bindings
+        client.set_iam_policy(request={"resource": name,
+                                       "policy": json_format.ParseDict(policy, policy_pb2.Policy())})
+
+    def _service_account_iam_member(self, a: dict[str, Any]) -> None:
+        self._account_policy(a, [a["member"]], authoritative=False)
+
+    def _service_account_iam_binding(self, a: dict[str, Any]) -> None:
+        self._account_policy(a, a["members"], authoritative=True)
+
     def _project_iam_custom_role(self, a: dict[str, Any]) -> None:
         self.iam_client().create_role(request={
             "parent": f"projects/{a['project']}", "role_id": a["role_id"],
