@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from mlops_infra.engine import ownership, paths
+from mlops_infra.engine.concurrency import APPLY_CONCURRENCY
 from mlops_infra.engine.diff import compare
 from mlops_infra.engine.errors import (
     Conflict,
@@ -60,7 +61,7 @@ class LedgerSink(Protocol):
         """Drop ``change``'s resource (and any intent for it) from the ledger."""
 
 
-DEFAULT_APPLY_CONCURRENCY = 16     # bounded: creates mostly wait on operations, not on quota
+DEFAULT_APPLY_CONCURRENCY = APPLY_CONCURRENCY
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ every string in a loaded spec is a template and ``resolve_refs`` gives final val
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,15 +176,21 @@ def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "") -> A
 
 def refs_in(value: Any) -> list[tuple[str, Ref]]:
     """``(dotted path, Ref)`` for every resource reference inside ``value``."""
-    found: list[tuple[str, Ref]] = []
+    return [(path, token) for path, text in _templates(value, "")
+            for token in tokenize(text) if isinstance(token, Ref) and token.is_resource]
 
-    def visit(text: str, path: str) -> str:
-        if has_template(text):
-            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref) and t.is_resource)
-        return text
 
-    walk_strings(value, visit)
-    return found
+def _templates(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """``(dotted path, string)`` for every string inside ``value`` that holds a ``${``."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _templates(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _templates(item, f"{path}.{index}" if path else str(index))
 
 
 def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
