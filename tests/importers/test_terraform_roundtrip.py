@@ -14,7 +14,7 @@ from mlops_infra.importers import Options, import_terraform
 from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
-                                           "compute", "resourcemanager")
+                                           "compute", "resourcemanager", "aiplatform")
 
 STATES = sorted(p.name for p in (FIXTURES / "terraform").glob("*.tfstate"))
 
@@ -22,8 +22,7 @@ STATES = sorted(p.name for p in (FIXTURES / "terraform").glob("*.tfstate"))
 @pytest.mark.parametrize("state", STATES)
 def test_first_plan_after_import_is_no_changes(state: str, emulator: Emulator,
                                                tmp_path: Path) -> None:
-    path = FIXTURES / "terraform" / state
-    TerraformApply(emulator.endpoints).apply(path)
+    path = TerraformApply(emulator.endpoints).applied(FIXTURES / "terraform" / state, tmp_path)
     out = tmp_path / "spec.yaml"
     emulator.clear_journal()
     result = import_terraform([str(path)], envs=None,

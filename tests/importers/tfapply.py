@@ -49,14 +49,23 @@ class TerraformApply:
         self.endpoints = endpoints
         self._iam: Any = None
 
-    def apply(self, state_path: Path) -> None:
+    def apply(self, state_path: Path) -> dict[str, Any]:
+        """Create every managed instance; the state as Terraform writes it afterwards (the
+        attributes the server computes, such as a Tensorboard's id, filled in)."""
         doc = json.loads(state_path.read_text())
         todo = [(r["type"], i["attributes"]) for r in doc["resources"]
                 if r.get("mode", "managed") == "managed" for i in r["instances"]]
         for tf_type, attrs in sorted(todo, key=lambda t: _ORDER.get(t[0], 50)):
             step = getattr(self, f"_{tf_type.removeprefix('google_')}", None)
             if step is not None:
-                step(attrs)
+                attrs.update(step(attrs) or {})
+        return doc
+
+    def applied(self, state_path: Path, where: Path) -> Path:
+        """``apply``, and the resulting state written under ``where``."""
+        out = where / state_path.name
+        out.write_text(json.dumps(self.apply(state_path), indent=2))
+        return out
 
     # --- helpers --------------------------------------------------------------------------
     def _url(self, endpoint: str, path: str) -> str:
@@ -270,6 +279,68 @@ class TerraformApply:
     def _kms_crypto_key_iam_binding(self, a: dict[str, Any]) -> None:
         self._key_policy(a, a["members"], authoritative=True)
 
+    # --- vertex ai ------------------------------------------------------------------------
+    def _vertex(self, region: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to the region's endpoint and wait for the operation: its ``response``."""
+        base = f"{self.endpoints['aiplatform']}/{region}-aiplatform"
+        op = _http("POST", base + path, body)
+        for _ in range(500):
+            if op.get("done"):
+                if "error" in op:
+                    raise AssertionError(f"{path}: {op['error']}")
+                return dict(op.get("response") or {})
+            time.sleep(0.02)
+            op = _http("GET", f"{base}/v1/{op['name']}")
+        raise TimeoutError(path)
+
+    @staticmethod
+    def _loc(a: dict[str, Any]) -> tuple[str, str]:
+        region = a.get("region") or a["location"]
+        return region, f"/v1/projects/{a['project']}/locations/{region}"
+
+    def _vertex_ai_metadata_store(self, a: dict[str, Any]) -> None:
+        region, loc = self._loc(a)
+        self._vertex(region, f"{loc}/metadataStores?metadataStoreId={a['name']}",
+                     {"description": a.get("description") or ""})
+
+    def _vertex_ai_tensorboard(self, a: dict[str, Any]) -> dict[str, Any]:
+        region, loc = self._loc(a)
+        made = self._vertex(region, f"{loc}/tensorboards", {
+            "displayName": a["display_name"], "description": a.get("description") or "",
+            "labels": a.get("labels") or {}})
+        number_name = made["name"]
+        tb_id = number_name.rsplit("/", 1)[1]
+        return {"name": number_name, "id": f"projects/{a['project']}/locations/{region}/tensorboards/{tb_id}"}
+
+    def _vertex_ai_endpoint(self, a: dict[str, Any]) -> None:
+        region, loc = self._loc(a)
+        body: dict[str, Any] = {"displayName": a["display_name"], "labels": a.get("labels") or {}}
+        if a.get("description"):
+            body["description"] = a["description"]
+        self._vertex(region, f"{loc}/endpoints?endpointId={a['name']}", body)
+
+    def _vertex_ai_feature_online_store(self, a: dict[str, Any]) -> None:
+        region, loc = self._loc(a)
+        body: dict[str, Any] = {"labels": a.get("labels") or {}}
+        if a.get("bigtable"):
+            s = a["bigtable"][0]["auto_scaling"][0]
+            body["bigtable"] = {"autoScaling": {"minNodeCount": s["min_node_count"],
+                                                "maxNodeCount": s["max_node_count"],
+                                                "cpuUtilizationTarget": s["cpu_utilization_target"]}}
+        else:
+            body["optimized"] = {}
+        self._vertex(region, f"{loc}/featureOnlineStores?featureOnlineStoreId={a['name']}", body)
+
+    def _vertex_ai_feature_online_store_featureview(self, a: dict[str, Any]) -> None:
+        region, loc = self._loc(a)
+        source = a["big_query_source"][0]
+        body: dict[str, Any] = {"labels": a.get("labels") or {}, "bigQuerySource": {
+            "uri": source["uri"], "entityIdColumns": source["entity_id_columns"]}}
+        if a.get("sync_config"):
+            body["syncConfig"] = {"cron": a["sync_config"][0]["cron"]}
+        path = f"{loc}/featureOnlineStores/{a['feature_online_store']}/featureViews?featureViewId={a['name']}"
+        self._vertex(region, path, body)
+
     # --- compute --------------------------------------------------------------------------
     def _compute_network(self, a: dict[str, Any]) -> None:
         body: dict[str, Any] = {"name": a["name"], "autoCreateSubnetworks": a["auto_create_subnetworks"],
@@ -332,7 +403,8 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_project_iam_custom_role": 1, "google_kms_key_ring": 1,
           "google_compute_network": 1, "google_storage_bucket": 2, "google_bigquery_dataset": 2,
           "google_kms_crypto_key": 2, "google_compute_subnetwork": 2, "google_compute_firewall": 2,
-          "google_bigquery_table": 3}
+          "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
+          "google_vertex_ai_feature_online_store_featureview": 4}
 
 
 def _camel(name: str) -> str:
