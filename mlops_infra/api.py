@@ -29,6 +29,7 @@ from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
 from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
+from mlops_infra.engine.ownership import managed_label_paths
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY
@@ -203,15 +204,20 @@ class Stack:
 
     # --- planning -------------------------------------------------------------------------
     def plan(self, *, allow_data_loss: bool = False, destroy: bool = False,
-             state: LedgerState | None = None, allow_restart: bool = False) -> Plan:
-        """Read live state and the ledger (concurrently); compute the plan. Never mutates anything."""
+             state: LedgerState | None = None, allow_restart: bool = False,
+             ownership_labels: bool = False) -> Plan:
+        """Read live state and the ledger (concurrently); compute the plan. Never mutates anything.
+
+        ``ownership_labels`` also adds the ownership labels resources moved in by an import
+        still lack (``mlops_infra import labels``)."""
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
         with self.clients.reads.sharing():      # one read per API object, whoever needs it
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
                               resolved=resolved, read_concurrency=self.read_concurrency,
-                              secrets=self.secrets, allow_restart=allow_restart)
+                              secrets=self.secrets, allow_restart=allow_restart,
+                              ownership_labels=ownership_labels)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
@@ -330,11 +336,14 @@ class _LedgerSink:
             self.writer.remove(change.moved_from)
             previous = previous or self.state.entries.get(change.moved_from)
         now = _now()
+        kind = self.kinds[change.kind]
+        pending = bool(previous and previous.labels_pending) and not any(
+            c.path in managed_label_paths(kind) for c in change.changes)
         self.writer.put(LedgerEntry(
             kind=change.kind, id=name, address=change.address,
-            applied=stored_form(applied, self.kinds[change.kind]), outputs=outputs,
+            applied=stored_form(applied, kind), outputs=outputs,
             created_at=previous.created_at if previous else now, updated_at=now,
-            depends_on=depends_on, preexisting=change.preexisting))
+            depends_on=depends_on, preexisting=change.preexisting, labels_pending=pending))
 
     def forget(self, *, change: ResourceChange) -> None:
         self.writer.remove(change.key)

@@ -401,3 +401,112 @@ def state_unlock(spec: str, env: str | None, local: bool, force: bool) -> int:
         holder = stack.ledger.break_lock(force=force)
         click.echo(f"removed the lock held by {json.dumps(holder)}" if holder else "no lock was held")
     return EXIT_OK
+
+
+# --- moving in: import ----------------------------------------------------------------------
+@cli.group("import")
+def import_group() -> None:
+    """Move existing resources in: Terraform state, or a live project, becomes a spec and a
+    ledger that owns them (nothing live is changed)."""
+
+
+def _import_output(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")(fn)
+    fn = click.option("--no-ledger", is_flag=True,
+                      help="Write only the spec (no ledger, no check against live state).")(fn)
+    fn = click.option("--ledger-prefix", default=None, help="The spec's ledger prefix.")(fn)
+    fn = click.option("--ledger-bucket", default=None,
+                      help="The spec's ledger bucket (default: <project>-mlops-infra-state).")(fn)
+    fn = click.option("--stack", default=None,
+                      help="The stack name (default: the output file's name).")(fn)
+    return click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+                        help="The spec file to write.")(fn)
+
+
+def _import_options(out: str, stack: str | None, ledger_bucket: str | None,
+                    ledger_prefix: str | None, no_ledger: bool, force: bool) -> Any:
+    from mlops_infra.importers import Options, default_stack
+    from mlops_infra.spec.envelope import STACK_RE
+
+    path = Path(out)
+    if path.exists() and not force:
+        raise UserError(f"{out} exists: pass --force to overwrite it")
+    name = stack or default_stack(path)
+    if not STACK_RE.match(name):
+        raise UserError(f"--stack {name!r}: use lowercase letters, digits and '-', starting with "
+                        "a letter, at most 40 characters")
+    return Options(out=path, stack=name, write_ledger=not no_ledger, ledger_bucket=ledger_bucket,
+                   ledger_prefix=ledger_prefix)
+
+
+def _import_summary(result: Any) -> int:
+    from mlops_infra.importers.summary import render
+
+    render(result, _console("text"))
+    return EXIT_OK
+
+
+@import_group.command("terraform")
+@click.argument("states", nargs=-1, required=True)
+@click.option("--env", "envs", multiple=True,
+              help="The environment of each STATE, in order (default: one state -> no "
+                   "environments; several -> their workspace names, e.g. prod.tfstate -> prod).")
+@_import_output
+def import_terraform_command(states: tuple[str, ...], envs: tuple[str, ...], out: str,
+                             stack: str | None, ledger_bucket: str | None,
+                             ledger_prefix: str | None, no_ledger: bool, force: bool) -> int:
+    """Import Terraform STATE files (format 4), or gs://BUCKET/PREFIX/ENV.tfstate objects of
+    the GCS backend (a gs://BUCKET/PREFIX/ prefix: every state under it)."""
+    from mlops_infra.importers import import_terraform
+
+    options = _import_options(out, stack, ledger_bucket, ledger_prefix, no_ledger, force)
+    return _import_summary(import_terraform(list(states), envs=list(envs) or None,
+                                            options=options))
+
+
+@import_group.command("live")
+@click.option("--project", required=True, help="The project whose resources to import.")
+@click.option("--kinds", "kinds", multiple=True,
+              help="Kinds or services to import (storage, iam.ServiceAccount...; default: all). "
+                   "Repeat or separate with commas.")
+@click.option("--region", "regions", multiple=True,
+              help="Regions to look for regional resources in (subnetworks, key rings).")
+@click.option("--env", default=None, help="The environment this project is (its own stack STACK-ENV).")
+@_import_output
+def import_live_command(project: str, kinds: tuple[str, ...], regions: tuple[str, ...],
+                        env: str | None, out: str, stack: str | None, ledger_bucket: str | None,
+                        ledger_prefix: str | None, no_ledger: bool, force: bool) -> int:
+    """Import what exists in a project (brownfield without Terraform), through the kinds'
+    list calls, leaving out what Google manages (default network, service agents, default
+    APIs)."""
+    from mlops_infra.importers import import_live
+
+    options = _import_options(out, stack, ledger_bucket, ledger_prefix, no_ledger, force)
+    wanted = [k.strip() for item in kinds for k in item.split(",") if k.strip()]
+    if not regions:
+        click.echo("note: no --region given: regional resources (subnetworks, regional key "
+                   "rings) are not looked for", err=True)
+    return _import_summary(import_live(project, kinds_wanted=wanted or None, regions=list(regions),
+                                       env=env, options=options))
+
+
+@import_group.command("labels")
+@_spec_options
+@_format_option
+@click.option("--dry-run", is_flag=True, help="Only show the labels that would be added.")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+def import_labels_command(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool,
+                          auto_approve: bool) -> int:
+    """Add the ownership labels to the resources an import moved in: the one step after an
+    import, its plan holding nothing else."""
+    from mlops_infra.importers.labels import labels_plan
+
+    with _open_stack(spec, env, local) as stack:
+        plan = labels_plan(stack)
+        _show_plan(plan, fmt)
+        if dry_run or not plan.has_changes:
+            return EXIT_OK
+        if not _confirm(auto_approve):
+            click.echo("Nothing applied.", err=True)
+            return EXIT_OK
+        return _report(stack.apply(plan, progress=None), fmt)

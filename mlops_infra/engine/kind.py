@@ -13,6 +13,15 @@ shared (``shared``), its guardrail rules and policy settings, its secret fields,
 service agent that must be granted a CMEK key it is encrypted with (``service_agent``
 with ``cmek_fields``), and capabilities it provides or requires (``provides``/``requires``).
 
+A kind also says how to **move in** existing resources (``mlops_infra.importers`` drives it and
+knows no kind's name nor any provider attribute): the google provider's Terraform resource
+types it maps (``terraform_types``) and how one instance's attributes become spec entries
+(``from_terraform``); which of its spec fields usually hold another resource's output
+(``terraform_refs``, so the importer writes ``${vpc.selfLink}`` instead of a literal); how
+a live resource becomes a spec entry (``from_live``, the inverse of ``desired``) and where
+to find them (``live_resources``); and which live resources Google made and manages itself
+(``google_managed``: the default network, service agents, default-enabled APIs).
+
 Kinds raise only ``engine.errors`` API errors (``NotFound``, ``Conflict``,
 ``TransientError`` ...); ``kinds/_base.py`` translates google exceptions.
 """
@@ -122,12 +131,15 @@ class ServiceAgent:
     """A Google-managed identity acting for a kind's service (e.g. encrypting with CMEK).
 
     ``name`` is how specs and grants refer to it (``serviceAgent: storage``); ``email``
-    asks the API for the agent of a project (``email(clients, project)``).
+    asks the API for the agent of a project (``email(clients, project)``); ``email_pattern``
+    (a regular expression) recognises its email without asking, so an import turns a
+    grant to it into ``serviceAgent: NAME``.
     """
 
     name: str
     email: Callable[[Any, str], str]
     uses: tuple[ClientDecl, ...] = ()
+    email_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,42 @@ class Requirement:
 
 FieldChanges = list[FieldChange]   # module-level: inside Kind, ``list`` names the method
 Names = list[str]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One spec entry read back from Terraform state or from a live resource.
+
+    ``fields`` are the kind's spec fields holding only what was set (values equal to the
+    default Google applies are left out); ``name`` is the entry's ``name:``; ``project`` its
+    project; ``region`` where it lives, for kinds whose ``region_field`` defaults to the
+    spec's region (the importer writes that field only when it differs). ``secrets`` maps a
+    field path to what to fill in (the value never leaves the state: the importer writes a
+    ``secrets:`` entry and ``${secrets.NAME}``); ``notes`` say what did not carry over;
+    ``key`` tells apart several entries made from one Terraform instance (an address suffix);
+    ``api_name`` is the API name of a resource whose name the server chose (it goes into the
+    ledger, which is how such a resource is found again).
+    """
+
+    name: str
+    fields: dict[str, Any]
+    project: str | None = None
+    region: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    key: str = ""
+    api_name: str = ""
+
+
+class NotImportable(Exception):
+    """This Terraform instance or live resource has no spec entry; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ImportedList = list[Imported]   # module-level: inside Kind, ``list`` names the method
 
 
 class Kind(ABC):
@@ -181,6 +229,14 @@ class Kind(ABC):
     cmek_fields: ClassVar[tuple[str, ...]] = ()   # spec fields that may name a CMEK key
     guardrails: ClassVar[Mapping[str, str]] = {}  # rule -> what it requires (waivable)
     policy_settings: ClassVar[Mapping[str, Any]] = {}  # ``policy:`` key -> type it reads
+
+    # --- moving in (``mlops_infra.importers``) --------------------------------------------
+    terraform_types: ClassVar[tuple[str, ...]] = ()   # google provider resource types it maps
+    terraform_refs: ClassVar[Mapping[str, str]] = {}  # spec field path ("[]": each list item)
+                                              # -> the output such a value usually is, e.g.
+                                              # {"network": "selfLink"}: literal values equal to
+                                              # another imported resource's output become refs
+    region_field: ClassVar[str | None] = None  # the field that defaults to the spec's region
 
     def __init__(self, clients: Any) -> None:
         self.clients = clients
@@ -328,6 +384,41 @@ class Kind(ABC):
         """Why applying these in-place changes stops and restarts the resource (machine type,
         GPUs...), or ``None``. Such an update is shown as a restart and needs an explicit allow;
         ``update`` then stops, changes and starts it again."""
+        return None
+
+    # --- moving in ------------------------------------------------------------------------
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """The spec entries one Terraform instance of ``tf_type`` (one of ``terraform_types``)
+        stands for, from its state ``attributes``; ``NotImportable`` when it has none."""
+        raise NotImportable(f"{self.name} has no Terraform mapping")
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """The spec entries the live resource ``name`` (as ``live_resources`` returns it) stands
+        for: the inverse of ``desired``; ``NotImportable`` when it has none."""
+        raise NotImportable(f"{self.name} cannot be imported from live state")
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """Every live resource of this kind in ``project`` (``regions``: where to look for
+        regional ones), keyed by API name, complete enough for ``from_live``. The default
+        lists ``projects/PROJECT`` (and reads each item when listings are partial)."""
+        if not self.listable:
+            return {}
+        found = self.list(f"projects/{project}") or {}
+        if self.complete_listing:
+            return found
+        full = {name: self.get(self.id_from_name(name)) for name in found}
+        return {name: live for name, live in full.items() if live is not None}
+
+    def adjust_imports(self, own: ImportedList,
+                       every: Mapping[str, ImportedList]) -> ImportedList:
+        """This kind's entries of one import, revised knowing every kind's (``every``: kind
+        name -> entries), e.g. a dataset's access entries that binding resources of the same
+        import grant; the default keeps them as they are."""
+        return own
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        """Why the live resource ``name`` is Google's own (the default network, a service
+        agent, a default-enabled API), so a live import leaves it out; ``None`` if it is not."""
         return None
 
 

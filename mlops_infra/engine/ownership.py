@@ -4,6 +4,12 @@ A live resource missing from the ledger is this stack's only when it can be prov
 its labels name this stack (and, for server-named kinds, this address), or this stack's
 ledger recorded the intent to create it before a run stopped. Anything else belongs to
 someone else and is only taken over by an explicit ``adopt: true``.
+
+A resource moved in by an import (``mlops_infra.importers``) is owned from the start, through
+its ledger entry, but does not carry the ownership labels yet: its entry says
+``labels_pending``, and plans leave those labels out (``without_managed_labels``) until the
+one step that adds them (``plan(ownership_labels=True)``), so the first plan after an import
+is "no changes".
 """
 
 from __future__ import annotations
@@ -61,6 +67,26 @@ def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str,
         node = node[part]
     node[leaf] = {**(node.get(leaf) or {}), **managed_labels(kind, stack, address)}
     return out
+
+
+def managed_label_paths(kind: Kind) -> frozenset[str]:
+    """The field paths of the labels this tool adds (none for kinds without labels)."""
+    if kind.labels_path is None:
+        return frozenset()
+    keys = (MANAGED_BY_LABEL, STACK_LABEL, ADDRESS_LABEL)
+    return frozenset(paths.join(kind.labels_path, key) for key in keys)
+
+
+def only_managed_labels(kind: Kind, changes: list[Any]) -> bool:
+    """Whether ``changes`` (``FieldChange``s) touch nothing but this tool's labels."""
+    ours = managed_label_paths(kind)
+    return bool(changes) and all(c.path in ours for c in changes)
+
+
+def without_managed_labels(kind: Kind, changes: list[Any]) -> list[Any]:
+    """``changes`` without those adding or changing this tool's labels."""
+    ours = managed_label_paths(kind)
+    return [c for c in changes if c.path not in ours]
 
 
 def labels_of(kind: Kind, live: dict[str, Any]) -> dict[str, Any]:

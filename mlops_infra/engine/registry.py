@@ -2,8 +2,8 @@
 
 Everything that used to be a hand-kept table elsewhere is derived from the registered
 kinds' declarations: the guardrail rules a waiver may name, the ``policy:`` settings a
-spec may write, the service agents a grant may name, and the endpoints (emulator
-services) a set of kinds calls.
+spec may write, the service agents a grant may name, the endpoints (emulator
+services) a set of kinds calls, and which kind maps each Terraform resource type.
 
 Kinds are loaded lazily, one service at a time: a kind ``SERVICE.Name`` lives in the
 module or package ``mlops_infra.kinds.SERVICE``, which the ``kinds`` package tells the
@@ -116,6 +116,17 @@ def policy_settings(kinds: Iterable[type[Kind]] | None = None) -> dict[str, Any]
 def service_agents() -> dict[str, ServiceAgent]:
     """Service agents by name (``storage``, ``bigquery`` ...), as the kinds declare them."""
     return {k.service_agent.name: k.service_agent for k in all_kinds().values() if k.service_agent}
+
+
+def terraform_types() -> dict[str, type[Kind]]:
+    """The kind mapping each google provider resource type (``Kind.terraform_types``)."""
+    found: dict[str, type[Kind]] = {}
+    for kind in all_kinds().values():
+        for tf_type in kind.terraform_types:
+            other = found.setdefault(tf_type, kind)
+            if other is not kind:
+                raise RuntimeError(f"{tf_type} is mapped by both {other.name} and {kind.name}")
+    return dict(sorted(found.items()))
 
 
 def endpoints_of(kinds: Iterable[type[Kind]]) -> list[str]:

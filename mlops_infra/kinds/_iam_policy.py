@@ -23,6 +23,13 @@ Member emails are compared lower-cased, as IAM stores them (hashicorp/terraform-
 cluster that provides it (and the binding is ordered after it); the API's 400 "Identity Pool
 does not exist" is permanent (``WorkloadPoolMissing``), never retried as propagation.
 
+Moving in: the google provider's ``*_iam_member`` (one pair), ``*_iam_binding`` (a role's
+whole member list: ``authoritative: true``) and ``*_iam_policy`` (the whole policy: each of
+its roles ``authoritative``, the closest the additive model comes) map to the shared spec
+shape; a subclass says which types and how its target reads (``terraform_target``). Live
+policies import without Google's own members (service agents, Google-created default
+service accounts, the ``projectOwner:``-style convenience members of bucket policies).
+
 Subclasses say how to read and write the target's policy (``get_policy``/``set_policy``)
 and how to name the target; the spec shape is shared:
 
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -51,13 +59,17 @@ from pydantic import Field, field_validator
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import (
     FieldChange,
+    Imported,
+    ImportedList,
     Kind,
+    NotImportable,
     Requirement,
     ResourceContext,
     ResourceId,
     Violation,
 )
 from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._imports import block, condition
 from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
@@ -66,6 +78,68 @@ _MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|group|serviceAccou
                      r"projectEditor|projectViewer):.+)$")
 _WORKLOAD_MEMBER = re.compile(r"^serviceAccount:([a-z0-9.:-]+\.svc\.id\.goog)\[[^\]]+\]$")
 _EMAIL_KINDS = ("user", "group", "serviceAccount", "domain")
+# Identities Google creates and grants roles to itself: service agents
+# (service-NUM@gcp-sa-SERVICE.iam.gserviceaccount.com and older per-service domains,
+# https://cloud.google.com/iam/docs/service-agents) and default service accounts
+# (NUM-compute@developer, NUM@cloudservices, PROJECT@appspot:
+# https://cloud.google.com/iam/docs/service-account-types#default); plus the convenience
+# members of bucket policies (https://cloud.google.com/storage/docs/access-control/iam).
+_GOOGLE_MEMBER = re.compile(
+    r"^(serviceAccount:((service-|bq-)?\d+(-compute)?@.+|.+@(gcp-sa-[a-z0-9-]+\.iam|"
+    r"cloudservices|developer|cloudbuild|appspot)\.gserviceaccount\.com)|"
+    r"(projectOwner|projectEditor|projectViewer):.+)$")
+
+
+def google_managed_member(member: str) -> bool:
+    """Whether ``member`` is an identity Google manages (see ``_GOOGLE_MEMBER``)."""
+    return bool(_GOOGLE_MEMBER.match(member))
+
+
+def spec_binding(role: str, members: list[str], cond: dict[str, Any] | None = None, *,
+                 authoritative: bool = False) -> dict[str, Any]:
+    """One binding as a spec writes it."""
+    out: dict[str, Any] = {"role": role, "members": members}
+    if cond:
+        out["condition"] = cond
+    if authoritative:
+        out["authoritative"] = True
+    return out
+
+
+def terraform_bindings(tf_type: str, attributes: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                            tuple[str, ...]]:
+    """The spec bindings of a ``*_iam_member``/``*_iam_binding``/``*_iam_policy`` instance."""
+    cond = condition(block(attributes, "condition"))
+    if tf_type.endswith("_iam_member"):
+        return [spec_binding(attributes["role"], [attributes["member"]], cond)], ()
+    if tf_type.endswith("_iam_binding"):
+        members = sorted(attributes.get("members") or [])
+        if not members:
+            raise NotImportable("an IAM binding with no members grants nothing")
+        return [spec_binding(attributes["role"], members, cond, authoritative=True)], ()
+    if tf_type.endswith("_iam_policy"):
+        policy = json.loads(attributes.get("policy_data") or "{}")
+        bindings = policy_bindings(policy, authoritative=True)
+        if not bindings:
+            raise NotImportable("an empty IAM policy grants nothing")
+        return bindings, ("the whole-policy authority of *_iam_policy became per-role authority "
+                          "(authoritative: true on each role): roles it did not list keep "
+                          "their members",)
+    raise NotImportable(f"{tf_type} is not an IAM member, binding or policy")
+
+
+def policy_bindings(policy: Mapping[str, Any], *, authoritative: bool = False,
+                    keep: Any = None) -> list[dict[str, Any]]:
+    """A REST policy's bindings as spec bindings, members ``keep(role, member)`` accepts."""
+    out = []
+    for binding in policy.get("bindings") or []:
+        members = sorted(m for m in binding.get("members") or []
+                         if keep is None or keep(binding["role"], m))
+        if members:
+            out.append(spec_binding(binding["role"], members,
+                                    condition(binding.get("condition")),
+                                    authoritative=authoritative))
+    return out
 
 
 class Condition(SpecModel):
@@ -195,6 +269,31 @@ class IamBindingsKind(Kind):
     shared: ClassVar[bool] = True
     guardrails: ClassVar[Mapping[str, str]] = NO_PUBLIC_MEMBERS
     outputs: ClassVar[frozenset[str]] = frozenset()
+    terraform_refs: ClassVar[Mapping[str, str]] = {"bindings[].members[]": "member",
+                                                   "bindings[].role": "name"}
+
+    # --- moving in: what subclasses provide ---------------------------------------------------
+    def terraform_target(self, attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The target's spec field(s) and the project, from an IAM resource's attributes."""
+        raise NotImportable(f"{self.name} has no Terraform mapping")
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        target, project = self.terraform_target(attributes)
+        bindings, notes = terraform_bindings(tf_type, attributes)
+        return [Imported(name="", fields={**target, "bindings": bindings}, project=project,
+                         notes=notes)]
+
+    def keep_live_member(self, role: str, member: str) -> bool:
+        """Whether a live (role, member) pair is imported (Google's own members are not)."""
+        return not google_managed_member(member)
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """``live`` is the target's policy (REST JSON) under ``live["target"]`` fields."""
+        bindings = policy_bindings(live.get("policy") or {}, keep=self.keep_live_member)
+        if not bindings:
+            raise NotImportable("only Google's own members are bound there")
+        return [Imported(name="", fields={**live.get("target", {}), "bindings": bindings},
+                         project=live.get("project"))]
 
     # --- what subclasses provide ------------------------------------------------------------
     @abstractmethod

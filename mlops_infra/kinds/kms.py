@@ -42,6 +42,15 @@ A resource whose kind declares a ``service_agent`` and ``cmek_fields`` (buckets,
 and whose key is a reference to a ``kms.CryptoKey`` (``${key.id}``) implies such a grant
 (``CryptoKey.encryption_grant``), so the service can use the key before the resource is
 created with it. ``serviceAgent`` names any agent a registered kind declares.
+
+Moving in: ``google_kms_key_ring``, ``google_kms_crypto_key`` (``purpose``
+``ENCRYPT_DECRYPT``, protection level ``SOFTWARE`` and the symmetric algorithm are Google's
+defaults, magic-modules CryptoKey.yaml, and are left out) and
+``google_kms_crypto_key_iam_member``/``_binding``/``_policy`` (one grant per member: the
+grants are additive; conditional bindings are not grants here). A member that is a service
+agent a kind declares becomes ``serviceAgent: NAME``, and is dropped when a bucket or dataset of
+the same import is encrypted with that key (the plan implies that grant). Live imports look
+for key rings in the given regions and in ``global``, ``us``, ``europe`` and ``asia``.
 """
 
 from __future__ import annotations
@@ -50,16 +59,26 @@ import dataclasses
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId
-from mlops_infra.engine.registry import register, service_agents
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    Removal,
+    ResourceContext,
+    ResourceId,
+)
+from mlops_infra.engine.registry import find, register, service_agents
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import KMS
-from mlops_infra.kinds._iam_policy import member_key
+from mlops_infra.kinds._iam_policy import member_key, terraform_bindings
+from mlops_infra.kinds._imports import block, leftovers, put, terraform_labels, user_labels
 from mlops_infra.kinds._names import (
     CryptoKeyName,
     KeyRingName,
@@ -112,9 +131,27 @@ class KeyRing(Kind):
     labels_path = None
     api = API
     uses = (KMS,)
+    terraform_types = ("google_kms_key_ring",)
+    region_field = "location"
 
     def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "abandon"
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        location = str(attributes["location"])
+        return [Imported(name=str(attributes["name"]), project=attributes.get("project"),
+                         region=location, fields={"location": location})]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        parts = key_parts(name)
+        return [Imported(name=parts["keyRings"], project=parts["projects"],
+                         region=parts["locations"], fields={"location": parts["locations"]})]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for location in live_locations(regions):
+            found.update(self.list(f"projects/{project}/locations/{location}"))
+        return found
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return kms_id_problem(ctx.name, "key ring")
@@ -256,6 +293,39 @@ def key_parts(name: str) -> dict[str, str]:
     return dict(zip(segments[0::2], segments[1::2]))
 
 
+def live_locations(regions: tuple[str, ...]) -> list[str]:
+    """Where a live import looks for key rings: the regions asked for and the global and
+    multi-regional KMS locations (https://cloud.google.com/kms/docs/locations)."""
+    return list(dict.fromkeys([*regions, "global", "us", "europe", "asia"]))
+
+
+# Google's defaults (magic-modules CryptoKey.yaml: purpose ENCRYPT_DECRYPT, protection level
+# SOFTWARE; the symmetric algorithm of ENCRYPT_DECRYPT keys: kms docs "algorithms").
+_DEFAULT_ALGORITHM = {"ENCRYPT_DECRYPT": "GOOGLE_SYMMETRIC_ENCRYPTION"}
+_KEY_TF_KNOWN = ("name", "key_ring", "purpose", "rotation_period", "version_template", "labels",
+                 "destroy_scheduled_duration", "primary", "import_only", "crypto_key_backend",
+                 "skip_initial_version_creation")
+
+
+def _key_fields(ring: str, purpose: str, rotation: Any, template: Mapping[str, Any],
+                labels: dict[str, str], algorithm_key: str, level_key: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"keyRing": ring}
+    put(fields, "purpose", purpose, default="ENCRYPT_DECRYPT")
+    put(fields, "rotationPeriod", rotation)
+    put(fields, "protectionLevel", template.get(level_key), default="SOFTWARE")
+    put(fields, "algorithm", template.get(algorithm_key), default=_DEFAULT_ALGORITHM.get(purpose))
+    put(fields, "labels", labels)
+    return fields
+
+
+def _ring_name(value: str) -> str:
+    """A key ring as its full name (older provider versions stored ``P/L/R``)."""
+    parts = value.split("/")
+    if len(parts) == 3:
+        return f"projects/{parts[0]}/locations/{parts[1]}/keyRings/{parts[2]}"
+    return value
+
+
 @register
 class CryptoKey(Kind):
     """A Cloud KMS crypto key."""
@@ -269,9 +339,42 @@ class CryptoKey(Kind):
     loss = "destroying its versions makes everything encrypted with them unreadable"
     api = API
     uses = (KMS,)
+    terraform_types = ("google_kms_crypto_key",)
+    terraform_refs = {"keyRing": "id"}
 
     def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
         return "delete" if allow_data_loss else "abandon"
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        ring = _ring_name(str(a["key_ring"]))
+        fields = _key_fields(ring, str(a.get("purpose") or "ENCRYPT_DECRYPT"),
+                             a.get("rotation_period"), block(a, "version_template"),
+                             terraform_labels(a), "algorithm", "protection_level")
+        notes = leftovers(a, _KEY_TF_KNOWN)
+        if a.get("destroy_scheduled_duration") not in (None, "", "2592000s"):
+            notes += (f"destroy_scheduled_duration {a['destroy_scheduled_duration']} is not "
+                      "carried over (left as it is live)",)
+        return [Imported(name=str(a["name"]), project=key_parts(ring).get("projects"),
+                         fields=fields, notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        parts = key_parts(name)
+        ring = name.rsplit("/cryptoKeys/", 1)[0]
+        fields = _key_fields(ring, str(live.get("purpose") or "ENCRYPT_DECRYPT"),
+                             live.get("rotationPeriod"), live.get("versionTemplate") or {},
+                             user_labels(live.get("labels")), "algorithm", "protectionLevel")
+        return [Imported(name=parts["cryptoKeys"], project=parts["projects"], fields=fields)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for location in live_locations(regions):
+            with translate_errors(f"key rings in {location}"):
+                rings = [r.name for r in self.clients.get(KMS).list_key_rings(
+                    request={"parent": f"projects/{project}/locations/{location}"}, **CALL)]
+            for ring in rings:
+                found.update(self.list(ring))
+        return found
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return kms_id_problem(ctx.name, "crypto key")
@@ -464,10 +567,47 @@ class CryptoKeyGrant(Kind):
     shared = True
     api = API
     uses = (KMS,)
+    terraform_types = ("google_kms_crypto_key_iam_member", "google_kms_crypto_key_iam_binding",
+                       "google_kms_crypto_key_iam_policy")
+    terraform_refs = {"cryptoKey": "id", "member": "member"}
 
     def __init__(self, clients: Any) -> None:
         super().__init__(clients)
         self._agents: dict[tuple[str, str], str] = {}
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        key = _key_name(str(attributes["crypto_key_id"]))
+        bindings, notes = terraform_bindings(tf_type, attributes)
+        if any(b.get("condition") for b in bindings):
+            raise NotImportable("a conditional key grant is not a kms.CryptoKeyGrant (grants are "
+                                "unconditional)")
+        if any(b.get("authoritative") for b in bindings):
+            notes += ("the role's whole member list became one additive grant per member",)
+        return [_grant(key, b["role"], member, notes) for b in bindings for member in b["members"]]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        return [_grant(live["cryptoKey"], live["role"], live["member"], ())]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        keys = CryptoKey(self.clients).live_resources(project, regions)
+        found = {}
+        for key in keys:
+            policy = self._policy(self.id_from_name(f"{key}{_SEP}{ENCRYPTER_DECRYPTER}/x"))
+            for binding in (policy.bindings if policy is not None else []):
+                if binding.HasField("condition"):
+                    continue
+                for member in binding.members:
+                    found[f"{key}{_SEP}{binding.role}/{member}"] = {
+                        "cryptoKey": key, "role": binding.role, "member": member}
+        return found
+
+    def adjust_imports(self, own: ImportedList, every: Mapping[str, ImportedList]) -> ImportedList:
+        """A grant to a service agent that a bucket or dataset of this import implies (it is
+        encrypted with the key, which is imported too) is left to the plan to imply."""
+        implied = _implied_grants(every)
+        return [g for g in own if (g.fields.get("cryptoKey"), g.fields.get("serviceAgent"),
+                                   g.project) not in implied]
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         key = str(fields.get("cryptoKey", ""))
@@ -561,6 +701,55 @@ class CryptoKeyGrant(Kind):
 
     def _agent_email(self, agent: str, project: str) -> str:
         return service_agents()[agent].email(self.clients, project)
+
+
+def _key_name(value: str) -> str:
+    """A key as its full name (older provider versions stored ``P/L/R/K``)."""
+    parts = value.split("/")
+    if len(parts) == 4:
+        return f"projects/{parts[0]}/locations/{parts[1]}/keyRings/{parts[2]}/cryptoKeys/{parts[3]}"
+    return value
+
+
+def _agent_of(member: str) -> str | None:
+    """The service agent (as kinds declare them) ``member`` is, if any."""
+    email = member.removeprefix("serviceAccount:")
+    for agent in service_agents().values():
+        if agent.email_pattern and re.fullmatch(agent.email_pattern, email):
+            return agent.name
+    return None
+
+
+def _grant(key: str, role: str, member: str, notes: tuple[str, ...]) -> Imported:
+    fields: dict[str, Any] = {"cryptoKey": key}
+    put(fields, "role", role, default=ENCRYPTER_DECRYPTER)
+    agent = _agent_of(member)
+    if agent:
+        fields["serviceAgent"] = agent
+    else:
+        fields["member"] = member
+    slug = re.sub(r"[^a-z0-9]+", "-", (agent or member.split(":")[-1].split("@")[0]).lower())
+    role_slug = "" if role == ENCRYPTER_DECRYPTER else "-" + re.sub(
+        r"[^a-z0-9]+", "-", role.rsplit("/", 1)[-1].lower())
+    return Imported(name="", fields=fields, project=key_parts(key).get("projects"), notes=notes,
+                    key=f"{slug.strip('-')}{role_slug}")
+
+
+def _implied_grants(every: Mapping[str, ImportedList]) -> set[tuple[str, str, str | None]]:
+    """(key, agent, project) of the grants the plan implies for this import's consumers."""
+    keys = {f"{item.fields.get('keyRing')}/cryptoKeys/{item.name}"
+            for item in every.get(CryptoKey.name, [])}
+    implied = set()
+    for kind_name, items in every.items():
+        kind = find(kind_name)
+        if kind is None or kind.service_agent is None:
+            continue
+        for item in items:
+            for path in kind.cmek_fields:
+                key = paths.get(item.fields, path, None)
+                if isinstance(key, str) and key in keys:
+                    implied.add((key, kind.service_agent.name, item.project))
+    return implied
 
 
 def _grant_shape(rid: ResourceId) -> dict[str, Any]:

@@ -14,14 +14,28 @@ ordered after it (it ``provides`` the ``api:PROJECT/NAME`` capability). ``disabl
 one of the kind's ``local_fields``: kept in the desired state (so the ledger remembers it),
 never sent to the API nor compared with it, so the listing alone says what is enabled.
 Outputs: ``name`` (the API), ``id`` (the full name).
+
+Moving in: ``google_project_service`` and live enabled APIs. The provider's
+``disable_on_destroy`` (``true`` unless set) is not carried over: an imported API stays enabled
+when it leaves the spec unless the entry says ``disableOnRemoval: true``. The APIs Google
+enables in every new project are left out of live imports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, Removal, ResourceContext, ResourceId, api_capability
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    Removal,
+    ResourceContext,
+    ResourceId,
+    api_capability,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
@@ -30,6 +44,19 @@ from mlops_infra.kinds._names import api_name_problem
 
 _FLAG = "disableOnRemoval"
 OPERATION_DEADLINE = 300.0
+# "Services enabled by default" in a new project:
+# https://cloud.google.com/service-usage/docs/enabled-service#default
+DEFAULT_ENABLED = frozenset({
+    "analyticshub.googleapis.com", "apptopology.googleapis.com", "bigquery.googleapis.com",
+    "bigqueryconnection.googleapis.com", "bigquerydatapolicy.googleapis.com",
+    "bigquerydatatransfer.googleapis.com", "bigquerymigration.googleapis.com",
+    "bigqueryreservation.googleapis.com", "bigquerystorage.googleapis.com",
+    "cloudapis.googleapis.com", "cloudtrace.googleapis.com", "datastore.googleapis.com",
+    "dataform.googleapis.com", "dataplex.googleapis.com", "logging.googleapis.com",
+    "monitoring.googleapis.com", "servicemanagement.googleapis.com",
+    "serviceusage.googleapis.com", "sql-component.googleapis.com",
+    "storage-api.googleapis.com", "storage-component.googleapis.com", "storage.googleapis.com",
+})
 
 
 class ServiceSpec(SpecModel):
@@ -57,6 +84,19 @@ class Service(Kind):
     labels_path = None
     shared = True
     local_fields = frozenset({_FLAG})   # ours: the ledger remembers it, the API never sees it
+    terraform_types = ("google_project_service",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        return [Imported(name=str(attributes["service"]), project=attributes.get("project"),
+                         fields={})]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        return [Imported(name=name.rsplit("/", 1)[-1], project=name.split("/")[1], fields={})]
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        if name.rsplit("/", 1)[-1] in DEFAULT_ENABLED:
+            return "Google enables it in every new project"
+        return None
 
     def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
         return frozenset({api_capability(ctx.project, ctx.name)})

@@ -4,7 +4,8 @@ One JSON document per stack (schema version 2)::
 
     {"schemaVersion": 2, "stack": "ml-platform-dev",
      "resources": {"storage.Bucket:raw": {"kind", "id", "address", "applied", "outputs",
-                                          "createdAt", "updatedAt", "dependsOn", "preexisting"}},
+                                          "createdAt", "updatedAt", "dependsOn", "preexisting",
+                                          "labelsPending"}},
      "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at"}},
      "runs": [...]}
 
@@ -13,7 +14,9 @@ Entries are keyed by **logical identity** (kind and spec address); ``id`` is the
 run announced before calling the API, so a run killed in between can prove on rerun that
 what it finds is its own. A version 1 document (keyed by API name, no intents) is
 migrated when read, and the migration is reported; it is written in the new form by the
-next apply. Parsing refuses anything it does not fully understand (invalid JSON, wrong
+next apply. ``labelsPending`` (only written when true) marks a resource moved in by an
+import that does not carry the ownership labels yet (``engine.ownership``). Parsing refuses
+anything it does not fully understand (invalid JSON, wrong
 shape, a newer schema) with a one-line ``LedgerError`` naming the location, so a damaged
 ledger is never overwritten.
 """
@@ -64,6 +67,7 @@ class LedgerEntry:
     updated_at: str = ""
     depends_on: tuple[str, ...] = ()    # keys of the resources it depended on (delete order)
     preexisting: tuple[str, ...] = ()   # paths of a shared thing that existed before us
+    labels_pending: bool = False        # imported, its ownership labels not added yet
 
     @property
     def key(self) -> str:
@@ -71,12 +75,14 @@ class LedgerEntry:
         return logical_key(self.kind, self.address)
 
     def to_json(self) -> dict[str, Any]:
-        doc = {"kind": self.kind, "id": self.id, "address": self.address,
-               "applied": self.applied, "outputs": self.outputs,
-               "createdAt": self.created_at, "updatedAt": self.updated_at,
-               "dependsOn": list(self.depends_on)}
+        doc: dict[str, Any] = {"kind": self.kind, "id": self.id, "address": self.address,
+                               "applied": self.applied, "outputs": self.outputs,
+                               "createdAt": self.created_at, "updatedAt": self.updated_at,
+                               "dependsOn": list(self.depends_on)}
         if self.preexisting:
             doc["preexisting"] = list(self.preexisting)
+        if self.labels_pending:
+            doc["labelsPending"] = True
         return doc
 
 
@@ -206,6 +212,13 @@ def _string_list(raw: dict[str, Any], name: str, what: str, location: str) -> tu
     return tuple(value)
 
 
+def _flag(raw: dict[str, Any], name: str, what: str, location: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise _refuse(location, f"{what}: '{name}' must be true or false")
+    return value
+
+
 def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
     what = f"resource {key!r}"
     if not isinstance(raw, dict):
@@ -219,7 +232,8 @@ def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
                        created_at=str(raw.get("createdAt", "")),
                        updated_at=str(raw.get("updatedAt", "")),
                        depends_on=_string_list(raw, "dependsOn", what, location),
-                       preexisting=_string_list(raw, "preexisting", what, location))
+                       preexisting=_string_list(raw, "preexisting", what, location),
+                       labels_pending=_flag(raw, "labelsPending", what, location))
 
 
 def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:

@@ -18,18 +18,35 @@ Outputs: ``name`` (dataset id), ``id`` (``project:dataset``), ``ref`` (``project
 ``selfLink``. Identity ``projects/PROJECT/datasets/NAME``, listed per ``projects/PROJECT``
 (listed items are partial, so the engine reads the ones it needs). A dataset holding
 tables is only deleted with ``force``.
+
+Moving in: ``google_bigquery_dataset`` and live datasets map to these fields, without what
+BigQuery applies when it is absent (location ``US``, the default access of a new dataset:
+``projectOwners``/``projectWriters``/``projectReaders`` and its creator as OWNER, bigquery v2
+discovery ``Dataset.access``). Access entries that ``bigquery.DatasetBindings`` resources of
+the same import grant are left to them (writing both would fight). Hidden datasets (ids
+starting with ``_``) are left out of live imports.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, ServiceAgent, Violation
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    ResourceContext,
+    ResourceId,
+    ServiceAgent,
+    Violation,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
     CALL,
@@ -41,6 +58,7 @@ from mlops_infra.kinds._base import (
     translate_errors,
 )
 from mlops_infra.kinds._clients import BIGQUERY
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, terraform_labels, user_labels
 from mlops_infra.kinds._names import (
     CryptoKeyName,
     DatasetId,
@@ -177,6 +195,22 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _without_granted(item: Imported, bindings: list[Imported]) -> Imported:
+    """A dataset whose access ``bigquery.DatasetBindings`` entries also grant leaves ``access``
+    to them: ``access`` is the whole list, so writing both would undo each other."""
+    access = item.fields.get("access") or []
+    granted = _granted(bindings, item.project, item.name) if access else set()
+    if not granted:
+        return item
+    rest = [e for e in access if json.dumps(e, sort_keys=True) not in granted]
+    notes = item.notes
+    if rest and not default_access(rest):
+        notes += ("access entries not granted by its bigquery.DatasetBindings (authorized "
+                  "views, other members) are left as they are live",)
+    return dataclasses.replace(item, notes=notes,
+                               fields={k: v for k, v in item.fields.items() if k != "access"})
+
+
 def dataset_id(ctx: ResourceContext) -> str:
     """The dataset id (the resource name), refusing names BigQuery would reject."""
     problem = dataset_id_problem(ctx.name)
@@ -192,7 +226,10 @@ def _agent_email(clients: Any, project: str) -> str:
 
 
 BIGQUERY_API = "bigquery.googleapis.com"
-BIGQUERY_AGENT = ServiceAgent(name="bigquery", email=_agent_email, uses=(BIGQUERY,))
+# bq-PROJECT_NUMBER@bigquery-encryption.iam.gserviceaccount.com:
+# https://cloud.google.com/bigquery/docs/customer-managed-encryption
+BIGQUERY_AGENT = ServiceAgent(name="bigquery", email=_agent_email, uses=(BIGQUERY,),
+                              email_pattern=r"bq-\d+@bigquery-encryption\.iam\.gserviceaccount\.com")
 """BigQuery's service agent: it must be granted a dataset's CMEK key."""
 
 
@@ -205,6 +242,104 @@ def _ref(project: str, dataset: str) -> Any:
     from google.cloud.bigquery import DatasetReference
 
     return DatasetReference(project, dataset)
+
+
+# --- moving in -----------------------------------------------------------------------------
+
+_DEFAULT_GROUPS = {("OWNER", "projectOwners"), ("WRITER", "projectWriters"),
+                   ("READER", "projectReaders")}
+_TF_ENTITIES = {"user_by_email": "userByEmail", "group_by_email": "groupByEmail",
+                "domain": "domain", "special_group": "specialGroup", "iam_member": "iamMember"}
+_TF_KNOWN = ("dataset_id", "location", "friendly_name", "description", "labels",
+             "default_table_expiration_ms", "default_partition_expiration_ms",
+             "default_encryption_configuration", "access", "max_time_travel_hours",
+             "is_case_insensitive", "storage_billing_model", "default_collation")
+
+
+def _tf_ref(raw: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): raw[k]
+            for k in keys if raw.get(k)}
+
+
+def _tf_access(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One ``access`` block as the REST entry (``None`` for a conditional one: not a field here)."""
+    if block(raw, "condition"):
+        return None
+    entry: dict[str, Any] = {}
+    put(entry, "role", raw.get("role"))
+    entry.update({key: raw[attr] for attr, key in _TF_ENTITIES.items() if raw.get(attr)})
+    if block(raw, "view"):
+        entry["view"] = _tf_ref(block(raw, "view"), ("project_id", "dataset_id", "table_id"))
+    if block(raw, "routine"):
+        entry["routine"] = _tf_ref(block(raw, "routine"), ("project_id", "dataset_id", "routine_id"))
+    if block(raw, "dataset"):
+        inner = block(raw, "dataset")
+        entry["dataset"] = {"dataset": _tf_ref(block(inner, "dataset"), ("project_id", "dataset_id")),
+                            "targetTypes": list(inner.get("target_types") or [])}
+    return entry
+
+
+def default_access(entries: list[dict[str, Any]]) -> bool:
+    """Whether ``entries`` is what BigQuery gives a dataset created without ``access``."""
+    groups = {(e.get("role"), e.get("specialGroup")) for e in entries if "specialGroup" in e}
+    others = [e for e in entries if "specialGroup" not in e]
+    return groups <= _DEFAULT_GROUPS and len(others) <= 1 and all(
+        set(e) == {"role", "userByEmail"} and e["role"] == "OWNER" for e in others)
+
+
+def _access_field(fields: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    shaped = [_access_entry(e) for e in entries]
+    if shaped and not default_access(shaped):
+        fields["access"] = shaped
+
+
+def _tf_fields(a: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    fields: dict[str, Any] = {}
+    put(fields, "location", bq_location(a.get("location")), default="US")
+    put(fields, "friendlyName", a.get("friendly_name"))
+    put(fields, "description", a.get("description"))
+    put(fields, "labels", terraform_labels(a))
+    put(fields, "defaultTableExpirationMs", a.get("default_table_expiration_ms") or None)
+    put(fields, "defaultPartitionExpirationMs", a.get("default_partition_expiration_ms") or None)
+    put(fields, "defaultKmsKeyName", block(a, "default_encryption_configuration").get("kms_key_name"))
+    raw = blocks(a, "access")
+    entries = [e for e in (_tf_access(r) for r in raw) if e]
+    _access_field(fields, entries)
+    notes = leftovers({k: v for k, v in a.items() if k not in ("max_time_travel_hours",
+                                                                 "storage_billing_model")}, _TF_KNOWN)
+    if len(entries) < len(raw):
+        notes += ("conditional access entries are not carried over (write them as "
+                  "bigquery.DatasetBindings with a condition)",)
+    return fields, notes
+
+
+def _live_fields(live: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    put(fields, "location", bq_location(live.get("location")), default="US")
+    for key in ("friendlyName", "description"):
+        put(fields, key, live.get(key))
+    put(fields, "labels", user_labels(live.get("labels")))
+    for key in ("defaultTableExpirationMs", "defaultPartitionExpirationMs"):
+        put(fields, key, int(live[key]) if live.get(key) not in (None, "", "0") else None)
+    put(fields, "defaultKmsKeyName", (live.get("defaultEncryptionConfiguration") or {})
+        .get("kmsKeyName"))
+    _access_field(fields, [e for e in live.get("access") or [] if "condition" not in e])
+    return fields
+
+
+def _granted(bindings: list[Imported], project: str | None, dataset: str) -> set[tuple[str, str]]:
+    """(basic-or-IAM role, entity JSON) pairs ``bigquery.DatasetBindings`` entries grant."""
+    from mlops_infra.kinds.bigquery.bindings import entry_of
+
+    found = set()
+    for item in bindings:
+        if item.fields.get("dataset") != dataset or (item.project and project
+                                                     and item.project != project):
+            continue
+        for b in item.fields.get("bindings", []):
+            found |= {json.dumps(_access_entry(entry_of(b["role"], m)), sort_keys=True)
+                      for m in b["members"] if not b.get("condition")}
+    return found  # type: ignore[return-value]
 
 
 # --- the kind -----------------------------------------------------------------------------
@@ -229,6 +364,8 @@ class Dataset(Kind):
     cmek_fields = ("defaultKmsKeyName", "defaultEncryptionConfiguration.kmsKeyName")
     guardrails = DATASET_RULES
     policy_settings = CMEK_SETTINGS
+    terraform_types = ("google_bigquery_dataset",)
+    terraform_refs = {"defaultKmsKeyName": "id"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return dataset_id_problem(ctx.name)
@@ -258,6 +395,26 @@ class Dataset(Kind):
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return dataset_violations(desired, policy)
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        fields, notes = _tf_fields(attributes)
+        return [Imported(name=str(attributes["dataset_id"]), project=attributes.get("project"),
+                         fields=fields, notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        ref = live.get("datasetReference") or {}
+        return [Imported(name=str(ref.get("datasetId") or name.rsplit("/", 1)[-1]),
+                         project=ref.get("projectId"), fields=_live_fields(live))]
+
+    def adjust_imports(self, own: ImportedList, every: Mapping[str, ImportedList]) -> ImportedList:
+        """Access entries a ``bigquery.DatasetBindings`` of the same import grants are its."""
+        bindings = every.get("bigquery.DatasetBindings", [])
+        return [_without_granted(item, bindings) for item in own]
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        dataset = name.rsplit("/", 1)[-1]
+        return "a hidden dataset (BigQuery's own)" if dataset.startswith("_") else None
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

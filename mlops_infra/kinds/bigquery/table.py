@@ -22,17 +22,33 @@ or tightening a mode, replaces the table (and so loses its rows).
 Outputs: ``name`` (table id), ``id`` (``project:dataset.table``), ``ref``
 (``project.dataset.table``), ``selfLink``. Identity ``projects/P/datasets/D/tables/T``,
 listed per ``projects/P/datasets/D`` (partial items: the engine reads the ones it needs).
+
+Moving in: ``google_bigquery_table`` (its ``schema`` is a JSON string) and live tables map to
+these fields, columns keeping only the attributes above (``NULLABLE`` left out); views,
+materialized views and external tables are not this kind and are not imported. An
+``expiration_time`` is not carried over (BigQuery often computes it from the dataset's
+default: the table keeps it live, unmanaged).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
     CALL,
@@ -45,6 +61,7 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import BIGQUERY
+from mlops_infra.kinds._imports import block, leftovers, put, terraform_labels, user_labels
 from mlops_infra.kinds._names import UPPER, DatasetId, table_id_problem
 from mlops_infra.kinds.bigquery import schema as bq_schema
 
@@ -185,6 +202,75 @@ def _sendable(changes: list[FieldChange]) -> list[FieldChange]:
             if not (c.op == "remove" and (c.path == "schema" or c.path.startswith("schema.")))]
 
 
+# --- moving in -----------------------------------------------------------------------------
+
+_TF_KNOWN = ("table_id", "dataset_id", "schema", "time_partitioning", "clustering",
+             "require_partition_filter", "labels", "description", "friendly_name",
+             "expiration_time", "max_staleness", "type", "num_bytes", "num_rows",
+             "num_long_term_bytes", "generated_schema_columns", "ignore_auto_generated_schema",
+             "ignore_schema_changes")
+_NOT_TABLES = ("view", "materialized_view", "external_data_configuration")
+
+
+def _columns(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Columns with only what a spec can write, ``NULLABLE`` left out."""
+    out = []
+    for column in fields:
+        kept = {k: column[k] for k in bq_schema.KEPT_KEYS if column.get(k) not in (None, "", [])}
+        if str(kept.get("mode", "")).upper() == "NULLABLE":
+            del kept["mode"]
+        if "fields" in kept:
+            kept["fields"] = _columns(kept["fields"])
+        out.append(kept)
+    return out
+
+
+def _partitioning(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not raw or not raw.get("type"):
+        return None
+    out: dict[str, Any] = {"type": raw["type"]}
+    put(out, "field", raw.get("field"))
+    expiration = raw.get("expiration_ms", raw.get("expirationMs"))
+    put(out, "expirationMs", int(expiration) if expiration not in (None, "", 0, "0") else None)
+    return out
+
+
+def _tf_fields(a: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"dataset": str(a["dataset_id"])}
+    schema = json.loads(a["schema"]) if a.get("schema") else None
+    put(fields, "schema", _columns(schema) if schema else None)
+    put(fields, "timePartitioning", _partitioning(block(a, "time_partitioning")))
+    put(fields, "clustering", list(a.get("clustering") or []))
+    if a.get("require_partition_filter") or block(a, "time_partitioning").get(
+            "require_partition_filter"):
+        fields["requirePartitionFilter"] = True
+    put(fields, "labels", terraform_labels(a))
+    put(fields, "description", a.get("description"))
+    put(fields, "friendlyName", a.get("friendly_name"))
+    return fields
+
+
+def _tf_notes(a: Mapping[str, Any]) -> tuple[str, ...]:
+    notes = leftovers(a, _TF_KNOWN)
+    if a.get("expiration_time"):
+        notes += ("its expiration time is not carried over (left as it is live)",)
+    return notes
+
+
+def _live_fields(live: dict[str, Any]) -> dict[str, Any]:
+    ref = live.get("tableReference") or {}
+    fields: dict[str, Any] = {"dataset": str(ref.get("datasetId"))}
+    put(fields, "schema", _columns((live.get("schema") or {}).get("fields") or []))
+    put(fields, "timePartitioning", _partitioning(live.get("timePartitioning") or {}))
+    put(fields, "clustering", list((live.get("clustering") or {}).get("fields") or []))
+    if live.get("requirePartitionFilter"):
+        fields["requirePartitionFilter"] = True
+    put(fields, "labels", user_labels(live.get("labels")))
+    for key in ("description", "friendlyName"):
+        put(fields, key, live.get(key))
+    return fields
+
+
 # --- the kind -----------------------------------------------------------------------------
 
 @register
@@ -202,6 +288,8 @@ class Table(Kind):
     api = "bigquery.googleapis.com"
     uses = (BIGQUERY,)
     list_keys = {"schema.fields": "name", "schema.fields[].fields": "name"}
+    terraform_types = ("google_bigquery_table",)
+    terraform_refs = {"dataset": "name"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return table_id_problem(ctx.name)
@@ -233,6 +321,33 @@ class Table(Kind):
     def replace_reason(self, changes: FieldChanges) -> str | None:
         reasons = [r for c in changes for r in (_partitioning_problem(c), _schema_problem(c)) if r]
         return "; ".join(reasons) or None
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        kinds = [k for k in _NOT_TABLES if block(attributes, k)]
+        if kinds:
+            raise NotImportable(f"a {kinds[0].replace('_', ' ')} table is not a kind here yet")
+        return [Imported(name=str(attributes["table_id"]), project=attributes.get("project"),
+                         fields=_tf_fields(attributes), notes=_tf_notes(attributes))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        if live.get("type", "TABLE") != "TABLE":
+            raise NotImportable(f"a {str(live['type']).lower()} is not a kind here yet")
+        ref = live.get("tableReference") or {}
+        return [Imported(name=str(ref.get("tableId")), project=ref.get("projectId"),
+                         fields=_live_fields(live))]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"datasets in projects/{project}"):
+            datasets = [d.dataset_id for d in self.clients.get(BIGQUERY, project).list_datasets(
+                project=project, **CALL)]
+        found: dict[str, dict[str, Any]] = {}
+        for dataset in datasets:
+            for name in self.list(f"projects/{project}/datasets/{dataset}"):
+                live = self.get(self.id_from_name(name))
+                if live is not None:
+                    found[name] = live
+        return found
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

@@ -23,19 +23,25 @@ An update sends the whole rule (``PUT``): fields the spec does not write go back
 defaults, so a rule never keeps a source or a port the spec no longer names. Outputs:
 ``name``, ``selfLink``, ``id``. Identity ``projects/P/global/firewalls/NAME``; no labels
 (ownership is the ledger's). Guardrail ``firewall-open-ports``: see ``firewall_policy``.
+
+Moving in: ``google_compute_firewall`` (``allow``/``deny`` blocks with ``protocol``) and live
+rules; ``INGRESS`` and priority 1000 are Google's defaults and are left out. The
+``default-allow-*`` rules of the ``default`` network are left out of live imports.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import Imported, ImportedList, ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS
+from mlops_infra.kinds._imports import block, blocks, leftovers, put
 from mlops_infra.kinds._names import (
     PORT_PROTOCOLS,
     IpRange,
@@ -63,6 +69,28 @@ def as_sets(body: dict[str, Any]) -> dict[str, Any]:
             out[key] = sorted(out[key], key=lambda e: (str(e.get("IPProtocol")).lower(),
                                                        [str(p) for p in e.get("ports") or []]))
     return out
+
+
+_TF_SETS = {"source_ranges": "sourceRanges", "destination_ranges": "destinationRanges",
+            "source_tags": "sourceTags", "target_tags": "targetTags",
+            "source_service_accounts": "sourceServiceAccounts",
+            "target_service_accounts": "targetServiceAccounts"}
+
+
+def _entry(protocol: Any, ports: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"IPProtocol": str(protocol).lower()}
+    put(entry, "ports", [str(p) for p in ports or []])
+    return entry
+
+
+def _common_fields(fields: dict[str, Any], raw: Mapping[str, Any], *, direction: Any, priority: Any,
+                   disabled: Any, description: Any) -> None:
+    """Direction and priority unless Google's defaults (INGRESS, 1000), disabled, description."""
+    put(fields, "direction", direction, default="INGRESS")
+    put(fields, "priority", priority, default=1000)
+    if disabled:
+        fields["disabled"] = True
+    put(fields, "description", description)
 
 
 class ProtocolPorts(SpecModel):
@@ -155,6 +183,9 @@ class Firewall(common.ComputeKind):
     list_keys = dict.fromkeys(_SETS, "")
     guardrails = {RULE: "an ingress rule open to 0.0.0.0/0 allows only policy.allowed_public_ports"}
     policy_settings = {"allowed_public_ports": list[int | str]}
+    terraform_types = ("google_compute_firewall",)
+    terraform_refs = {"network": "selfLink", "sourceServiceAccounts[]": "email",
+                      "targetServiceAccounts[]": "email"}
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return common.global_id(self.name, ctx.project, "firewalls", ctx.name)
@@ -169,6 +200,49 @@ class Firewall(common.ComputeKind):
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return open_port_violations(desired, policy)
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project = a.get("project")
+        fields: dict[str, Any] = {"network": common.network_url(a["network"], project=str(project))}
+        for attr, key in (("allow", "allowed"), ("deny", "denied")):
+            put(fields, key, [_entry(e.get("protocol"), e.get("ports")) for e in blocks(a, attr)])
+        _common_fields(fields, a, direction=a.get("direction"), priority=a.get("priority"),
+                       disabled=a.get("disabled"), description=a.get("description"))
+        for attr, key in _TF_SETS.items():
+            put(fields, key, sorted(a.get(attr) or []))
+        log = block(a, "log_config")
+        if log or a.get("enable_logging"):
+            fields["logConfig"] = {"enable": True, **({"metadata": log["metadata"]}
+                                                      if log.get("metadata") else {})}
+        return [Imported(name=str(a["name"]), project=project, fields=fields,
+                         notes=leftovers(a, ("name", "network", "allow", "deny", "direction",
+                                             "priority", "disabled", "description",
+                                             "log_config", "enable_logging", *_TF_SETS)))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        fields: dict[str, Any] = {"network": live["network"]}
+        for key in ("allowed", "denied"):
+            put(fields, key, [_entry(e.get("IPProtocol"), e.get("ports")) for e in live.get(key) or []])
+        _common_fields(fields, live, direction=live.get("direction"), priority=live.get("priority"),
+                       disabled=live.get("disabled"), description=live.get("description"))
+        for key in _SETS:
+            put(fields, key, sorted(live.get(key) or []))
+        log = live.get("logConfig") or {}
+        if log.get("enable"):
+            fields["logConfig"] = {"enable": True, **({"metadata": log["metadata"]}
+                                                      if log.get("metadata") else {})}
+        return [Imported(name=str(live["name"]), project=name.split("/")[1], fields=fields)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        return self.list(f"projects/{project}/global/firewalls")
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        if str(live.get("network", "")).endswith("/networks/default") and \
+                str(live.get("name", "")).startswith("default-allow-"):
+            return "a rule of the default network Google creates in a new project"
+        return None
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

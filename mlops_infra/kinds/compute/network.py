@@ -12,20 +12,28 @@ Outputs: ``name``, ``selfLink`` (known before creation), ``id``. Identity
 the ledger's alone: a network of that name that exists but is not in the ledger is adopted.
 Deleting a network that still has subnetworks or firewall rules is retried for a while (their
 own deletes usually run at the same time), then fails.
+
+Moving in: ``google_compute_network`` and live networks. The provider's
+``auto_create_subnetworks`` defaults to ``true`` (magic-modules Network.yaml) and this kind's
+to ``false``, so an auto-mode network says so; ``REGIONAL`` routing and the 1460 MTU are
+Google's defaults and are left out. The ``default`` auto-mode network Google creates in a new
+project is left out of live imports.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, translate_errors
 from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS
+from mlops_infra.kinds._imports import leftovers, put
 from mlops_infra.kinds.compute import _common as common
 
 _DEFAULTS = {"routingConfig.routingMode": "REGIONAL", "mtu": 1460}
@@ -62,6 +70,7 @@ class Network(common.ComputeKind):
     model = NetworkSpec
     uses = (COMPUTE_NETWORKS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"description", "autoCreateSubnetworks"})
+    terraform_types = ("google_compute_network",)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return common.global_id(self.name, ctx.project, "networks", ctx.name)
@@ -72,6 +81,27 @@ class Network(common.ComputeKind):
         if "routingMode" in body:
             body["routingConfig"] = {"routingMode": body.pop("routingMode")}
         return body
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        fields = _network_fields(a.get("auto_create_subnetworks", True), a.get("routing_mode"),
+                                 a.get("mtu"), a.get("description"))
+        notes = leftovers(a, _TF_KNOWN)
+        return [Imported(name=str(a["name"]), project=a.get("project"), fields=fields, notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        fields = _network_fields(live.get("autoCreateSubnetworks", False),
+                                 (live.get("routingConfig") or {}).get("routingMode"),
+                                 live.get("mtu"), live.get("description"))
+        return [Imported(name=str(live["name"]), project=name.split("/")[1], fields=fields)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        return self.list(f"projects/{project}/global/networks")
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        if live.get("name") == "default" and live.get("autoCreateSubnetworks"):
+            return "the default network Google creates in a new project"
+        return None
 
     def replace_reason(self, changes: FieldChanges) -> str | None:
         # Auto mode can be switched to custom mode in place, never back.
@@ -130,6 +160,22 @@ class Network(common.ComputeKind):
                 raise
         common.wait_for(self.clients, op, project=project, what=self.describe(rid))
 
+
+
+_TF_KNOWN = ("name", "auto_create_subnetworks", "routing_mode", "mtu", "description",
+             "gateway_ipv4", "network_id", "numeric_id", "bgp_best_path_selection_mode",
+             "bgp_always_compare_med", "bgp_inter_region_cost", "internal_ipv6_range",
+             "network_firewall_policy_enforcement_order", "delete_bgp_always_compare_med")
+
+
+def _network_fields(auto: Any, routing: Any, mtu: Any, description: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if auto:
+        fields["autoCreateSubnetworks"] = True
+    put(fields, "routingMode", routing, default=_DEFAULTS["routingConfig.routingMode"])
+    put(fields, "mtu", mtu or None, default=_DEFAULTS["mtu"])
+    put(fields, "description", description)
+    return fields
 
 
 def _patches(changes: FieldChanges) -> list[dict[str, Any]]:

@@ -14,21 +14,28 @@ hashicorp/terraform-provider-google#3477, #16026). Removing every range replaces
 Outputs: ``name``, ``selfLink``, ``id``, ``region``. Identity
 ``projects/P/regions/R/subnetworks/NAME``. No labels (Compute v1 has none here): ownership is
 the ledger's. Patches carry the current ``fingerprint``; a stale one (412) is re-read and retried.
+
+Moving in: ``google_compute_subnetwork`` and live subnetworks (looked for in the regions a live
+import is given). Flow-log settings at Google's defaults (``INTERVAL_5_SEC``, sampling 0.5,
+``INCLUDE_ALL_METADATA``, filter ``true``: magic-modules Subnetwork.yaml) are left out; the
+subnetworks of the ``default`` network are left out of live imports.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNETWORKS
+from mlops_infra.kinds._imports import block, blocks, last_segment, leftovers, put
 from mlops_infra.kinds._names import Ipv4Network, NetworkRef, RangeName, Region
 from mlops_infra.kinds.compute import _common as common
 
@@ -85,6 +92,9 @@ class Subnetwork(common.ComputeKind):
     immutable = frozenset({"network", "description"})
     set_paths = frozenset({"secondaryIpRanges"})   # the API answers in its own order (tf#3477)
     list_keys = {"secondaryIpRanges": "rangeName"}
+    terraform_types = ("google_compute_subnetwork",)
+    terraform_refs = {"network": "selfLink"}
+    region_field = "region"
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         region = fields.get("region") or ctx.region
@@ -109,6 +119,55 @@ class Subnetwork(common.ComputeKind):
 
     def describe(self, rid: ResourceId) -> str:
         return f"subnetwork {rid.parts['region']}/{rid.parts['name']}"
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project = a.get("project")
+        fields: dict[str, Any] = {"network": common.network_url(a["network"], project=str(project)),
+                                  "ipCidrRange": a["ip_cidr_range"]}
+        ranges = [{"rangeName": r["range_name"], "ipCidrRange": r["ip_cidr_range"]}
+                  for r in blocks(a, "secondary_ip_range")]
+        put(fields, "secondaryIpRanges", sorted(ranges, key=lambda r: r["rangeName"]))
+        if a.get("private_ip_google_access"):
+            fields["privateIpGoogleAccess"] = True
+        log = block(a, "log_config")
+        if log or a.get("log_config"):
+            fields["logConfig"] = _log_config(log, "aggregation_interval", "flow_sampling",
+                                              "metadata", "metadata_fields", "filter_expr")
+        put(fields, "description", a.get("description"))
+        region = last_segment(str(a["region"])) if a.get("region") else None
+        return [Imported(name=str(a["name"]), project=project, region=region,
+                         fields={**fields, **({"region": region} if region else {})},
+                         notes=leftovers(a, _TF_KNOWN))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        rid = self.id_from_name(name)
+        fields: dict[str, Any] = {"network": live["network"], "ipCidrRange": live["ipCidrRange"]}
+        ranges = [{"rangeName": r["rangeName"], "ipCidrRange": r["ipCidrRange"]}
+                  for r in live.get("secondaryIpRanges") or []]
+        put(fields, "secondaryIpRanges", sorted(ranges, key=lambda r: r["rangeName"]))
+        if live.get("privateIpGoogleAccess"):
+            fields["privateIpGoogleAccess"] = True
+        log = live.get("logConfig") or {}
+        if log.get("enable"):
+            fields["logConfig"] = _log_config(log, "aggregationInterval", "flowSampling",
+                                              "metadata", "metadataFields", "filterExpr")
+        put(fields, "description", live.get("description"))
+        region = rid.parts["region"]
+        return [Imported(name=str(live["name"]), project=rid.parts["project"], region=region,
+                         fields={**fields, "region": region})]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for region in regions:
+            found.update(self.list(f"projects/{project}/regions/{region}/subnetworks"))
+        return found
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        if str(live.get("network", "")).endswith("/networks/default"):
+            return "a subnetwork of the default network Google creates in a new project"
+        return None
 
     def replace_reason(self, changes: FieldChanges) -> str | None:
         reason = super().replace_reason(changes)
@@ -201,6 +260,27 @@ class Subnetwork(common.ComputeKind):
                     subnetwork_resource=common.to_message(compute_v1.Subnetwork, body),
                     **_where(rid))
 
+
+
+_TF_KNOWN = ("name", "network", "ip_cidr_range", "secondary_ip_range", "private_ip_google_access",
+             "log_config", "description", "region", "gateway_address", "subnetwork_id",
+             "fingerprint", "stack_type", "purpose", "private_ipv6_google_access",
+             "allow_subnet_cidr_routes_overlap", "state", "internal_ipv6_prefix",
+             "external_ipv6_prefix", "ipv6_cidr_range", "ipv6_gce_endpoint",
+             "send_secondary_ip_range_if_empty")
+# Flow-log defaults (magic-modules Subnetwork.yaml ``log_config`` default_value).
+_LOG_DEFAULTS = {"aggregationInterval": "INTERVAL_5_SEC", "flowSampling": 0.5,
+                 "metadata": "INCLUDE_ALL_METADATA", "filterExpr": "true"}
+
+
+def _log_config(raw: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """Flow logs on, with the settings that differ from Google's defaults (keys: the names of
+    aggregation interval, flow sampling, metadata, metadata fields and filter in ``raw``)."""
+    out: dict[str, Any] = {"enable": True}
+    for name, key in zip(("aggregationInterval", "flowSampling", "metadata", "metadataFields",
+                          "filterExpr"), keys):
+        put(out, name, raw.get(key), default=_LOG_DEFAULTS.get(name))
+    return out
 
 
 def _expands(old: Any, new: Any) -> bool:

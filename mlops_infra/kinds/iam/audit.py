@@ -21,20 +21,33 @@ Internal shape (what the diff compares)::
                                                     "exemptedMembers": {"user:a@b.c": True}}}}}
 
 Identity ``projects/P/auditConfigs/ADDRESS``; no outputs.
+
+Moving in: each ``google_project_iam_audit_config`` (one service) becomes one resource; a
+live project's audit configs import as one ``audit-config`` resource.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import RESOURCE_MANAGER
+from mlops_infra.kinds._imports import blocks
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
 
 _MASK = ("audit_configs", "etag")
@@ -97,6 +110,31 @@ class AuditConfig(Kind):
     api = "cloudresourcemanager.googleapis.com"
     uses = (RESOURCE_MANAGER,)
     shared = True
+    terraform_types = ("google_project_iam_audit_config",)
+    terraform_refs = {"auditConfigs[].auditLogConfigs[].exemptedMembers[]": "member"}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        logs = [{"logType": c["log_type"], **({"exemptedMembers": sorted(c["exempted_members"])}
+                                              if c.get("exempted_members") else {})}
+                for c in blocks(attributes, "audit_log_config")]
+        if not logs:
+            raise NotImportable("an audit config without log types enables nothing")
+        config = {"service": attributes["service"], "auditLogConfigs": sorted(
+            logs, key=lambda c: str(c["logType"]))}
+        return [Imported(name="", fields={"auditConfigs": [config]},
+                         project=attributes.get("project"))]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        policy = read_project_policy(self.clients, project)
+        if not policy or not policy.get("auditConfigs"):
+            return {}
+        return {f"projects/{project}/auditConfigs/audit-config": policy}
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        configs = [rest_config(service, logs)
+                   for service, logs in sorted(shaped(live.get("auditConfigs", []))
+                                               ["auditConfigs"].items())]
+        return [Imported(name="", fields={"auditConfigs": configs}, project=name.split("/")[1])]
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return self.id_from_name(f"projects/{ctx.project}/auditConfigs/{ctx.address}")

@@ -22,10 +22,18 @@ which the base turns into a re-read. Guardrails: ``no-public-members`` (``allUse
 ``allAuthenticatedUsers``) everywhere, and ``no-primitive-roles`` (``roles/owner``,
 ``roles/editor``, ``roles/viewer``) on projects. Identities:
 ``projects/P/iamBindings/ADDRESS`` and ``projects/P/serviceAccounts/EMAIL/iamBindings/ADDRESS``.
+
+Moving in: ``google_project_iam_member``/``_binding``/``_policy`` and
+``google_service_account_iam_member``/``_binding``/``_policy`` (``service_account_id`` is
+``projects/P/serviceAccounts/EMAIL``, magic-modules ``iam_service_account.go.tmpl``). A live
+project policy imports as one ``project-iam`` resource without Google's own members and
+without ``roles/owner`` (so no edit of an imported spec can take the owners away); live
+service-account policies one resource per account.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -34,7 +42,7 @@ from mlops_infra.engine.kind import ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
 from mlops_infra.kinds._clients import IAM, RESOURCE_MANAGER
-from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind
+from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind, google_managed_member
 
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 PRIMITIVE_RULE = {"no-primitive-roles": "no roles/owner, roles/editor, roles/viewer on the project"}
@@ -101,9 +109,24 @@ class ProjectBindings(IamBindingsKind):
     api = "cloudresourcemanager.googleapis.com"
     uses = (RESOURCE_MANAGER,)
     guardrails = {**IamBindingsKind.guardrails, **PRIMITIVE_RULE}
+    terraform_types = ("google_project_iam_member", "google_project_iam_binding",
+                       "google_project_iam_policy")
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}"
+
+    def terraform_target(self, attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        return {}, attributes.get("project")
+
+    def keep_live_member(self, role: str, member: str) -> bool:
+        return role != "roles/owner" and not google_managed_member(member)
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        policy = read_project_policy(self.clients, project)
+        if policy is None:
+            return {}
+        return {f"projects/{project}/iamBindings/project-iam": {"policy": policy, "target": {},
+                                                                 "project": project}}
 
     def get_policy(self, rid: ResourceId) -> dict[str, Any] | None:
         return read_project_policy(self.clients, rid.parts["projects"])
@@ -145,9 +168,32 @@ class ServiceAccountBindings(IamBindingsKind):
     model = ServiceAccountBindingsSpec
     api = "iam.googleapis.com"
     uses = (IAM,)
+    terraform_types = ("google_service_account_iam_member", "google_service_account_iam_binding",
+                       "google_service_account_iam_policy")
+    terraform_refs = {**IamBindingsKind.terraform_refs, "serviceAccount": "email"}
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}/serviceAccounts/{fields['serviceAccount']}"
+
+    def terraform_target(self, attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        account = str(attributes["service_account_id"])
+        parts = account.split("/")
+        project = parts[1] if len(parts) == 4 and parts[0] == "projects" else None
+        return {"serviceAccount": parts[-1]}, project
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"service accounts in projects/{project}"):
+            emails = [a.email for a in self.clients.get(IAM).list_service_accounts(
+                request={"name": f"projects/{project}"}, **CALL)]
+        found = {}
+        for email in emails:
+            rid = self.id_from_name(f"projects/{project}/serviceAccounts/{email}/iamBindings/"
+                                    f"{email.split('@')[0]}-iam")
+            policy = self.get_policy(rid)
+            if policy and policy.get("bindings"):
+                found[rid.name] = {"policy": policy, "target": {"serviceAccount": email},
+                                   "project": project}
+        return found
 
     def get_policy(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound

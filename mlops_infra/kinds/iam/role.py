@@ -19,19 +19,33 @@ updates it** to the spec (instead of failing until the 7 days are over). Past th
 the role is permanently deleted and purged for 30 more: it can be neither undeleted nor its id
 reused until about 37 days after the deletion (IAM custom-roles guide); such a create fails
 permanently with a message saying so (choose another ``roleId``).
+
+Moving in: ``google_project_iam_custom_role`` and live roles (the role id is the entry's
+``name``). The provider's default stage is ``GA`` while the API's is ``ALPHA``, so a stage
+other than ``ALPHA`` is written (left out, the role would be created differently).
+A role Terraform shows as ``deleted`` is not imported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, with_defaults
 from mlops_infra.kinds._clients import IAM
+from mlops_infra.kinds._imports import leftovers, put
 from mlops_infra.kinds._names import RoleId, role_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
@@ -78,6 +92,16 @@ def _canonical(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _imported(role_id: str, project: str | None, title: Any, description: Any,
+              permissions: Any, stage: Any) -> Imported:
+    fields: dict[str, Any] = {}
+    put(fields, "title", title)
+    put(fields, "description", description)
+    put(fields, "includedPermissions", sorted(set(permissions or [])))
+    put(fields, "stage", stage, default="ALPHA")
+    return Imported(name=role_id, project=project, fields=fields)
+
+
 def _role_body(desired: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     """The proto ``Role`` fields for ``keys``, unset ones at the API's default."""
     return {_FIELDS[k][0]: desired.get(k, _FIELDS[k][1]) for k in keys}
@@ -117,6 +141,25 @@ class Role(Kind):
 
     def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
         return {"name": rid.name, "roleId": rid.parts["roles"]}
+
+    # --- moving in ---
+    terraform_types = ("google_project_iam_custom_role",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        if a.get("deleted"):
+            raise NotImportable("the role is deleted")
+        item = _imported(str(a["role_id"]), a.get("project"), a.get("title"), a.get("description"),
+                         a.get("permissions"), a.get("stage"))
+        notes = leftovers(a, ("role_id", "title", "description", "permissions", "stage", "deleted",
+                              "name"))
+        return [Imported(name=item.name, project=item.project, fields=item.fields, notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        parts = self.id_from_name(name).parts
+        return [_imported(parts["roles"], parts["projects"], live.get("title"),
+                          live.get("description"), live.get("includedPermissions"),
+                          live.get("stage"))]
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

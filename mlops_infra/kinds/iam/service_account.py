@@ -14,16 +14,22 @@ creation (so bindings can reference them in the same plan); ``id`` (the numeric
 ``uniqueId``) after. No labels. Deleting an account breaks every workload and binding using
 it, and a recreated account is a different principal, so removal from the spec is
 treated like data loss: blocked unless ``--allow-data-loss``.
+
+Moving in: ``google_service_account`` and live accounts (the account id is the entry's
+``name``); the default service accounts Google creates in a project (Compute Engine's
+``NUM-compute@developer``, App Engine's ``PROJECT@appspot``: any email outside
+``PROJECT.iam.gserviceaccount.com``) are left out of live imports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.engine.waiting import wait_until_done
 from mlops_infra.kinds._base import (
@@ -34,6 +40,7 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import IAM
+from mlops_infra.kinds._imports import leftovers, put
 from mlops_infra.kinds._names import AccountId, account_id_problem
 from mlops_infra.kinds.iam._messages import IAM_API, as_rest, iam_errors
 
@@ -62,6 +69,16 @@ def _account_id(ctx: ResourceContext, fields: dict[str, Any]) -> str:
         raise errors.SpecError(f"{problem} (set 'accountId' or rename the resource)",
                                field=f"{ctx.address}.accountId")
     return account_id
+
+
+def _imported(account_id: str, project: str | None, display: Any, description: Any,
+              disabled: Any) -> Imported:
+    fields: dict[str, Any] = {}
+    put(fields, "displayName", display)
+    put(fields, "description", description)
+    if disabled:
+        fields["disabled"] = True
+    return Imported(name=account_id, project=project, fields=fields)
 
 
 def _parts(rid: ResourceId) -> tuple[str, str]:
@@ -111,6 +128,29 @@ class ServiceAccount(Kind):
 
     def holds_data(self, rid: ResourceId) -> bool:
         return True   # see the module docstring: deleting needs an explicit allow
+
+    # --- moving in ---
+    terraform_types = ("google_service_account",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        item = _imported(str(a["account_id"]), a.get("project"), a.get("display_name"),
+                         a.get("description"), a.get("disabled"))
+        notes = leftovers(a, ("account_id", "display_name", "description", "disabled", "email",
+                              "unique_id", "member", "name", "create_ignore_already_exists"))
+        return [Imported(name=item.name, project=item.project, fields=item.fields, notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        email = str(live.get("email") or name.rsplit("/", 1)[-1])
+        return [_imported(email.split("@")[0], live.get("projectId") or name.split("/")[1],
+                          live.get("displayName"), live.get("description"), live.get("disabled"))]
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        project = name.split("/")[1]
+        email = str(live.get("email") or name.rsplit("/", 1)[-1])
+        if not email.endswith(f"@{project}.iam.gserviceaccount.com"):
+            return "a default service account Google created"
+        return None
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

@@ -10,10 +10,15 @@ Only the listed (role, member) pairs are managed (see ``kinds/_iam_policy.py``);
 legacy bindings and anyone else's stay. The policy is read with policy version 3 and written
 back with its etag: a concurrent write answers 412, which is re-read and redone. Identity
 ``projects/P/buckets/B/iamBindings/ADDRESS`` (under the bucket, so its deletion comes after).
+
+Moving in: ``google_storage_bucket_iam_member``/``_binding``/``_policy`` (their ``bucket`` is
+``b/NAME``, magic-modules ``iam_storage_bucket.go``), and live bucket policies without the
+``projectOwner:``-style members every bucket policy starts with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -23,6 +28,7 @@ from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, translate_errors
 from mlops_infra.kinds._clients import STORAGE
 from mlops_infra.kinds._iam_policy import BindingsSpec, IamBindingsKind
+from mlops_infra.kinds._imports import last_segment
 from mlops_infra.kinds._names import BucketName
 
 
@@ -41,6 +47,24 @@ class BucketBindings(IamBindingsKind):
     model = BucketBindingsSpec
     api = "storage.googleapis.com"
     uses = (STORAGE,)
+    terraform_types = ("google_storage_bucket_iam_member", "google_storage_bucket_iam_binding",
+                       "google_storage_bucket_iam_policy")
+    terraform_refs = {**IamBindingsKind.terraform_refs, "bucket": "name"}
+
+    def terraform_target(self, attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        return {"bucket": last_segment(str(attributes["bucket"]))}, None
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"buckets in projects/{project}"):
+            names = [b.name for b in self.clients.get(STORAGE, project).list_buckets(
+                project=project, **CALL)]
+        found = {}
+        for bucket in names:
+            rid = self.id_from_name(f"projects/{project}/buckets/{bucket}/iamBindings/{bucket}-iam")
+            policy = self.get_policy(rid)
+            if policy is not None:
+                found[rid.name] = {"policy": policy, "target": {"bucket": bucket}, "project": project}
+        return found
 
     def target(self, ctx: ResourceContext, fields: dict[str, Any]) -> str:
         return f"projects/{ctx.project}/buckets/{fields['bucket']}"

@@ -19,6 +19,11 @@ Lifecycle conditions: ``age``, ``createdBefore`` (date), ``customTimeBefore``,
 ``daysSinceCustomTime``, ``daysSinceNoncurrentTime``, ``noncurrentTimeBefore``, ``isLive``,
 ``matchesStorageClass``, ``matchesPrefix``, ``matchesSuffix``, ``numNewerVersions``.
 
+Moving in: ``google_storage_bucket`` (Terraform) and live buckets map to these fields; values
+equal to what Cloud Storage applies when they are absent (``STANDARD``, versioning off,
+``inherited`` public access prevention, the 7-day soft delete) are left out. Google's own
+buckets (Cloud Functions sources, Cloud Build, App Engine) are left out of live imports.
+
 The bucket name (the resource ``name``) follows Cloud Storage's naming rules, checked
 before any call (``kinds/_names.py``). Outputs: ``name``, ``url`` (``gs://NAME``), ``selfLink``. Identity
 ``projects/PROJECT/buckets/NAME``, listed per ``projects/PROJECT``. Data-bearing: a bucket
@@ -29,12 +34,22 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId, ServiceAgent, Violation
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    ResourceContext,
+    ResourceId,
+    ServiceAgent,
+    Violation,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
     CALL,
@@ -48,6 +63,7 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import STORAGE
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, terraform_labels, user_labels
 from mlops_infra.kinds._names import (
     UPPER,
     BucketLocation,
@@ -224,13 +240,112 @@ def _agent_email(clients: Any, project: str) -> str:
         return str(clients.get(STORAGE, project).get_service_account_email(project=project, **CALL))
 
 
-STORAGE_AGENT = ServiceAgent(name="storage", email=_agent_email, uses=(STORAGE,))
+# service-PROJECT_NUMBER@gs-project-accounts.iam.gserviceaccount.com:
+# https://cloud.google.com/storage/docs/getting-service-agent
+STORAGE_AGENT = ServiceAgent(name="storage", email=_agent_email, uses=(STORAGE,),
+                             email_pattern=r"service-\d+@gs-project-accounts\.iam\.gserviceaccount\.com")
 """Cloud Storage's service agent: it must be granted a bucket's CMEK key."""
 
 
 def bucket_parts(rid: ResourceId) -> tuple[str, str]:
     # ``parts`` keys follow ``Kind.id_from_name``: collection -> value.
     return rid.parts["projects"], rid.parts["buckets"]
+
+
+# --- moving in: Terraform state and live buckets -> spec fields ---------------------------
+
+_SOFT_DELETE_DEFAULT = 604800   # 7 days: "Default value is 604800" (magic-modules resource_storage_bucket)
+# Terraform condition attribute -> REST condition key; ints are sent when > 0 or when the
+# provider's ``send_*_if_zero`` flag says so (resource_storage_bucket.go.tmpl expand).
+_TF_CONDITIONS = {"created_before": "createdBefore", "custom_time_before": "customTimeBefore",
+                  "noncurrent_time_before": "noncurrentTimeBefore",
+                  "matches_storage_class": "matchesStorageClass", "matches_prefix": "matchesPrefix",
+                  "matches_suffix": "matchesSuffix"}
+_TF_COUNTS = {"age": ("age", "send_age_if_zero"),
+              "days_since_custom_time": ("daysSinceCustomTime", "send_days_since_custom_time_if_zero"),
+              "days_since_noncurrent_time": ("daysSinceNoncurrentTime",
+                                             "send_days_since_noncurrent_time_if_zero"),
+              "num_newer_versions": ("numNewerVersions", "send_num_newer_versions_if_zero")}
+_TF_KNOWN = ("name", "location", "storage_class", "labels", "versioning", "lifecycle_rule",
+             "uniform_bucket_level_access", "public_access_prevention", "encryption",
+             "retention_policy", "soft_delete_policy", "rpo")
+_CONDITION_KEYS = frozenset(LifecycleCondition.model_fields)
+# Buckets Google's services create in a project: Cloud Functions (gcf-sources-*, gcf-v2-*),
+# Cloud Build (PROJECT_cloudbuild), App Engine (PROJECT.appspot.com, staging., artifacts.).
+_GOOGLE_BUCKETS = re.compile(r"^(gcf-(v2-)?(sources|uploads)-.*|.*_cloudbuild|"
+                             r"((staging|artifacts)\.)?[a-z0-9-]+\.appspot\.com)$")
+
+
+def _tf_condition(raw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {key: raw[attr] for attr, key in _TF_CONDITIONS.items() if raw.get(attr)}
+    for attr, (key, flag) in _TF_COUNTS.items():
+        if isinstance(raw.get(attr), int) and (raw[attr] > 0 or raw.get(flag)):
+            out[key] = raw[attr]
+    state = raw.get("with_state") or ("LIVE" if raw.get("is_live") else "")
+    if state in ("LIVE", "ARCHIVED"):
+        out["isLive"] = state == "LIVE"
+    return out
+
+
+def _tf_rule(raw: Mapping[str, Any]) -> dict[str, Any]:
+    action = block(raw, "action")
+    shaped: dict[str, Any] = {"type": action.get("type")}
+    put(shaped, "storageClass", action.get("storage_class"))
+    return {"action": shaped, "condition": _tf_condition(block(raw, "condition"))}
+
+
+def _from_attributes(a: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"location": str(a["location"]).upper()}
+    put(fields, "storageClass", a.get("storage_class"), default="STANDARD")
+    put(fields, "labels", terraform_labels(a))
+    if block(a, "versioning").get("enabled"):
+        fields["versioning"] = True
+    rules = [_tf_rule(r) for r in blocks(a, "lifecycle_rule")]
+    put(fields, "lifecycle", {"rule": rules} if rules else None)
+    if a.get("uniform_bucket_level_access"):
+        fields["uniformBucketLevelAccess"] = True
+    put(fields, "publicAccessPrevention", a.get("public_access_prevention"), default="inherited")
+    put(fields, "defaultKmsKeyName", block(a, "encryption").get("default_kms_key_name"))
+    retention = block(a, "retention_policy").get("retention_period")
+    put(fields, "retentionPeriod", int(retention) if retention not in (None, "") else None)
+    soft = block(a, "soft_delete_policy").get("retention_duration_seconds")
+    put(fields, "softDeleteRetentionSeconds", soft, default=_SOFT_DELETE_DEFAULT)
+    return fields
+
+
+def _tf_notes(a: Mapping[str, Any]) -> tuple[str, ...]:
+    notes = leftovers(a, _TF_KNOWN)
+    if block(a, "retention_policy").get("is_locked"):
+        notes += ("its retention policy is locked (kept as it is live; the spec cannot lock it)",)
+    if a.get("rpo") not in (None, "", "DEFAULT"):
+        notes += (f"rpo {a['rpo']} is not carried over (left as it is live)",)
+    return notes
+
+
+def _live_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    condition = {k: v for k, v in (rule.get("condition") or {}).items() if k in _CONDITION_KEYS}
+    return {"action": dict(rule.get("action") or {}), "condition": condition}
+
+
+def _from_live(live: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"location": str(live.get("location", "US")).upper()}
+    put(fields, "storageClass", live.get("storageClass"), default="STANDARD")
+    put(fields, "labels", user_labels(live.get("labels")))
+    if (live.get("versioning") or {}).get("enabled"):
+        fields["versioning"] = True
+    rules = [_live_rule(r) for r in (live.get("lifecycle") or {}).get("rule") or []]
+    put(fields, "lifecycle", {"rule": rules} if rules else None)
+    iam = live.get("iamConfiguration") or {}
+    if (iam.get("uniformBucketLevelAccess") or {}).get("enabled"):
+        fields["uniformBucketLevelAccess"] = True
+    put(fields, "publicAccessPrevention", iam.get("publicAccessPrevention"), default="inherited")
+    put(fields, "defaultKmsKeyName", (live.get("encryption") or {}).get("defaultKmsKeyName"))
+    retention = (live.get("retentionPolicy") or {}).get("retentionPeriod")
+    put(fields, "retentionPeriod", int(retention) if retention is not None else None)
+    soft = (live.get("softDeletePolicy") or {}).get("retentionDurationSeconds")
+    put(fields, "softDeleteRetentionSeconds", int(soft) if soft is not None else None,
+        default=_SOFT_DELETE_DEFAULT)
+    return fields
 
 
 # --- the kind -----------------------------------------------------------------------------
@@ -252,6 +367,8 @@ class Bucket(Kind):
     cmek_fields = ("defaultKmsKeyName", "encryption.defaultKmsKeyName")
     guardrails = BUCKET_RULES
     policy_settings = CMEK_SETTINGS
+    terraform_types = ("google_storage_bucket",)
+    terraform_refs = {"defaultKmsKeyName": "id"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return bucket_name_problem(ctx.name)
@@ -276,6 +393,20 @@ class Bucket(Kind):
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         return bucket_violations(desired, policy)
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        return [Imported(name=str(attributes["name"]), project=attributes.get("project"),
+                         fields=_from_attributes(attributes), notes=_tf_notes(attributes))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        return [Imported(name=str(live["name"]), project=self.id_from_name(name).parts["projects"],
+                         fields=_from_live(live))]
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        if _GOOGLE_BUCKETS.match(str(live.get("name", ""))):
+            return "a bucket Google's services keep (Cloud Functions, Cloud Build, App Engine)"
+        return None
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import (
     FieldChange,
+    Imported,
+    ImportedList,
     Kind,
     Layer,
     Names,
@@ -29,6 +31,7 @@ from mlops_infra.kinds import _lro
 from mlops_infra.kinds._agents import VERTEX_AI_AGENT, project_number
 from mlops_infra.kinds._base import CALL, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import AIPLATFORM, RESOURCE_MANAGER, aiplatform
+from mlops_infra.kinds._imports import block, last_segment, leftovers, terraform_labels
 from mlops_infra.kinds._names import CryptoKeyName, region_problem
 from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
 
@@ -127,6 +130,33 @@ class VertexKind(Kind):
     collection: ClassVar[str]         # e.g. "endpoints"
     noun: ClassVar[str]               # e.g. "endpoint": create_endpoint, get_endpoint ...
     message: ClassVar[str]            # e.g. "Endpoint": the aiplatform_v1 type
+
+    region_field: ClassVar[str | None] = "region"
+    terraform_known: ClassVar[tuple[str, ...]] = ()   # attributes ``terraform_fields`` reads
+
+    # --- moving in ---
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """The kind's own spec fields from a Terraform instance's attributes."""
+        return {}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        region = str(a.get("region") or a.get("location") or "") or None
+        fields = self.terraform_fields(a)
+        if region:
+            fields["region"] = region
+        key = block(a, "encryption_spec").get("kms_key_name")
+        if key and self.cmek_fields:
+            fields["kmsKeyName"] = key
+        known = (*self.terraform_known, "name", "region", "location", "encryption_spec",
+                 "create_time", "update_time", "state")
+        name = last_segment(str(a.get("name") or a.get("id") or ""))
+        api_name = ""
+        if self.naming == "server":
+            api_name = f"projects/{a.get('project')}/locations/{region}/{self.collection}/{name}"
+            name = ""
+        return [Imported(name=name, project=a.get("project"), region=region, fields=fields,
+                         notes=leftovers(a, known), api_name=api_name)]
 
     def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
         if not self.cmek_fields:
@@ -237,6 +267,13 @@ class EncryptionSpec(SpecModel):
     """``encryptionSpec``: the CMEK key (a key in the resource's region)."""
 
     kmsKeyName: CryptoKeyName
+
+
+def labels_from_terraform(attributes: Mapping[str, Any], fields: dict[str, Any]) -> None:
+    """``labels`` as the configuration set them (provider >= 5: ``terraform_labels``)."""
+    labels = terraform_labels(attributes)
+    if labels:
+        fields["labels"] = labels
 
 
 def encryption_of(fields: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,18 @@ API answers names with the project number; they are kept with the project id. Ou
 magic-modules Endpoint.yaml (immutable fields, ``network`` format), research/clients.md
 section e (PATCH is synchronous; ``:update`` is an operation only for the client connection
 config, which this kind does not manage).
+
+Moving in: ``google_vertex_ai_endpoint`` (magic-modules Endpoint.yaml: ``name`` is the endpoint
+id, ``location``, ``display_name``, ``description``, ``labels``, ``network`` written with the
+project number, ``encryption_spec``, ``private_service_connect_config``): the id becomes
+``endpointId``, a network in the endpoint's own project is written as its selfLink, so it
+becomes ``${vpc.selfLink}`` when the network is imported too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -30,6 +37,7 @@ from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._imports import block, last_segment
 from mlops_infra.kinds._names import (
     NETWORK_URL,
     CryptoKeyName,
@@ -43,6 +51,7 @@ from mlops_infra.kinds.vertex._common import (
     VertexKind,
     encryption_of,
     key_region_problem,
+    labels_from_terraform,
     merged_labels,
     region_of,
 )
@@ -120,6 +129,32 @@ class Endpoint(VertexKind):
     collection = "endpoints"
     noun = "endpoint"
     message = "Endpoint"
+    terraform_types = ("google_vertex_ai_endpoint",)
+    terraform_refs = {"kmsKeyName": "id", "network": "selfLink"}
+    terraform_known = ("display_name", "description", "labels", "terraform_labels",
+                       "effective_labels", "network", "private_service_connect_config",
+                       "deployed_models", "etag", "model_deployment_monitoring_job",
+                       "dedicated_endpoint_dns", "dedicated_endpoint_enabled")
+
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        a = attributes
+        fields: dict[str, Any] = {"endpointId": last_segment(str(a["name"]))}
+        for attr, key in (("display_name", "displayName"), ("description", "description")):
+            if a.get(attr):
+                fields[key] = a[attr]
+        labels_from_terraform(a, fields)
+        match = NETWORK_URL.fullmatch(str(a.get("network") or ""))
+        if match:
+            project = a.get("project") if (match.group(1) or "").isdigit() else match.group(1)
+            fields["network"] = ("https://www.googleapis.com/compute/v1/projects/"
+                                 f"{project or a.get('project')}/global/networks/{match.group(2)}")
+        psc = block(a, "private_service_connect_config")
+        if psc.get("enable_private_service_connect"):
+            fields["privateServiceConnectConfig"] = {
+                "enablePrivateServiceConnect": True,
+                **({"projectAllowlist": sorted(psc["project_allowlist"])}
+                   if psc.get("project_allowlist") else {})}
+        return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return key_region_problem(fields, region_of(ctx, fields))

@@ -40,6 +40,12 @@ magic-modules FeatureOnlineStore.yaml / FeatureOnlineStoreFeatureview.yaml (forc
 The **legacy Feature Store** (``FeaturestoreService``: featurestores, entity types,
 features) is not built: it gets no new features since 2026-05-17 and is shut down on
 2027-02-17 (https://docs.cloud.google.com/vertex-ai/docs/featurestore/overview).
+
+Moving in: ``google_vertex_ai_feature_online_store`` (magic-modules FeatureOnlineStore.yaml:
+``bigtable.auto_scaling``, ``optimized`` as an empty block, ``labels``) and
+``google_vertex_ai_feature_online_store_featureview`` (FeatureOnlineStoreFeatureview.yaml:
+``feature_online_store`` is the store's short name, ``big_query_source.uri`` a ``bq://`` URI,
+written without the prefix so it becomes ``${table.ref}``, ``sync_config.cron``).
 """
 
 from __future__ import annotations
@@ -54,12 +60,14 @@ from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._imports import block, last_segment
 from mlops_infra.kinds._names import CryptoKeyName, Region, feature_id_problem
 from mlops_infra.kinds.vertex._common import (
     EncryptionSpec,
     VertexKind,
     encryption_of,
     key_region_problem,
+    labels_from_terraform,
     merged_labels,
     region_of,
 )
@@ -133,6 +141,23 @@ class FeatureOnlineStore(VertexKind):
     collection = "featureOnlineStores"
     noun = "feature_online_store"
     message = "FeatureOnlineStore"
+    terraform_types = ("google_vertex_ai_feature_online_store",)
+    terraform_refs = {"kmsKeyName": "id"}
+    terraform_known = ("bigtable", "optimized", "labels", "terraform_labels", "effective_labels",
+                       "force_destroy", "etag", "dedicated_serving_endpoint")
+
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        scaling = block(block(attributes, "bigtable"), "auto_scaling")
+        if scaling:
+            fields["bigtable"] = {"autoScaling": {
+                "minNodeCount": scaling["min_node_count"], "maxNodeCount": scaling["max_node_count"],
+                **({"cpuUtilizationTarget": scaling["cpu_utilization_target"]}
+                   if scaling.get("cpu_utilization_target") else {})}}
+        if attributes.get("optimized"):          # an empty block: [{}]
+            fields["optimized"] = True
+        labels_from_terraform(attributes, fields)
+        return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return feature_id_problem(ctx.name) or key_region_problem(fields, region_of(ctx, fields))
@@ -224,6 +249,28 @@ class FeatureView(VertexKind):
     collection = "featureViews"
     noun = "feature_view"
     message = "FeatureView"
+    terraform_types = ("google_vertex_ai_feature_online_store_featureview",)
+    terraform_refs = {"featureOnlineStore": "id", "bigQuerySource.uri": "ref"}
+    terraform_known = ("feature_online_store", "big_query_source", "sync_config", "labels",
+                       "terraform_labels", "effective_labels")
+
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        a = attributes
+        store = str(a["feature_online_store"])
+        if "/" not in store:
+            store = (f"projects/{a.get('project')}/locations/{a.get('region')}/"
+                     f"featureOnlineStores/{last_segment(store)}")
+        source = block(a, "big_query_source")
+        fields: dict[str, Any] = {"featureOnlineStore": store, "bigQuerySource": {
+            "uri": str(source.get("uri", "")).removeprefix("bq://"),
+            "entityIdColumns": list(source.get("entity_id_columns") or [])}}
+        sync = block(a, "sync_config")
+        if sync.get("cron"):
+            fields["syncConfig"] = {"cron": sync["cron"]}
+        elif sync.get("continuous"):
+            fields["syncConfig"] = {"continuous": True}
+        labels_from_terraform(a, fields)
+        return fields
     service_agent = None          # a view is not encrypted by a key of its own
     cmek_fields = ()
     guardrails: ClassVar[Mapping[str, str]] = {}

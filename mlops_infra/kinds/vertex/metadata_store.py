@@ -14,10 +14,14 @@ loses every artifact, execution and context recorded in it: it is data-bearing, 
 or delete needs ``allowDataLoss``. It has no labels: a store this stack creates is proven
 its own by the create intent its ledger records first. Identity
 ``projects/P/locations/R/metadataStores/ID``; outputs ``id``, ``name``.
+
+Moving in: ``google_vertex_ai_metadata_store`` (magic-modules MetadataStore.yaml: ``name``,
+``region``, ``description``, ``encryption_spec.kms_key_name``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import model_validator
@@ -65,6 +69,12 @@ class MetadataStore(VertexKind):
     collection = "metadataStores"
     noun = "metadata_store"
     message = "MetadataStore"
+    terraform_types = ("google_vertex_ai_metadata_store",)
+    terraform_refs = {"kmsKeyName": "id"}
+    terraform_known = ("description",)
+
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        return {"description": attributes["description"]} if attributes.get("description") else {}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return metadata_store_id_problem(ctx.name) or key_region_problem(fields, region_of(ctx, fields))

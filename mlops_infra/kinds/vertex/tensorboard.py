@@ -16,10 +16,16 @@ number). Data-bearing: a Tensorboard that holds runs (``runCount`` > 0) is only 
 replaced with ``allowDataLoss``. Outputs (after creation): ``id`` (the full name), ``name``
 (the numeric id). Sources: aiplatform v1 discovery ``Tensorboard``; magic-modules
 Tensorboard.yaml (``encryptionSpec`` immutable, update mask).
+
+Moving in: ``google_vertex_ai_tensorboard`` (magic-modules Tensorboard.yaml: ``name`` is the
+server's numeric id, ``display_name`` required, ``description``, ``labels``,
+``encryption_spec.kms_key_name``); its full name goes into the ledger, which is how the
+imported Tensorboard is found again (it has no ownership labels yet).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -34,6 +40,7 @@ from mlops_infra.kinds.vertex._common import (
     VertexKind,
     encryption_of,
     key_region_problem,
+    labels_from_terraform,
     merged_labels,
     region_of,
 )
@@ -76,6 +83,17 @@ class Tensorboard(VertexKind):
     collection = "tensorboards"
     noun = "tensorboard"
     message = "Tensorboard"
+    terraform_types = ("google_vertex_ai_tensorboard",)
+    terraform_refs = {"kmsKeyName": "id"}
+    terraform_known = ("display_name", "description", "labels", "terraform_labels",
+                       "effective_labels", "blob_storage_path_prefix", "run_count")
+
+    def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        fields = {k: attributes[a] for a, k in (("display_name", "displayName"),
+                                                 ("description", "description"))
+                  if attributes.get(a)}
+        labels_from_terraform(attributes, fields)
+        return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return key_region_problem(fields, region_of(ctx, fields))

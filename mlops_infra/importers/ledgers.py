@@ -1,0 +1,142 @@
+"""Checking the written spec against live state, and writing each environment's ledger.
+
+For each environment the spec is loaded as a stack, resolved, and planned against the live
+project with a ledger that owns every resource of the spec (what the import is about to
+write): the plan must be "no changes" but for the ownership labels this tool adds, which are
+marked pending (``engine.ownership``) so the first plan a user makes is "no changes" and
+``python -m mlops_infra import labels`` adds them in one step. Anything else the plan would
+change is a difference the summary shows. Guardrail rules the live resources break are
+waived on the resource with a reason to review (the import describes what is, it does not
+change it).
+
+The ledger is written under the stack's lock, refusing to overwrite a ledger that owns any
+resource the import does not (another stack's, or resources removed since): only a ledger
+that is empty or holds exactly these resources (a re-run of the same import) is written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlops_infra.api import Stack, load
+from mlops_infra.clients import Clients
+from mlops_infra.engine import ownership
+from mlops_infra.engine.errors import UserError
+from mlops_infra.engine.graph import dependency_keys
+from mlops_infra.engine.kind import Kind
+from mlops_infra.engine.plan import Plan, ResourceChange
+from mlops_infra.engine.registry import LazyKinds
+from mlops_infra.engine.resolve import resolve_resources
+from mlops_infra.engine.sensitive import stored_form
+from mlops_infra.ledger import LedgerEntry, LedgerState, utc_now
+
+WAIVER = "imported as it is live: review"
+
+
+def violations(spec_path: Path, env: str | None) -> dict[str, dict[str, str]]:
+    """address -> {rule: reason} for the guardrail rules the imported resources break."""
+    spec = load(spec_path, env=env)
+    clients = Clients(project=spec.project, endpoints={})
+    kinds: Mapping[str, Kind] = LazyKinds(lambda cls: cls(clients))
+    found: dict[str, dict[str, str]] = {}
+    for r in resolve_resources(spec, kinds=kinds).values():
+        for violation in r.kind.check_policy(r.desired, spec.policy):
+            found.setdefault(r.address, {})[violation.rule] = WAIVER
+    return found
+
+
+@dataclass
+class Checked:
+    """One environment's check: its stack, the first plan, the entries to write."""
+
+    env: str | None
+    stack: Stack
+    plan: Plan
+    entries: dict[str, LedgerEntry]
+    pending: list[str] = field(default_factory=list)      # addresses awaiting their labels
+    differences: list[ResourceChange] = field(default_factory=list)
+    location: str = ""
+
+
+def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
+          api_names: Mapping[str, str]) -> Checked:
+    """Plan the environment against live state as if the import's ledger were written
+    (``api_names``: address -> API name, for kinds whose names the server chose)."""
+    stack = Stack.load(spec_path, env=env, endpoints=endpoints)
+    current = stack.ledger.read()
+    resolved = _resolved(stack)
+    proposed = {r.rid.key: LedgerEntry(kind=r.kind.name, id=r.rid.name or api_names.get(r.address, ""),
+                                       address=r.address,
+                                       applied=stored_form(r.desired, r.kind),
+                                       labels_pending=r.kind.labels_path is not None)
+                for r in resolved.values()}
+    _refuse_foreign(current, set(proposed))
+    state = replace(current, entries=proposed, intents={})
+    plan = stack.plan(state=state, ownership_labels=True)
+    checked = Checked(env=env, stack=stack, plan=plan, entries={}, location=current.location)
+    deps = dependency_keys(list(plan.resources))
+    now = utc_now()
+    for change in plan.resources:
+        kind = stack.kinds[change.kind]
+        labels_only = ownership.only_managed_labels(kind, list(change.changes))
+        if change.mutates and not labels_only:
+            checked.differences.append(change)
+        if labels_only:
+            checked.pending.append(change.address)
+        checked.entries[change.key] = LedgerEntry(
+            kind=change.kind, id=change.id, address=change.address,
+            applied=stored_form(change.desired or {}, kind), outputs=dict(change.outputs),
+            created_at=now, updated_at=now, depends_on=tuple(sorted(deps.get(change.key, ()))),
+            labels_pending=labels_only)
+    return checked
+
+
+def _resolved(stack: Stack) -> Any:
+    from mlops_infra.engine.planner import check_spec
+
+    return check_spec(stack.spec, kinds=stack.kinds)
+
+
+def _refuse_foreign(current: LedgerState, keys: set[str]) -> None:
+    foreign = sorted(k for k in current.entries if k not in keys)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UserError(f"the ledger {current.location} already owns {len(foreign)} other "
+                        f"resource(s) ({shown}): refusing to overwrite it; import into another "
+                        "stack (--stack) or environment, or reconcile that stack first")
+
+
+def write(checked: Checked, *, source: str) -> str:
+    """Write the environment's ledger (under its lock); its location."""
+    stack = checked.stack
+    with stack.locked(owner=f"mlops_infra import ({_whoami()})"):
+        current = stack.ledger.read()
+        _refuse_foreign(current, set(checked.entries))
+        writer = stack.ledger.writer(base=current)
+        try:
+            for entry in checked.entries.values():
+                writer.put(entry)
+            writer.record_run({"id": uuid.uuid4().hex[:12], "startedAt": utc_now(),
+                               "finishedAt": utc_now(), "user": _whoami(),
+                               "host": socket.gethostname(), "pid": os.getpid(),
+                               "env": checked.env, "result": "ok",
+                               "imported": {"from": source, "resources": len(checked.entries)}})
+        finally:
+            writer.close()
+        if writer.error is not None:
+            raise writer.error
+    return stack.ledger.location
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"

@@ -1,0 +1,124 @@
+"""`python -m mlops_infra import ...` as a user runs it (subprocesses against the emulator):
+bad state files are one located line and no API call; a good one gives a spec whose dry run
+exits 0, a ledger owning exactly what was imported, and one labelling step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops_infra.emulator import Emulator
+from tests.importers.tfapply import FIXTURES, TerraformApply
+from tests.scenarios.conftest import run_cli
+
+pytestmark = pytest.mark.emulator_services("storage", "iam", "resourcemanager")
+
+GOOD = FIXTURES / "terraform" / "google_storage_bucket_iam.tfstate"
+_V4 = json.loads(GOOD.read_text())
+
+
+def _with(**changes: object) -> str:
+    return json.dumps({**_V4, **changes}, indent=2)
+
+
+def _broken_resource(**changes: object) -> str:
+    resources = [dict(r) for r in _V4["resources"]]
+    resources[2] = {**resources[2], **changes}
+    return _with(resources=resources)
+
+
+BAD_STATES = {   # case -> (text, the line the error names, a word it says)
+    "not_json": (GOOD.read_text().replace('"mode": "managed"', '"mode": managed', 1), None, "JSON"),
+    "version_3": (_with(version=3), 2, "version 3"),
+    "resources_not_list": (_with(resources={"a": 1}), None, "'resources'"),
+    "resource_without_type": (_broken_resource(type=""), None, "'type'"),
+    "attributes_not_object": (_broken_resource(instances=[{"attributes": "x"}]), None,
+                              "attributes"),
+    "empty_file": ("", 1, "JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STATES))
+def test_bad_state_is_one_located_line_and_no_api_call(case: str, emulator: Emulator,
+                                                        tmp_path: Path) -> None:
+    text, line, word = BAD_STATES[case]
+    state = tmp_path / f"{case}.tfstate"
+    state.write_text(text)
+    emulator.clear_journal()
+    proc = run_cli(["import", "terraform", str(state), "-o", str(tmp_path / "spec.yaml")],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines[0] = lines[0].removeprefix("error: ")
+    assert lines[0].startswith(f"{state}:"), lines[0]
+    located = lines[0].removeprefix(f"{state}:").split(":", 1)[0]
+    assert located.isdigit() and int(located) >= 1, lines[0]
+    if line is not None:
+        assert int(located) == line, lines[0]
+    assert word in lines[0]
+    assert emulator.journal == []
+    assert not (tmp_path / "spec.yaml").exists()
+
+
+def test_located_line_is_the_field_in_error(tmp_path: Path) -> None:
+    state = tmp_path / "s.tfstate"
+    text = _broken_resource(instances=[{"attributes": "x"}])
+    state.write_text(text)
+    proc = run_cli(["import", "terraform", str(state), "-o", str(tmp_path / "o.yaml"),
+                    "--no-ledger"], endpoints={})
+    line = int(proc.stderr.removeprefix("error: ").removeprefix(f"{state}:").split(":")[0])
+    assert '"attributes": "x"' in text.splitlines()[line - 1]
+    assert "resources[2].instances[0].attributes" in proc.stderr
+
+
+def test_import_then_dry_run_is_no_op_then_labels_in_one_step(emulator: Emulator,
+                                                              tmp_path: Path) -> None:
+    TerraformApply(emulator.endpoints).apply(GOOD)
+    spec = tmp_path / "platform.yaml"
+    proc = run_cli(["import", "terraform", str(GOOD), "-o", str(spec)], endpoints=emulator.endpoints)
+    assert proc.returncode == 0, proc.stderr
+    assert "models" in proc.stdout                       # the summary table names them
+    assert run_cli(["validate", str(spec)], endpoints=emulator.endpoints).returncode == 0
+
+    emulator.clear_journal()
+    dry = run_cli(["reconcile", str(spec), "--dry-run", "--detailed-exitcode"],
+                  endpoints=emulator.endpoints)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "import labels" in dry.stdout + dry.stderr      # the pending step is named
+    assert emulator.mutating_requests() == []
+
+    # the one step: only ownership labels, on the bucket (the kinds here that carry labels)
+    step = run_cli(["import", "labels", str(spec), "--dry-run"], endpoints=emulator.endpoints)
+    assert step.returncode == 0 and "managed-by" in step.stdout, step.stdout + step.stderr
+    assert emulator.mutating_requests() == []
+    applied = run_cli(["import", "labels", str(spec), "--auto-approve"], endpoints=emulator.endpoints)
+    assert applied.returncode == 0, applied.stderr
+    labels = emulator.state("storage")["buckets"]["acme-test-models"]["bucket"]["labels"]
+    assert labels.get("mlops-infra-stack") == "platform"
+    after = run_cli(["reconcile", str(spec), "--dry-run", "--detailed-exitcode"],
+                    endpoints=emulator.endpoints)
+    assert after.returncode == 0 and "import labels" not in after.stdout + after.stderr
+
+
+def test_refuses_a_ledger_that_owns_other_resources(emulator: Emulator, tmp_path: Path) -> None:
+    TerraformApply(emulator.endpoints).apply(GOOD)
+    spec = tmp_path / "platform.yaml"
+    assert run_cli(["import", "terraform", str(GOOD), "-o", str(spec)],
+                   endpoints=emulator.endpoints).returncode == 0
+    other = tmp_path / "other.tfstate"
+    doc = json.loads(GOOD.read_text())
+    doc["resources"] = [r for r in doc["resources"] if r["type"] == "google_service_account"]
+    other.write_text(json.dumps(doc))
+    emulator.clear_journal()
+    proc = run_cli(["import", "terraform", str(other), "-o", str(tmp_path / "again.yaml"),
+                    "--stack", "platform"], endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and "refusing to overwrite" in proc.stderr, proc.stderr
+    assert [e for e in emulator.mutating_requests() if not e.path.endswith(".lock")] == []
+    # re-running the same import is allowed (the ledger holds exactly these resources)
+    again = run_cli(["import", "terraform", str(GOOD), "-o", str(spec), "--force"],
+                    endpoints=emulator.endpoints)
+    assert again.returncode == 0, again.stderr
+
