@@ -10,6 +10,13 @@ every default, for a person who wants a quick ``--local`` run (``0.05`` makes a 
 | ``operation`` / ``operation`` (any long-running operation without an override) | 5 s | Compute and Service Usage below are the operations the emulated APIs have |
 | ``operations["serviceusage"]`` / ``operations`` | 10 s | Terraform logs show ``google_project_service`` completing after 4-22 s (hashicorp/terraform-provider-google#7814) |
 | ``operations["compute"]`` | 7 s | a network insert operation in a Terraform debug log: insertTime 14:51:38.272, endTime 14:51:45.165 (GoogleCloudPlatform/magic-modules#5031) |
+| ``operations["compute.instance"]`` (insert, delete, start, stop, setMachineType... of a VM) | 30 s | Terraform's acceptance test creating, checking and deleting one instance: 53.7 s (hashicorp/terraform PR #10081) |
+| ``operations["container.cluster"]`` (create/delete a GKE cluster) | 300 s | "usually 5-10 min"; a basic cluster's Terraform acceptance test 241 s (hashicorp/terraform-provider-google PR #1282), issues show 8 min and more (``../shared/research/clients.md`` f) |
+| ``operations["container.nodePool"]`` (create/delete a node pool, recreate its nodes) | 180 s | "about 2-5 min, with outliers of 19 min" (hashicorp/terraform-provider-google#1643) |
+| other GKE operations (labels, cluster updates, autoscaling) | ``operation`` | no figure published; the generic default |
+
+An ``operations`` key ``SERVICE.WHAT`` falls back to ``SERVICE``, then to ``operation``: shortening
+``operations["compute"]`` shortens instance operations too unless ``compute.instance`` is set.
 | ``operation_wait`` / ``operationWait`` | 120 s | compute v1 discovery, ``globalOperations.wait``: "waits for no more than the default deadline (2 minutes)" |
 | ``api_enablement`` / ``apiEnablement`` (403 SERVICE_DISABLED after the enable operation is done) | 60 s | Google's 403 text "If you enabled this API recently, wait a few minutes for the action to propagate"; the Terraform provider guide's ``time_sleep`` of 60 s after enabling (googleapis/google-cloud-rust#5444, hashicorp/terraform-provider-google#2129) |
 | ``iam_policy`` / ``iamPolicy`` (a KMS key grant takes effect) | 120 s | "Changes to allow policies typically propagate in 2 minutes, but could potentially take 7 minutes" (https://cloud.google.com/iam/docs/access-change-propagation) |
@@ -34,8 +41,9 @@ class Delays:
     """Seconds each emulated behaviour takes (see the module table for the sources)."""
 
     operation: float = 5.0
-    operations: dict[str, float] = field(default_factory=lambda: {"serviceusage": 10.0,
-                                                                   "compute": 7.0})
+    operations: dict[str, float] = field(default_factory=lambda: {
+        "serviceusage": 10.0, "compute": 7.0, "compute.instance": 30.0,
+        "container.cluster": 300.0, "container.nodePool": 180.0})
     operation_wait: float = 120.0
     api_enablement: float = 60.0
     iam_policy: float = 120.0
@@ -55,7 +63,9 @@ class Delays:
                       service_account=self.service_account * factor)
 
     def operation_for(self, service: str) -> float:
-        """How long a new long-running operation of ``service`` takes."""
+        """How long a new long-running operation of ``service`` (or ``service.what``) takes."""
+        while service not in self.operations and "." in service:
+            service = service.rsplit(".", 1)[0]
         return self.operations.get(service, self.operation)
 
     def updated(self, changes: dict[str, Any]) -> Delays:

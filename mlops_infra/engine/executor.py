@@ -42,6 +42,7 @@ from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.result import ApplyResult, Outcome, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.schedule import Schedule
+from mlops_infra.engine.waiting import reporting_to
 from mlops_infra.spec import find_refs, resolve_refs
 
 
@@ -142,7 +143,8 @@ class _Runner:
         started = time.monotonic()
         status, error, adopted = "done", None, False
         try:
-            adopted = self._apply(change)
+            with reporting_to(self._reporter(change)):
+                adopted = self._apply(change)
         except MlopsInfraError as exc:
             status, error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error: report it, keep going
@@ -153,6 +155,13 @@ class _Runner:
         if self.progress:
             self.progress.finished(outcome)
         return outcome
+
+    def _reporter(self, change: ResourceChange) -> Callable[[str], None] | None:
+        """Where the kind's operation statuses for ``change`` go (the progress display)."""
+        notify = getattr(self.progress, "operation", None)
+        if notify is None:
+            return None
+        return lambda status: notify(address=change.address, status=status)
 
     def _apply(self, change: ResourceChange) -> bool:
         kind = self.kinds[change.kind]

@@ -6,17 +6,42 @@ operation has run: polls come every ``interval`` seconds at first, then every ``
 of the time elapsed so far (capped at ``max_interval``). A one-second operation is seen
 done within about 0.1 s of finishing; a ten-minute one costs a few dozen polls, not
 thousands, and is seen done within about a tenth of its duration.
+
+A kind waiting on an operation says how it is going with ``report_progress("operation-123
+RUNNING (creating cluster gke)")``: the executor routes that to the apply's progress display
+for the change running on this thread (``reporting_to``), so each in-flight operation is shown
+with its status beside its elapsed time. Outside an apply it goes nowhere.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from mlops_infra.engine.errors import TransientError
 
 T = TypeVar("T")
+_REPORTER: ContextVar[Callable[[str], None] | None] = ContextVar("progress_reporter", default=None)
+
+
+def report_progress(status: str) -> None:
+    """Tell the progress display what the current change's operation is doing (a short line)."""
+    reporter = _REPORTER.get()
+    if reporter is not None:
+        reporter(status)
+
+
+@contextmanager
+def reporting_to(reporter: Callable[[str], None] | None) -> Iterator[None]:
+    """Route ``report_progress`` calls made in this context (this thread) to ``reporter``."""
+    token = _REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
 
 
 def wait_until_done(poll: Callable[[], T | None], *, what: str, deadline: float,

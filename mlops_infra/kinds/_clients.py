@@ -14,9 +14,10 @@ from typing import Any
 from mlops_infra.clients import STORAGE, http_options, insecure_channel
 from mlops_infra.engine.kind import ClientDecl
 
-__all__ = ["BIGQUERY", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS", "COMPUTE_NETWORKS",
-           "COMPUTE_REGION_OPERATIONS", "COMPUTE_SUBNETWORKS", "IAM", "KMS", "RESOURCE_MANAGER",
-           "SERVICE_USAGE", "STORAGE"]
+__all__ = ["BIGQUERY", "COMPUTE_DISKS", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS",
+           "COMPUTE_IMAGES", "COMPUTE_INSTANCES", "COMPUTE_NETWORKS", "COMPUTE_REGION_OPERATIONS",
+           "COMPUTE_ROUTERS", "COMPUTE_SUBNETWORKS", "COMPUTE_ZONE_OPERATIONS", "CONTAINER", "IAM",
+           "KMS", "RESOURCE_MANAGER", "SERVICE_USAGE", "STORAGE"]
 
 
 def _bigquery(url: str | None, project: str | None) -> Any:
@@ -71,3 +72,21 @@ COMPUTE_SUBNETWORKS = ClientDecl(endpoint="compute", build=_compute("Subnetworks
 COMPUTE_FIREWALLS = ClientDecl(endpoint="compute", build=_compute("FirewallsClient"))
 COMPUTE_GLOBAL_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("GlobalOperationsClient"))
 COMPUTE_REGION_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("RegionOperationsClient"))
+
+
+# --- compute layer (issue 9): GKE clusters and node pools, Compute instances, routers -----------
+# container_v1 has a REST transport (measured, ../shared/research/clients.md a); its operations
+# are polled with the same client's get_operation. Compute instances' operations are zonal.
+
+def _container(url: str | None, project: str | None) -> Any:
+    from google.cloud import container_v1
+
+    return container_v1.ClusterManagerClient(transport="rest", **http_options(url))
+
+
+CONTAINER = ClientDecl(endpoint="container", build=_container)
+COMPUTE_INSTANCES = ClientDecl(endpoint="compute", build=_compute("InstancesClient"))
+COMPUTE_DISKS = ClientDecl(endpoint="compute", build=_compute("DisksClient"))
+COMPUTE_IMAGES = ClientDecl(endpoint="compute", build=_compute("ImagesClient"))
+COMPUTE_ROUTERS = ClientDecl(endpoint="compute", build=_compute("RoutersClient"))
+COMPUTE_ZONE_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("ZoneOperationsClient"))
