@@ -27,6 +27,10 @@ ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
     ("kms.KeyRing", "k" * 63, {}),
     ("kms.CryptoKey", "Data_Key-1", {}),
     ("serviceusage.Service", "compute.googleapis.com", {}),
+    ("container.Cluster", "c" * 40, {}),
+    ("container.NodePool", "gpu-pool", {}),
+    ("compute.Instance", "v" * 63, {}),
+    ("compute.Router", "ml-router", {"nats": [{"name": "ml-nat"}]}),
 ]
 
 REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -41,6 +45,11 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
     ("kms.KeyRing", "a/b", {}, "key ring name"),
     ("kms.CryptoKey", "k" * 64, {}, "crypto key name"),
     ("serviceusage.Service", "compute", {}, "not an API name"),
+    ("container.Cluster", "c" * 41, {}, "cluster name"),
+    ("container.Cluster", "ml-", {}, "cluster name"),
+    ("container.NodePool", "gpu-r1a2b", {}, "kept for the pools that replace it"),
+    ("compute.Instance", "Trainer", {}, "instance name"),
+    ("compute.Router", "ml-router", {"nats": [{"name": "a"}, {"name": "a"}]}, "unique"),
 ]
 
 

@@ -141,15 +141,20 @@ class ContainerService(Service):
                node_pool: str | None = None, effect: str | None = None,
                recreating: bool = False) -> dict[str, Any]:
         """Start an operation, refusing it while an incompatible one runs on the cluster."""
-        store = self._ops(request)
-        busy = operations.conflicting(store, cluster=cluster, node_pool=node_pool,
-                                      operation_type=operation_type)
-        if busy is not None:
-            raise operations.conflict_error(busy)
-        return operations.start(store, number=project_number(self._project_id(
+        self._refuse_if_busy(request, cluster=cluster, node_pool=node_pool,
+                             operation_type=operation_type)
+        return operations.start(self._ops(request), number=project_number(self._project_id(
             request.params["project"])), location=request.params["location"], cluster=cluster,
             node_pool=node_pool, operation_type=operation_type, effect=effect,
             duration=self._duration(operation_type, recreating), sequence=self._next())
+
+    def _refuse_if_busy(self, request: Request, *, cluster: str, operation_type: str,
+                        node_pool: str | None = None) -> None:
+        """The conflict is answered before the request's own checks (the cluster is busy)."""
+        busy = operations.conflicting(self._ops(request), cluster=cluster, node_pool=node_pool,
+                                      operation_type=operation_type)
+        if busy is not None:
+            raise operations.conflict_error(busy)
 
     def start_system_operation(self, project: str, location: str, cluster: str, *,
                                operation_type: str = "UPGRADE_MASTER",
@@ -286,6 +291,7 @@ class ContainerService(Service):
     def update_cluster(self, request: Request) -> dict[str, Any]:
         body = protos.parse(request.json(), "UpdateClusterRequest")
         cluster = self._cluster(request)
+        self._refuse_if_busy(request, cluster=cluster["name"], operation_type="UPDATE_CLUSTER")
         update = body.get("update") or {}
         if update.get("etag") and update["etag"] != cluster["etag"]:
             raise HttpError(409, "The cluster was modified since the etag was read.",
@@ -315,6 +321,7 @@ class ContainerService(Service):
                         message: str, operation_type: str) -> dict[str, Any]:
         body = protos.parse(request.json(), message)
         cluster = self._cluster(request)
+        self._refuse_if_busy(request, cluster=cluster["name"], operation_type=operation_type)
         changed = change(cluster, body)
         op = self._start(request, cluster=cluster["name"], operation_type=operation_type)
         self._clusters_in(request)[cluster["name"]] = changed

@@ -41,7 +41,7 @@ from pydantic import Field, field_validator, model_validator
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange, ResourceContext, ResourceId, ServiceAgent, Violation
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel, check_labels, int64
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, int64, translate_errors
 from mlops_infra.kinds._clients import (
     COMPUTE_DISKS,
     COMPUTE_IMAGES,
@@ -506,11 +506,13 @@ class Instance(common.ComputeKind):
 
     def _set_deletionProtection(self, rid: ResourceId, desired: dict[str, Any],
                                 changes: FieldChanges) -> None:
-        where = _where(rid)
-        common.call(self.clients, self._client().set_deletion_protection_unary,
-                    what=self.describe(rid), deadline=DEADLINE, project=where["project"],
-                    zone=where["zone"], resource=where["instance"],
-                    deletion_protection=bool(desired.get("deletionProtection")))
+        request = {"project": rid.parts["project"], "zone": rid.parts["zone"],
+                   "resource": rid.parts["name"],
+                   "deletion_protection": bool(desired.get("deletionProtection"))}
+        with translate_errors(self.describe(rid)):     # the flag is not a flattened argument
+            operation = self._client().set_deletion_protection_unary(request=request, **CALL)
+        common.wait_for(self.clients, operation, project=rid.parts["project"],
+                        zone=rid.parts["zone"], what=self.describe(rid), deadline=DEADLINE)
 
 
 def _merged(live: dict[str, str], want: dict[str, str], changes: list[FieldChange],

@@ -111,6 +111,17 @@ def to_message(cls: Any, body: dict[str, Any]) -> Any:
     return cls.from_json(json.dumps(body))
 
 
+def canonical(message: str, live: dict[str, Any]) -> dict[str, Any]:
+    """``live`` (GKE's JSON of a ``message``) with the zero values proto3 JSON leaves out
+    filled in (see ``to_dict``); keys the message does not define are dropped."""
+    from google.cloud import container_v1
+    from google.protobuf import json_format
+
+    pb = getattr(container_v1, message).pb()()
+    json_format.ParseDict(live, pb, ignore_unknown_fields=True)
+    return json_format.MessageToDict(pb, always_print_fields_with_no_presence=True)
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 @contextmanager

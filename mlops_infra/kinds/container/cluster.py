@@ -245,6 +245,9 @@ def _expanded(fields: dict[str, Any], project: str) -> dict[str, Any]:
         body["workloadIdentityConfig"] = {"workloadPool": body.pop("workloadPool")}
     if isinstance(body.get("shieldedNodes"), bool):
         body["shieldedNodes"] = {"enabled": body["shieldedNodes"]}
+    if isinstance(body.get("masterAuthorizedNetworksConfig"), dict):
+        body["masterAuthorizedNetworksConfig"] = {"enabled": True,
+                                                  **body["masterAuthorizedNetworksConfig"]}
     if isinstance(body.get("ipAllocationPolicy"), dict):
         body["ipAllocationPolicy"] = {"useIpAliases": True, **body["ipAllocationPolicy"]}
     encryption = body.get("databaseEncryption")
@@ -257,7 +260,7 @@ def _expanded(fields: dict[str, Any], project: str) -> dict[str, Any]:
 
 
 def _normalized(live: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(live)
+    out = common.canonical("Cluster", live)
     config = out.get("networkConfig") or {}
     for key in ("network", "subnetwork"):
         if config.get(key):
@@ -319,9 +322,7 @@ class Cluster(Kind):
         return rid.name          # GKE: one operation at a time per cluster
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {"name": ctx.name, **_expanded(fields, ctx.project), "status": "RUNNING"}
-        body.setdefault("deletionProtection", False)
-        return body
+        return {"name": ctx.name, **_expanded(fields, ctx.project), "status": "RUNNING"}
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
         return _normalized(live)

@@ -162,7 +162,7 @@ def _expanded(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _normalized(live: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(live)
+    out = common.canonical("NodePool", live)
     out["status"] = common.resting(out.get("status"))
     int64_at(out, ("maxPodsConstraint.maxPodsPerNode",))
     for item in (out.get("config") or {}).get("accelerators") or []:
