@@ -26,7 +26,7 @@ DOCUMENTS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documen
 DISCOVERY = {"storage": "storage.v1.json", "bigquery": "bigquery.v2.json",
              "kms": "cloudkms.v1.json", "compute": "compute.v1.json",
              "serviceusage": "serviceusage.v1.json",
-             "resourcemanager": "cloudresourcemanager.v3.json"}
+             "resourcemanager": "cloudresourcemanager.v3.json", "container": "container.v1.json"}
 _INT64 = ("int64", "uint64")
 _ERROR_KEYS = {"code", "message", "status", "errors", "details"}
 

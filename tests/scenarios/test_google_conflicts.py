@@ -64,7 +64,7 @@ def test_the_platform_converges_in_one_local_run_then_is_a_noop(tmp_path: Path) 
     first = run_cli(["reconcile", str(spec), "--env", "dev", "--local", "--auto-approve"],
                     cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "27 created" in first.stdout
+    assert "40 created" in first.stdout
     again = run_cli(["reconcile", str(spec), "--env", "dev", "--local", "--auto-approve",
                      "--detailed-exitcode"], cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
