@@ -14,13 +14,13 @@ every default, for a person who wants a quick ``--local`` run (``0.05`` makes a 
 | ``operations["container.cluster"]`` (create/delete a GKE cluster) | 300 s | "usually 5-10 min"; a basic cluster's Terraform acceptance test 241 s (hashicorp/terraform-provider-google PR #1282), issues show 8 min and more (``../shared/research/clients.md`` f) |
 | ``operations["container.nodePool"]`` (create/delete a node pool, recreate its nodes) | 180 s | "about 2-5 min, with outliers of 19 min" (hashicorp/terraform-provider-google#1643) |
 | other GKE operations (labels, cluster updates, autoscaling) | ``operation`` | no figure published; the generic default |
-
-An ``operations`` key ``SERVICE.WHAT`` falls back to ``SERVICE``, then to ``operation``: shortening
-``operations["compute"]`` shortens instance operations too unless ``compute.instance`` is set.
 | ``operation_wait`` / ``operationWait`` | 120 s | compute v1 discovery, ``globalOperations.wait``: "waits for no more than the default deadline (2 minutes)" |
 | ``api_enablement`` / ``apiEnablement`` (403 SERVICE_DISABLED after the enable operation is done) | 60 s | Google's 403 text "If you enabled this API recently, wait a few minutes for the action to propagate"; the Terraform provider guide's ``time_sleep`` of 60 s after enabling (googleapis/google-cloud-rust#5444, hashicorp/terraform-provider-google#2129) |
 | ``iam_policy`` / ``iamPolicy`` (a KMS key grant takes effect) | 120 s | "Changes to allow policies typically propagate in 2 minutes, but could potentially take 7 minutes" (https://cloud.google.com/iam/docs/access-change-propagation) |
 | ``service_account`` / ``serviceAccount`` (a new account is readable and bindable) | 10 s | "each read is eventually consistent" (googleapis google/iam/admin/v1/iam.proto); Terraform polls get until three successes and sleeps 10 s more (magic-modules resource_google_service_account.go) |
+
+An ``operations`` key ``SERVICE.WHAT`` falls back to ``SERVICE``, then to ``operation``: shortening
+``operations["compute"]`` shortens instance operations too unless ``compute.instance`` is set.
 """
 
 from __future__ import annotations

@@ -82,6 +82,14 @@ class ApplyProgress(ProgressListener):
             self._labels[address] = label
             self._running[address] = self._progress.add_task(label, total=None)
 
+    def line_of(self, address: str) -> str | None:
+        """The text shown for the running change at ``address`` (terminal only)."""
+        with self._lock:
+            task = self._running.get(address)
+            if self._progress is None or task is None:
+                return None
+            return str(self._progress.tasks[self._progress.task_ids.index(task)].description)
+
     def operation(self, *, address: str, status: str) -> None:
         """The change's operation reported its status: show it on its line (terminal only)."""
         if self._progress is None:

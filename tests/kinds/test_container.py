@@ -156,16 +156,16 @@ def test_operation_in_progress_and_stale_labels_are_retryable(cluster: Any, gke:
     _, rid, _ = cluster
     emulator.services["container"].start_system_operation(  # type: ignore[attr-defined]
         PROJECT, "europe-west1", "ml", seconds=5)
-    with pytest.raises(errors.EventuallyConsistent, match="is currently upgrading cluster ml") as busy:
-        with common.gke_errors("cluster ml"):
-            gke.set_labels(request={"name": rid.name, "resource_labels": {},
-                                    "label_fingerprint": "x"}, retry=None)
+    busy_cluster = pytest.raises(errors.EventuallyConsistent, match="is currently upgrading cluster ml")
+    with busy_cluster as busy, common.gke_errors("cluster ml"):
+        gke.set_labels(request={"name": rid.name, "resource_labels": {},
+                                "label_fingerprint": "x"}, retry=None)
     assert "operation-" in busy.value.waiting_for
     emulator.services["container"].state["projects"][PROJECT]["operations"].clear()
-    with pytest.raises(errors.PreconditionFailed, match="fingerprint mismatch"):
-        with common.gke_errors("cluster ml"):
-            gke.set_labels(request={"name": rid.name, "resource_labels": {},
-                                    "label_fingerprint": "stale"}, retry=None)
+    stale = pytest.raises(errors.PreconditionFailed, match="fingerprint mismatch")
+    with stale, common.gke_errors("cluster ml"):
+        gke.set_labels(request={"name": rid.name, "resource_labels": {},
+                                "label_fingerprint": "stale"}, retry=None)
 
 
 def test_an_interrupted_create_is_finished_not_repeated(clients: Clients, gke: Any,
