@@ -17,6 +17,11 @@ __all__ = ["ApplyResult", "MlopsInfraError", "Plan", "Stack", "__version__", "lo
 __version__ = "0.1.0"
 
 
+def __dir__() -> list[str]:
+    """The public API (for tab completion in notebooks), though it is imported lazily."""
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
+
+
 def __getattr__(name: str) -> Any:
     # Lazy: `python -m mlops_infra schema` or `--help` should not import every client library.
     if name in ("Stack", "load"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+_STARTED = [time.monotonic()]       # when this command began: results show the run's wall time
+
+
 def run(argv: list[str] | None = None) -> int:
+    _STARTED[0] = time.monotonic()
     try:
         code = cli.main(args=argv, prog_name="mlops_infra", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
@@ -108,14 +113,19 @@ def _confirm(auto_approve: bool) -> bool:
 def _report(result: Any, fmt: str) -> int:
     from mlops_infra.report import render_result
 
-    render_result(result, console=_console(fmt))
+    render_result(result, console=_console(fmt), seconds=time.monotonic() - _STARTED[0])
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
-def _watch(fmt: str) -> Callable[[Any], Any]:
+def _watch(fmt: str, verbose: bool = False) -> Callable[[Any], Any]:
     from mlops_infra.report import ApplyProgress
 
-    return lambda plan: ApplyProgress(plan, console=_console(fmt))
+    return lambda plan: ApplyProgress(plan, console=_console(fmt), verbose=verbose)
+
+
+def _verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Also list the resources left unchanged while applying.")(fn)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -136,13 +146,15 @@ def cli() -> None:
               help="Allow changes that stop and restart a resource (machine type, GPUs...).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
               help="How many changes run at once.")
+@_verbose_option
 def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
               detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool,
-              concurrency: int) -> int:
+              concurrency: int, verbose: bool) -> int:
     """Plan, show and apply SPEC (the main job)."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=detailed_exitcode, allow_data_loss=allow_data_loss,
-                            concurrency=concurrency, destroy=False, allow_restart=allow_restart)
+                            concurrency=concurrency, destroy=False, allow_restart=allow_restart,
+                            verbose=verbose)
 
 
 @cli.command()
@@ -153,17 +165,18 @@ def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, 
 @click.option("--allow-data-loss", is_flag=True, help="Also delete resources that hold data.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
               help="How many changes run at once.")
+@_verbose_option
 def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
-            allow_data_loss: bool, concurrency: int) -> int:
+            allow_data_loss: bool, concurrency: int, verbose: bool) -> int:
     """Delete every resource the ledger says this stack owns."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=False, allow_data_loss=allow_data_loss,
-                            concurrency=concurrency, destroy=True)
+                            concurrency=concurrency, destroy=True, verbose=verbose)
 
 
 def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_run: bool,
                      auto_approve: bool, detailed: bool, allow_data_loss: bool, concurrency: int,
-                     destroy: bool, allow_restart: bool = False) -> int:
+                     destroy: bool, allow_restart: bool = False, verbose: bool = False) -> int:
     from mlops_infra.api import refuse_blocked
 
     with _open_stack(spec, env, local) as stack:
@@ -176,7 +189,7 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
         plan, result = stack.reconcile(
             allow_data_loss=allow_data_loss, destroy=destroy, concurrency=concurrency,
             show=lambda p: _show_plan(p, fmt), confirm=lambda p: _confirm(auto_approve),
-            watch=_watch(fmt), allow_restart=allow_restart)
+            watch=_watch(fmt, verbose), allow_restart=allow_restart)
         if result is None:
             if plan.has_changes:
                 click.echo("Nothing applied.", err=True)
@@ -192,14 +205,23 @@ def _plan_then_apply(spec: str, env: str | None, local: bool, fmt: str, *, dry_r
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
 @click.option("--allow-restart", is_flag=True,
               help="Allow changes that stop and restart a resource (machine type, GPUs...).")
+@click.option("--graph", "with_graph", is_flag=True,
+              help="With --format markdown: append the dependency graph, changes highlighted.")
 def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
-         detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool) -> int:
+         detailed_exitcode: bool, allow_data_loss: bool, allow_restart: bool,
+         with_graph: bool) -> int:
     """Show what reconcile would change; never calls a mutating API."""
     from mlops_infra.api import refuse_blocked
 
+    if with_graph and fmt != "markdown":
+        raise click.UsageError("--graph draws the plan in the Markdown report: add --format markdown")
     with _open_stack(spec, env, local) as stack:
         the_plan = stack.plan(allow_data_loss=allow_data_loss, allow_restart=allow_restart)
         _show_plan(the_plan, fmt)
+        if with_graph:
+            from mlops_infra.report.graph import render_plan_markdown
+
+            click.echo(render_plan_markdown(the_plan))
         refuse_blocked(the_plan)            # a blocked plan is a failed check (exit 1)
         if out:
             _write_text(out, the_plan.to_json())
@@ -265,6 +287,32 @@ def validate(spec: str, env: str | None) -> int:
     envs = [name for name in checked if name]
     where = f", environments {', '.join(envs)}" if envs else ""
     click.echo(f"{spec}: valid ({len(shown.resources)} resources, stack '{shown.stack}'{where})")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--env", default=None, help="Environment overlay to draw (needed when SPEC has environments).")
+@click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
+              show_default=True, help="Mermaid (GitHub renders it) or Graphviz dot.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def graph(spec: str, env: str | None, fmt: str, out: str | None) -> int:
+    """Draw SPEC's dependency graph by layer (references, implied grants, API enablement);
+    calls no API."""
+    from mlops_infra.api import load
+    from mlops_infra.clients import Clients
+    from mlops_infra.engine.registry import LazyKinds
+    from mlops_infra.report.graph import render, spec_graph
+
+    if not Path(spec).is_file():
+        raise UserError(f"{spec}: no such file")
+    loaded = load(spec, env=env)
+    offline = Clients(project=loaded.project, endpoints={})     # never called: no API
+    text = render(spec_graph(loaded, kinds=LazyKinds(lambda cls: cls(offline))), fmt)
+    if out:
+        _write_text(out, text)
+    else:
+        click.echo(text, nl=False)
     return EXIT_OK
 
 

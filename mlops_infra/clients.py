@@ -11,7 +11,6 @@ only when first used, by the builders.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import threading
@@ -99,9 +98,9 @@ class ReadMemo:
     """While a plan reads, a read two kinds make of one API object is made once.
 
     Kinds name the object they read (``("crm.policy", project)``); inside ``sharing()`` the
-    first caller reads and the others wait for and share its answer (each gets its own
-    copy). Outside it (while applying) every read goes to the API: writes need fresh state.
-    Errors are never shared.
+    first caller reads and the others wait for and share its answer — the same object, so
+    what a plan reads is read-only (kinds normalise into new values). Outside it (while
+    applying) every read goes to the API: writes need fresh state. Errors are never shared.
     """
 
     def __init__(self) -> None:
@@ -134,7 +133,7 @@ class ReadMemo:
         with lock:
             if key not in self._values:
                 self._values[key] = read()
-            return copy.deepcopy(self._values[key])
+            return self._values[key]
 
 
 class Clients:

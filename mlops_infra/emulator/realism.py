@@ -14,6 +14,8 @@ every default, for a person who wants a quick ``--local`` run (``0.05`` makes a 
 | ``operations["container.cluster"]`` (create/delete a GKE cluster) | 300 s | "usually 5-10 min"; a basic cluster's Terraform acceptance test 241 s (hashicorp/terraform-provider-google PR #1282), issues show 8 min and more (``../shared/research/clients.md`` f) |
 | ``operations["container.nodePool"]`` (create/delete a node pool, recreate its nodes) | 180 s | "about 2-5 min, with outliers of 19 min" (hashicorp/terraform-provider-google#1643) |
 | other GKE operations (labels, cluster updates, autoscaling) | ``operation`` | no figure published; the generic default |
+| ``operations["aiplatform"]`` | 20 s | Vertex AI endpoint, Tensorboard, feature store and metadata store operations take "seconds to about a minute" (research/clients.md section f); Terraform gives them 20 minutes (metadata stores 40) (magic-modules mmv1/products/vertexai/*.yaml ``timeouts``) |
+| ``operations["notebooks"]`` | 180 s | a Workbench instance create takes several minutes: a failing Terraform test ran 288 s and the create timeout was raised from 20 to 40 minutes (GoogleCloudPlatform/magic-modules PRs #11769, #13248); ``operations["notebooks.lifecycle"]`` (start, stop, update) 60 s: a Compute Engine VM stops or starts in about a minute (an estimate: no measured figure found) |
 | ``operation_wait`` / ``operationWait`` | 120 s | compute v1 discovery, ``globalOperations.wait``: "waits for no more than the default deadline (2 minutes)" |
 | ``api_enablement`` / ``apiEnablement`` (403 SERVICE_DISABLED after the enable operation is done) | 60 s | Google's 403 text "If you enabled this API recently, wait a few minutes for the action to propagate"; the Terraform provider guide's ``time_sleep`` of 60 s after enabling (googleapis/google-cloud-rust#5444, hashicorp/terraform-provider-google#2129) |
 | ``iam_policy`` / ``iamPolicy`` (a KMS key grant takes effect) | 120 s | "Changes to allow policies typically propagate in 2 minutes, but could potentially take 7 minutes" (https://cloud.google.com/iam/docs/access-change-propagation) |
@@ -43,7 +45,8 @@ class Delays:
     operation: float = 5.0
     operations: dict[str, float] = field(default_factory=lambda: {
         "serviceusage": 10.0, "compute": 7.0, "compute.instance": 30.0,
-        "container.cluster": 300.0, "container.nodePool": 180.0})
+        "container.cluster": 300.0, "container.nodePool": 180.0,
+        "aiplatform": 20.0, "notebooks": 180.0, "notebooks.lifecycle": 60.0})
     operation_wait: float = 120.0
     api_enablement: float = 60.0
     iam_policy: float = 120.0
@@ -63,10 +66,11 @@ class Delays:
                       service_account=self.service_account * factor)
 
     def operation_for(self, service: str) -> float:
-        """How long a new long-running operation of ``service`` (or ``service.what``) takes."""
-        while service not in self.operations and "." in service:
-            service = service.rsplit(".", 1)[0]
-        return self.operations.get(service, self.operation)
+        """How long a new long-running operation of ``service`` takes; ``SERVICE.WHAT`` (an
+        operation kind with its own default) falls back to ``SERVICE``'s, then ``operation``."""
+        if service in self.operations:
+            return self.operations[service]
+        return self.operations.get(service.split(".", 1)[0], self.operation)
 
     def updated(self, changes: dict[str, Any]) -> Delays:
         """A copy with ``changes`` (JSON keys or field names) applied; bad values are ``ValueError``."""

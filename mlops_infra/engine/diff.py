@@ -11,6 +11,7 @@ when every element matches its counterpart on the keys the user wrote.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,11 +138,30 @@ def _covered(desired: dict[str, Any], path: str) -> bool:
 def compare(kind: Any, desired: dict[str, Any], live: dict[str, Any],
             last_applied: dict[str, Any] | None = None, *,
             exact: frozenset[str] | tuple[str, ...] = ()) -> list[FieldChange]:
-    """``diff`` for a kind: its local fields left out, its set-valued lists compared as sets."""
+    """``diff`` for a kind: its local fields left out, its set-valued lists compared as sets,
+    its input-only fields compared with what was last applied (``with_input_only``)."""
     local = tuple(kind.local_fields)
+    live = with_input_only(live, getattr(kind, "input_only", ()), desired, last_applied)
     return diff(without_paths(desired, local), live,
                 without_paths(last_applied, local) if last_applied else last_applied,
                 exact=exact, unordered=kind.set_paths)
+
+
+def with_input_only(live: dict[str, Any], input_only: Any, desired: dict[str, Any],
+                    last_applied: dict[str, Any] | None) -> dict[str, Any]:
+    """``live`` with the values the API never returns filled in: what was last applied (a
+    change since shows, a removal too), or, with no record of it (an adoption, a re-read
+    during an apply), what is desired: nothing can say it differs."""
+    chosen = sorted(input_only)
+    if not chosen:
+        return live
+    source = last_applied if last_applied is not None else desired
+    out = copy.deepcopy(live)
+    for path in chosen:
+        value = get_path(source, path)
+        if value is not _MISSING and get_path(out, path) in (_MISSING, None):
+            _set(out, path, value)
+    return out
 
 
 def without_paths(value: dict[str, Any], drop: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ re-reads live state and applies only the planned paths that still differ.
 
 Creates never duplicate and never take what is not ours:
 - before creating a resource whose kind carries no labels, the intent to create it is
-  written to the ledger durably (one write for all of them, before the first create), so
-  a run killed between the create and the ledger write converges on rerun;
+  written to the ledger durably (one write for all of them, made while the first creates
+  that need none already run; those that need it wait for it), so a run killed between the
+  create and the ledger write converges on rerun;
 - a server-named resource is first looked for by its ownership labels, every attempt,
   so a create retried after a lost response finds the one it made; its API name is
   recorded right after the create returns;
@@ -76,7 +77,8 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
     runner = _Runner(plan, kinds=kinds, sink=sink, settings=settings, progress=progress)
     outcomes = runner.run()
     outputs = {name: resolve_refs(t, runner.lookup) for name, t in plan.outputs.items()}
-    return ApplyResult(outcomes=tuple(outcomes), outputs=outputs, seconds=time.monotonic() - started)
+    return ApplyResult(outcomes=tuple(outcomes), outputs=outputs, seconds=time.monotonic() - started,
+                       interrupted=runner.interrupted, in_flight=runner.in_flight)
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
@@ -96,29 +98,64 @@ class _Runner:
         self.deps = dependency_keys(list(self.changes.values()))
         self._serial: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self.interrupted = False
+        self.in_flight: tuple[str, ...] = ()
 
     def run(self) -> list[Outcome]:
-        intents = [c for c in self.changes.values() if needs_intent(self.kinds[c.kind], c)]
-        if intents:
-            self.sink.intend(intents)
+        self._record_intents([c for c in self.changes.values()
+                              if needs_intent(self.kinds[c.kind], c)])
         schedule = Schedule(self.deps)
         outcomes: list[Outcome] = []
         running: dict[Future[Outcome], str] = {}
         limit = self.settings.concurrency
         with ThreadPoolExecutor(max_workers=limit) as pool:
-            while True:
-                for key in schedule.take(limit - len(running)):
-                    running[pool.submit(self._run_one, self.changes[key])] = key
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcome = future.result()
-                    outcomes.append(outcome)
-                    outcomes += self._record(schedule, running.pop(future), outcome)
+            try:
+                while True:
+                    for key in schedule.take(limit - len(running)):
+                        running[pool.submit(self._run_one, self.changes[key])] = key
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        outcome = future.result()
+                        outcomes.append(outcome)
+                        outcomes += self._record(schedule, running.pop(future), outcome)
+            except KeyboardInterrupt:
+                self.interrupted = True          # start nothing more; let in-flight calls end
+                self.in_flight = tuple(sorted(self.changes[k].address for k in running.values()))
+                outcomes += [future.result() for future in list(running)]
+                return outcomes + [self._not_started(self.changes[k]) for k in schedule.stuck()]
         outcomes += [self._skipped(self.changes[k], "its dependencies form a cycle")
                      for k in schedule.stuck()]
         return outcomes
+
+    def _not_started(self, change: ResourceChange) -> Outcome:
+        return Outcome(address=change.address, kind=change.kind, action=change.action,
+                       status="not started", error="interrupted before it started")
+
+    def _record_intents(self, intents: list[ResourceChange]) -> None:
+        """Write the intents in the background; creates that need them wait (``_intended``)."""
+        self._intents_done = threading.Event()
+        self._intents_error: BaseException | None = None
+        if not intents:
+            self._intents_done.set()
+            return
+
+        def write() -> None:
+            try:
+                self.sink.intend(intents)
+            except BaseException as exc:  # noqa: BLE001 - reported by every create that needed it
+                self._intents_error = exc
+            finally:
+                self._intents_done.set()
+        threading.Thread(target=write, name="ledger-intents", daemon=True).start()
+
+    def _intended(self) -> None:
+        """Block until the intents are durable; refuse to create without them."""
+        self._intents_done.wait()
+        if self._intents_error is not None:
+            raise PermanentError(f"not created: its intent could not be recorded in the ledger "
+                                 f"({self._intents_error})")
 
     def _record(self, schedule: Schedule, key: str, outcome: Outcome) -> list[Outcome]:
         if outcome.status == "done":
@@ -178,6 +215,8 @@ class _Runner:
             return self._serial.setdefault(key, threading.Lock())
 
     def _apply_in_turn(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> bool:
+        if needs_intent(kind, change):
+            self._intended()
         if change.action is Action.DELETE:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us

@@ -32,6 +32,8 @@ STACK_LABEL = "mlops-infra-stack"
 ADDRESS_LABEL = "mlops-infra-address"
 
 Naming = Literal["user", "server"]
+Layer = Literal["Data", "Compute", "ML Platform", "Operations", "Security"]
+LAYERS: tuple[Layer, ...] = ("Data", "Compute", "ML Platform", "Operations", "Security")
 Removal = Literal["delete", "abandon"]
 ReplaceOrder = Literal["delete-first", "create-first"]
 
@@ -149,10 +151,16 @@ class Kind(ABC):
     model: ClassVar[type[BaseModel]]          # validates the spec fields (extra="forbid")
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
+    layer: ClassVar[Layer]                    # where the platform diagram draws it (``graph``)
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
+    list_keys: ClassVar[Mapping[str, str]] = {}   # list path -> its items' natural key ("": the
+                                              # item itself), to show list changes item by item
     local_fields: ClassVar[frozenset[str]] = frozenset()  # the tool's own settings: kept in the
                                               # ledger, never sent to nor compared with the API
+    input_only: ClassVar[frozenset[str]] = frozenset()  # paths the API takes but never returns
+                                              # (field_behavior INPUT_ONLY): compared with the
+                                              # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear
@@ -279,6 +287,8 @@ class Kind(ABC):
     def holds_data(self, rid: ResourceId) -> bool:
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""
         return False
+
+    loss: ClassVar[str] = "it holds data"    # what deleting it loses, for the guard's message
 
     # --- writes -----------------------------------------------------------------
     @abstractmethod

@@ -8,7 +8,6 @@ someone else and is only taken over by an explicit ``adopt: true``.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -54,11 +53,12 @@ def with_managed_labels(kind: Kind, desired: dict[str, Any], stack: str,
     """``desired`` plus our labels at the kind's labels path (ours override a user label of the same key)."""
     if kind.labels_path is None:
         return desired
-    out = copy.deepcopy(desired)
+    out = dict(desired)                     # copied along the labels' path only
     node = out
     *parents, leaf = paths.split(kind.labels_path)
     for part in parents:
-        node = node.setdefault(part, {})
+        node[part] = dict(node.get(part) or {})
+        node = node[part]
     node[leaf] = {**(node.get(leaf) or {}), **managed_labels(kind, stack, address)}
     return out
 

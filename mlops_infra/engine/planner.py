@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from mlops_infra.engine import guardrails, ownership, removal
 from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
+from mlops_infra.engine.listdiff import expand_lists
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, ReadSettings, read_live
 from mlops_infra.engine.resolve import Resolved, resolve_resources
@@ -115,12 +116,14 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved,
                    allow_restart=allow_restart)
     changes = [_plan_resource(r, live, ctx) for r in resolved.values()]
-    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss)
+    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
+                              why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
                 ledger_location=ledger.location, ledger_generation=ledger.generation,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                resources=tuple(changes), outputs=_stack_outputs(spec, outputs),
+                resources=tuple(changes),
+                outputs={} if destroy else _stack_outputs(spec, outputs),
                 ledger_sync=_needs_ledger_sync(changes, ledger, kinds), notes=ledger.notes)
 
 
@@ -250,7 +253,8 @@ def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
     blocked = None
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.data_bearing \
             and r.kind.holds_data(previous):
-        blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
+        blocked = (f"replacing it loses what it holds: {r.kind.loss} ({reason}); set "
+                   "allowDataLoss or pass --allow-data-loss")
     return _change(r, ctx, Action.REPLACE, changes=adds, reason=reason, blocked=blocked,
                    previous_id=previous.name)
 
@@ -283,7 +287,8 @@ def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict
     blocked = None
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.replace_loses_data(r.rid, changes) \
             and r.kind.holds_data(r.rid):
-        blocked = f"replacing it destroys its data ({reason}); set allowDataLoss or pass --allow-data-loss"
+        blocked = (f"replacing it loses what it holds: {r.kind.loss} ({reason}); set "
+                   "allowDataLoss or pass --allow-data-loss")
     return _change(r, ctx, Action.REPLACE, changes=marked, reason=reason, blocked=blocked, **extra)
 
 
@@ -300,6 +305,8 @@ def _update(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict[s
 
 
 def _change(r: Resolved, ctx: _Context, action: Action, **extra: Any) -> ResourceChange:
+    if "changes" in extra:          # shown item by item where lists have natural keys
+        extra["changes"] = expand_lists(extra["changes"], r.kind.list_keys)
     return ResourceChange(address=r.address, kind=r.kind.name, id=r.rid.name, action=action,
                           desired=r.desired, depends_on=r.depends_on, parts=r.rid.parts,
                           scope=r.rid.scope, outputs=r.outputs,

@@ -94,15 +94,17 @@ class _Reader:
 
     def _group(self, group: Group, members: list[ResourceId]) -> None:
         kind = self.kinds[group[0]]
-        listing = self._list(kind, group[1])
+        listing = self._list(kind, group[1], members)
         with self.lock:
             self.state.listings[group] = listing
         for rid in members:
             if rid.name and _needs_get(kind, listing, rid):
                 self.gets.append(self.pool.submit(self._get, kind, rid))
 
-    def _list(self, kind: Kind, scope: str) -> Listing | None:
-        if not kind.listable:
+    def _list(self, kind: Kind, scope: str, members: list[ResourceId]) -> Listing | None:
+        # A listing that lacks fields is only worth it to find server-named resources: the
+        # named ones need their GET anyway, and one GET of an absent one costs what a list does.
+        if not kind.listable or (not kind.complete_listing and all(r.name for r in members)):
             return None
         try:
             return self._call(lambda: kind.list(scope))

@@ -45,11 +45,11 @@ class Leftovers:
     def ids(self) -> list[ResourceId]:
         return [item.rid for item in self.items if item.rid.name]
 
-    def plan(self, live: LiveState, *, kinds: Mapping[str, Kind],
-             allow_data_loss: bool) -> list[ResourceChange]:
+    def plan(self, live: LiveState, *, kinds: Mapping[str, Kind], allow_data_loss: bool,
+             why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)
-        return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind], allow_data_loss)
-                for item in self.items]
+        return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
+                          allow_data_loss, why) for item in self.items]
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
@@ -96,14 +96,14 @@ def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
 
 
 def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind: Kind,
-              allow_data_loss: bool) -> ResourceChange:
+              allow_data_loss: bool, why: str) -> ResourceChange:
     applied = without_paths(item.applied or {}, item.preexisting)
     base: dict[str, Any] = dict(address=item.address, kind=item.kind, id=item.id,
                                 depends_on=children, parts=item.rid.parts, scope=item.rid.scope,
                                 outputs=item.outputs, allow_data_loss=allow_data_loss,
                                 last_applied=applied, preexisting=item.preexisting)
-    why = ("no longer in the spec" if item.applied is not None
-           else "created by a run that stopped before recording it; no longer in the spec")
+    if item.applied is None:
+        why = f"created by a run that stopped before recording it; {why}"
     if live.get(item.rid) is None:
         return ResourceChange(**base, action=Action.NOOP, reason="already gone; dropped from the ledger")
     if item.preexisting and not applied:
@@ -114,5 +114,5 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
                               reason=f"{why}; kept live, dropped from the ledger")
     blocked = None
     if kind.data_bearing and not allow_data_loss and kind.holds_data(item.rid):
-        blocked = "it holds data; pass --allow-data-loss to delete it with its contents"
+        blocked = f"{kind.loss}; pass --allow-data-loss to delete it anyway"
     return ResourceChange(**base, action=Action.DELETE, blocked=blocked, reason=why)

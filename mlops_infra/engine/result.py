@@ -10,7 +10,8 @@ from mlops_infra.engine.plan import Action
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one planned change: ``status`` is ``done``, ``failed`` or ``skipped``."""
+    """The result of one planned change: ``status`` is ``done``, ``failed``, ``skipped`` (a
+    dependency failed) or ``not started`` (the apply was interrupted first)."""
 
     address: str
     kind: str
@@ -28,6 +29,8 @@ class ApplyResult:
     outcomes: tuple[Outcome, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    interrupted: bool = False           # stopped by Ctrl-C: a rerun continues
+    in_flight: tuple[str, ...] = ()     # addresses that were running when it was interrupted
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,13 @@ still propagating) get their own, longer, time-based budget: Google documents pr
 ``consistency_deadline`` seconds (10 minutes) with waits growing to ``consistency_maximum``;
 they do not use up the attempts of other errors (``attempts`` bounds the transient failures
 since the API last answered "not yet"). Past the budget the call fails with
-``GaveUpWaiting``, naming what it waited for and for how long. ``MLOPS_INFRA_RETRY_SCALE``
+``GaveUpWaiting``, naming what it waited for and for how long.
+
+Ordinary transient errors (429, 5xx) stop after ``attempts`` failures or ``deadline`` seconds.
+Google's client libraries bound these retries by a deadline alone (``google.api_core.retry``:
+exponential backoff until the timeout); we keep a cap as well, high enough for a unit of work
+that makes several calls (a policy edit reads, then writes: at a 30 % fault rate each try fails
+half the time, so 10 tries still gave up about once in a thousand edits, 20 once in a million). ``MLOPS_INFRA_RETRY_SCALE``
 (a float; tests use 0.02) scales every wait and the consistency budget.
 """
 
@@ -44,7 +50,7 @@ T = TypeVar("T")
 class RetryPolicy:
     """Backoff settings; ``MLOPS_INFRA_RETRY_SCALE`` (a float) scales the waits (tests use 0.05)."""
 
-    attempts: int = 10
+    attempts: int = 20
     initial: float = 0.5
     maximum: float = 10.0
     deadline: float = 300.0

@@ -10,6 +10,7 @@
   |---|---|---|
   | ``ServiceDisabled`` | 403 with ErrorInfo reason ``SERVICE_DISABLED`` or errors[].reason ``accessNotConfigured`` | google-gemini/gemini-cli#1343, hashicorp/terraform-provider-google#2129 |
   | CMEK grant propagating | 403 "Permission denied on Cloud KMS key" (Cloud Storage) or "Cloud KMS Error: Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied" (BigQuery) | GoogleCloudPlatform/magic-modules#3747, terraform-google-modules/terraform-docs-samples#334, hashicorp/terraform-provider-google#10310 |
+  | ... (Vertex AI, Compute disks) | 400 "Provided CryptoKey K cannot be used in Vertex AI service" / "Cloud KMS error when using key K: Permission 'cloudkms.cryptoKeyVersions.useToEncrypt' denied" | hashicorp/terraform-provider-google#11819; Compute Engine's CMEK error text |
   | new service account propagating | 400 "Service account X does not exist." in a policy write | magic-modules#8815, #11811, #14547 |
   | ... or read right after create | 404/403 inside ``translate_errors(..., just_created=...)`` | magic-modules resource_google_service_account.go ("IAM API returns 403 when the queried SA is not found") |
 
@@ -89,6 +90,9 @@ def _reasons(exc: Any) -> set[str]:
 
 _KMS_DENIED = re.compile(r"Permission denied on Cloud KMS key|Cloud KMS Error: Permission "
                          r"'cloudkms\.cryptoKeyVersions\.useTo(?:En|De)crypt' denied", re.IGNORECASE)
+_KMS_DENIED_400 = re.compile(r"Provided CryptoKey \S+ cannot be used in Vertex AI service|Cloud KMS "
+                             r"error when using key \S+: Permission 'cloudkms\.cryptoKeyVersions"
+                             r"\.useTo(?:En|De)crypt' denied", re.IGNORECASE)
 _MISSING_ACCOUNT = re.compile(r"Service account (\S+?@\S+?)\.? does not exist", re.IGNORECASE)
 _POOL_MISSING = re.compile(r"Identity Pool does not exist \(([^)]+)\)")
 _ACTIVATION = re.compile(r"apis/api/([a-z0-9.-]+)/overview(?:\?project=([a-z0-9-]+))?")
@@ -117,7 +121,8 @@ def _consistency(code: int | None, exc: Any, subject: str,
         consumer = metadata.get("consumer", "").removeprefix("projects/") or \
             (found.group(2) if found else None)
         return errors.ServiceDisabled(text, api=api, project=consumer or None, status=code)
-    if code == 403 and _KMS_DENIED.search(str(exc.message)):
+    if (code == 403 and _KMS_DENIED.search(str(exc.message))) or \
+            (code == 400 and _KMS_DENIED_400.search(str(exc.message))):
         return errors.EventuallyConsistent(
             text, status=code, waiting_for="the Cloud KMS key grant to the service agent to "
             "propagate (roles/cloudkms.cryptoKeyEncrypterDecrypter on the key)")

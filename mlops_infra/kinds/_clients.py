@@ -90,3 +90,46 @@ COMPUTE_DISKS = ClientDecl(endpoint="compute", build=_compute("DisksClient"))
 COMPUTE_IMAGES = ClientDecl(endpoint="compute", build=_compute("ImagesClient"))
 COMPUTE_ROUTERS = ClientDecl(endpoint="compute", build=_compute("RoutersClient"))
 COMPUTE_ZONE_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("ZoneOperationsClient"))
+# --- ML platform: Vertex AI (aiplatform_v1, REST) and Workbench (notebooks_v2, REST) ----------
+# Vertex AI is regional: every region has its own host (``REGION-aiplatform.googleapis.com``)
+# and a client answers only for its region (400 "The provided location ID doesn't match the
+# endpoint", python-aiplatform#1684). ``aiplatform(service, region)`` gives one declaration
+# per (client class, region), made once, so ``Clients`` caches one client per region with no
+# change to it. The emulator serves every region on one port under ``/REGION-aiplatform``
+# (emulator/aiplatform/service.py). ``AIPLATFORM`` names the endpoint in ``uses``.
+
+def _aiplatform(service: str, region: str) -> Any:
+    def build(url: str | None, project: str | None) -> Any:
+        from google.cloud import aiplatform_v1
+
+        host = f"{url}/{region}-aiplatform" if url else f"{region}-aiplatform.googleapis.com"
+        options = http_options(url)
+        options["client_options"] = {"api_endpoint": host}
+        return getattr(aiplatform_v1, service)(transport="rest", **options)
+    return build
+
+
+_REGIONAL: dict[tuple[str, str], ClientDecl] = {}
+
+
+def aiplatform(service: str, region: str) -> ClientDecl:
+    """The ``aiplatform_v1`` client ``service`` (e.g. ``"EndpointServiceClient"``) for ``region``
+    (one declaration per pair: ``Clients`` caches clients by declaration)."""
+    key = (service, region)
+    if key not in _REGIONAL:
+        _REGIONAL.setdefault(key, ClientDecl(endpoint="aiplatform", build=_aiplatform(service, region)))
+    return _REGIONAL[key]
+
+
+def _unregioned(url: str | None, project: str | None) -> Any:
+    raise TypeError("Vertex AI clients are regional: use aiplatform(service, region)")
+
+
+def _notebooks(url: str | None, project: str | None) -> Any:
+    from google.cloud import notebooks_v2
+
+    return notebooks_v2.NotebookServiceClient(transport="rest", **http_options(url))
+
+
+AIPLATFORM = ClientDecl(endpoint="aiplatform", build=_unregioned)
+NOTEBOOKS = ClientDecl(endpoint="notebooks", build=_notebooks)

@@ -440,3 +440,72 @@ def _ipv4_network_or_template(value: str) -> str:
 
 Ipv4Network = Annotated[str, AfterValidator(_ipv4_network_or_template)]
 """A subnetwork range: IPv4, CIDR, network address (written back in canonical form)."""
+
+
+# --- ML platform: Vertex AI and Workbench -------------------------------------------------------
+# Endpoint ids: aiplatform v1 discovery, ``endpoints.create`` ``endpointId``: "If the first
+# character is a letter, this value may be up to 63 characters, and valid characters are
+# `[a-z0-9-]`. The last character must be a letter or number. If the first character is a
+# number, this value may be up to 9 characters, and valid characters are `[0-9]` with no
+# leading zeros."
+_ENDPOINT_ID = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?|[1-9][0-9]{0,8}")
+# Feature online store and feature view ids: the same document, ``featureOnlineStoreId`` /
+# ``featureViewId``: "up to 60 characters, and valid characters are `[a-z0-9_]`. The first
+# character cannot be a number." (no '-': research/clients.md section e)
+_FEATURE_ID = re.compile(r"[a-z_][a-z0-9_]{0,59}")
+# Metadata store ids: ``metadataStoreId``: "Must be 4-128 characters in length. Valid
+# characters are `/a-z-/`."
+_METADATA_STORE_ID = re.compile(r"[a-z-]{4,128}")
+# A zone by its shape: a region and a letter (https://cloud.google.com/compute/docs/regions-zones).
+ZONE = re.compile(r"([a-z]+(?:-[a-z]+)+[0-9]+)-[a-z]")
+
+
+def endpoint_id_problem(value: str) -> str | None:
+    if _ENDPOINT_ID.fullmatch(value):
+        return None
+    return (f"{_shown(value)} is not a Vertex AI endpoint id: a letter then up to 62 of a-z, "
+            "0-9 or '-' ending in a letter or digit, or up to 9 digits without a leading zero")
+
+
+def feature_id_problem(value: str, what: str = "feature online store") -> str | None:
+    if _FEATURE_ID.fullmatch(value):
+        return None
+    fix = value.lower().replace("-", "_")
+    return (f"{_shown(value)} is not a {what} id: up to 60 of a-z, 0-9 and '_' (no '-'), not "
+            "starting with a digit" + _fix_hint(fix, value, lambda v: feature_id_problem(v, what)))
+
+
+def metadata_store_id_problem(value: str) -> str | None:
+    if _METADATA_STORE_ID.fullmatch(value):
+        return None
+    return f"{_shown(value)} is not a metadata store id: 4-128 of a-z and '-' (e.g. 'default')"
+
+
+def zone_problem(value: str) -> str | None:
+    if ZONE.fullmatch(value):
+        return None
+    if REGION.fullmatch(value):
+        return f"{_shown(value)} is a region: Workbench instances live in a zone (e.g. '{value}-a')"
+    return f"{_shown(value)} is not a zone: a region and a letter, e.g. 'us-central1-a'"
+
+
+Zone = Annotated[str, checked(zone_problem)]
+
+
+# A subnetwork a Workbench instance names: ``projects/P/regions/R/subnetworks/S`` or its
+# selfLink (notebooks v2 discovery ``NetworkInterface.subnet``), or ``REGION/NAME``.
+SUBNETWORK_URL = re.compile(r"(?:(?:https?://[^/]+)?/?compute/v1/)?(?:projects/([^/]+)/)?"
+                            r"regions/([^/]+)/subnetworks/([^/]+)")
+
+
+def subnetwork_ref_problem(value: str) -> str | None:
+    match = SUBNETWORK_URL.fullmatch(value)
+    if not match:
+        return (f"subnetwork {_shown(value)}: use 'projects/P/regions/R/subnetworks/S' or its "
+                "selfLink")
+    project, region, name = match.groups()
+    return (project_ref_problem(project) if project else None) or region_problem(region) \
+        or rfc1035_problem(name, "subnetwork")
+
+
+SubnetworkRef = Annotated[str, checked(subnetwork_ref_problem)]

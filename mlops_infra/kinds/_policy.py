@@ -16,8 +16,8 @@ PUBLIC = ("allUsers", "allAuthenticatedUsers")
 
 NO_PUBLIC_MEMBERS = {"no-public-members": "no allUsers / allAuthenticatedUsers in any binding or "
                                           "dataset access entry"}
-REQUIRE_CMEK = {"require-cmek": "with policy: {require_cmek: true}, every bucket and dataset "
-                                "has a default KMS key"}
+REQUIRE_CMEK = {"require-cmek": "with policy: {require_cmek: true}, every bucket, dataset and "
+                                "Vertex AI or Workbench resource that takes a KMS key has one"}
 CMEK_SETTINGS = {"require_cmek": bool}
 BUCKET_RULES = {
     "bucket-uniform-access": "buckets set uniformBucketLevelAccess: true",
@@ -56,3 +56,12 @@ def dataset_violations(desired: dict[str, Any], policy: dict[str, Any]) -> list[
                                message="policy.require_cmek: the dataset needs a default KMS key "
                                        "(defaultKmsKeyName)"))
     return found
+
+
+def cmek_violations(desired: dict[str, Any], policy: dict[str, Any], *, at: tuple[str, ...],
+                    field: str, what: str) -> list[Violation]:
+    """``require-cmek`` for a kind whose key lives at the REST paths ``at`` (all needed)."""
+    if not policy.get("require_cmek") or all(paths.get(desired, p, None) for p in at):
+        return []
+    return [Violation(rule="require-cmek", path=field,
+                      message=f"policy.require_cmek: the {what} needs a KMS key ({field})")]

@@ -106,6 +106,7 @@ class KeyRing(Kind):
     """A Cloud KMS key ring."""
 
     name = "kms.KeyRing"
+    layer = "Security"
     model = KeyRingSpec
     outputs = frozenset({"id", "name"})
     labels_path = None
@@ -260,10 +261,12 @@ class CryptoKey(Kind):
     """A Cloud KMS crypto key."""
 
     name = "kms.CryptoKey"
+    layer = "Security"
     model = CryptoKeySpec
     outputs = frozenset({"id", "name"})
     immutable = frozenset({"purpose", "versionTemplate.protectionLevel"})
     data_bearing = True
+    loss = "destroying its versions makes everything encrypted with them unreadable"
     api = API
     uses = (KMS,)
 
@@ -453,6 +456,7 @@ class CryptoKeyGrant(Kind):
     """A member granted a role on a crypto key (only that member is ever added or removed)."""
 
     name = "kms.CryptoKeyGrant"
+    layer = "Security"
     model = CryptoKeyGrantSpec
     outputs = frozenset({"member"})
     labels_path = None

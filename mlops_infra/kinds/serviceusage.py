@@ -50,6 +50,7 @@ class Service(Kind):
     """An enabled Google API."""
 
     name = "serviceusage.Service"
+    layer = "Security"
     model = ServiceSpec
     uses = (SERVICE_USAGE,)
     outputs = frozenset({"name", "id"})
@@ -99,8 +100,10 @@ class Service(Kind):
         client = self.clients.get(SERVICE_USAGE)
         with translate_errors(f"enabling {rid.name}"):
             op = client.enable_service(request={"name": rid.name}, **CALL)
-        self._wait(op.operation, what=f"enabling {rid.name}")
-        live = self.get(rid)
+        done = self._wait(op.operation, what=f"enabling {rid.name}")
+        live = _enabled_service(done)      # the operation's response is the service: no GET
+        if live is None:
+            live = self.get(rid)
         if live is None:
             raise errors.TransientError(f"{rid.name}: enabled, but not reported enabled yet")
         return live
@@ -115,7 +118,7 @@ class Service(Kind):
             op = client.disable_service(request={"name": rid.name}, **CALL)
         self._wait(op.operation, what=f"disabling {rid.name}")
 
-    def _wait(self, operation: Any, *, what: str) -> None:
+    def _wait(self, operation: Any, *, what: str) -> Any:
         """Poll the operation (without the client's own retries) until it is done."""
         ops = self.clients.get(SERVICE_USAGE).transport.operations_client
 
@@ -132,6 +135,19 @@ class Service(Kind):
         done = wait_until_done(poll, what=what, deadline=OPERATION_DEADLINE)
         if done.HasField("error") and done.error.code:
             raise errors.PermanentError(f"{what}: {done.error.message} (code {done.error.code})")
+        return done
+
+
+def _enabled_service(operation: Any) -> dict[str, Any] | None:
+    """The service an enable operation's response carries (``EnableServiceResponse``,
+    serviceusage v1 discovery), when it says ENABLED."""
+    from google.cloud import service_usage_v1
+
+    if not operation.HasField("response"):
+        return None
+    response = service_usage_v1.EnableServiceResponse.deserialize(operation.response.value)
+    live = _as_dict(response.service)
+    return live if live.get("state") == "ENABLED" else None
 
 
 def _as_dict(service: Any) -> dict[str, Any]:

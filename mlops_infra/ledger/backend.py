@@ -27,9 +27,15 @@ class StoredObject:
 
 
 class Backend(Protocol):
-    """Conditional read/write/delete of a stack's ledger and lock objects."""
+    """Conditional read/write/delete of a stack's ledger and lock objects.
+
+    ``checks_delete_generation`` says whether ``delete`` really honours
+    ``if_generation_match`` (GCS and local files do; fake-gcs-server ignores it on DELETE,
+    so releasing a lock there re-reads it first).
+    """
 
     stack: str
+    checks_delete_generation: bool
 
     def location(self, what: ObjectKind) -> str:
         """Where the object lives, for messages (``gs://...`` or a file path)."""

@@ -43,7 +43,8 @@ class GcsBackend:
     """Ledger objects in a GCS bucket, through a ``google.cloud.storage.Client``."""
 
     def __init__(self, storage_client: Any, *, bucket: str, prefix: str = "mlops-infra",
-                 stack: str, timeout: float = 30.0) -> None:
+                 stack: str, timeout: float = 30.0, checks_delete_generation: bool = True) -> None:
+        self.checks_delete_generation = checks_delete_generation
         self.client = storage_client
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")

@@ -156,12 +156,12 @@ class Lease:
             self._thread.join()
         if self.lost or self.generation == 0:
             return
-        current = read_lock(self._backend)
-        # Checked before the conditional delete too: some GCS emulators ignore
-        # ifGenerationMatch on DELETE, and it costs one small read.
-        if current is None or current.generation != self.generation:
-            self.lost = True  # broken or taken over: not ours to delete
-            return
+        if not self._backend.checks_delete_generation:
+            # fake-gcs-server ignores ifGenerationMatch on DELETE: look before deleting.
+            current = read_lock(self._backend)
+            if current is None or current.generation != self.generation:
+                self.lost = True  # broken or taken over: not ours to delete
+                return
         try:
             self._backend.delete("lock", if_generation_match=self.generation)
         except LedgerConflict:

@@ -23,6 +23,8 @@ from mlops_infra.ledger.backend import ObjectKind, StoredObject, check_stack_nam
 class LocalBackend:
     """Ledger objects as files in ``directory`` (created on first write)."""
 
+    checks_delete_generation = True
+
     def __init__(self, *, directory: Path | str, stack: str) -> None:
         self.directory = Path(directory)
         self.stack = check_stack_name(stack)

@@ -20,6 +20,7 @@ class RetryingBackend:
         self.inner = inner
         self.policy = policy
         self.stack = inner.stack
+        self.checks_delete_generation = inner.checks_delete_generation
 
     def location(self, what: ObjectKind) -> str:
         return self.inner.location(what)

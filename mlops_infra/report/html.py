@@ -26,7 +26,7 @@ def render_html(plan: Plan) -> str:
     rows = "\n".join(_row(rc) for rc in plan.resources)
     return (f'<div class="mlops-infra-plan">\n<p><b>mlops-infra plan</b>: '
             f"{escape(lines.plan_heading(plan))}<br>{escape(lines.summary_line(plan))}"
-            f"{_warning(plan)}</p>\n"
+            f"{_warning(plan)}{_plan_notes(plan)}</p>\n"
             f'<table style="border-collapse:collapse">\n<thead><tr>{header}</tr></thead>\n'
             f"<tbody>\n{rows}\n</tbody>\n</table>\n</div>")
 
@@ -36,6 +36,10 @@ def _warning(plan: Plan) -> str:
     if not warning:
         return ""
     return f'<br><b style="color:{BLOCKED_COLOR}">{escape(warning)}</b>'
+
+
+def _plan_notes(plan: Plan) -> str:
+    return "".join(f"<br><i>{escape(note)}</i>" for note in plan.notes)
 
 
 def _row(rc: ResourceChange) -> str:

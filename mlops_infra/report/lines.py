@@ -12,7 +12,6 @@ from typing import Any
 from mlops_infra.engine.kind import FieldChange
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 
-VALUE_LIMIT = 80
 FORCES_REPLACEMENT = "# forces replacement"
 
 _OP_SYMBOL = {"add": "+", "change": "~", "remove": "-"}
@@ -20,10 +19,11 @@ _PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.REPLACE: "re
          Action.DELETE: "deleted", Action.ABANDON: "abandoned", Action.NOOP: "unchanged"}
 
 
-def format_value(value: Any, *, limit: int = VALUE_LIMIT) -> str:
-    """JSON-encode ``value``; cut very long encodings, saying how long they were."""
+def format_value(value: Any, *, limit: int | None = None) -> str:
+    """JSON-encode ``value`` whole (terminals wrap long lines; Markdown keeps them in a
+    collapsed block); ``limit`` cuts it, saying how long it was, for a short summary."""
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    if len(text) <= limit:
+    if limit is None or len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text)} chars)"
 
@@ -87,10 +87,15 @@ def summary_line(plan: Plan) -> str:
     """``Plan: 2 to create, 1 to update, 0 to replace, 0 to delete. (3 unchanged)``."""
     counts = plan.summary()
     adopting = sum(1 for r in plan.resources if r.adopt)
-    unchanged = f"({counts['noop']} unchanged" + (f", {adopting} to adopt)" if adopting else ")")
+    blocked = [r for r in plan.resources if r.blocked and not r.mutates]
+    unchanged = (f"({counts['noop'] - len(blocked)} unchanged"
+                 + (f", {adopting} to adopt" if adopting else "") + ")")
+    if not plan.has_changes and blocked:
+        return (f"Plan: {len(blocked)} blocked, nothing else to change. {unchanged}")
     if not plan.has_changes:
-        extra = " The ledger will be updated." if plan.ledger_sync else ""
-        return f"No changes. Live infrastructure matches the spec. {unchanged}{extra}"
+        if plan.ledger_sync:
+            return f"No changes to the infrastructure; the ledger will be updated. {unchanged}"
+        return f"No changes. Live infrastructure matches the spec. {unchanged}"
     parts = ", ".join(f"{counts[a.value]} to {a.value}"
                       for a in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE))
     if counts["abandon"]:

@@ -23,6 +23,7 @@ def render_markdown(plan: Plan) -> str:
     warning = lines.blocked_line(plan)
     if warning:
         parts.append(f"> **{_escape_inline(warning)}**")
+    parts.extend(f"> Note: {_escape_inline(note)}" for note in plan.notes)
     listed = [rc for rc in plan.resources if lines.is_listed(rc)]
     if listed:
         parts.append(_table(listed))

@@ -46,8 +46,10 @@ def outcome_line(outcome: Outcome) -> str:
 class ApplyProgress(ProgressListener):
     """Context manager and ``ProgressListener``; safe to call from several threads."""
 
-    def __init__(self, plan: Plan, *, console: Console | None = None) -> None:
+    def __init__(self, plan: Plan, *, console: Console | None = None,
+                 verbose: bool = False) -> None:
         self.console = console or Console(stderr=True)
+        self.verbose = verbose              # also log the resources left unchanged
         self.total = sum(1 for rc in plan.resources if rc.mutates or rc.adopt)
         self._lock = threading.Lock()
         self._running: dict[str, TaskID] = {}
@@ -113,6 +115,9 @@ class ApplyProgress(ProgressListener):
                 self._progress.advance(self._overall)
 
     def _log(self, outcome: Outcome) -> None:
+        quiet = outcome.action is Action.NOOP and outcome.status == "done" and not outcome.adopted
+        if quiet and not self.verbose:
+            return
         self.console.print(outcome_line(outcome), style=_STATUS_STYLE.get(outcome.status),
                            markup=False, highlight=False, soft_wrap=True)
 

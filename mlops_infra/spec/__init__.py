@@ -22,6 +22,9 @@ The format
         project: other-project          # optional; defaults to the top-level project
         dependsOn: [features]           # optional explicit dependencies (addresses)
         allowDataLoss: false            # optional; allows destructive replace/delete of this resource
+        forEach: ${vars.teams}          # optional: one resource per item at ADDRESS-KEY (a list of
+                                        #   strings, or a mapping KEY: VALUE); ${each.key} and
+                                        #   ${each.value} inside (see "forEach" below)
         location: US                    # every other key is a field of the kind,
         labels: {team: ml}              #   validated by the kind's model (unknown fields are errors)
       features:
@@ -55,6 +58,17 @@ type (a number stays a number, a mapping stays a mapping); inside a longer strin
 value is interpolated as text. ``$${`` writes a literal ``${``. References may appear
 anywhere in a resource (nested mappings and lists, ``name``, ``project``) and in ``outputs``;
 resource outputs are not allowed in ``project``, ``region``, ``ledger`` or ``policy``.
+
+forEach
+=======
+A resource with ``forEach`` stands for one resource per item, expanded when the spec is
+loaded (``spec.foreach``): ``forEach: [alice, bob]`` on ``workbench`` makes ``workbench-alice``
+and ``workbench-bob``; a mapping ``{alice: alice@acme.com}`` keys them by its keys, and
+``${each.value}`` is the item's value (``${each.value.FIELD}`` into a mapping value). Each
+expanded address is stable (adding an item never renames another); keys are lowercase
+letters, digits, ``_`` and ``-``. ``dependsOn: [workbench]`` depends on all of them; an output
+reference names one (``${workbench-alice.id}``). Overlays apply to the entry before it is
+expanded.
 
 Errors
 ======

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from mlops_infra.spec.envelope import check_document
 from mlops_infra.spec.errors import SourceLocation, SpecError
+from mlops_infra.spec.foreach import expand as expand_for_each
+from mlops_infra.spec.foreach import refuse_group_refs
 from mlops_infra.spec.graph import topological_order
 from mlops_infra.spec.hints import clip
 from mlops_infra.spec.identifiers import region_problem
@@ -156,8 +158,12 @@ def build_spec(doc: dict[str, Any], lines: LineMap, env: str | None, checks: Che
     variables = Variables(vars=doc.get("vars") or {}, project=doc.get("project"),
                           region=doc.get("region"), stack=doc["stack"], env=env, lines=lines)
     project, region = _project(variables, lines), _region(variables, lines)
-    resources = _resources(doc.get("resources") or {}, variables, checks,
-                           Defaults(project, region), lines)
+    section = doc.get("resources") or {}
+    for address in section:
+        check_address(address, lines)
+    section, groups = expand_for_each(section, variables.resolve, lines)
+    resources = _resources(section, variables, checks, Defaults(project, region), lines)
+    refuse_group_refs(doc.get("outputs") or {}, groups, lines, "outputs")
     bucket, prefix = _ledger(doc.get("ledger") or {}, variables, project, lines)
     policy = check_policy(_plain(variables, doc.get("policy") or {}, "policy", lines),
                           checks.policy_settings, lines)

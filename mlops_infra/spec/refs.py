@@ -1,7 +1,8 @@
 """The ``${...}`` reference syntax: parsing, finding and substituting references.
 
-Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``
-(resolved when the spec is loaded) and ``${ADDRESS.OUTPUT}`` (another resource's
+Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``,
+``${each.key}`` and ``${each.value[.KEY...]}`` (inside a resource with ``forEach``, see
+``foreach.py``) (resolved when the spec is loaded) and ``${ADDRESS.OUTPUT}`` (another resource's
 output, resolved by the engine at plan time with ``resolve_refs``). ``$${`` is a
 literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so
 every string in a loaded spec is a template and ``resolve_refs`` gives final values.
@@ -19,6 +20,7 @@ from mlops_infra.spec.hints import clip
 
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"
+EACH = "each"
 _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
@@ -54,8 +56,12 @@ class Ref:
         return len(self.parts) == 1 and self.parts[0] in CONTEXT_NAMES
 
     @property
+    def is_each(self) -> bool:
+        return self.parts[0] == EACH
+
+    @property
     def is_resource(self) -> bool:
-        return not self.is_var and not self.is_context
+        return not self.is_var and not self.is_context and not self.is_each
 
 
 class Escape:
@@ -97,6 +103,9 @@ def _token(match: re.Match[str]) -> Token:
 def _check_shape(ref: Ref) -> None:
     if ref.is_var and len(ref.parts) < 2:
         raise RefSyntaxError("'${vars}' needs a variable name, e.g. '${vars.prefix}'")
+    if ref.is_each and not (ref.parts[1:2] == ("value",) or ref.parts[1:] == ("key",)):
+        raise RefSyntaxError(f"'{clip(ref.text)}': write ${{each.key}} or ${{each.value}} "
+                             "(${each.value.KEY} into a mapping)")
     if ref.is_resource and len(ref.parts) != 2:
         raise RefSyntaxError(f"'{clip(ref.text)}' is not a known reference: use ${{vars.NAME}}, "
                              "${project}, ${region}, ${stack}, ${env} or ${ADDRESS.OUTPUT}")

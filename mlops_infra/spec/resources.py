@@ -12,14 +12,14 @@ from mlops_infra.spec.envelope import type_name
 from mlops_infra.spec.hints import clip, clipped_repr, did_you_mean
 from mlops_infra.spec.identifiers import project_id_problem
 from mlops_infra.spec.model import KindSchema, ResourceSpec
-from mlops_infra.spec.refs import CONTEXT_NAMES, VARS, located_refs
+from mlops_infra.spec.refs import CONTEXT_NAMES, EACH, VARS, located_refs
 from mlops_infra.spec.source import LineMap, join_path
 from mlops_infra.spec.validation import validate_fields
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-RESERVED_ADDRESSES = (VARS, *CONTEXT_NAMES)
+RESERVED_ADDRESSES = (VARS, EACH, *CONTEXT_NAMES)
 RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "allowRestart", "waivers",
-                 "adopt")
+                 "adopt", "forEach")
 
 
 @dataclass(frozen=True)

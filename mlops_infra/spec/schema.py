@@ -79,8 +79,8 @@ def _environment() -> dict[str, Any]:
 
 def _reference() -> dict[str, Any]:
     return {"type": "string", "pattern": r"\$\{[^{}]+\}",
-            "description": "a ${vars.NAME}, ${project}, ${region}, ${stack}, ${env} or "
-                           "${ADDRESS.OUTPUT} reference"}
+            "description": "a ${vars.NAME}, ${project}, ${region}, ${stack}, ${env}, "
+                           "${each.key}, ${each.value} or ${ADDRESS.OUTPUT} reference"}
 
 
 def _resource_switch(kinds: list[str]) -> dict[str, Any]:
@@ -102,6 +102,13 @@ def _resource_shape(kind: str, model_def: dict[str, Any]) -> dict[str, Any]:
         "adopt": {"type": "boolean"},
         "allowRestart": {"type": "boolean"},
         "waivers": {"type": "object", "additionalProperties": {"type": "string", "minLength": 10}},
+        "forEach": {"anyOf": [{"type": "array", "items": {"type": "string",
+                                                          "pattern": r"^[a-z0-9][a-z0-9_-]*$"}},
+                              {"type": "object",
+                               "propertyNames": {"pattern": r"^[a-z0-9][a-z0-9_-]*$"}},
+                              REFERENCE],
+                    "description": "one resource per item, at ADDRESS-KEY; ${each.key} and "
+                                   "${each.value} inside"},
     }
     return {"type": "object", "additionalProperties": False,
             "properties": {**model_def.get("properties", {}), **reserved},

@@ -100,6 +100,9 @@ class Variables:
     def _lookup(self, ref: Ref, path: str) -> Any:
         if ref.is_resource:
             return ref.text
+        if ref.is_each:
+            raise self.lines.error(path, f"'{clip(ref.text)}' is only defined inside a resource "
+                                         "with forEach")
         if ref.is_context:
             return self.entry(ref.parts[0], path)
         return self._var(ref, path)

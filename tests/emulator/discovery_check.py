@@ -26,7 +26,12 @@ DOCUMENTS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documen
 DISCOVERY = {"storage": "storage.v1.json", "bigquery": "bigquery.v2.json",
              "kms": "cloudkms.v1.json", "compute": "compute.v1.json",
              "serviceusage": "serviceusage.v1.json",
-             "resourcemanager": "cloudresourcemanager.v3.json", "container": "container.v1.json"}
+             "resourcemanager": "cloudresourcemanager.v3.json",
+             "aiplatform": "aiplatform.v1.json", "notebooks": "notebooks.v2.json",
+             "container": "container.v1.json"}
+# The aiplatform_v1 REST clients poll operations at /ui/{name}, the same GET as the documented
+# /v1/{name} (measured: research/clients.md section c); the emulator serves both.
+ALIASES = {"aiplatform": ("/ui/", "/v1/")}
 _INT64 = ("int64", "uint64")
 _ERROR_KEYS = {"code", "message", "status", "errors", "details"}
 
@@ -85,6 +90,9 @@ def methods(service: str) -> tuple[Method, ...]:
 
 def method_of(service: str, http: str, path: str) -> Method | None:
     """The method serving ``path`` (still percent-encoded: an object name's ``/`` is ``%2F``)."""
+    alias = ALIASES.get(service)
+    if alias and path.startswith(alias[0]):
+        path = alias[1] + path[len(alias[0]):]
     matches = [m for m in methods(service) if m.http == http and m.pattern.match(path)]
     return max(matches, key=lambda m: m.literal) if matches else None
 

@@ -60,3 +60,29 @@ def test_lists_declared_as_sets_never_diff_on_order_only() -> None:
                                  unordered=frozenset({"ranges"}))] == ["ranges", "ordered"]
     last = {"ranges": list(reversed(desired["ranges"]))}       # reordered in the spec since
     assert diff(desired, desired, last, unordered=frozenset({"ranges"})) == []
+
+
+class _InputOnly:
+    """A kind whose ``owner`` the API takes but never returns (field_behavior INPUT_ONLY)."""
+
+    local_fields: frozenset[str] = frozenset()
+    set_paths: frozenset[str] = frozenset()
+    input_only = frozenset({"owner", "disk.key"})
+
+
+def test_input_only_fields_are_compared_with_what_was_last_applied() -> None:
+    from mlops_infra.engine.diff import compare
+
+    kind = _InputOnly()
+    applied = {"owner": "alice", "disk": {"key": "k1", "size": "10"}, "size": 1}
+    live = {"disk": {"size": "10"}, "size": 1}            # what the API answers
+    assert compare(kind, applied, live, applied) == []     # no perpetual diff
+    assert compare(kind, applied, live) == []              # no record (an adoption): as written
+    changed = {**applied, "owner": "bob", "disk": {"key": "k2", "size": "10"}}
+    assert {(c.path, c.old, c.new) for c in compare(kind, changed, live, applied)} == {
+        ("owner", "alice", "bob"), ("disk.key", "k1", "k2")}
+    dropped = {"disk": {"size": "10"}, "size": 1}
+    assert [(c.path, c.op) for c in compare(kind, dropped, live, applied)] == [
+        ("owner", "remove"), ("disk.key", "remove")]
+    added = compare(kind, {**applied, "owner": "alice"}, live, {"disk": {"size": "10"}, "size": 1})
+    assert {c.path for c in added} == {"owner", "disk.key"}   # written after the create

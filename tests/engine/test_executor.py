@@ -240,3 +240,29 @@ def test_a_labelless_409_after_a_lost_response_is_ours() -> None:
     kind.create = create_then_lose  # type: ignore[method-assign]
     result, sink = _apply(kind, _plan(_change("a", desired={"size": 1})))
     assert result.ok and result.outcomes[0].adopted and list(kind.store) == ["things/a"]
+
+
+def test_creates_that_need_no_intent_do_not_wait_for_the_intents_write() -> None:
+    labelled, bare = MemoryKind(), LabellessKind()
+    bare.name = "test.Bare"  # type: ignore[misc]
+    labelled_created = threading.Event()
+    original = labelled.create
+
+    def create(rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        labelled_created.set()
+        return original(rid, desired)
+
+    labelled.create = create  # type: ignore[method-assign]
+
+    class SlowSink(Sink):
+        def intend(self, changes: list[ResourceChange]) -> None:
+            assert labelled_created.wait(timeout=10), "a labelled create waited for the intents"
+            super().intend(changes)
+
+    plan = _plan(_change("a"), ResourceChange(address="b", kind="test.Bare", id="things/b",
+                                              action=Action.CREATE, desired={"size": 1},
+                                              scope="things"))
+    sink = SlowSink()
+    result = apply_plan(plan, kinds={"test.Thing": labelled, "test.Bare": bare}, sink=sink,
+                        settings=FAST)
+    assert result.ok and sink.intents == ["b"]

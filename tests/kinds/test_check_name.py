@@ -31,6 +31,10 @@ ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
     ("container.NodePool", "gpu-pool", {}),
     ("compute.Instance", "v" * 63, {}),
     ("compute.Router", "ml-router", {"nats": [{"name": "ml-nat"}]}),
+    ("vertex.FeatureOnlineStore", "_" + "f" * 59, {}),
+    ("vertex.FeatureView", "customer_features", {"featureOnlineStore": "s"}),
+    ("vertex.MetadataStore", "default", {}),
+    ("workbench.Instance", "w" * 63, {"zone": "us-central1-a"}),
 ]
 
 REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
@@ -50,6 +54,10 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
     ("container.NodePool", "gpu-r1a2b", {}, "kept for the pools that replace it"),
     ("compute.Instance", "Trainer", {}, "instance name"),
     ("compute.Router", "ml-router", {"nats": [{"name": "a"}, {"name": "a"}]}, "unique"),
+    ("vertex.FeatureOnlineStore", "ml-features", {}, "did you mean 'ml_features'"),
+    ("vertex.FeatureView", "1view", {"featureOnlineStore": "s"}, "feature view id"),
+    ("vertex.MetadataStore", "ml1", {}, "metadata store id"),
+    ("workbench.Instance", "Alice", {"zone": "us-central1-a"}, "Workbench instance name"),
 ]
 
 

@@ -46,6 +46,8 @@ def test_create_enables_and_waits_for_the_operation(emulator: Emulator, kind: Se
     assert live["state"] == "ENABLED"
     polls = [e for e in emulator.journal if e.path.startswith("/v1/operations/")]
     assert polls                                 # it waited on the operation
+    after = emulator.journal[emulator.journal.index(polls[-1]) + 1:]
+    assert [e for e in after if e.path == f"/v1/{NAME}"] == []   # the response was enough
     listed = set(kind.list(rid.scope))
     assert NAME in listed and f"projects/{PROJECT}/services/storage.googleapis.com" in listed
 

@@ -119,8 +119,10 @@ def make_backend(flavour: str, request: pytest.FixtureRequest,
            else _emulator_storage_url(request))
     bucket = unique_bucket()
     _storage_client(url).create_bucket(bucket, retry=None)
+    trusted = flavour != "fake-gcs-server"   # it ignores ifGenerationMatch on DELETE
     return lambda stack="ml-platform": GcsBackend(_storage_client(url), bucket=bucket,
-                                                  prefix="mlops-infra", stack=stack)
+                                                  prefix="mlops-infra", stack=stack,
+                                                  checks_delete_generation=trusted)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ class CountingBackend:
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
         self.stack = inner.stack
+        self.checks_delete_generation = inner.checks_delete_generation
         self.writes: dict[str, int] = {"json": 0, "lock": 0}
 
     def location(self, what: ObjectKind) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from mlops_infra.engine.plan import Plan
@@ -75,3 +76,12 @@ def test_html_has_one_row_per_resource_including_noops() -> None:
 def test_plan_repr_html_uses_the_renderer() -> None:
     plan = plan_of(create())
     assert plan._repr_html_() == render_html(plan)
+
+
+def test_plan_wide_notes_reach_markdown_and_html() -> None:
+    """A ledger migration note is as visible in a PR comment and a notebook as in the terminal."""
+    plan = dataclasses.replace(plan_of(noop()), notes=("ledger migrated from schema 1 <v1>",))
+    md = render_markdown(plan)
+    assert "> Note: ledger migrated from schema 1 &lt;v1&gt;" in md
+    html = render_html(plan)
+    assert "<i>ledger migrated from schema 1 &lt;v1&gt;</i>" in html

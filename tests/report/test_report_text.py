@@ -8,7 +8,7 @@ from rich.console import Console
 
 from mlops_infra.engine.kind import FieldChange
 from mlops_infra.engine.plan import Action
-from mlops_infra.report import render_text
+from mlops_infra.report import render_markdown, render_text
 from mlops_infra.report.lines import format_value
 from tests.report.plans import blocked, bucket, create, delete, noop, plan_of, replace, update
 
@@ -53,13 +53,15 @@ def test_blocked_change_is_flagged_with_a_warning() -> None:
     assert "! 1 change is blocked; apply will refuse this plan" in out
 
 
-def test_long_values_are_truncated_with_their_length() -> None:
-    long = "x" * 500
-    change = FieldChange(path="labels.k", op="change", old="a", new=long)
+def test_long_values_are_shown_whole_never_cut() -> None:
+    long = "https://www.googleapis.com/compute/v1/projects/acme-ml-dev/global/networks/" + "v" * 400
+    change = FieldChange(path="network", op="change", old="a", new=long)
     out = render_text(plan_of(bucket("b", Action.UPDATE, change)))
-    assert f'"{"x" * 79}... (502 chars)' in out
-    assert "x" * 100 not in out
+    assert f'"{long}"' in out and "chars)" not in out
+    md = render_markdown(plan_of(bucket("b", Action.UPDATE, change)))
+    assert long in md and "chars)" not in md
     assert format_value({"b": 1, "a": [1, 2]}) == '{"a": [1, 2], "b": 1}'
+    assert format_value("x" * 100, limit=10) == '"xxxxxxxxx... (102 chars)'
 
 
 def test_prints_plain_to_a_non_terminal_console() -> None:

@@ -174,7 +174,7 @@ def test_destroy_removes_what_the_stack_owns(emulator, tmp_path: Path) -> None:
     assert run_cli(["reconcile", str(spec), "--auto-approve"], endpoints=emulator.endpoints).returncode == 0
     dry = run_cli(["destroy", str(spec), "--dry-run"], endpoints=emulator.endpoints)
     assert dry.returncode == 1 and "4 to delete" in dry.stdout      # the dataset has a table
-    assert "bigquery.Dataset features: it holds data" in dry.stderr
+    assert "bigquery.Dataset features: it holds tables" in dry.stderr
     assert len(dry.stderr.strip().splitlines()) == 1
     dry = run_cli(["destroy", str(spec), "--dry-run", "--allow-data-loss"],
                   endpoints=emulator.endpoints)

@@ -94,7 +94,7 @@ def test_bucket_with_objects_is_not_deleted_without_allow(emulator, open_stack,
     spec_file.write_text(text[:text.index("  models:")] + text[text.index("  features:"):])
     plan = open_stack(spec_file).plan()
     models = next(r for r in plan.resources if r.address == "models")
-    assert models.action is Action.DELETE and "holds data" in (models.blocked or "")
+    assert models.action is Action.DELETE and "holds objects" in (models.blocked or "")
     allowed = open_stack(spec_file).plan(allow_data_loss=True)
     assert not allowed.blocked
 

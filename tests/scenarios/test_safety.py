@@ -213,3 +213,10 @@ def test_a_workload_identity_binding_needs_its_pool_or_an_assumption(tmp_path: P
     spec.write_text(SPEC.replace("outputs:", binding + "outputs:").replace(
         "resources:", "assume: [workload-pool:test-project.svc.id.goog]\nresources:", 1))
     assert run_cli(["validate", str(spec)]).returncode == 0
+
+
+def test_the_public_api_shows_in_dir_for_tab_completion() -> None:
+    import mlops_infra
+
+    assert {"Stack", "Plan", "ApplyResult", "load", "MlopsInfraError"} <= set(dir(mlops_infra))
+    assert mlops_infra.Stack is Stack

@@ -130,6 +130,7 @@ class DatasetBindings(IamBindingsKind):
     """Grants on a BigQuery dataset (additive access entries)."""
 
     name = "bigquery.DatasetBindings"
+    layer = "Security"
     model = DatasetBindingsSpec
     api = "bigquery.googleapis.com"
     uses = (BIGQUERY,)

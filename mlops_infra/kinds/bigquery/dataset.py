@@ -214,13 +214,16 @@ class Dataset(Kind):
     """A BigQuery dataset."""
 
     name = "bigquery.Dataset"
+    layer = "Data"
     model = DatasetSpec
     api = BIGQUERY_API
     uses = (BIGQUERY,)
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset({"location"})
     set_paths = frozenset({"access"})      # bigquery v2 discovery: access entries are a set
+    list_keys = {"access": ""}
     data_bearing = True
+    loss = "it holds tables"
     complete_listing = False
     service_agent = BIGQUERY_AGENT
     cmek_fields = ("defaultKmsKeyName", "defaultEncryptionConfiguration.kmsKeyName")

@@ -192,13 +192,16 @@ class Table(Kind):
     """A BigQuery table."""
 
     name = "bigquery.Table"
+    layer = "Data"
     model = TableSpec
     outputs = frozenset({"name", "id", "ref", "selfLink"})
     immutable = frozenset(_PARTITION_IDENTITY)
     data_bearing = True
+    loss = "it holds rows"
     complete_listing = False
     api = "bigquery.googleapis.com"
     uses = (BIGQUERY,)
+    list_keys = {"schema.fields": "name", "schema.fields[].fields": "name"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return table_id_problem(ctx.name)

@@ -147,10 +147,12 @@ class Firewall(common.ComputeKind):
     """A Compute Engine VPC firewall rule."""
 
     name = "compute.Firewall"
+    layer = "Security"
     model = FirewallSpec
     uses = (COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"network", "direction"})
     set_paths = frozenset({*_SETS, "allowed", "denied"})   # magic-modules Firewall.yaml: is_set
+    list_keys = dict.fromkeys(_SETS, "")
     guardrails = {RULE: "an ingress rule open to 0.0.0.0/0 allows only policy.allowed_public_ports"}
     policy_settings = {"allowed_public_ports": list[int | str]}
 

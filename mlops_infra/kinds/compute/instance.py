@@ -261,11 +261,14 @@ class Instance(common.ComputeKind):
     uses = (COMPUTE_INSTANCES, COMPUTE_DISKS, COMPUTE_IMAGES, COMPUTE_ZONE_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "internalIp", "zone"})
     labels_path: ClassVar[str | None] = "labels"
+    layer = "Compute"
     data_bearing = True
+    loss = "its boot disk is deleted with it"
     complete_listing = False          # the boot disk is read with the instance
     immutable = frozenset({"bootDisk", "networkInterfaces", "description",
                            "scheduling.provisioningModel"})
     set_paths = frozenset({"tags"})
+    list_keys = {"tags": "", "guestAccelerators": "acceleratorType"}
     service_agent = COMPUTE_AGENT
     cmek_fields = ("bootDisk.kmsKeyName",)
     guardrails = NO_EXTERNAL_IP

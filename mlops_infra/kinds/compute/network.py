@@ -58,6 +58,7 @@ class Network(common.ComputeKind):
     """A Compute Engine VPC network."""
 
     name = "compute.Network"
+    layer = "Compute"
     model = NetworkSpec
     uses = (COMPUTE_NETWORKS, COMPUTE_GLOBAL_OPERATIONS)
     immutable = frozenset({"description", "autoCreateSubnetworks"})

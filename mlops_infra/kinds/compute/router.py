@@ -78,7 +78,9 @@ class Router(common.ComputeKind):
     model = RouterSpec
     uses = (COMPUTE_ROUTERS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})
+    layer = "Compute"
     immutable = frozenset({"network"})
+    list_keys = {"nats": "name"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         problem = rfc1035_problem(ctx.name, "router")

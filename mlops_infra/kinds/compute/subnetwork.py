@@ -78,11 +78,13 @@ class Subnetwork(common.ComputeKind):
     """A Compute Engine subnetwork."""
 
     name = "compute.Subnetwork"
+    layer = "Compute"
     model = SubnetworkSpec
     uses = (COMPUTE_SUBNETWORKS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})
     immutable = frozenset({"network", "description"})
     set_paths = frozenset({"secondaryIpRanges"})   # the API answers in its own order (tf#3477)
+    list_keys = {"secondaryIpRanges": "rangeName"}
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         region = fields.get("region") or ctx.region

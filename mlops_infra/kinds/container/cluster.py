@@ -286,15 +286,20 @@ class Cluster(Kind):
     api = common.API
     uses = (CONTAINER,)
     outputs = frozenset({"name", "endpoint", "id", "workloadPool", "selfLink"})
+    layer = "Compute"
     labels_path = "resourceLabels"
     local_fields = _LOCAL
     data_bearing = True
+    loss = "its workloads, and the state they keep in the cluster, go with it"
     immutable = frozenset({"description", "network", "subnetwork", "ipAllocationPolicy",
                            "privateClusterConfig.enablePrivateNodes",
                            "privateClusterConfig.masterIpv4CidrBlock"})
     set_paths = frozenset({"masterAuthorizedNetworksConfig.cidrBlocks",
                            "loggingConfig.componentConfig.enableComponents",
                            "monitoringConfig.componentConfig.enableComponents"})
+    list_keys = {"masterAuthorizedNetworksConfig.cidrBlocks": "cidrBlock",
+                 "loggingConfig.componentConfig.enableComponents": "",
+                 "monitoringConfig.componentConfig.enableComponents": ""}
     service_agent = GKE_AGENT
     cmek_fields = ("databaseEncryption.keyName",)
 

@@ -184,6 +184,7 @@ class NodePool(Kind):
     api = common.API
     uses = (CONTAINER,)
     outputs = frozenset({"name", "id"})
+    layer = "Compute"
     labels_path = "config.resourceLabels"
     replace_order = "create-first"
     immutable = frozenset({"initialNodeCount", "maxPodsConstraint", "config.accelerators",
@@ -191,6 +192,8 @@ class NodePool(Kind):
                            "config.oauthScopes", "config.shieldedInstanceConfig",
                            "config.metadata"})
     set_paths = frozenset({"locations", "config.oauthScopes", "config.tags", "config.taints"})
+    list_keys = {"locations": "", "config.oauthScopes": "", "config.tags": "", "config.taints": "",
+                 "config.accelerators": "acceleratorType"}
 
     # --- identity ---
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:

@@ -89,6 +89,7 @@ class AuditConfig(Kind):
     """Audit logging configuration of a project (part of its IAM policy)."""
 
     name = "iam.AuditConfig"
+    layer = "Security"
     model = AuditConfigSpec
     outputs: ClassVar[frozenset[str]] = frozenset()
     labels_path = None

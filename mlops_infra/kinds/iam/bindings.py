@@ -96,6 +96,7 @@ class ProjectBindings(IamBindingsKind):
     """IAM bindings on a project's policy (additive)."""
 
     name = "iam.ProjectBindings"
+    layer = "Security"
     model = ProjectBindingsSpec
     api = "cloudresourcemanager.googleapis.com"
     uses = (RESOURCE_MANAGER,)
@@ -140,6 +141,7 @@ class ServiceAccountBindings(IamBindingsKind):
     """IAM bindings on a service account (e.g. Workload Identity users), additive."""
 
     name = "iam.ServiceAccountBindings"
+    layer = "Security"
     model = ServiceAccountBindingsSpec
     api = "iam.googleapis.com"
     uses = (IAM,)

@@ -88,11 +88,13 @@ class Role(Kind):
     """A project custom role (soft-deleted; see the module docstring)."""
 
     name = "iam.Role"
+    layer = "Security"
     model = RoleSpec
     outputs = frozenset({"name", "roleId"})
     labels_path = None
     api = IAM_API
     uses = (IAM,)
+    list_keys = {"includedPermissions": ""}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         if fields.get("roleId"):

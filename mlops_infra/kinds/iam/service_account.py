@@ -73,10 +73,12 @@ class ServiceAccount(Kind):
     """A user-managed service account."""
 
     name = "iam.ServiceAccount"
+    layer = "Security"
     model = ServiceAccountSpec
     outputs = frozenset({"email", "member", "name", "id"})
     labels_path = None
     data_bearing = True
+    loss = "its keys stop working and every binding that names it breaks"
     api = IAM_API
     uses = (IAM,)
 

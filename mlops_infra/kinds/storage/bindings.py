@@ -37,6 +37,7 @@ class BucketBindings(IamBindingsKind):
     """IAM bindings on a bucket (additive)."""
 
     name = "storage.BucketBindings"
+    layer = "Security"
     model = BucketBindingsSpec
     api = "storage.googleapis.com"
     uses = (STORAGE,)

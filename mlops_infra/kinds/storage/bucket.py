@@ -240,12 +240,14 @@ class Bucket(Kind):
     """A Cloud Storage bucket."""
 
     name = "storage.Bucket"
+    layer = "Data"
     model = BucketSpec
     api = "storage.googleapis.com"
     uses = (STORAGE,)
     outputs = frozenset({"name", "url", "selfLink"})
     immutable = frozenset({"location"})
     data_bearing = True
+    loss = "it holds objects"
     service_agent = STORAGE_AGENT
     cmek_fields = ("defaultKmsKeyName", "encryption.defaultKmsKeyName")
     guardrails = BUCKET_RULES

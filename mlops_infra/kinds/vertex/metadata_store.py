@@ -1,0 +1,95 @@
+"""``vertex.MetadataStore``: the Vertex AI metadata store that experiment and lineage tracking
+write to (``MetadataServiceClient``).
+
+| field | notes |
+|---|---|
+| (the resource name) | the store id: 4-128 of ``a-z`` and ``-``; Vertex AI Experiments and Pipelines use ``default`` |
+| ``region`` | default: the spec's region |
+| ``description`` | |
+| ``kmsKeyName`` | shorthand for ``encryptionSpec.kmsKeyName``: a key in its region (the Vertex AI service agent is granted it) |
+
+The API has **no update method** (research/clients.md section e; magic-modules
+MetadataStore.yaml: ``immutable: true``), so any change replaces the store, and deleting it
+loses every artifact, execution and context recorded in it: it is data-bearing, so a replace
+or delete needs ``allowDataLoss``. It has no labels: a store this stack creates is proven
+its own by the create intent its ledger records first. Identity
+``projects/P/locations/R/metadataStores/ID``; outputs ``id``, ``name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import FieldChanges, SpecModel
+from mlops_infra.kinds._names import CryptoKeyName, Region, metadata_store_id_problem
+from mlops_infra.kinds.vertex._common import (
+    EncryptionSpec,
+    VertexKind,
+    encryption_of,
+    key_region_problem,
+    region_of,
+)
+
+
+class MetadataStoreSpec(SpecModel):
+    """A Vertex AI metadata store (every field is immutable)."""
+
+    region: Region | None = None
+    description: str | None = None
+    encryptionSpec: EncryptionSpec | None = None
+    kmsKeyName: CryptoKeyName | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> MetadataStoreSpec:
+        if self.kmsKeyName and self.encryptionSpec:
+            raise ValueError("'kmsKeyName' is a shorthand for 'encryptionSpec.kmsKeyName': write one")
+        return self
+
+
+@register
+class MetadataStore(VertexKind):
+    """A Vertex AI metadata store: no update method, every change is a replace."""
+
+    name = "vertex.MetadataStore"
+    model = MetadataStoreSpec
+    outputs = frozenset({"id", "name"})
+    labels_path = None
+    data_bearing = True
+    loss = "it holds every tracked experiment, artifact, execution and lineage record"
+    client_class = "MetadataServiceClient"
+    collection = "metadataStores"
+    noun = "metadata_store"
+    message = "MetadataStore"
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return metadata_store_id_problem(ctx.name) or key_region_problem(fields, region_of(ctx, fields))
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        region = region_of(ctx, fields)
+        return self.id_from_name(f"projects/{ctx.project}/locations/{region}/metadataStores/{ctx.name}")
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {"description": fields["description"]} if "description" in fields else {}
+        return {**body, **encryption_of(fields)}
+
+    def replace_reason(self, changes: FieldChanges) -> str | None:
+        touched = ", ".join(sorted({c.path for c in changes}))
+        return f"a metadata store has no update method ({touched})" if changes else None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        """Whatever was tracked in it is lost with it; a store that exists may hold some."""
+        return self.get(rid) is not None
+
+    def create_request(self, rid: ResourceId, body: dict[str, Any],
+                       desired: dict[str, Any]) -> dict[str, Any]:
+        return {**super().create_request(rid, body, desired),
+                "metadata_store_id": rid.parts["metadataStores"]}
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        raise errors.PermanentError(f"{rid.name}: a metadata store cannot be updated (replace it)")

@@ -1,0 +1,527 @@
+"""``workbench.Instance``: a Vertex AI Workbench instance (google-cloud-notebooks
+``notebooks_v2.NotebookServiceClient`` over REST; Workbench instances replace the managed and
+user-managed notebooks, whose creation Google removed in 2025).
+
+| field | notes |
+|---|---|
+| (the resource name) | the instance id: a Compute Engine name (1-63 of ``a-z0-9-``, starting with a letter) |
+| ``zone`` | required: a zone (``us-central1-a``) |
+| ``machineType`` | e.g. ``e2-standard-4`` (the API's default); a change needs the instance **stopped** |
+| ``gpu`` | ``{type: NVIDIA_TESLA_T4, coreCount: 1}`` (one accelerator configuration); ``installGpuDriver: true`` lets Google install the driver; a change needs it stopped |
+| ``bootDisk`` | ``{diskSizeGb, diskType}`` (default 150 GB) |
+| ``dataDisk`` | ``{diskSizeGb, diskType, resourcePolicies}`` (default 100 GB): it holds the users' work (``/home/jupyter``), so the instance is **data-bearing** |
+| ``kmsKey`` | the CMEK key of both disks (``${key.id}``, a key of the zone's region or ``global``); ``bootDisk.kmsKey``/``dataDisk.kmsKey`` set one; the Compute Engine service agent is granted it |
+| ``network``, ``subnetwork`` | the VPC (``${vpc.selfLink}``, ``${subnet.selfLink}``); immutable |
+| ``disablePublicIp`` | default **true**: no external IP (guardrail ``workbench-no-public-ip``; waive it to write ``false``) |
+| ``serviceAccount`` | the VM's identity (``${sa.email}``); immutable |
+| ``instanceOwners`` | ``[alias@example.com]``: single-user access (one owner); immutable |
+| ``idleShutdownSeconds`` | shorthand for the ``idle-timeout-seconds`` metadata key (Google's default 10800; 600-86400) |
+| ``metadata`` | map; only the keys written are compared (the server adds dozens of its own) |
+| ``labels``, ``tags`` | updated in place (the server adds the tags ``deeplearning-vm``, ``notebook-instance``) |
+| ``vmImage`` / ``containerImage`` | ``{project, family}`` or ``{name}`` / ``{repository, tag}``; the VM image is immutable, a container image change needs it stopped |
+| ``enableSecureBoot`` | shielded VM secure boot; a change needs it stopped (vTPM and integrity monitoring stay on: the notebooks_v2 client cannot send ``false``, proto3 drops it) |
+
+Identity ``projects/P/locations/ZONE/instances/ID``, listed per zone. Changes that need the
+instance stopped are shown as restarts and need ``allowRestart: true`` (or
+``--allow-restart``); the update then stops it, applies them and starts it again, like
+Terraform. An instance that is already STOPPED (idle shutdown) is updated as it is and left
+stopped: the tool never fights idle shutdown. A change of a disk's size, type or key, the
+network, the service account, the owners or the VM image replaces the instance (the disk
+resize method is not in the notebooks_v2 client), and a replace or delete destroys the data
+disk: both need ``allowDataLoss``. Input-only fields (owners, the disks' keys and
+encryption, the data disk's type) are never returned by the API: they are compared with
+what was last applied. Outputs: ``id`` (full name), ``name``, ``proxyUri`` (after creation).
+Sources: notebooks v2 discovery and instance.proto/gce_setup.proto (field behaviours);
+magic-modules workbench Instance.yaml and its pre_update/post_update/constants templates
+(update masks, stop-before-update, provided metadata and tags, restart-required keys);
+research/clients.md section e; the Workbench idle shutdown guide (``idle-timeout-seconds``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors, paths
+from mlops_infra.engine.kind import (
+    Kind,
+    Requirement,
+    ResourceContext,
+    ResourceId,
+    Violation,
+    api_capability,
+)
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds import _lro
+from mlops_infra.kinds._agents import COMPUTE_AGENT
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    int64_at,
+    translate_errors,
+    with_defaults,
+)
+from mlops_infra.kinds._clients import NOTEBOOKS, RESOURCE_MANAGER
+from mlops_infra.kinds._names import (
+    NETWORK_URL,
+    SUBNETWORK_URL,
+    ZONE,
+    CryptoKeyName,
+    NetworkRef,
+    SubnetworkRef,
+    Zone,
+    rfc1035_problem,
+)
+from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
+
+API = "notebooks.googleapis.com"
+OPERATION_DEADLINE = 2400.0      # Terraform's create timeout (40 min: magic-modules Instance.yaml)
+IDLE_KEY = "idle-timeout-seconds"
+NO_PUBLIC_IP = {"workbench-no-public-ip": "Workbench instances have no external IP "
+                                          "(disablePublicIp, the default)"}
+PROVIDED_TAGS = ("deeplearning-vm", "notebook-instance")   # magic-modules WorkbenchInstanceProvidedTags
+# Metadata keys whose change needs a restart (magic-modules pre_update/workbench_instance.go.tmpl)
+RESTART_KEYS = frozenset({"disable-mixer", "notebook-disable-terminal", "notebook-disable-downloads",
+                          "notebook-disable-nbconvert", "notebook-disable-root",
+                          "enable-jupyterlab4-preview", "enable-jupyterlab4", "geminicli-disabled",
+                          "geminicli-tc-accepted"})
+NEEDS_STOPPED = ("gceSetup.machineType", "gceSetup.accelerator", "gceSetup.shieldedInstanceConfig",
+                 "gceSetup.containerImage")
+# canonical path prefix -> the leaf update mask the API takes (it refuses ``gce_setup`` alone)
+_MASKS = {
+    "labels": "labels", "gceSetup.machineType": "gce_setup.machine_type",
+    "gceSetup.accelerator": "gce_setup.accelerator_configs",
+    "gceSetup.gpuDriverConfig": "gce_setup.gpu_driver_config",
+    "gceSetup.metadata": "gce_setup.metadata", "gceSetup.tags": "gce_setup.tags",
+    "gceSetup.containerImage": "gce_setup.container_image",
+    "gceSetup.shieldedInstanceConfig": "gce_setup.shielded_instance_config",
+    "gceSetup.minCpuPlatform": "gce_setup.min_cpu_platform",
+    "gceSetup.disablePublicIp": "gce_setup.disable_public_ip",
+    "gceSetup.dataDisk.resourcePolicies": "gce_setup.data_disks.resource_policies",
+}
+_IMMUTABLE = frozenset({
+    "instanceOwners", "gceSetup.bootDisk", "gceSetup.dataDisk.diskSizeGb",
+    "gceSetup.dataDisk.diskType", "gceSetup.dataDisk.diskEncryption", "gceSetup.dataDisk.kmsKey",
+    "gceSetup.networkInterface", "gceSetup.serviceAccount", "gceSetup.vmImage"})
+_INPUT_ONLY = frozenset({"instanceOwners", "gceSetup.bootDisk.diskEncryption",
+                         "gceSetup.bootDisk.kmsKey", "gceSetup.dataDisk.diskType",
+                         "gceSetup.dataDisk.diskEncryption", "gceSetup.dataDisk.kmsKey",
+                         "gceSetup.vmImage"})
+_LIVE_DEFAULTS = {"gceSetup.disablePublicIp": False,
+                  "gceSetup.shieldedInstanceConfig.enableSecureBoot": False,
+                  "gceSetup.gpuDriverConfig.enableGpuDriver": False}
+_INT64 = ("gceSetup.bootDisk.diskSizeGb", "gceSetup.dataDisk.diskSizeGb",
+          "gceSetup.accelerator.coreCount")
+
+# Enums of the notebooks v2 discovery document (AcceleratorConfig.type, DataDisk.diskType).
+Accelerator = Literal["NVIDIA_TESLA_P100", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4", "NVIDIA_TESLA_T4",
+                      "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB",
+                      "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB", "NVIDIA_TESLA_T4_VWS",
+                      "NVIDIA_TESLA_P100_VWS", "NVIDIA_TESLA_P4_VWS", "NVIDIA_B200", "NVIDIA_RTX6000"]
+DiskType = Literal["PD_STANDARD", "PD_SSD", "PD_BALANCED", "PD_EXTREME", "HYPERDISK_BALANCED",
+                   "HYPERDISK_EXTREME", "HYPERDISK_THROUGHPUT", "HYPERDISK_BALANCED_HIGH_AVAILABILITY",
+                   "HYPERDISK_ML"]
+
+
+# --- spec model -------------------------------------------------------------------------------------
+
+class Gpu(SpecModel):
+    type: Accelerator
+    coreCount: int = Field(default=1, ge=1)
+
+
+class Disk(SpecModel):
+    diskSizeGb: int | None = Field(default=None, ge=10, le=64000)
+    diskType: DiskType | None = None
+    kmsKey: CryptoKeyName | None = None
+
+
+class DataDisk(Disk):
+    resourcePolicies: list[str] | None = None
+
+
+class VmImage(SpecModel):
+    project: str
+    family: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> VmImage:
+        if (self.family is None) == (self.name is None):
+            raise ValueError("write one of 'family' and 'name'")
+        return self
+
+
+class ContainerImage(SpecModel):
+    repository: str
+    tag: str | None = None
+
+
+class InstanceSpec(SpecModel):
+    """A Workbench instance (flat shorthands of the API's ``gceSetup``)."""
+
+    zone: Zone
+    machineType: str | None = None
+    gpu: Gpu | None = None
+    installGpuDriver: bool | None = None
+    bootDisk: Disk | None = None
+    dataDisk: DataDisk | None = None
+    kmsKey: CryptoKeyName | None = None
+    network: NetworkRef | None = None
+    subnetwork: SubnetworkRef | None = None
+    disablePublicIp: bool | None = None
+    serviceAccount: str | None = None
+    instanceOwners: list[str] | None = Field(default=None, max_length=1)
+    idleShutdownSeconds: int | None = Field(default=None, ge=600, le=86400)
+    metadata: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+    tags: list[str] | None = None
+    vmImage: VmImage | None = None
+    containerImage: ContainerImage | None = None
+    enableSecureBoot: bool | None = None
+    minCpuPlatform: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @field_validator("instanceOwners")
+    @classmethod
+    def _owners(cls, value: list[str] | None) -> list[str] | None:
+        bad = [v for v in value or [] if "${" not in v and ("@" not in v or ":" in v)]
+        if bad:
+            raise ValueError(f"instance owner {bad[0]!r}: write an email (alias@example.com), "
+                             "no 'user:' prefix")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InstanceSpec:
+        if self.vmImage and self.containerImage:
+            raise ValueError("write 'vmImage' or 'containerImage', not both")
+        if self.metadata and IDLE_KEY in self.metadata and self.idleShutdownSeconds is not None:
+            raise ValueError(f"'idleShutdownSeconds' is the metadata key '{IDLE_KEY}': write one")
+        if self.kmsKey and any(d is not None and d.kmsKey for d in (self.bootDisk, self.dataDisk)):
+            raise ValueError("'kmsKey' sets both disks' key: write it or the disks' 'kmsKey'")
+        return self
+
+
+# --- canonical form -------------------------------------------------------------------------------
+
+def _disk_body(disk: dict[str, Any] | None, key: str | None) -> dict[str, Any]:
+    out = {k: v for k, v in (disk or {}).items() if v is not None}
+    chosen = out.pop("kmsKey", None) or key
+    if "diskSizeGb" in out:
+        out["diskSizeGb"] = str(out["diskSizeGb"])
+    if chosen:
+        out.update(diskEncryption="CMEK", kmsKey=chosen)
+    return out
+
+
+def _relative(value: str, pattern: Any, template: str, project: str) -> str:
+    """A network or subnetwork as ``projects/P/...`` (a selfLink's host dropped)."""
+    if "${" in value:
+        return value
+    match = pattern.fullmatch(value)
+    if match is None:
+        return value
+    groups = [match.group(1) or project, *match.groups()[1:]]
+    return template.format(*groups)
+
+
+def _network_of(fields: dict[str, Any], project: str) -> dict[str, Any]:
+    out = {}
+    if fields.get("network"):
+        value = fields["network"]
+        out["network"] = _relative(value if "/" in value else f"global/networks/{value}",
+                                   NETWORK_URL, "projects/{}/global/networks/{}", project)
+    if fields.get("subnetwork"):
+        out["subnet"] = _relative(fields["subnetwork"], SUBNETWORK_URL,
+                                  "projects/{}/regions/{}/subnetworks/{}", project)
+    return out
+
+
+def _setup(fields: dict[str, Any], project: str) -> dict[str, Any]:
+    setup: dict[str, Any] = {"disablePublicIp": fields.get("disablePublicIp", True)}
+    simple = {"machineType": "machineType", "tags": "tags", "vmImage": "vmImage",
+              "containerImage": "containerImage", "minCpuPlatform": "minCpuPlatform"}
+    setup.update({target: fields[source] for source, target in simple.items() if source in fields})
+    if "gpu" in fields:
+        setup["accelerator"] = {**fields["gpu"], "coreCount": str(fields["gpu"].get("coreCount", 1))}
+    if fields.get("installGpuDriver") is not None:
+        setup["gpuDriverConfig"] = {"enableGpuDriver": fields["installGpuDriver"]}
+    if fields.get("bootDisk") or fields.get("kmsKey"):
+        setup["bootDisk"] = _disk_body(fields.get("bootDisk"), fields.get("kmsKey"))
+    if fields.get("dataDisk") or fields.get("kmsKey"):
+        setup["dataDisk"] = _disk_body(fields.get("dataDisk"), fields.get("kmsKey"))
+    interface = _network_of(fields, project)
+    if interface:
+        setup["networkInterface"] = interface
+    if fields.get("serviceAccount"):
+        setup["serviceAccount"] = fields["serviceAccount"]
+    metadata = dict(fields.get("metadata") or {})
+    if fields.get("idleShutdownSeconds") is not None:
+        metadata[IDLE_KEY] = str(fields["idleShutdownSeconds"])
+    if metadata:
+        setup["metadata"] = metadata
+    if fields.get("enableSecureBoot") is not None:
+        setup["shieldedInstanceConfig"] = {"enableSecureBoot": fields["enableSecureBoot"]}
+    return setup
+
+
+def canonical_live(live: dict[str, Any]) -> dict[str, Any]:
+    """The API's instance in the kind's canonical form (singular sub-objects, short names)."""
+    out = copy.deepcopy(live)
+    setup = out.get("gceSetup") or {}
+    if setup.get("machineType"):
+        setup["machineType"] = str(setup["machineType"]).rsplit("/", 1)[-1]
+    for plural, single in (("acceleratorConfigs", "accelerator"), ("dataDisks", "dataDisk"),
+                           ("networkInterfaces", "networkInterface")):
+        items = setup.pop(plural, None)
+        if items:
+            setup[single] = items[0]
+    accounts = setup.pop("serviceAccounts", None)
+    if accounts and accounts[0].get("email"):
+        setup["serviceAccount"] = accounts[0]["email"]
+    interface = setup.get("networkInterface") or {}
+    for key, pattern, template in (
+            ("network", NETWORK_URL, "projects/{}/global/networks/{}"),
+            ("subnet", SUBNETWORK_URL, "projects/{}/regions/{}/subnetworks/{}")):
+        if interface.get(key):
+            interface[key] = _relative(interface[key], pattern, template, "")
+    if "tags" in setup:
+        setup["tags"] = [t for t in setup["tags"] if t not in PROVIDED_TAGS]
+    int64_at(out, _INT64)
+    # proto3 drops false on the wire, so the API never returns these when they are off
+    return with_defaults(out, _LIVE_DEFAULTS) if out.get("gceSetup") else out
+
+
+def rest_body(desired: dict[str, Any]) -> dict[str, Any]:
+    """The API's ``Instance`` JSON for the canonical ``desired`` (lists where it has lists)."""
+    body = copy.deepcopy(desired)
+    setup = body.get("gceSetup") or {}
+    for single, plural in (("accelerator", "acceleratorConfigs"), ("dataDisk", "dataDisks"),
+                           ("networkInterface", "networkInterfaces")):
+        if single in setup:
+            setup[plural] = [setup.pop(single)]
+    if "serviceAccount" in setup:
+        setup["serviceAccounts"] = [{"email": setup.pop("serviceAccount")}]
+    return body
+
+
+# --- the kind ---------------------------------------------------------------------------------------
+
+@register
+class Instance(Kind):
+    """A Vertex AI Workbench instance."""
+
+    name = "workbench.Instance"
+    model = InstanceSpec
+    api = API
+    uses = (NOTEBOOKS, RESOURCE_MANAGER)
+    outputs = frozenset({"id", "name", "proxyUri"})
+    immutable = _IMMUTABLE
+    input_only = _INPUT_ONLY
+    set_paths = frozenset({"gceSetup.tags"})
+    list_keys = {"gceSetup.tags": ""}
+    data_bearing = True
+    loss = "its data disk holds the users' work (/home/jupyter), deleted with the instance"
+    layer = "ML Platform"
+    service_agent = COMPUTE_AGENT
+    cmek_fields = ("kmsKey", "bootDisk.kmsKey", "dataDisk.kmsKey")
+    guardrails = {**NO_PUBLIC_IP, **REQUIRE_CMEK}
+    policy_settings = CMEK_SETTINGS
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return rfc1035_problem(ctx.name, "Workbench instance") or _key_problem(fields)
+
+    def requires(self, ctx: ResourceContext, fields: dict[str, Any]) -> list[Requirement]:
+        """The VM is a Compute Engine instance: after Compute Engine's enablement when the spec has it."""
+        return [Requirement(api_capability(ctx.project, "compute.googleapis.com"))]
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return self.id_from_name(f"projects/{ctx.project}/locations/{fields['zone']}/instances/{ctx.name}")
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"gceSetup": _setup(fields, ctx.project)}
+        for key in ("instanceOwners", "labels"):
+            if key in fields:
+                body[key] = fields[key]
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return canonical_live(live)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": rid.name, "name": rid.parts["instances"]}
+        if live and live.get("proxyUri"):
+            out["proxyUri"] = live["proxyUri"]
+        return out
+
+    def check_policy(self, desired: dict[str, Any], policy: dict[str, Any]) -> list[Violation]:
+        found = cmek_violations(desired, policy, at=("gceSetup.bootDisk.kmsKey",
+                                                     "gceSetup.dataDisk.kmsKey"),
+                                field="kmsKey", what="Workbench instance's disks")
+        if paths.get(desired, "gceSetup.disablePublicIp", None) is not True:
+            found.append(Violation(rule="workbench-no-public-ip", path="disablePublicIp",
+                                   message="a Workbench instance with an external IP is reachable "
+                                           "from the internet: keep disablePublicIp (the default)"))
+        return found
+
+    def replace_reason(self, changes: FieldChanges) -> str | None:
+        sizes = [c.path for c in changes if c.path in ("gceSetup.bootDisk.diskSizeGb",
+                                                       "gceSetup.dataDisk.diskSizeGb")]
+        reason = super().replace_reason(changes)
+        if sizes:
+            return f"{', '.join(sizes)}: resizing a disk (instances.resizeDisk) is not in the " \
+                   "notebooks_v2 client"
+        turned_on = [c for c in changes if c.path == "gceSetup.disablePublicIp" and not c.new]
+        if turned_on:
+            return "an external IP cannot be added to an instance (disablePublicIp is one-way)"
+        return reason
+
+    def restart_reason(self, changes: FieldChanges, live: dict[str, Any]) -> str | None:
+        if live.get("state") == "STOPPED":
+            return None                      # updated as it is, left stopped
+        hits = sorted({c.path for c in changes if c.path.startswith(NEEDS_STOPPED)
+                       or (c.path.startswith("gceSetup.metadata.")
+                           and paths.split(c.path)[-1] in RESTART_KEYS)})
+        return f"{', '.join(hits)} can only change while the instance is stopped" if hits else None
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"Workbench instances in {scope}"):
+            found = self._client().list_instances(request={"parent": scope}, **CALL)
+            return {item.name: _as_dict(item) for item in found}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"Workbench instance {rid.name}"):
+            try:
+                return _as_dict(self._client().get_instance(request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        """Deleting an instance deletes its data disk, where the users' work is."""
+        live = self.get(rid)
+        return bool(live and (live.get("gceSetup") or {}).get("dataDisks"))
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import notebooks_v2
+
+        instance = notebooks_v2.Instance.from_json(json.dumps(rest_body(desired)))
+        self._call(f"creating Workbench instance {rid.name}", "create_instance", {
+            "parent": rid.scope, "instance_id": rid.parts["instances"], "instance": instance})
+        return self._read(rid)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        stop = self.restart_reason(changes, live) is not None
+        if stop:
+            self._call(f"stopping Workbench instance {rid.name}", "stop_instance", {"name": rid.name})
+        mask, body = _update_of(desired, changes, live)
+        from google.cloud import notebooks_v2
+
+        instance = notebooks_v2.Instance.from_json(json.dumps({**body, "name": rid.name}))
+        self._call(f"updating Workbench instance {rid.name}", "update_instance", {
+            "instance": instance, "update_mask": {"paths": mask}})
+        if stop:
+            self._call(f"starting Workbench instance {rid.name}", "start_instance", {"name": rid.name})
+        return self._read(rid)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        if not force and self.holds_data(rid):
+            raise errors.PermanentError(f"Workbench instance {rid.name}: deleting it deletes its "
+                                        "data disk (the users' work); that needs allowDataLoss")
+        try:
+            self._call(f"deleting Workbench instance {rid.name}", "delete_instance", {"name": rid.name})
+        except errors.NotFound:
+            return
+
+    # --- helpers ---
+    def _client(self) -> Any:
+        return self.clients.get(NOTEBOOKS)
+
+    def _call(self, what: str, method: str, request: dict[str, Any]) -> None:
+        """Start ``method`` and wait for its operation; another operation of the instance in
+        flight (409 "unable to queue the operation") is retried by the engine."""
+        client = self._client()
+        try:
+            with translate_errors(what):
+                operation = getattr(client, method)(request=request, **CALL)
+        except errors.Conflict as exc:
+            if "unable to queue the operation" in str(exc).lower():
+                raise errors.TransientError(str(exc), status=409) from exc
+            raise
+        _lro.wait(client.transport.operations_client, operation.operation, what=what,
+                  deadline=OPERATION_DEADLINE)
+
+    def _read(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.TransientError(f"Workbench instance {rid.name}: not readable after its operation")
+        return live
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    data: dict[str, Any] = json_format.MessageToDict(type(message).pb(message))
+    return data
+
+
+def _key_problem(fields: dict[str, Any]) -> str | None:
+    """Compute Engine disks take a key of the zone's region or a global one."""
+    zone = ZONE.fullmatch(str(fields.get("zone", "")))
+    keys = [fields.get("kmsKey"), *((fields.get(d) or {}).get("kmsKey") for d in ("bootDisk", "dataDisk"))]
+    for key in (k for k in keys if k and "${" not in k):
+        location = key.split("/")[3]
+        if zone and location not in (zone.group(1), "global"):
+            return (f"kmsKey {key!r} is in location {location!r}: a Workbench disk needs a key of "
+                    f"its zone's region ({zone.group(1)!r}) or a global one")
+    return None
+
+
+def _update_of(desired: dict[str, Any], changes: FieldChanges, live: dict[str, Any]
+               ) -> tuple[list[str], dict[str, Any]]:
+    """The leaf update mask and the body for ``changes`` (metadata and labels merged with live)."""
+    mask: list[str] = []
+    for change in changes:
+        prefix = next((p for p in _MASKS if change.path == p or change.path.startswith(p + ".")), None)
+        if prefix is None:
+            raise errors.PermanentError(f"{change.path}: cannot be updated in place")
+        if _MASKS[prefix] not in mask:
+            mask.append(_MASKS[prefix])
+    body = rest_body({"gceSetup": copy.deepcopy(desired.get("gceSetup") or {})})
+    setup = body["gceSetup"]
+    if "gce_setup.metadata" in mask:
+        setup["metadata"] = _merged_metadata(desired, changes, live)
+    if "labels" in mask:
+        body["labels"] = _merged(live.get("labels"), desired.get("labels"), changes, "labels")
+    return mask, body
+
+
+def _merged(live: Any, want: Any, changes: FieldChanges, prefix: str) -> dict[str, str]:
+    removed = {paths.split(c.path)[-1] for c in changes
+               if c.op == "remove" and c.path.startswith(prefix + ".")}
+    merged = {**(live or {}), **(want or {})}
+    return {k: v for k, v in merged.items() if k not in removed}
+
+
+def _merged_metadata(desired: dict[str, Any], changes: FieldChanges,
+                     live: dict[str, Any]) -> dict[str, str]:
+    """The whole map, as Terraform sends it: live keys (the server's included), ours set, the
+    ones removed from the spec sent empty (which removes them: magic-modules post_update)."""
+    want = (desired.get("gceSetup") or {}).get("metadata") or {}
+    have = (live.get("gceSetup") or {}).get("metadata") or {}
+    removed = {paths.split(c.path)[-1] for c in changes
+               if c.op == "remove" and c.path.startswith("gceSetup.metadata.")}
+    return {**have, **want, **dict.fromkeys(removed, "")}
