@@ -39,18 +39,17 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import FieldChange, ResourceContext, ResourceId, ServiceAgent, Violation
+from mlops_infra.engine.kind import FieldChange, ResourceContext, ResourceId, Violation
 from mlops_infra.engine.registry import register
+from mlops_infra.kinds._agents import COMPUTE_AGENT
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, int64, translate_errors
 from mlops_infra.kinds._clients import (
     COMPUTE_DISKS,
     COMPUTE_IMAGES,
     COMPUTE_INSTANCES,
     COMPUTE_ZONE_OPERATIONS,
-    RESOURCE_MANAGER,
 )
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
-from mlops_infra.kinds._projects import project_number
 from mlops_infra.kinds.compute import _common as common
 
 DEADLINE = 20 * 60.0
@@ -134,18 +133,6 @@ class InstanceSpec(SpecModel):
         if self.scopes is not None and self.serviceAccount is None:
             raise ValueError("'scopes' are the scopes of 'serviceAccount': write the account too")
         return self
-
-
-# --- the Compute Engine service agent -----------------------------------------------------------
-
-def _agent_email(clients: Any, project: str) -> str:
-    """``service-NUMBER@compute-system.iam.gserviceaccount.com``
-    (https://cloud.google.com/compute/docs/disks/customer-managed-encryption#before_you_begin)."""
-    return f"service-{project_number(clients, project)}@compute-system.iam.gserviceaccount.com"
-
-
-COMPUTE_AGENT = ServiceAgent(name="compute", email=_agent_email, uses=(RESOURCE_MANAGER,))
-"""Compute Engine's service agent: it must be granted a CMEK key of a disk."""
 
 
 # --- desired and live in one shape ---------------------------------------------------------------

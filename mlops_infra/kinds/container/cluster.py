@@ -44,13 +44,12 @@ from mlops_infra.engine.kind import (
     Removal,
     ResourceContext,
     ResourceId,
-    ServiceAgent,
 )
 from mlops_infra.engine.registry import register
+from mlops_infra.kinds._agents import GKE_AGENT
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
-from mlops_infra.kinds._clients import CONTAINER, RESOURCE_MANAGER
+from mlops_infra.kinds._clients import CONTAINER
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
-from mlops_infra.kinds._projects import project_number
 from mlops_infra.kinds.container import _common as common
 
 Channel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
@@ -210,18 +209,6 @@ class ClusterSpec(SpecModel):
             raise ValueError("'workloadPool' is a shorthand for 'workloadIdentityConfig."
                              "workloadPool': write only one of them")
         return self
-
-
-# --- the GKE service agent ------------------------------------------------------------------
-
-def _agent_email(clients: Any, project: str) -> str:
-    """``service-NUMBER@container-engine-robot.iam.gserviceaccount.com``, the project number
-    read from Resource Manager (https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets)."""
-    return f"service-{project_number(clients, project)}@container-engine-robot.iam.gserviceaccount.com"
-
-
-GKE_AGENT = ServiceAgent(name="container", email=_agent_email, uses=(RESOURCE_MANAGER,))
-"""GKE's service agent: it must be granted the key of application-layer secrets encryption."""
 
 
 # --- desired and live in one shape ----------------------------------------------------------------
