@@ -90,6 +90,8 @@ COMPUTE_DISKS = ClientDecl(endpoint="compute", build=_compute("DisksClient"))
 COMPUTE_IMAGES = ClientDecl(endpoint="compute", build=_compute("ImagesClient"))
 COMPUTE_ROUTERS = ClientDecl(endpoint="compute", build=_compute("RoutersClient"))
 COMPUTE_ZONE_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("ZoneOperationsClient"))
+COMPUTE_GROUP_MANAGERS = ClientDecl(endpoint="compute",
+                                    build=_compute("InstanceGroupManagersClient"))
 # --- ML platform: Vertex AI (aiplatform_v1, REST) and Workbench (notebooks_v2, REST) ----------
 # Vertex AI is regional: every region has its own host (``REGION-aiplatform.googleapis.com``)
 # and a client answers only for its region (400 "The provided location ID doesn't match the

@@ -256,3 +256,27 @@ def test_the_network_and_its_ranges_must_exist(emulator: Emulator, gke: Any) -> 
     assert op.operation_type == container_v1.Operation.Type.CREATE_CLUSTER
     got = gke.get_cluster(name=CLUSTER, retry=None)
     assert got.network == "vpc" and got.ip_allocation_policy.cluster_ipv4_cidr_block == "10.4.0.0/14"
+
+
+@pytest.mark.emulator_services("container", "compute")
+def test_a_pools_instance_groups_carry_its_size(emulator: Emulator, gke: Any) -> None:
+    compute = f"/compute/v1/projects/{PROJECT}"
+    raw(emulator, "compute", "POST", f"{compute}/global/networks",
+        json={"name": "default", "autoCreateSubnetworks": False}).raise_for_status()
+    raw(emulator, "compute", "POST", f"{compute}/regions/us-central1/subnetworks",
+        json={"name": "default", "network": f"projects/{PROJECT}/global/networks/default",
+              "ipCidrRange": "10.0.0.0/20"}).raise_for_status()
+    _wait(gke, _create(gke))
+    (url, *others) = gke.get_node_pool(name=f"{CLUSTER}/nodePools/boot", retry=None).instance_group_urls
+    assert len(others) == 2                                  # a regional pool: three zones
+    path = url.split("www.googleapis.com", 1)[1]
+    group = raw(emulator, "compute", "GET", path).json()
+    assert group["targetSize"] == 1 and group["selfLink"] == url
+    doc = json.loads((DOCUMENTS / "compute.v1.json").read_text())
+    assert _undefined_keys(group, doc["schemas"]["InstanceGroupManager"], doc, "group") == []
+    _wait(gke, gke.set_node_pool_size(request={"name": f"{CLUSTER}/nodePools/boot",
+                                               "node_count": 4}, retry=None))
+    assert raw(emulator, "compute", "GET", path).json()["targetSize"] == 4
+    assert gke.get_node_pool(name=f"{CLUSTER}/nodePools/boot", retry=None).initial_node_count == 1
+    missing = raw(emulator, "compute", "GET", path.rsplit("/", 1)[0] + "/gke-other-grp")
+    assert missing.status_code == 404

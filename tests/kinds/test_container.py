@@ -224,3 +224,37 @@ def test_an_empty_aspect_clears_it(cluster: Any, clients: Clients) -> None:
     changes = compare(kind, wanted, kind.normalize(kind.get(rid)), desired)
     assert [c.path for c in changes] == ["config.tags"]
     assert kind.update(rid, wanted, changes, kind.get(rid))["config"].get("tags", []) == []
+
+
+def test_node_count_and_autoscaling_do_not_go_together() -> None:
+    with pytest.raises(ValidationError, match="autoscaler sizes it"):
+        fields(NodePool, {**POOL, "nodeCount": 2})
+    fields(NodePool, {**POOL, "nodeCount": 2, "autoscaling": {"enabled": False}})
+
+
+@pytest.mark.emulator_services("container", "compute")
+def test_a_pool_is_resized_in_place_and_its_size_read_from_its_groups(clients: Clients,
+                                                                      emulator: Emulator) -> None:
+    from mlops_infra.kinds.compute.network import Network
+    from mlops_infra.kinds.compute.subnetwork import Subnetwork
+
+    network = Network(clients)
+    network.create(network.identify(ctx("default"), {}), network.desired(ctx("default"), {}))
+    subnet, sub = Subnetwork(clients), {"network": "default", "ipCidrRange": "10.0.0.0/20"}
+    subnet.create(subnet.identify(ctx("default"), sub), subnet.desired(ctx("default"), sub))
+    cluster = Cluster(clients)
+    cluster.create(*cluster_of({"location": "europe-west1"}))    # regional: groups in 3 zones
+    kind = NodePool(clients)
+    fixed = {k: v for k, v in POOL.items() if k not in ("autoscaling", "initialNodeCount")}
+    rid, desired = pool_of({**fixed, "nodeCount": 2})
+    live = kind.create(rid, desired)
+    assert live["initialNodeCount"] == 2 and live["nodeCount"] == 2
+    assert len(live["instanceGroupUrls"]) == 3
+    wanted = {**desired, "nodeCount": 5}
+    changes = compare(kind, wanted, kind.normalize(kind.get(rid)))
+    assert [c.path for c in changes] == ["nodeCount"] and kind.replace_reason(changes) is None
+    emulator.clear_journal()
+    live = kind.update(rid, wanted, changes, kind.get(rid))
+    assert [e.path.rsplit("/", 1)[-1] for e in emulator.mutating_requests()] == ["cpu:setSize"]
+    assert live["nodeCount"] == 5 and live["initialNodeCount"] == 2
+    assert compare(kind, wanted, kind.normalize(live)) == []

@@ -1,6 +1,7 @@
 """The Compute Engine service: networks, subnetworks, firewalls, Cloud Routers with NAT,
-instances with their boot disks, public images, and the global, regional and zonal operations
-every mutation answers with (instances: ``vm_routes.py``).
+instances with their boot disks, public images, the managed instance groups of GKE node pools
+(read-only: the emulated container service owns them and holds their sizes), and the global,
+regional and zonal operations every mutation answers with (instances: ``vm_routes.py``).
 
 State (JSON): ``projects`` project -> {networks: name -> network, firewalls: name -> firewall,
 subnetworks: region -> name -> subnetwork, routers: region -> name -> router, instances: zone ->
@@ -110,6 +111,8 @@ class ComputeService(VmRoutes, Service):
             Route("POST", INS + "/{resource}/setDeletionProtection", self.set_deletion_protection),
             Route("PATCH", INS + "/{instance}/updateShieldedInstanceConfig",
                   self.update_shielded_config),
+            Route("GET", BASE + "/zones/{zone}/instanceGroupManagers/{instanceGroupManager}",
+                  self.get_instance_group_manager),
             Route("GET", BASE + "/zones/{zone}/disks", self.list_disks),
             Route("GET", BASE + "/zones/{zone}/disks/{disk}", self.get_disk),
             Route("GET", IMG, self.list_images),

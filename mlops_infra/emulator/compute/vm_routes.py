@@ -125,6 +125,18 @@ class VmRoutes:
                                       request.params["disk"]))
         return dict(found)
 
+    # -- managed instance groups of GKE node pools ---------------------------------------------
+    def get_instance_group_manager(self, request: Request) -> dict[str, Any]:
+        """Only the groups GKE makes for node pools exist here (the emulated container service
+        owns them; their ``targetSize`` is the pool's size per zone)."""
+        project, zone = request.params["project"], request.params["zone"]
+        name = request.params["instanceGroupManager"]
+        gke = self.emulator.services.get("container") if self.emulator is not None else None
+        found = gke.instance_group(project, zone, name) if gke is not None else None  # type: ignore[attr-defined]
+        if found is None:
+            raise not_found(zonal_url(project, zone, "instanceGroupManagers", name))
+        return dict(found)
+
     def list_disks(self, request: Request) -> dict[str, Any]:
         return self._list(request, self._zone(request, "disks").values(),
                           kind="compute#diskList", collection=f"zones/{request.params['zone']}/disks")

@@ -164,9 +164,26 @@ def set_management(pool: dict[str, Any], body: dict[str, Any], cluster: dict[str
     return out
 
 
-def set_size(pool: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """``setSize``: the size lives in the pool's instance groups, not in the NodePool."""
+def set_size(pool: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``setSize``: the pool (unchanged: the size lives in its instance groups, not in the
+    NodePool, whose ``initialNodeCount`` stays what it was created with) and the new size of
+    each of its groups ("the desired node count for the pool", per zone as gcloud's
+    ``--num-nodes``; Terraform reads it back from the groups' ``targetSize``:
+    terraform-provider-google resource_container_node_pool.go ``getNodePoolSize``)."""
     count = int(body.get("nodeCount") or 0)
     if count < 0:
         raise invalid("nodeCount must be >= 0.")
-    return copy.deepcopy(pool)
+    return copy.deepcopy(pool), count
+
+
+def group_view(url: str, size: int) -> dict[str, Any]:
+    """A pool's managed instance group as Compute's ``instanceGroupManagers.get`` shows it
+    (compute v1 discovery ``InstanceGroupManager``; GKE names them
+    ``gke-CLUSTER-POOL-HASH-grp``, the instance group of the same name beside it)."""
+    name = url.rsplit("/", 1)[-1]
+    digest = hashlib.sha256(url.encode()).hexdigest()
+    return {"kind": "compute#instanceGroupManager", "id": str(int(digest[:15], 16)), "name": name,
+            "zone": url.split("/instanceGroupManagers/")[0], "selfLink": url,
+            "baseInstanceName": name.removesuffix("-grp"), "targetSize": size,
+            "instanceGroup": url.replace("/instanceGroupManagers/", "/instanceGroups/"),
+            "status": {"isStable": True}}

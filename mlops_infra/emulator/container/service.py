@@ -32,8 +32,13 @@ https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets requir
 the 403's wording is Cloud KMS's permission error as BigQuery relays it - GKE's own text was
 not found in public sources). The API is ``container.googleapis.com``, off in a new project.
 
+A node pool's size lives in its managed instance groups (``instanceGroupUrls``), not in the
+NodePool: ``setSize`` changes their ``targetSize``, which the emulated Compute serves at
+``instanceGroupManagers.get`` (``instance_group``); ``initialNodeCount`` stays as created.
+
 State (JSON): ``projects`` id -> {clusters: location -> name -> cluster, nodePools: location ->
-cluster -> name -> pool, operations: location -> name -> record}; ``sequence``.
+cluster -> name -> pool, operations: location -> name -> record, groupSizes: group URL ->
+nodes}; ``sequence``.
 """
 
 from __future__ import annotations
@@ -383,6 +388,9 @@ class ContainerService(Service):
                                        self_link=f"{cluster['selfLink']}/nodePools/{name}")
         op = self._start(request, cluster=cluster["name"], node_pool=name,
                          operation_type="CREATE_NODE_POOL")
+        sizes = self._project(request).setdefault("groupSizes", {})
+        for url in pool.get("instanceGroupUrls") or []:
+            sizes.pop(url, None)          # a pool made again under its old name starts afresh
         pools[name] = pool
         return op
 
@@ -408,8 +416,27 @@ class ContainerService(Service):
     def set_size(self, request: Request) -> dict[str, Any]:
         body = protos.parse(request.json(), "SetNodePoolSizeRequest")
         cluster, pool = self._pool(request)
-        return self._commit_pool(request, cluster, nodepools.set_size(pool, body),
-                                 "SET_NODE_POOL_SIZE")
+        changed, count = nodepools.set_size(pool, body)
+        sizes = self._project(request).setdefault("groupSizes", {})
+        for url in pool.get("instanceGroupUrls") or []:
+            sizes[url] = count
+        return self._commit_pool(request, cluster, changed, "SET_NODE_POOL_SIZE")
+
+    def instance_group(self, project: str, zone: str, name: str) -> dict[str, Any] | None:
+        """The managed instance group ``name`` of a node pool, as Compute serves it (GKE owns
+        the groups of its pools; ``instanceGroupManagers.get`` of the emulated Compute reads
+        them here), or ``None``. Its ``targetSize`` is the pool's size per zone: its
+        ``initialNodeCount`` until a ``setSize``."""
+        state = self.state["projects"].get(project, {})
+        tail = f"/projects/{project}/zones/{zone}/instanceGroupManagers/{name}"
+        for by_cluster in state.get("nodePools", {}).values():
+            for pools in by_cluster.values():
+                for pool in pools.values():
+                    url = next((u for u in pool.get("instanceGroupUrls") or [] if u.endswith(tail)), None)
+                    if url is not None:
+                        size = state.get("groupSizes", {}).get(url, int(pool.get("initialNodeCount", 0)))
+                        return nodepools.group_view(url, int(size))
+        return None
 
     def _commit_pool(self, request: Request, cluster: dict[str, Any], pool: dict[str, Any],
                      operation_type: str, *, recreating: bool = False) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 |---|---|
 | ``cluster`` | required: the cluster's id, usually ``${gke.id}`` (``projects/P/locations/L/clusters/C``) |
 | ``initialNodeCount`` | nodes per zone at creation; create-only (a change replaces the pool) |
+| ``nodeCount`` | nodes per zone, resized in place (``setSize``); read back from the pool's instance groups (their ``targetSize``, as Terraform's ``node_count``); the initial count when ``initialNodeCount`` is not written; not with ``autoscaling`` (the autoscaler sizes the pool) |
 | ``autoscaling`` | ``{minNodeCount, maxNodeCount}`` per zone or ``{totalMinNodeCount, totalMaxNodeCount}``, ``locationPolicy`` ``BALANCED``/``ANY``; ``enabled`` true unless written (``setAutoscaling``) |
 | ``management`` | ``{autoRepair, autoUpgrade}`` (``setManagement``); API default both on (a release channel requires auto-upgrade) |
 | ``locations`` | node zones (a set); default the cluster's |
@@ -21,7 +22,7 @@
 | ``config.shieldedInstanceConfig`` / ``config.metadata`` | create-only |
 
 Updates go through the per-aspect methods, one aspect per call (``setAutoscaling``,
-``setManagement``, ``UpdateNodePool``). A change to a create-only field replaces the pool
+``setManagement``, ``setSize``, ``UpdateNodePool``). A change to a create-only field replaces the pool
 **create-before-destroy**: the new pool, named ``NAME-rXXXX`` (``NAME`` cut to 34 characters, a
 suffix derived from the old pool's name so a rerun after a crash finds the same one), is
 created and ready before the old one is deleted, so the cluster always keeps a pool and
@@ -37,15 +38,23 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, int64_at
-from mlops_infra.kinds._clients import CONTAINER
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    int64_at,
+    translate_errors,
+)
+from mlops_infra.kinds._clients import COMPUTE_GROUP_MANAGERS, CONTAINER
 from mlops_infra.kinds.container import _common as common
 
 SCOPE_ROOT = "https://www.googleapis.com/auth/"
@@ -134,12 +143,20 @@ class NodePoolSpec(SpecModel):
 
     cluster: str
     initialNodeCount: int | None = Field(default=None, ge=0)
+    nodeCount: int | None = Field(default=None, ge=0)
     autoscaling: Autoscaling | None = None
     management: Management | None = None
     locations: list[str] | None = None
     maxPodsPerNode: int | None = Field(default=None, ge=8, le=256)
     upgradeSettings: UpgradeSettings | None = None
     config: NodeConfig | None = None
+
+    @model_validator(mode="after")
+    def _sized_once(self) -> NodePoolSpec:
+        if self.nodeCount is not None and self.autoscaling is not None and self.autoscaling.enabled:
+            raise ValueError("'nodeCount' sizes a pool without autoscaling: with 'autoscaling' "
+                             "the autoscaler sizes it (write initialNodeCount for its start)")
+        return self
 
 
 def _scopes(scopes: list[str]) -> list[str]:
@@ -163,6 +180,8 @@ def _expanded(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _normalized(live: dict[str, Any]) -> dict[str, Any]:
     out = common.canonical("NodePool", live)
+    if "nodeCount" in live:                       # read from the pool's instance groups
+        out["nodeCount"] = live["nodeCount"]
     out["status"] = common.resting(out.get("status"))
     int64_at(out, ("maxPodsConstraint.maxPodsPerNode",))
     for item in (out.get("config") or {}).get("accelerators") or []:
@@ -182,7 +201,7 @@ class NodePool(Kind):
     name = "container.NodePool"
     model = NodePoolSpec
     api = common.API
-    uses = (CONTAINER,)
+    uses = (CONTAINER, COMPUTE_GROUP_MANAGERS)
     outputs = frozenset({"name", "id"})
     layer = "Compute"
     labels_path = "config.resourceLabels"
@@ -258,8 +277,31 @@ class NodePool(Kind):
                 for p in (common.to_dict(x) for x in found.node_pools)}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return common.get_or_none(self.clients.get(CONTAINER).get_node_pool,
+        live = common.get_or_none(self.clients.get(CONTAINER).get_node_pool,
                                   what=self.describe(rid), name=rid.name)
+        if live is not None and not (live.get("autoscaling") or {}).get("enabled"):
+            size = self._size(rid, live.get("instanceGroupUrls") or [])
+            if size is not None:
+                live["nodeCount"] = size
+        return live
+
+    def _size(self, rid: ResourceId, groups: Sequence[str]) -> int | None:
+        """Nodes per zone: the mean ``targetSize`` of the pool's instance groups (GKE keeps the
+        size there, not in the NodePool; Terraform reads it so: ``getNodePoolSize``)."""
+        from google.api_core.exceptions import NotFound
+
+        sizes = []
+        for url in groups:
+            project = url.split("/projects/")[1].split("/")[0]
+            zone, name = url.split("/zones/")[1].split("/")[0], url.rsplit("/", 1)[-1]
+            with translate_errors(f"instance group {name} of {self.describe(rid)}"):
+                try:
+                    group = self.clients.get(COMPUTE_GROUP_MANAGERS).get(
+                        project=project, zone=zone, instance_group_manager=name, **CALL)
+                except NotFound:
+                    continue          # being made or removed with the pool
+            sizes.append(int(group.target_size))
+        return sum(sizes) // len(sizes) if sizes else None
 
     def _read(self, rid: ResourceId) -> dict[str, Any]:
         live = self.get(rid)
@@ -270,7 +312,9 @@ class NodePool(Kind):
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         pool = {"name": rid.parts["pool"], **{k: copy.deepcopy(v) for k, v in desired.items()
-                                             if k != "status"}}
+                                             if k not in ("status", "nodeCount")}}
+        if "nodeCount" in desired:
+            pool.setdefault("initialNodeCount", desired["nodeCount"])
         common.call(self.clients, "create_node_pool", "CreateNodePoolRequest",
                     {"parent": rid.scope, "nodePool": pool}, parts=rid.parts,
                     what=self.describe(rid), deadline=common.NODE_POOL_DEADLINE)
@@ -298,6 +342,9 @@ class NodePool(Kind):
             self._call(rid, "set_node_pool_management", "SetNodePoolManagementRequest",
                        {"management": desired.get("management") or {"autoUpgrade": True,
                                                                      "autoRepair": True}})
+        if "nodeCount" in tops:
+            self._call(rid, "set_node_pool_size", "SetNodePoolSizeRequest",
+                       {"nodeCount": desired.get("nodeCount") or 0})
         if "locations" in tops:
             self._update(rid, {"locations": desired.get("locations") or live.get("locations")})
         if "upgradeSettings" in tops:
