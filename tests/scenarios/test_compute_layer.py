@@ -93,15 +93,27 @@ def _converged(open_stack, spec: Path) -> None:  # type: ignore[no-untyped-def]
     assert result.ok, result.failures
 
 
+GPU_POOL = """\
+  gpu:
+    kind: container.NodePool
+    name: gpu
+    cluster: ${gke.id}
+    autoscaling: {totalMinNodeCount: 0, totalMaxNodeCount: 2}
+    config: {machineType: n1-standard-8, accelerators: [{acceleratorType: nvidia-tesla-t4, acceleratorCount: 1}]}
+"""
+
+
 def test_the_compute_layer_converges_then_is_a_noop(emulator, open_stack, tmp_path: Path) -> None:
-    spec = _write(tmp_path, SPEC)
+    spec = _write(tmp_path, SPEC.replace("  vm:\n", GPU_POOL + "  vm:\n"))
     _converged(open_stack, spec)
+    # one operation at a time per cluster: two pools, never a "currently creating" 400
+    assert [e.path for e in emulator.mutating_requests("container") if e.status >= 400] == []
     emulator.clear_journal()
     assert not open_stack(spec).plan().has_changes
     assert emulator.mutating_requests() == []
     gke = Clients(project=PROJECT, endpoints=emulator.endpoints).get(CONTAINER)
     pools = gke.list_node_pools(parent=CLUSTER, retry=None).node_pools
-    assert [p.name for p in pools] == ["cpu"]          # the bootstrap pool is gone
+    assert sorted(p.name for p in pools) == ["cpu", "gpu"]   # the bootstrap pool is gone
 
 
 class _PoolWatch:
