@@ -43,7 +43,7 @@ from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.result import ApplyResult, Outcome, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.schedule import Schedule
-from mlops_infra.engine.waiting import reporting_to
+from mlops_infra.engine.waiting import reporting_to, resume_waiting, stop_waiting
 from mlops_infra.spec import find_refs, resolve_refs
 
 
@@ -102,6 +102,7 @@ class _Runner:
         self.in_flight: tuple[str, ...] = ()
 
     def run(self) -> list[Outcome]:
+        resume_waiting()                         # an earlier interrupted apply stopped them
         self._record_intents([c for c in self.changes.values()
                               if needs_intent(self.kinds[c.kind], c)])
         schedule = Schedule(self.deps)
@@ -121,7 +122,8 @@ class _Runner:
                         outcomes.append(outcome)
                         outcomes += self._record(schedule, running.pop(future), outcome)
             except KeyboardInterrupt:
-                self.interrupted = True          # start nothing more; let in-flight calls end
+                self.interrupted = True          # start nothing more; let in-flight calls end,
+                stop_waiting()                   # but not wait out long operations (a rerun does)
                 self.in_flight = tuple(sorted(self.changes[k].address for k in running.values()))
                 outcomes += [future.result() for future in list(running)]
                 return outcomes + [self._not_started(self.changes[k]) for k in schedule.stuck()]

@@ -162,8 +162,9 @@ def test_a_node_pool_replace_never_leaves_the_cluster_without_a_pool(emulator, o
     assert emulator.mutating_requests() == []
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
 def test_an_interrupted_cluster_create_resumes_instead_of_creating_again(
-        emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        emulator, tmp_path: Path, stop: signal.Signals) -> None:  # type: ignore[no-untyped-def]
     spec = _write(tmp_path, SPEC)
     emulator.set_delays(operations={"container.cluster": 3.0})
     env = {**os.environ, "MLOPS_INFRA_ENDPOINTS": json.dumps(emulator.endpoints),
@@ -174,7 +175,7 @@ def test_an_interrupted_cluster_create_resumes_instead_of_creating_again(
     deadline = time.monotonic() + 60
     while process.poll() is None and not _cluster_creates(emulator) and time.monotonic() < deadline:
         time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)                 # mid-create: GKE carries on
+    os.kill(process.pid, stop)                           # mid-create: GKE carries on
     process.wait(timeout=30)
     assert len(_cluster_creates(emulator)) == 1
     gke = Clients(project=PROJECT, endpoints=emulator.endpoints).get(CONTAINER)
