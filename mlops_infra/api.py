@@ -42,7 +42,7 @@ from mlops_infra.engine.registry import (
 from mlops_infra.engine.resolve import expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy
-from mlops_infra.engine.sensitive import stored_form
+from mlops_infra.engine.sensitive import SecretValues, require_all, stored_form
 from mlops_infra.ledger import (
     GcsBackend,
     Intent,
@@ -137,10 +137,14 @@ def _offline_kinds(spec: Spec) -> Mapping[str, Kind]:
 
 
 def services_for(spec: Spec) -> list[str]:
-    """The emulator services a spec's kinds (and what they imply) call."""
+    """The emulator services a spec's kinds (and what they imply) call, and Secret Manager
+    when a secret comes from it."""
     offline = _offline_kinds(spec)
     used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
-    return endpoints_of(type(offline[name]) for name in used)
+    services = endpoints_of(type(offline[name]) for name in used)
+    if any(s.kind == "secretManager" for s in spec.secrets.values()):
+        services = sorted({*services, "secretmanager"})
+    return services
 
 
 class Stack:
@@ -156,6 +160,7 @@ class Stack:
         self.policy = policy or RetryPolicy.from_env()
         self.read_concurrency = DEFAULT_READ_CONCURRENCY
         self.kinds: Mapping[str, Kind] = LazyKinds(lambda cls: cls(clients))
+        self.secrets = _secret_values(spec, clients, self.policy)
 
     # --- construction -----------------------------------------------------------------
     @classmethod
@@ -206,13 +211,15 @@ class Stack:
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
                               resolved=resolved, read_concurrency=self.read_concurrency,
-                              allow_restart=allow_restart)
+                              secrets=self.secrets, allow_restart=allow_restart)
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,
               concurrency: int = DEFAULT_APPLY_CONCURRENCY, owner: str | None = None) -> ApplyResult:
-        """Apply ``plan`` under the stack's lock; refuse it if the ledger moved since it was made."""
+        """Apply ``plan`` under the stack's lock; refuse it if the ledger moved since it was made.
+        The secrets it references are resolved first (a missing one changes nothing)."""
         refuse_blocked(plan)
+        require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
         with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
             if state.generation != plan.ledger_generation:
@@ -284,7 +291,8 @@ class Stack:
         try:
             result = apply_plan(plan, kinds=self.kinds,
                                 sink=_LedgerSink(writer, state, self.kinds, run_id=run["id"]),
-                                settings=ExecutionSettings(policy=self.policy, concurrency=concurrency),
+                                settings=ExecutionSettings(policy=self.policy, concurrency=concurrency,
+                                                           secrets=self.secrets),
                                 progress=progress)
             done = Counter(o.action.value for o in result.outcomes if o.status == "done")
             run.update(result="ok" if result.ok else "failed", changes=dict(done))
@@ -330,6 +338,13 @@ class _LedgerSink:
 
     def forget(self, *, change: ResourceChange) -> None:
         self.writer.remove(change.key)
+
+
+def _secret_values(spec: Spec, clients: Clients, policy: RetryPolicy) -> SecretValues:
+    """The spec's secrets, fetched from their sources only when a plan or an apply needs them."""
+    from mlops_infra.kinds._secrets import fetcher
+
+    return SecretValues(spec.secrets, fetcher(clients, policy))
 
 
 def _view(state: LedgerState) -> LedgerView:

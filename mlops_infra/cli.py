@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from mlops_infra.engine.concurrency import APPLY_CONCURRENCY
 from mlops_infra.engine.errors import LockHeld, MlopsInfraError, UserError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_LOCKED = 0, 1, 2, 3
@@ -144,7 +145,8 @@ def cli() -> None:
 @click.option("--allow-data-loss", is_flag=True, help="Allow deletes/replaces that destroy data.")
 @click.option("--allow-restart", is_flag=True,
               help="Allow changes that stop and restart a resource (machine type, GPUs...).")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+@click.option("--concurrency", type=click.IntRange(1, 64), default=APPLY_CONCURRENCY,
+              show_default=True,
               help="How many changes run at once.")
 @_verbose_option
 def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
@@ -163,7 +165,8 @@ def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, 
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
 @click.option("--allow-data-loss", is_flag=True, help="Also delete resources that hold data.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+@click.option("--concurrency", type=click.IntRange(1, 64), default=APPLY_CONCURRENCY,
+              show_default=True,
               help="How many changes run at once.")
 @_verbose_option
 def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
@@ -234,7 +237,8 @@ def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @click.option("--local", is_flag=True, hidden=True,
               help="Accepted for compatibility: a plan records where its ledger lives.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True,
+@click.option("--concurrency", type=click.IntRange(1, 64), default=APPLY_CONCURRENCY,
+              show_default=True,
               help="How many changes run at once.")
 def apply(plan_file: str, local: bool, concurrency: int) -> int:
     """Apply a saved plan, if the ledger has not moved since it was made."""

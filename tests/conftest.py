@@ -9,6 +9,7 @@ project) unless the test is marked ``emulator_fresh_project``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,12 +18,20 @@ from mlops_infra.clients import Clients
 from mlops_infra.emulator import Emulator, operations
 from mlops_infra.emulator.realism import Delays
 
+# specs/platform.yaml's dev environment reads its alerting tokens from the environment: these
+# test values (subprocesses inherit them) are what tests/scenarios/test_secrets_never_leak.py
+# looks for in every file and output.
+PLATFORM_DEV_SECRETS = {"MLOPS_SLACK_TOKEN": "xoxb-7304-test-slack-token-do-not-leak",
+                        "MLOPS_PAGERDUTY_KEY": "pd-test-service-key-9f3b27c4e1d0a8b6"}
+for _name, _value in PLATFORM_DEV_SECRETS.items():
+    os.environ.setdefault(_name, _value)
+
 PROJECT = "test-project"
 DEFAULT_TEST_SERVICES = ("storage", "bigquery")
 # Google's behaviours, shortened (each is a documented default in emulator/realism.py).
 TEST_DELAYS = Delays(operation=0.05, operations={"serviceusage": 0.05, "compute": 0.05},
                      operation_wait=5.0, api_enablement=0.1, iam_policy=0.2,
-                     service_account=0.1)
+                     service_account=0.1, monitoring_edit=0.02)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,8 +3,10 @@
 ``RpcFront`` gives RPCs what ``Emulator._handle`` gives HTTP requests: latency, seeded
 faults (an injected 503/429/500 becomes UNAVAILABLE/RESOURCE_EXHAUSTED/INTERNAL; a
 "reset" becomes UNAVAILABLE and is journaled with status 0), the journal, the shared
-state lock and persistence after mutating RPCs. ``GrpcServer.url`` is ``127.0.0.1:PORT``
-(a gRPC target, no scheme): what ``grpc.insecure_channel`` takes.
+state lock and persistence after mutating RPCs. A handler answering ``core.Deferred`` is
+finished after its time, outside the state lock (other RPCs go on meanwhile). A service may
+serve several gRPC service names (each ``Rpc`` says which). ``GrpcServer.url`` is
+``127.0.0.1:PORT`` (a gRPC target, no scheme): what ``grpc.insecure_channel`` takes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import grpc
 
-from mlops_infra.emulator.core import HttpError
+from mlops_infra.emulator.core import Deferred, HttpError
 from mlops_infra.emulator.faults import RESET, Fault, FaultInjector
 from mlops_infra.emulator.grpc_core import (
     RPC_METHOD,
@@ -32,6 +34,7 @@ from mlops_infra.emulator.grpc_core import (
 from mlops_infra.emulator.journal import Journal, JournalEntry
 
 _WORKERS = 16
+_MAX_DEFERRAL = 600.0
 
 
 class RpcFront:
@@ -62,10 +65,20 @@ class RpcFront:
         return result
 
     def _process(self, rpc: Rpc, request: Any) -> tuple[Any, RpcError | None]:
+        result, error = self._locked(rpc, lambda: self._first(rpc, request))
+        while error is None and isinstance(result, Deferred):
+            time.sleep(max(0.0, min(result.until - time.time(), _MAX_DEFERRAL)))
+            result, error = self._locked(rpc, result.then)
+        return result, error
+
+    def _first(self, rpc: Rpc, request: Any) -> Any:
+        self._gate(rpc, request)
+        return rpc.handler(request)
+
+    def _locked(self, rpc: Rpc, run: Callable[[], Any]) -> tuple[Any, RpcError | None]:
         with self._lock:
             try:
-                self._gate(rpc, request)
-                return rpc.handler(request), None
+                return run(), None
             except RpcError as err:
                 return None, err
             except HttpError as err:
@@ -93,7 +106,8 @@ class RpcFront:
             bodies = {"request": _message_json(request),
                       "response": error.to_json() if error else _message_json(result)}
         self._journal.append(JournalEntry(
-            service=self.service.name, method=RPC_METHOD, path=self.service.rpc_path(rpc.name),
+            service=self.service.name, method=RPC_METHOD,
+            path=self.service.rpc_path(rpc.name, rpc.service),
             query={}, status=status, ts=time.time(), fault=fault.phase if fault else None,
             **bodies))
 
@@ -134,9 +148,13 @@ class GrpcServer:
         self._server = grpc.server(ThreadPoolExecutor(max_workers=_WORKERS,
                                                       thread_name_prefix="emulator-grpc"))
         service = front.service
-        handlers = {rpc.name: _method_handler(front, rpc) for rpc in service.rpcs()}
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(service.full_name, handlers),))
+        by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+        for rpc in service.rpcs():
+            by_service.setdefault(rpc.service or service.full_name, {})[rpc.name] = \
+                _method_handler(front, rpc)
+        self._server.add_generic_rpc_handlers(tuple(
+            grpc.method_handlers_generic_handler(name, handlers)
+            for name, handlers in by_service.items()))
         self._port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
 

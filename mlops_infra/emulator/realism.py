@@ -20,6 +20,7 @@ every default, for a person who wants a quick ``--local`` run (``0.05`` makes a 
 | ``api_enablement`` / ``apiEnablement`` (403 SERVICE_DISABLED after the enable operation is done) | 60 s | Google's 403 text "If you enabled this API recently, wait a few minutes for the action to propagate"; the Terraform provider guide's ``time_sleep`` of 60 s after enabling (googleapis/google-cloud-rust#5444, hashicorp/terraform-provider-google#2129) |
 | ``iam_policy`` / ``iamPolicy`` (a KMS key grant takes effect) | 120 s | "Changes to allow policies typically propagate in 2 minutes, but could potentially take 7 minutes" (https://cloud.google.com/iam/docs/access-change-propagation) |
 | ``service_account`` / ``serviceAccount`` (a new account is readable and bindable) | 10 s | "each read is eventually consistent" (googleapis google/iam/admin/v1/iam.proto); Terraform polls get until three successes and sleeps 10 s more (magic-modules resource_google_service_account.go) |
+| ``monitoring_edit`` / ``monitoringEdit`` (a Monitoring configuration edit holds its project: another edit meanwhile gets 409 "Too many concurrent edits to the project configuration") | 0.5 s | Monitoring calls are synchronous and sub-second (research/clients.md f.); the API asks callers to "single-thread API calls that modify the state of notification channels in a single project" (googleapis google/monitoring/v3/notification_service.proto) and Terraform serialises alert policies, channels and uptime checks per project and retries that 409 (magic-modules AlertPolicy.yaml ``mutex``, transport_tpg.IsMonitoringConcurrentEditError) |
 
 An ``operations`` key ``SERVICE.WHAT`` falls back to ``SERVICE``, then to ``operation``: shortening
 ``operations["compute"]`` shortens instance operations too unless ``compute.instance`` is set.
@@ -35,7 +36,8 @@ from typing import Any
 SCALE_ENV = "MLOPS_INFRA_EMULATOR_DELAY_SCALE"
 _JSON_KEYS = {"operation": "operation", "operations": "operations",
               "operationWait": "operation_wait", "apiEnablement": "api_enablement",
-              "iamPolicy": "iam_policy", "serviceAccount": "service_account"}
+              "iamPolicy": "iam_policy", "serviceAccount": "service_account",
+              "monitoringEdit": "monitoring_edit"}
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Delays:
     api_enablement: float = 60.0
     iam_policy: float = 120.0
     service_account: float = 10.0
+    monitoring_edit: float = 0.5
 
     @classmethod
     def realistic(cls, scale: float | None = None) -> Delays:
@@ -63,7 +66,8 @@ class Delays:
                       operation_wait=self.operation_wait * factor,
                       api_enablement=self.api_enablement * factor,
                       iam_policy=self.iam_policy * factor,
-                      service_account=self.service_account * factor)
+                      service_account=self.service_account * factor,
+                      monitoring_edit=self.monitoring_edit * factor)
 
     def operation_for(self, service: str) -> float:
         """How long a new long-running operation of ``service`` takes; ``SERVICE.WHAT`` (an

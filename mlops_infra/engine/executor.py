@@ -15,6 +15,11 @@ Creates never duplicate and never take what is not ours:
   recorded right after the create returns;
 - a 409 on create is adopted only when provably ours: our labels, or an earlier attempt
   of this run whose outcome is unknown (its response was lost).
+
+Secrets (``engine.sensitive``): every ``${secrets.NAME}`` the plan references is resolved
+before the first mutation (a missing one fails the apply, having changed nothing); values
+are substituted only into what is sent, the ledger records keyed hashes at the change's
+``secret_paths``, and errors are scrubbed of every value.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from mlops_infra.engine import ownership, paths
+from mlops_infra.engine import ownership, paths, sensitive
+from mlops_infra.engine.concurrency import APPLY_CONCURRENCY
 from mlops_infra.engine.diff import compare
 from mlops_infra.engine.errors import (
     Conflict,
@@ -61,18 +67,21 @@ class LedgerSink(Protocol):
         """Drop ``change``'s resource (and any intent for it) from the ledger."""
 
 
-DEFAULT_APPLY_CONCURRENCY = 16     # bounded: creates mostly wait on operations, not on quota
+DEFAULT_APPLY_CONCURRENCY = APPLY_CONCURRENCY
 
 
 @dataclass(frozen=True)
 class ExecutionSettings:
     policy: RetryPolicy
     concurrency: int = DEFAULT_APPLY_CONCURRENCY
+    secrets: sensitive.SecretValues | None = None    # resolves ${secrets.NAME}
 
 
 def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
                settings: ExecutionSettings, progress: ProgressListener | None = None) -> ApplyResult:
-    """Apply every change of ``plan``; returns per-resource outcomes (failures do not raise)."""
+    """Apply every change of ``plan``; returns per-resource outcomes (failures do not raise,
+    except a secret that cannot be resolved: ``SecretUnavailable`` before any change)."""
+    sensitive.require_all(settings.secrets, (c.desired for c in plan.resources if c.desired))
     started = time.monotonic()
     runner = _Runner(plan, kinds=kinds, sink=sink, settings=settings, progress=progress)
     outcomes = runner.run()
@@ -185,9 +194,9 @@ class _Runner:
             with reporting_to(self._reporter(change)):
                 adopted = self._apply(change)
         except MlopsInfraError as exc:
-            status, error = "failed", str(exc)
+            status, error = "failed", self._scrub(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error: report it, keep going
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            status, error = "failed", self._scrub(f"{type(exc).__name__}: {exc}")
         outcome = Outcome(address=change.address, kind=change.kind, action=change.action,
                           status=status, error=error, seconds=time.monotonic() - started,
                           adopted=adopted)
@@ -228,8 +237,9 @@ class _Runner:
         rid, live, adopted = self._converge(kind, rid, change, desired)
         outputs = {**change.outputs, **kind.outputs_of(rid, live)}
         self.outputs[change.address] = outputs
-        self.sink.record(change=change, name=rid.name, applied=desired, outputs=outputs,
-                         depends_on=tuple(sorted(self.deps.get(change.key, ()))))
+        self.sink.record(change=change, name=rid.name,
+                         applied=sensitive.protect(desired, change.secret_paths),
+                         outputs=outputs, depends_on=tuple(sorted(self.deps.get(change.key, ()))))
         return adopted
 
     def _resolved(self, change: ResourceChange) -> dict[str, Any]:
@@ -238,7 +248,12 @@ class _Runner:
         if unresolved:
             names = ", ".join(f"${{{a}.{o}}}" for a, o in sorted(unresolved))
             raise PermanentError(f"cannot resolve {names}: the output is not known")
-        return desired
+        secrets = self.settings.secrets
+        return secrets.render(desired) if secrets is not None else desired
+
+    def _scrub(self, text: str) -> str:
+        secrets = self.settings.secrets
+        return secrets.scrub(text) if secrets is not None else text
 
     def _converge(self, kind: Kind, rid: ResourceId, change: ResourceChange,
                   desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
@@ -247,8 +262,8 @@ class _Runner:
             if kind.replace_order == "create-first" and not change.previous_id:
                 return self._create_first(kind, old, change, desired)
             self._delete(kind, old, force=change.allow_data_loss)
-            if kind.naming == "server":
-                rid = replace(rid, name="")
+        if change.action in (Action.CREATE, Action.REPLACE) and kind.naming == "server":
+            rid = replace(rid, name="")     # the server names the new one (the old may be gone)
         if change.action in (Action.CREATE, Action.REPLACE):
             return self._create_or_adopt(kind, rid, desired, change)
         if change.action is Action.UPDATE:

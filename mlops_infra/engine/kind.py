@@ -162,6 +162,8 @@ class Kind(ABC):
                                               # (field_behavior INPUT_ONLY): compared with the
                                               # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
+    deletion_note: ClassVar[str | None] = None  # what a delete or replace entails, shown in the
+                                              # plan (e.g. a name blocked for days after it)
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels
     secret_fields: ClassVar[frozenset[str]] = frozenset()  # paths never shown nor stored in clear
     listable: ClassVar[bool] = True           # list(scope) returns every resource in scope

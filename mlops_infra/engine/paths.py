@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 _SIMPLE = re.compile(r"^[A-Za-z0-9_\-/:@*]+$")
@@ -23,6 +24,13 @@ def join(prefix: str, key: str) -> str:
 
 def split(path: str) -> list[str]:
     """The keys of ``path`` (inverse of ``join``)."""
+    return list(_split(path))
+
+
+@lru_cache(maxsize=65536)        # a plan splits the same few hundred paths thousands of times
+def _split(path: str) -> tuple[str, ...]:
+    if "[" not in path:
+        return tuple(key for key in path.split(".") if key)
     keys: list[str] = []
     i = 0
     while i < len(path):
@@ -36,7 +44,7 @@ def split(path: str) -> list[str]:
             end = _next_separator(path, i)
             keys.append(path[i:end])
             i = end
-    return keys
+    return tuple(keys)
 
 
 def join_all(keys: list[str]) -> str:
@@ -66,7 +74,7 @@ MISSING: object = object()   # ``get``'s default: nothing at that path
 
 def get(value: object, path: str, default: object = MISSING) -> Any:
     """The value at ``path`` inside nested mappings, or ``default`` when absent."""
-    for part in split(path):
+    for part in _split(path):
         if not isinstance(value, dict) or part not in value:
             return default
         value = value[part]

@@ -48,7 +48,10 @@ class ResourceChange:
     live resource taken into the ledger, ``adopt_reason`` says how it was proven ours.
     ``preexisting`` are paths of a shared thing (binding pairs) that existed before this
     stack first applied them: they are never removed. ``moved_from`` is the ledger key
-    of the same API resource under its previous address.
+    of the same API resource under its previous address. ``secret_paths`` are the paths of
+    ``desired`` that are sensitive (``engine.sensitive``): ``desired`` keeps their
+    ``${secrets.NAME}`` references, their changes show ``(sensitive)``, and the ledger gets a
+    keyed hash there.
     """
 
     address: str
@@ -73,6 +76,7 @@ class ResourceChange:
     moved_from: str | None = None
     preexisting: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    secret_paths: tuple[str, ...] = ()
     restart: str | None = None          # an update that stops and restarts it: why
 
     @property
@@ -92,7 +96,7 @@ class ResourceChange:
         data = asdict(self)
         data["action"] = self.action.value
         data["changes"] = [asdict(c) for c in self.changes]
-        for name in ("depends_on", "exact", "preexisting", "notes"):
+        for name in ("depends_on", "exact", "preexisting", "notes", "secret_paths"):
             data[name] = list(getattr(self, name))
         return data
 
@@ -101,7 +105,7 @@ class ResourceChange:
         data = dict(data)
         data["action"] = Action(data["action"])
         data["changes"] = tuple(FieldChange(**c) for c in data.get("changes", ()))
-        for name in ("depends_on", "exact", "preexisting", "notes"):
+        for name in ("depends_on", "exact", "preexisting", "notes", "secret_paths"):
             data[name] = tuple(data.get(name, ()))
         return cls(**data)
 

@@ -1,10 +1,13 @@
 """The planner: spec + live state + ledger -> a frozen ``Plan``. Reads only; never mutates.
 
-Steps: resolve the spec (``engine.resolve``), read live state in batches, and for each
-resource decide, against the ledger's last-applied spec (a three-way diff), whether it
-is created, updated, replaced, left alone, adopted (only when provably ours) or blocked
-as a conflict; then plan the removal of ledger entries the spec no longer has
-(``engine.removal``).
+Steps: resolve the spec (``engine.resolve``), resolve the secrets its resources reference
+(``engine.sensitive``: a missing one stops here), read live state in batches, and for each
+resource, in dependency order, decide against the ledger's last-applied spec (a three-way
+diff) whether it is created, updated, replaced, left alone, adopted (only when provably ours)
+or blocked as a conflict; then plan the removal of ledger entries the spec no longer has
+(``engine.removal``). A reference to an output known only once its resource exists (a
+server-chosen name) is filled in from live state for the resources after it, so they do
+not show a change on every plan.
 """
 
 from __future__ import annotations
@@ -15,15 +18,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mlops_infra.engine import guardrails, ownership, removal
+from mlops_infra.engine import guardrails, ownership, removal, sensitive
 from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.listdiff import expand_lists
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, ReadSettings, read_live
-from mlops_infra.engine.resolve import Resolved, resolve_resources
+from mlops_infra.engine.resolve import Resolved, resolve_resources, with_known_outputs
 from mlops_infra.engine.retry import RetryPolicy
-from mlops_infra.engine.sensitive import stored_form
 from mlops_infra.engine.throttle import Throttle
 from mlops_infra.spec import Spec, resolve_refs
 
@@ -87,6 +89,7 @@ class _Context:
     stack: str
     allow_data_loss: bool
     moved: Mapping[str, LedgerEntryLike]       # resource key -> its entry under an old address
+    secrets: sensitive.SecretValues | None = None
     allow_restart: bool = False
 
 
@@ -95,14 +98,18 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                allow_data_loss: bool = False, destroy: bool = False,
                resolved: Mapping[str, Resolved] | None = None,
                read_concurrency: int = DEFAULT_READ_CONCURRENCY,
+               secrets: sensitive.SecretValues | None = None,
                allow_restart: bool = False) -> Plan:
     """Compute the plan for ``spec`` (or for removing everything it manages when ``destroy``).
 
     ``ledger`` may be a callable: it is then read while the spec's resources are.
+    ``secrets`` resolves the ``${secrets.NAME}`` the resources reference (each is fetched
+    before any read; one that cannot be is a ``SecretUnavailable``).
     """
     if resolved is None:
-        resolved = {} if destroy else resolve_resources(spec, kinds=kinds)
+        resolved = {} if destroy else check_spec(spec, kinds=kinds)
     guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
+    sensitive.require_all(secrets, (r.desired for r in resolved.values()))
     settings = ReadSettings(policy=policy, concurrency=read_concurrency,
                             throttle=Throttle(first=policy.initial, cap=policy.maximum))
     live, ledger = _first_reads(resolved, ledger, kinds, settings)
@@ -114,8 +121,8 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     if later:
         live.merge(read_live(later, kinds=kinds, settings=settings))
     ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved,
-                   allow_restart=allow_restart)
-    changes = [_plan_resource(r, live, ctx) for r in resolved.values()]
+                   secrets=secrets, allow_restart=allow_restart)
+    changes = _plan_in_order(resolved, live, ctx)
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
@@ -132,7 +139,20 @@ def check_spec(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, Resolved]:
     returns the resolved resources so planning does not resolve them again."""
     resolved = resolve_resources(spec, kinds=kinds)
     guardrails.enforce(resolved.values(), policy=spec.policy)
+    _refuse_literal_secrets(resolved.values())
     return resolved
+
+
+def _refuse_literal_secrets(resolved: Any) -> None:
+    """A kind's secret field takes a ``${secrets.NAME}``, never a value (which would be shown
+    in plans and kept in plan files)."""
+    from mlops_infra.engine.errors import SpecError
+
+    for r in resolved:
+        for path in sensitive.literal_secret_fields(r.desired, r.kind):
+            raise SpecError(f"{path} is secret: write a ${{secrets.NAME}} reference (declared in "
+                            "the secrets: section), never the value", location=r.spec.location,
+                            field=f"resources.{r.address}.{path}")
 
 
 # --- identity across runs -------------------------------------------------------------------
@@ -191,6 +211,26 @@ def _previous_ids(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerE
     return [rid for rid in found if rid is not None]
 
 
+# --- one resource at a time, in dependency order ----------------------------------------------
+
+def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState,
+                   ctx: _Context) -> list[ResourceChange]:
+    """Each resource planned after those it depends on: outputs a dependency revealed from
+    live state (a server-chosen name) are filled into the references to them first. Outputs
+    of a dependency being created or replaced stay references (known only at apply)."""
+    outputs = {address: dict(r.outputs) for address, r in resolved.items()}
+    learned: set[str] = set()
+    changes = []
+    for r in resolved.values():
+        change = _plan_resource(with_known_outputs(r, outputs, learned, ctx.stack), live, ctx)
+        if change.action in (Action.NOOP, Action.UPDATE) and not change.blocked \
+                and change.outputs != outputs[change.address]:
+            outputs[change.address] = dict(change.outputs)
+            learned.add(change.address)
+        changes.append(change)
+    return changes
+
+
 # --- one resource -------------------------------------------------------------------------------
 
 def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChange:
@@ -210,8 +250,7 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
         return _rename(r, previous, ctx)
     current = live.get(r.rid)
     if current is None:
-        adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired))
-        return _change(r, ctx, Action.CREATE, changes=adds)
+        return _change(r, ctx, Action.CREATE, changes=_adds(r))
     if entry is not None:
         return _owned(r, current, entry, ctx)
     if r.kind.shared:
@@ -219,10 +258,15 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
     return _unrecorded(r, current, ctx)
 
 
+def _adds(r: Resolved) -> tuple[FieldChange, ...]:
+    adds = [FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired)]
+    return tuple(sensitive.mask_changes(adds, sensitive.secret_paths(r.desired, r.kind)))
+
+
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = compare(r.kind, r.desired, r.kind.normalize(current), entry.applied,
-                      exact=r.exact)
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current),
+                                             entry.applied, exact=r.exact, values=ctx.secrets)
     kept, notes = _spare_preexisting(changes, entry.preexisting)
     return _classify(r, ctx, kept, current, preexisting=entry.preexisting, notes=notes,
                      moved_from=ctx.moved[r.rid.key].key if r.rid.key in ctx.moved else None)
@@ -243,20 +287,22 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
                               intent=intent is not None and intent.id == r.rid.name)
     if not verdict.ours:
         return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
-    changes = compare(r.kind, r.desired, r.kind.normalize(current), exact=r.exact)
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current), None,
+                                             exact=r.exact, values=ctx.secrets)
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
 def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
-    adds = tuple(FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired))
+    adds = _adds(r)
     reason = f"its name changes from {previous.name} to {r.rid.name}"
     blocked = None
     if not (ctx.allow_data_loss or r.allow_data_loss) and r.kind.data_bearing \
             and r.kind.holds_data(previous):
         blocked = (f"replacing it loses what it holds: {r.kind.loss} ({reason}); set "
                    "allowDataLoss or pass --allow-data-loss")
+    notes = (r.kind.deletion_note,) if r.kind.deletion_note else ()
     return _change(r, ctx, Action.REPLACE, changes=adds, reason=reason, blocked=blocked,
-                   previous_id=previous.name)
+                   previous_id=previous.name, notes=notes)
 
 
 def _spare_preexisting(changes: list[FieldChange], preexisting: tuple[str, ...]
@@ -289,6 +335,8 @@ def _classify(r: Resolved, ctx: _Context, changes: list[FieldChange], live: dict
             and r.kind.holds_data(r.rid):
         blocked = (f"replacing it loses what it holds: {r.kind.loss} ({reason}); set "
                    "allowDataLoss or pass --allow-data-loss")
+    if r.kind.deletion_note:
+        extra["notes"] = (*extra["notes"], r.kind.deletion_note)
     return _change(r, ctx, Action.REPLACE, changes=marked, reason=reason, blocked=blocked, **extra)
 
 
@@ -311,7 +359,8 @@ def _change(r: Resolved, ctx: _Context, action: Action, **extra: Any) -> Resourc
                           desired=r.desired, depends_on=r.depends_on, parts=r.rid.parts,
                           scope=r.rid.scope, outputs=r.outputs,
                           allow_data_loss=ctx.allow_data_loss or r.allow_data_loss,
-                          exact=r.exact, waivers=dict(r.waivers), **extra)
+                          exact=r.exact, waivers=dict(r.waivers),
+                          secret_paths=sensitive.secret_paths(r.desired, r.kind), **extra)
 
 
 # --- plan-wide ----------------------------------------------------------------------------------
@@ -333,6 +382,7 @@ def _needs_ledger_sync(changes: list[ResourceChange], ledger: LedgerView,
         if change.desired is None or entry is None or change.moved_from:
             return True        # forget a gone resource, record an adopted or moved one
         if entry.id != change.id or entry.outputs != change.outputs \
-                or entry.applied != stored_form(change.desired, kinds[change.kind]):
+                or not sensitive.same_record(entry.applied, change.desired, kinds[change.kind],
+                                             change.secret_paths):
             return True
     return False

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_infra.engine.concurrency import READ_CONCURRENCY
 from mlops_infra.engine.errors import NotFound, ServiceDisabled
 from mlops_infra.engine.kind import Kind, ResourceId
 from mlops_infra.engine.ownership import owned_matches
@@ -27,7 +28,7 @@ from mlops_infra.engine.throttle import Throttle
 
 Listing = dict[str, dict[str, Any]]
 Group = tuple[str, str]          # (kind, scope)
-DEFAULT_READ_CONCURRENCY = 32
+DEFAULT_READ_CONCURRENCY = READ_CONCURRENCY
 
 
 @dataclass

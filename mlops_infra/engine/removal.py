@@ -115,4 +115,5 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
     blocked = None
     if kind.data_bearing and not allow_data_loss and kind.holds_data(item.rid):
         blocked = f"{kind.loss}; pass --allow-data-loss to delete it anyway"
-    return ResourceChange(**base, action=Action.DELETE, blocked=blocked, reason=why)
+    notes = (kind.deletion_note,) if kind.deletion_note else ()
+    return ResourceChange(**base, action=Action.DELETE, blocked=blocked, reason=why, notes=notes)

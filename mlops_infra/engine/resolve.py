@@ -12,7 +12,7 @@ the cluster providing it. Two addresses naming one API resource are an error.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,9 +77,7 @@ def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping
                  stack: str) -> Resolved:
     kind = kinds[res.kind]
     lookup = _lookup(resolved)
-    ctx = ResourceContext(address=res.address, name=str(resolve_refs(res.name, lookup)),
-                          project=str(resolve_refs(res.project, lookup)), region=res.region,
-                          stack=stack)
+    ctx = _context(res, lookup, stack)
     fields = _revalidated(kind, res, resolve_refs(res.fields, lookup))
     _check_name(kind, ctx, fields, res)
     rid = dataclasses.replace(kind.identify(ctx, fields), address=res.address)
@@ -88,6 +86,30 @@ def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping
                     depends_on=tuple(sorted(res.depends_on)), spec=res,
                     exact=tuple(sorted(kind.exact_paths(fields))),
                     outputs=kind.outputs_of(rid, None))
+
+
+def with_known_outputs(r: Resolved, outputs: Mapping[str, Mapping[str, Any]],
+                       learned: Collection[str], stack: str) -> Resolved:
+    """``r`` resolved again with ``outputs`` when it refers to a resource whose outputs were
+    ``learned`` from live state while planning (a server-chosen name); its identity and
+    edges stay as they are."""
+    if not {address for address, _ in find_refs(r.spec.fields)} & set(learned):
+        return r
+
+    def lookup(address: str, output: str) -> Any:
+        value = outputs.get(address, {}).get(output)
+        return value if value is not None else f"${{{address}.{output}}}"
+
+    fields = _revalidated(r.kind, r.spec, resolve_refs(r.spec.fields, lookup))
+    desired = ownership.with_managed_labels(r.kind, r.kind.desired(r.ctx, fields), stack,
+                                            r.address)
+    return dataclasses.replace(r, desired=desired, exact=tuple(sorted(r.kind.exact_paths(fields))))
+
+
+def _context(res: ResourceSpec, lookup: Any, stack: str) -> ResourceContext:
+    return ResourceContext(address=res.address, name=str(resolve_refs(res.name, lookup)),
+                          project=str(resolve_refs(res.project, lookup)), region=res.region,
+                          stack=stack)
 
 
 def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: ResourceSpec) -> None:
@@ -101,15 +123,17 @@ def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: R
 
 def expand_implied(resources: Mapping[str, ResourceSpec], *,
                    kinds: Mapping[str, Kind]) -> dict[str, ResourceSpec]:
-    """The spec's resources plus those their kinds imply; each depends on what it implies."""
+    """The spec's resources plus those their kinds imply; each depends on what it implies,
+    unless the implied resource depends on it (a grant to an identity the resource gets only
+    once it exists, such as a log sink's writer: it comes after)."""
     out = dict(resources)
     for res in resources.values():
         implied = kinds[res.kind].implied_resources(res) + _encryption_grants(res, resources, kinds)
         for extra in implied:
             out[extra.address] = extra
-        if implied:
-            out[res.address] = dataclasses.replace(
-                res, depends_on=res.depends_on | {e.address for e in implied})
+        before = {e.address for e in implied if res.address not in e.depends_on}
+        if before:
+            out[res.address] = dataclasses.replace(res, depends_on=res.depends_on | before)
     return out
 
 

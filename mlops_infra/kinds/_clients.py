@@ -15,9 +15,11 @@ from mlops_infra.clients import STORAGE, http_options, insecure_channel
 from mlops_infra.engine.kind import ClientDecl
 
 __all__ = ["BIGQUERY", "COMPUTE_DISKS", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS",
-           "COMPUTE_IMAGES", "COMPUTE_INSTANCES", "COMPUTE_NETWORKS", "COMPUTE_REGION_OPERATIONS",
-           "COMPUTE_ROUTERS", "COMPUTE_SUBNETWORKS", "COMPUTE_ZONE_OPERATIONS", "CONTAINER", "IAM",
-           "KMS", "RESOURCE_MANAGER", "SERVICE_USAGE", "STORAGE"]
+           "COMPUTE_GROUP_MANAGERS", "COMPUTE_IMAGES", "COMPUTE_INSTANCES", "COMPUTE_NETWORKS",
+           "COMPUTE_REGION_OPERATIONS", "COMPUTE_ROUTERS", "COMPUTE_SUBNETWORKS",
+           "COMPUTE_ZONE_OPERATIONS", "CONTAINER", "DASHBOARDS", "IAM", "KMS", "LOGGING_CONFIG",
+           "LOGGING_METRICS", "MONITORING_ALERTS", "MONITORING_CHANNELS", "MONITORING_METRICS",
+           "MONITORING_UPTIME", "RESOURCE_MANAGER", "SECRET_MANAGER", "SERVICE_USAGE", "STORAGE"]
 
 
 def _bigquery(url: str | None, project: str | None) -> Any:
@@ -92,6 +94,60 @@ COMPUTE_ROUTERS = ClientDecl(endpoint="compute", build=_compute("RoutersClient")
 COMPUTE_ZONE_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("ZoneOperationsClient"))
 COMPUTE_GROUP_MANAGERS = ClientDecl(endpoint="compute",
                                     build=_compute("InstanceGroupManagersClient"))
+# --- operations layer: Monitoring, Logging, Secret Manager (issue 11) ------------------------
+# monitoring_v3 and the logging_v2 GAPIC clients have no REST transport (research/clients.md
+# a.): gRPC with TLS and ADC to Google, an insecure channel to the emulator. Dashboards and
+# Secret Manager have REST. The hand-written google.cloud.logging client speaks HTTP only for
+# sinks, metrics and entries, and its Sink and Metric objects carry only name, filter,
+# destination and description (no exclusions, descriptors, extractors or bucket options), so
+# the kinds use the full GAPIC ConfigServiceV2 / MetricsServiceV2 messages over gRPC.
+
+def _grpc(module: str, client: str, transport: str) -> Any:
+    """A builder of ``module.services.<client>``'s client: TLS to Google, insecure to ``url``."""
+    def build(url: str | None, project: str | None) -> Any:
+        import importlib
+
+        service = importlib.import_module(f"{module}.services.{_snake(client)}")
+        if url is None:
+            return getattr(service, client)()
+        grpc_transport = getattr(service.transports, transport)
+        return getattr(service, client)(transport=grpc_transport(channel=insecure_channel(url)))
+    return build
+
+
+def _snake(client: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", client.removesuffix("Client")).lower()
+
+
+def _dashboards(url: str | None, project: str | None) -> Any:
+    from google.cloud import monitoring_dashboard_v1
+
+    return monitoring_dashboard_v1.DashboardsServiceClient(transport="rest", **http_options(url))
+
+
+def _secret_manager(url: str | None, project: str | None) -> Any:
+    from google.cloud import secretmanager_v1
+
+    return secretmanager_v1.SecretManagerServiceClient(transport="rest", **http_options(url))
+
+
+MONITORING_CHANNELS = ClientDecl(endpoint="monitoring", build=_grpc(
+    "google.cloud.monitoring_v3", "NotificationChannelServiceClient",
+    "NotificationChannelServiceGrpcTransport"))
+MONITORING_ALERTS = ClientDecl(endpoint="monitoring", build=_grpc(
+    "google.cloud.monitoring_v3", "AlertPolicyServiceClient", "AlertPolicyServiceGrpcTransport"))
+MONITORING_UPTIME = ClientDecl(endpoint="monitoring", build=_grpc(
+    "google.cloud.monitoring_v3", "UptimeCheckServiceClient", "UptimeCheckServiceGrpcTransport"))
+MONITORING_METRICS = ClientDecl(endpoint="monitoring", build=_grpc(
+    "google.cloud.monitoring_v3", "MetricServiceClient", "MetricServiceGrpcTransport"))
+DASHBOARDS = ClientDecl(endpoint="dashboards", build=_dashboards)
+LOGGING_CONFIG = ClientDecl(endpoint="logging", build=_grpc(
+    "google.cloud.logging_v2", "ConfigServiceV2Client", "ConfigServiceV2GrpcTransport"))
+LOGGING_METRICS = ClientDecl(endpoint="logging", build=_grpc(
+    "google.cloud.logging_v2", "MetricsServiceV2Client", "MetricsServiceV2GrpcTransport"))
+SECRET_MANAGER = ClientDecl(endpoint="secretmanager", build=_secret_manager)
 # --- ML platform: Vertex AI (aiplatform_v1, REST) and Workbench (notebooks_v2, REST) ----------
 # Vertex AI is regional: every region has its own host (``REGION-aiplatform.googleapis.com``)
 # and a client answers only for its region (400 "The provided location ID doesn't match the

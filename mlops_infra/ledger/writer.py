@@ -124,8 +124,13 @@ class LedgerWriter:
 
     def intend(self, intents: list[Intent]) -> None:
         """Record intents to create, and return once they are written (CAS, as every write)."""
-        self._enqueue(_Intend(tuple(intents)))
-        self.flush()
+        op = _Intend(tuple(intents))
+        self._enqueue(op)
+        with self._io_lock:          # the background thread may have written it already
+            with self._cond:
+                pending = any(queued is op for queued in self._pending)
+            if pending:
+                self._flush_locked()
 
     def record_run(self, run: dict[str, Any]) -> None:
         """Append a run summary (only the last ``MAX_RUNS`` are kept)."""
@@ -141,12 +146,15 @@ class LedgerWriter:
     def flush(self) -> None:
         """Write now if anything is pending (CAS, re-read and replay on conflict)."""
         with self._io_lock:
-            if self.stopped:
-                raise self._stop_reason
-            for attempt in range(self._max_attempts):
-                if self._write_once():
-                    return
-                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # de-synchronise racers
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self.stopped:
+            raise self._stop_reason
+        for attempt in range(self._max_attempts):
+            if self._write_once():
+                return
+            time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # de-synchronise racers
         raise LedgerConflict(
             f"ledger {self._committed.location}: lost the write race {self._max_attempts} "
             "times in a row; another run keeps writing this stack's ledger (is it locked?)")
@@ -225,7 +233,9 @@ class LedgerWriter:
     def _loop(self) -> None:
         while self._wait_for_work():
             try:
-                self.flush()
+                with self._io_lock:
+                    if self._due():         # an intent may have been written meanwhile
+                        self._flush_locked()
                 self.error = None
             except Exception as exc:  # noqa: BLE001 - kept for close()/callers; retried later
                 self.error = exc
@@ -233,6 +243,10 @@ class LedgerWriter:
                     return
                 with self._cond:
                     self._last_write = time.monotonic()
+
+    def _due(self) -> bool:
+        with self._cond:
+            return time.monotonic() >= self._last_write + self._min_interval
 
     def _wait_for_work(self) -> bool:
         """Block until a write is due; ``False`` when closing."""

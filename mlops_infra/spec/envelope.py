@@ -11,12 +11,14 @@ from mlops_infra.spec.source import LineMap
 API_VERSION = "mlops-infra/v1"
 STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 ENV_RE = re.compile(r"^[a-z][a-z0-9-]{0,21}$")   # STACK-ENV names a stack: at most 63 characters
-TOP_KEYS = ("apiVersion", "stack", "project", "region", "vars", "ledger", "policy",
+TOP_KEYS = ("apiVersion", "stack", "project", "region", "vars", "secrets", "ledger", "policy",
             "assume", "resources", "outputs", "environments")
 REQUIRED = ("apiVersion", "stack", "resources")
-OVERLAY_KEYS = ("project", "region", "vars", "ledger", "policy", "assume", "resources", "outputs")
+OVERLAY_KEYS = ("project", "region", "vars", "secrets", "ledger", "policy", "assume", "resources",
+                "outputs")
 LEDGER_KEYS = ("bucket", "prefix")
-MAPPINGS = ("vars", "ledger", "policy", "resources", "outputs", "environments")
+MAPPINGS = ("vars", "secrets", "ledger", "policy", "resources", "outputs", "environments")
+ATOMIC_ENTRIES = ("secrets",)   # an overlay's entry replaces the base's whole (see overlay)
 
 
 def check_document(data: Any, lines: LineMap) -> dict[str, Any]:

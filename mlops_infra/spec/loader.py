@@ -34,6 +34,12 @@ from mlops_infra.spec.resources import (
     check_ref,
     edges_of,
 )
+from mlops_infra.spec.secrets import (
+    SecretSource,
+    check_secret_refs,
+    parse_secrets,
+    refuse_secret_refs,
+)
 from mlops_infra.spec.source import LineMap
 from mlops_infra.spec.text import read_spec_file
 from mlops_infra.spec.variables import Variables, check_no_resource_refs
@@ -158,11 +164,12 @@ def build_spec(doc: dict[str, Any], lines: LineMap, env: str | None, checks: Che
     variables = Variables(vars=doc.get("vars") or {}, project=doc.get("project"),
                           region=doc.get("region"), stack=doc["stack"], env=env, lines=lines)
     project, region = _project(variables, lines), _region(variables, lines)
+    secrets = parse_secrets(_plain(variables, doc.get("secrets"), "secrets", lines), lines)
     section = doc.get("resources") or {}
     for address in section:
         check_address(address, lines)
     section, groups = expand_for_each(section, variables.resolve, lines)
-    resources = _resources(section, variables, checks, Defaults(project, region), lines)
+    resources = _resources(section, variables, checks, Defaults(project, region), lines, secrets)
     refuse_group_refs(doc.get("outputs") or {}, groups, lines, "outputs")
     bucket, prefix = _ledger(doc.get("ledger") or {}, variables, project, lines)
     policy = check_policy(_plain(variables, doc.get("policy") or {}, "policy", lines),
@@ -172,7 +179,7 @@ def build_spec(doc: dict[str, Any], lines: LineMap, env: str | None, checks: Che
                 policy=policy, resources=resources,
                 assume=tuple(_plain(variables, doc.get("assume") or [], "assume", lines)),
                 outputs=_outputs(doc.get("outputs") or {}, variables, resources, checks.kinds,
-                                 lines))
+                                 lines), secrets=secrets)
 
 
 def _setting(variables: Variables, name: str, lines: LineMap) -> str | None:
@@ -217,9 +224,12 @@ def _ledger(section: dict[str, Any], variables: Variables, project: str | None,
 
 
 def _resources(section: dict[Any, Any], variables: Variables, checks: Checks,
-               defaults: Defaults, lines: LineMap) -> dict[str, ResourceSpec]:
+               defaults: Defaults, lines: LineMap,
+               secrets: dict[str, SecretSource]) -> dict[str, ResourceSpec]:
     raw = {check_address(a, lines): variables.resolve(v, f"resources.{a}")
            for a, v in section.items()}
+    for address, value in raw.items():
+        check_secret_refs(value, f"resources.{address}", secrets, lines)
     built = {a: build_resource(a, r, kinds=checks.kinds, defaults=defaults, lines=lines,
                                guardrail_rules=checks.guardrail_rules)
              for a, r in raw.items()}
@@ -237,6 +247,7 @@ def _outputs(section: dict[Any, Any], variables: Variables, resources: dict[str,
              kinds: Mapping[str, KindSchema], lines: LineMap) -> dict[str, Any]:
     outputs = {a: kinds[r.kind].outputs for a, r in resources.items()}
     resolved = variables.resolve(section, "outputs")
+    refuse_secret_refs(resolved, "outputs", lines)
     for sub, ref in located_refs(resolved, "outputs", lines):
         check_ref(ref.parts[0], ref.parts[1], f"outputs.{sub}", outputs, lines)
     return {str(k): v for k, v in resolved.items()}

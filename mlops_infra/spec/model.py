@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mlops_infra.spec.errors import SourceLocation
+from mlops_infra.spec.secrets import SecretSource
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Spec:
     resources: dict[str, ResourceSpec]
     outputs: dict[str, Any]
     assume: tuple[str, ...] = ()    # capabilities provided outside the spec (no edge, no error)
+    secrets: Mapping[str, SecretSource] = field(default_factory=dict)  # name -> where its value
+                                    # comes from; fields keep ${secrets.NAME} (engine.sensitive)
 
     def order(self) -> list[str]:
         """Addresses in topological order: every resource after those it depends on."""

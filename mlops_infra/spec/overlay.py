@@ -1,8 +1,10 @@
 """Environment overlays: deep-merge ``environments.<env>`` into the base document.
 
 Mappings merge key by key; lists and scalars replace; ``null`` removes a key (for
-example a base resource). Lines follow the values: a value the overlay sets takes
-the overlay's line, a merged mapping keeps the base line.
+example a base resource). The entries of ``secrets:`` are replaced whole, never merged (a
+secret has one source: ``{env: X}`` over ``{secretManager: ...}`` must not become both).
+Lines follow the values: a value the overlay sets takes the overlay's line, a merged
+mapping keeps the base line.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mlops_infra.spec.envelope import OVERLAY_KEYS, check_keys, check_sections
+from mlops_infra.spec.envelope import ATOMIC_ENTRIES, OVERLAY_KEYS, check_keys, check_sections
 from mlops_infra.spec.hints import clip, did_you_mean
 from mlops_infra.spec.source import LineMap, join_path
 
@@ -43,10 +45,12 @@ def _merge(base: dict[Any, Any], overlay: dict[Any, Any], *, path: str, source: 
         key_path = join_path(path, key)
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict) \
+                and path not in ATOMIC_ENTRIES:        # a secret's entry is replaced whole
             merged[key] = _merge(merged[key], value, path=key_path,
                                  source=join_path(source, key), lines=lines)
         else:
             merged[key] = copy.deepcopy(value)
             lines.replace_subtree(key_path, join_path(source, key), parent=path, key=key)
     return merged
+

@@ -2,16 +2,18 @@
 
 Forms: ``${vars.NAME[.KEY...]}``, ``${project}``, ``${region}``, ``${stack}``, ``${env}``,
 ``${each.key}`` and ``${each.value[.KEY...]}`` (inside a resource with ``forEach``, see
-``foreach.py``) (resolved when the spec is loaded) and ``${ADDRESS.OUTPUT}`` (another resource's
-output, resolved by the engine at plan time with ``resolve_refs``). ``$${`` is a
-literal ``${``; it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so
-every string in a loaded spec is a template and ``resolve_refs`` gives final values.
+``foreach.py``) (resolved when the spec is loaded), ``${ADDRESS.OUTPUT}`` (another resource's
+output, resolved by the engine at plan time with ``resolve_refs``) and ``${secrets.NAME}`` (a
+secret of the ``secrets:`` section: ``resolve_refs`` leaves it as written; the engine
+substitutes it only where a plan or an apply needs the value). ``$${`` is a literal ``${``;
+it stays escaped in a loaded ``Spec`` until ``resolve_refs`` runs, so every string in a loaded
+spec is a template and ``resolve_refs`` gives final values (secrets still as references).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from mlops_infra.spec.hints import clip
 
 CONTEXT_NAMES = ("project", "region", "stack", "env")
 VARS = "vars"
+SECRETS = "secrets"
 EACH = "each"
 _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
@@ -56,12 +59,17 @@ class Ref:
         return len(self.parts) == 1 and self.parts[0] in CONTEXT_NAMES
 
     @property
+    def is_secret(self) -> bool:
+        return self.parts[0] == SECRETS
+
+    @property
     def is_each(self) -> bool:
         return self.parts[0] == EACH
 
     @property
     def is_resource(self) -> bool:
-        return not self.is_var and not self.is_context and not self.is_each
+        return not self.is_var and not self.is_context and not self.is_secret \
+            and not self.is_each
 
 
 class Escape:
@@ -103,12 +111,16 @@ def _token(match: re.Match[str]) -> Token:
 def _check_shape(ref: Ref) -> None:
     if ref.is_var and len(ref.parts) < 2:
         raise RefSyntaxError("'${vars}' needs a variable name, e.g. '${vars.prefix}'")
+    if ref.is_secret and len(ref.parts) != 2:
+        raise RefSyntaxError(f"'{clip(ref.text)}' is not a secret reference: use "
+                             "${secrets.NAME}")
     if ref.is_each and not (ref.parts[1:2] == ("value",) or ref.parts[1:] == ("key",)):
         raise RefSyntaxError(f"'{clip(ref.text)}': write ${{each.key}} or ${{each.value}} "
                              "(${each.value.KEY} into a mapping)")
     if ref.is_resource and len(ref.parts) != 2:
         raise RefSyntaxError(f"'{clip(ref.text)}' is not a known reference: use ${{vars.NAME}}, "
-                             "${project}, ${region}, ${stack}, ${env} or ${ADDRESS.OUTPUT}")
+                             "${project}, ${region}, ${stack}, ${env}, ${secrets.NAME} or "
+                             "${ADDRESS.OUTPUT}")
 
 
 def has_template(text: str) -> bool:
@@ -163,28 +175,49 @@ def as_text(value: Any, ref: Ref) -> str:
     return str(value)
 
 
-def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "") -> Any:
-    """Copy of ``value`` with every string ``s`` at dotted ``path`` replaced by ``fn(s, path)``."""
+def walk_strings(value: Any, fn: Callable[[str, str], Any], path: str = "", *,
+                 keys: bool = False) -> Any:
+    """Copy of ``value`` with every string ``s`` at dotted ``path`` replaced by ``fn(s, path)``;
+    with ``keys``, mapping keys that hold a template too (a kind may turn values into keys,
+    e.g. members of bindings)."""
     if isinstance(value, str):
         return fn(value, path)
     if isinstance(value, dict):
-        return {k: walk_strings(v, fn, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            key = str(fn(k, sub)) if keys and isinstance(k, str) and has_template(k) else k
+            out[key] = walk_strings(v, fn, sub, keys=keys)
+        return out
     if isinstance(value, list):
-        return [walk_strings(v, fn, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+        return [walk_strings(v, fn, f"{path}.{i}" if path else str(i), keys=keys)
+                for i, v in enumerate(value)]
     return value
 
 
-def refs_in(value: Any) -> list[tuple[str, Ref]]:
-    """``(dotted path, Ref)`` for every resource reference inside ``value``."""
-    found: list[tuple[str, Ref]] = []
+def refs_in(value: Any, *, secrets: bool = False, keys: bool = False) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` for every resource reference inside ``value`` (every secret
+    reference instead when ``secrets``; in mapping keys too when ``keys``)."""
+    return [(path, token) for path, text in _templates(value, "", keys)
+            for token in tokenize(text) if isinstance(token, Ref)
+            and (token.is_secret if secrets else token.is_resource)]
 
-    def visit(text: str, path: str) -> str:
-        if has_template(text):
-            found.extend((path, t) for t in tokenize(text) if isinstance(t, Ref) and t.is_resource)
-        return text
 
-    walk_strings(value, visit)
-    return found
+def _templates(value: Any, path: str, keys: bool = False) -> Iterator[tuple[str, str]]:
+    """``(dotted path, string)`` for every string inside ``value`` that holds a ``${`` (with
+    ``keys``, mapping keys too, at the path of their value)."""
+    if isinstance(value, str):
+        if has_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if keys and isinstance(key, str) and has_template(key):
+                yield sub, key
+            yield from _templates(item, sub, keys)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _templates(item, f"{path}.{index}" if path else str(index), keys)
 
 
 def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
@@ -195,24 +228,38 @@ def located_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
         raise lines.error(path, str(exc)) from None
 
 
-def find_refs(value: Any) -> set[tuple[str, str]]:
-    """Every ``(address, output)`` referenced by strings inside ``value``."""
+def located_secret_refs(value: Any, path: str, lines: Any) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` of every ``${secrets.NAME}`` inside ``value``; syntax errors are
+    ``lines.error`` at ``path``."""
     try:
-        return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value)}
+        return refs_in(value, secrets=True)
+    except TemplateError as exc:
+        raise lines.error(path, str(exc)) from None
+
+
+def find_refs(value: Any) -> set[tuple[str, str]]:
+    """Every ``(address, output)`` referenced by strings (values and keys) inside ``value``."""
+    try:
+        return {(ref.parts[0], ref.parts[1]) for _, ref in refs_in(value, keys=True)}
     except TemplateError as exc:
         raise SpecError(str(exc)) from None
 
 
 def resolve_refs(value: Any, lookup: Callable[[str, str], Any]) -> Any:
     """``value`` with every ``${ADDRESS.OUTPUT}`` replaced by ``lookup(address, output)``
-    and every ``$${`` turned into a literal ``${``. A lone reference keeps the output's type."""
+    and every ``$${`` turned into a literal ``${``. A lone reference keeps the output's type.
+    ``${secrets.NAME}`` stays as written: secrets are substituted by the engine, only where
+    a value is needed (``engine.sensitive``)."""
 
     def resolve(ref: Ref) -> Any:
+        if ref.is_secret:
+            return ref.text
         if not ref.is_resource:
             raise RefSyntaxError(f"'{ref.text}' should have been resolved when the spec was loaded")
         return lookup(ref.parts[0], ref.parts[1])
 
     try:
-        return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False))
+        return walk_strings(value, lambda text, _: render(text, resolve, keep_escapes=False),
+                            keys=True)
     except TemplateError as exc:
         raise SpecError(str(exc)) from None

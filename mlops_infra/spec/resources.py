@@ -12,12 +12,13 @@ from mlops_infra.spec.envelope import type_name
 from mlops_infra.spec.hints import clip, clipped_repr, did_you_mean
 from mlops_infra.spec.identifiers import project_id_problem
 from mlops_infra.spec.model import KindSchema, ResourceSpec
-from mlops_infra.spec.refs import CONTEXT_NAMES, EACH, VARS, located_refs
+from mlops_infra.spec.refs import CONTEXT_NAMES, EACH, SECRETS, VARS, located_refs
+from mlops_infra.spec.secrets import refuse_secret_refs
 from mlops_infra.spec.source import LineMap, join_path
 from mlops_infra.spec.validation import validate_fields
 
 ADDRESS_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-RESERVED_ADDRESSES = (VARS, EACH, *CONTEXT_NAMES)
+RESERVED_ADDRESSES = (VARS, SECRETS, EACH, *CONTEXT_NAMES)
 RESERVED_KEYS = ("kind", "name", "project", "dependsOn", "allowDataLoss", "allowRestart", "waivers",
                  "adopt", "forEach")
 
@@ -56,6 +57,8 @@ def build_resource(address: str, raw: Any, *, kinds: Mapping[str, KindSchema],
     if not isinstance(raw, dict):
         raise lines.error(path, f"a resource must be a mapping (got {type_name(raw)})")
     kind = _kind(raw, path, kinds, lines)
+    for key in ("name", "project"):
+        refuse_secret_refs(raw.get(key), f"{path}.{key}", lines)
     fields = {k: v for k, v in raw.items() if k not in RESERVED_KEYS}
     validated = validate_fields(kinds[kind].model, fields, path=path, lines=lines,
                                 extra_names=RESERVED_KEYS)

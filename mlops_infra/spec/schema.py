@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from mlops_infra.spec.envelope import API_VERSION, LEDGER_KEYS, STACK_RE
 from mlops_infra.spec.model import KindSchema
 from mlops_infra.spec.resources import ADDRESS_RE
+from mlops_infra.spec.secrets import ENV_RE
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REFERENCE = {"$ref": "#/$defs/Reference"}
@@ -60,6 +61,8 @@ def _settings() -> dict[str, Any]:
         "project": {"type": "string"},
         "region": {"type": "string"},
         "vars": {"type": ["object", "null"]},
+        "secrets": {"type": ["object", "null"], "additionalProperties": _secret_source(),
+                    "description": "where each ${secrets.NAME} comes from (never its value)"},
         "ledger": {"type": ["object", "null"], "additionalProperties": False,
                    "properties": {k: {"type": "string"} for k in LEDGER_KEYS}},
         "policy": {"type": ["object", "null"]},
@@ -68,6 +71,15 @@ def _settings() -> dict[str, Any]:
                                   "workload-pool:PROJECT.svc.id.goog"},
         "outputs": {"type": ["object", "null"]},
     }
+
+
+def _secret_source() -> dict[str, Any]:
+    return {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["env"],
+         "properties": {"env": {"type": "string", "pattern": ENV_RE.pattern}}},
+        {"type": "object", "additionalProperties": False, "required": ["secretManager"],
+         "properties": {"secretManager": {"type": "string"}}},
+        {"type": "null"}]}
 
 
 def _environment() -> dict[str, Any]:
@@ -80,7 +92,8 @@ def _environment() -> dict[str, Any]:
 def _reference() -> dict[str, Any]:
     return {"type": "string", "pattern": r"\$\{[^{}]+\}",
             "description": "a ${vars.NAME}, ${project}, ${region}, ${stack}, ${env}, "
-                           "${each.key}, ${each.value} or ${ADDRESS.OUTPUT} reference"}
+                           "${each.key}, ${each.value}, ${secrets.NAME} or ${ADDRESS.OUTPUT} "
+                           "reference"}
 
 
 def _resource_switch(kinds: list[str]) -> dict[str, Any]:

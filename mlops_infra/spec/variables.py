@@ -2,7 +2,8 @@
 
 Variables may refer to each other and to ``${project}``/``${region}`` (which may in
 turn use variables); values are resolved lazily, once, and cycles are errors.
-Resource references (``${ADDRESS.OUTPUT}``) are left as written for the engine.
+Resource references (``${ADDRESS.OUTPUT}``) and secrets (``${secrets.NAME}``) are left as
+written for the engine.
 
 What resolution may build is bounded (see ``limits``): one interpolated string is at most
 ``MAX_STRING`` characters and all of them together ``MAX_INTERPOLATED``; mappings and lists
@@ -33,6 +34,7 @@ from mlops_infra.spec.refs import (
     lone_ref,
     tokenize,
 )
+from mlops_infra.spec.secrets import refuse_secret_refs
 from mlops_infra.spec.source import LineMap, join_path
 
 
@@ -98,7 +100,7 @@ class Variables:
         return value
 
     def _lookup(self, ref: Ref, path: str) -> Any:
-        if ref.is_resource:
+        if ref.is_resource or ref.is_secret:
             return ref.text
         if ref.is_each:
             raise self.lines.error(path, f"'{clip(ref.text)}' is only defined inside a resource "
@@ -180,7 +182,9 @@ def measure(value: Any, limit: int) -> tuple[int, int]:
 
 
 def check_no_resource_refs(value: Any, path: str, lines: LineMap) -> None:
-    """Resource outputs exist only at plan time: refuse them where the loader needs values."""
+    """Resource outputs exist only at plan time, and secrets are never written where values
+    are shown or stored: refuse both where the loader needs values."""
+    refuse_secret_refs(value, path, lines)
     found = located_refs(value, path, lines)
     if found:
         sub, ref = found[0]

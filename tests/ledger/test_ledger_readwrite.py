@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,37 @@ def test_stacks_are_separate_objects(make_backend: BackendFactory) -> None:
 def test_invalid_stack_name_is_refused(make_backend: BackendFactory) -> None:
     with pytest.raises(LedgerError, match="invalid stack name"):
         make_backend("../escape")
+
+
+class _SlowTimedBackend(CountingBackend):
+    """Records when each ledger write starts; each takes ``seconds`` (a slow network)."""
+
+    def __init__(self, inner: object, seconds: float) -> None:
+        super().__init__(inner)  # type: ignore[arg-type]
+        self.seconds = seconds
+        self.started: list[float] = []
+
+    def write(self, what, data, *, if_generation_match):  # type: ignore[no-untyped-def]
+        if what == "json":
+            self.started.append(time.monotonic())
+            time.sleep(self.seconds)
+        return super().write(what, data, if_generation_match=if_generation_match)
+
+
+def test_an_intent_written_now_does_not_let_the_next_write_come_sooner(
+        make_backend: BackendFactory) -> None:
+    # An intent is written at once (a create waits for it); what queues up meanwhile still
+    # waits out the interval after it, instead of being written straight behind it.
+    backend = _SlowTimedBackend(make_backend(), seconds=0.2)
+    writer = Ledger(backend).writer(min_interval=0.5)
+    intending = threading.Thread(target=writer.intend, args=([Intent(
+        kind="storage.Bucket", id="projects/p/buckets/raw", address="raw", run_id="r1",
+        at="2026-01-01T00:00:00Z")],))
+    intending.start()
+    time.sleep(0.05)
+    writer.put(_entry("models"))            # arrives while the intent is being written
+    intending.join()
+    writer.close()
+    gaps = [b - a for a, b in zip(backend.started, backend.started[1:])]
+    assert len(backend.started) == 2 and min(gaps) >= 0.5, gaps
+    assert _entry("models").key in Ledger(backend).read().entries

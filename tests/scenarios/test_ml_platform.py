@@ -159,5 +159,7 @@ def test_the_platform_specs_ml_layer_converges_in_one_run_then_is_a_no_op(emulat
         emu.clear_journal()
         with Stack.load(spec, env="dev", endpoints=emu.endpoints) as stack:
             again, applied = stack.reconcile()
-        assert not again.has_changes and applied is None
+        still = [(r.address, r.action.value, [(c.path, c.old, c.new) for c in r.changes])
+                 for r in again.resources if r.mutates]
+        assert not again.has_changes and applied is None, still
         assert emu.mutating_requests() == []

@@ -27,7 +27,7 @@ def test_platform_reconciles_in_dependency_order_then_is_a_noop(full_emulator) -
     with Stack.load(SPEC, env="dev", endpoints=full_emulator.endpoints) as stack:
         plan = stack.plan()
         actions = {r.address: r.action for r in plan.resources}
-        default_apis = ("storage-api", "bigquery-api")        # on in every new project
+        default_apis = ("storage-api", "bigquery-api", "monitoring-api", "logging-api")  # default-on
         assert all(actions[a] in (Action.NOOP, Action.UPDATE) for a in default_apis)
         assert {a for a, act in actions.items() if act is not Action.CREATE} <= set(default_apis)
         result = stack.apply(plan)

@@ -1,0 +1,175 @@
+"""``logging.Metric``: a log-based metric (prediction errors counted from the serving logs).
+
+Fields a spec may write (REST names of ``LogMetric``):
+
+| field | notes |
+|---|---|
+| ``filter`` | required: the Logging query of the entries counted |
+| ``description``, ``disabled`` | |
+| ``metricDescriptor`` | ``{metricKind, valueType, unit, displayName, labels[] {key, valueType, description}}``; without it a counter (``DELTA``/``INT64``, unit ``1``); ``metricKind`` and ``valueType`` are immutable (a change replaces the metric) |
+| ``labelExtractors`` | label -> extractor (``EXTRACT(jsonPayload.model)``, ``REGEXP_EXTRACT(...)``); each label must be a descriptor label |
+| ``valueExtractor`` | a distribution's value (``EXTRACT(jsonPayload.latency_ms)``) |
+| ``bucketOptions`` | a distribution's buckets: ``linearBuckets {numFiniteBuckets, width, offset}``, ``exponentialBuckets {numFiniteBuckets, growthFactor, scale}`` or ``explicitBuckets {bounds[]}`` |
+| ``bucketName`` | a log bucket the metric reads (``${app-logs.id}``) |
+
+Rules and their sources: logging_metrics.proto (a DISTRIBUTION needs ``valueExtractor`` and
+``bucketOptions``; label extractors name descriptor labels; the counter default). The API
+fills the descriptor's ``name``, ``type``, ``displayName`` and ``description``; only what the
+spec writes is compared. ``UpdateLogMetric`` replaces the whole metric (a PUT, research/
+clients.md e.), so an update sends the full desired metric. The metric's name is the resource
+name (at most 100 of ``A-Za-z0-9_-.,+!*',()%/``, not starting with ``/``). Identity
+``projects/P/metrics/NAME``. Outputs ``name``, ``type`` (the metric type alert policies use:
+``logging.googleapis.com/user/NAME``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
+from mlops_infra.kinds._clients import LOGGING_METRICS
+from mlops_infra.kinds._proto import as_rest, message, with_defaults
+from mlops_infra.kinds.logging._common import LOGGING_API, metric_name_problem
+
+_PAGE_SIZE = 200
+_SEP = "/metrics/"
+
+
+class MetricLabel(SpecModel):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")
+    valueType: Literal["STRING", "BOOL", "INT64"] | None = None
+    description: str | None = None
+
+
+class Descriptor(SpecModel):
+    metricKind: Literal["DELTA", "GAUGE", "CUMULATIVE"] | None = None
+    valueType: Literal["INT64", "DOUBLE", "DISTRIBUTION", "BOOL", "STRING"] | None = None
+    unit: str | None = None
+    displayName: str | None = None
+    labels: list[MetricLabel] | None = None
+
+
+class LogMetricSpec(SpecModel):
+    """A log-based metric (REST names of ``LogMetric``)."""
+
+    filter: str = Field(min_length=1, max_length=20000)
+    description: str | None = None
+    disabled: bool | None = None
+    metricDescriptor: Descriptor | None = None
+    labelExtractors: dict[str, str] | None = None
+    valueExtractor: str | None = None
+    bucketOptions: dict[str, Any] | None = None
+    bucketName: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LogMetricSpec:
+        kind = self.metricDescriptor.valueType if self.metricDescriptor else None
+        if kind == "DISTRIBUTION" and not (self.valueExtractor and self.bucketOptions):
+            raise ValueError("a DISTRIBUTION metric needs valueExtractor and bucketOptions")
+        keys = {label.key for label in (self.metricDescriptor.labels or [])} \
+            if self.metricDescriptor else set()
+        extra = sorted(set(self.labelExtractors or {}) - keys)
+        if extra:
+            raise ValueError(f"labelExtractors {extra} are not labels of metricDescriptor.labels")
+        return self
+
+
+@register
+class LogMetric(Kind):
+    """A log-based metric (see the module docstring)."""
+
+    name = "logging.Metric"
+    model = LogMetricSpec
+    layer = "Operations"
+    outputs = frozenset({"name", "type"})
+    labels_path = None
+    immutable = frozenset({"metricDescriptor.metricKind", "metricDescriptor.valueType"})
+    api = LOGGING_API
+    uses = (LOGGING_METRICS,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return metric_name_problem(ctx.name)
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return self.id_from_name(f"projects/{ctx.project}{_SEP}{ctx.name}")
+
+    def id_from_name(self, name: str) -> ResourceId:
+        scope, _, metric = name.partition(_SEP)
+        return ResourceId(kind=self.name, name=name, scope=scope,
+                          parts={"projects": scope.removeprefix("projects/"), "metrics": metric})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = dict(fields)
+        descriptor = body.get("metricDescriptor")
+        if descriptor and "labels" in descriptor:
+            body["metricDescriptor"] = {**descriptor, "labels": [
+                {"valueType": "STRING", **label} for label in descriptor["labels"]]}
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        out = with_defaults({"disabled": False, **live}, "google.cloud.logging_v2.types",
+                            "LogMetric")
+        descriptor = out.get("metricDescriptor")
+        if descriptor and "labels" in descriptor:     # STRING, the proto3 default, is omitted
+            out["metricDescriptor"] = {**descriptor, "labels": [
+                {"valueType": "STRING", **label} for label in descriptor["labels"]]}
+        return out
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        metric = rid.parts["metrics"]
+        return {"name": metric, "type": f"logging.googleapis.com/user/{metric}"}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"log metrics of {scope}"):
+            pager = self.clients.get(LOGGING_METRICS).list_log_metrics(
+                request={"parent": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {f"{scope}{_SEP}{m.name}": as_rest(m) for m in pager}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"log metric {rid.name}"):
+            try:
+                return as_rest(self.clients.get(LOGGING_METRICS).get_log_metric(
+                    request={"metric_name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.api_core.exceptions import AlreadyExists
+        from google.cloud.logging_v2.types import LogMetric as Message
+
+        body = message(Message, {**desired, "name": rid.parts["metrics"]})
+        with translate_errors(f"log metric {rid.name}"):
+            try:
+                return as_rest(self.clients.get(LOGGING_METRICS).create_log_metric(
+                    request={"parent": rid.scope, "metric": body}, **CALL))
+            except AlreadyExists as exc:
+                raise errors.Conflict(f"409 Conflict: log metric {rid.name} already exists",
+                                      status=409) from exc
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.logging_v2.types import LogMetric as Message
+
+        body = message(Message, {**desired, "name": rid.parts["metrics"]})
+        with translate_errors(f"log metric {rid.name}"):
+            return as_rest(self.clients.get(LOGGING_METRICS).update_log_metric(
+                request={"metric_name": rid.name, "metric": body}, **CALL))
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"log metric {rid.name}"):
+            try:
+                self.clients.get(LOGGING_METRICS).delete_log_metric(
+                    request={"metric_name": rid.name}, **CALL)
+            except NotFound:
+                return

@@ -1,0 +1,81 @@
+"""What the Cloud Monitoring kinds share: REST-shaped messages, durations, errors, serialising.
+
+* ``as_rest``/``message``/``mask``/``top_fields`` (from ``kinds._proto``): monitoring_v3 speaks
+  gRPC only, so live state is the message as its REST JSON and requests are built from it.
+* ``seconds``: durations as the API returns them (``"300s"``) from a spec's ``300``,
+  ``"300s"``, ``"5m"`` or ``"1h"``.
+* ``monitoring_errors``: ``translate_errors``, and Google's 409 "Too many concurrent edits to
+  the project configuration" (gRPC ABORTED) is transient: retried, as Terraform retries it
+  (``transport_tpg.IsMonitoringConcurrentEditError``: 409 with "too many concurrent edits" or
+  "could not fulfill the request").
+* ``serial_key``: every Monitoring configuration change of one project runs one at a time
+  (the engine's ``Kind.serial_key``), as Terraform's per-project mutex does (magic-modules
+  AlertPolicy.yaml ``mutex: alertPolicy/{{project}}``, NotificationChannel.yaml
+  ``stackdriver/notifications/{{project}}``) and the API asks ("single-thread API calls that
+  modify the state of notification channels in a single project", notification_service.proto).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import ResourceId
+from mlops_infra.kinds._base import translate_errors
+from mlops_infra.kinds._proto import as_rest, mask, message, snake, top_fields
+
+__all__ = ["MONITORING_API", "as_rest", "mask", "message", "monitoring_errors", "seconds",
+           "serial_key", "server_named_id", "snake", "top_fields"]
+
+MONITORING_API = "monitoring.googleapis.com"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smh]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+_CONCURRENT = ("too many concurrent edits", "could not fulfill the request")
+
+
+def seconds(value: Any) -> Any:
+    """``300``, ``"300"``, ``"300s"``, ``"5m"``, ``"1h"`` -> ``"300s"``; other values unchanged
+    (the model rejects them)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return f"{_number(float(value))}s"
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if match:
+            return f"{_number(float(match.group(1)) * _UNIT[match.group(2)])}s"
+    return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def serial_key(rid: ResourceId) -> str:
+    project = rid.parts.get("projects") or rid.scope.removeprefix("projects/").split("/")[0]
+    return f"monitoring-config:{project}"
+
+
+def server_named_id(kind: str, ctx: Any) -> ResourceId:
+    """A resource the server names: no API name yet, listed per project."""
+    return ResourceId(kind=kind, name="", scope=f"projects/{ctx.project}",
+                      parts={"projects": ctx.project})
+
+
+@contextmanager
+def monitoring_errors(what: str) -> Iterator[None]:
+    """``translate_errors``, with Monitoring's concurrent-edit 409 made transient (retried)."""
+    from google.api_core.exceptions import Aborted, Conflict
+
+    with translate_errors(what):
+        try:
+            yield
+        except (Aborted, Conflict) as exc:
+            if any(text in str(exc.message).lower() for text in _CONCURRENT):
+                raise errors.TransientError(f"409 Conflict: {what}: {exc.message} (another "
+                                            "Monitoring change in the project is running)",
+                                            status=409) from exc
+            raise

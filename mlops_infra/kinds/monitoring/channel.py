@@ -1,0 +1,189 @@
+"""``monitoring.NotificationChannel``: where alerts go (email, Slack, PagerDuty, Pub/Sub, webhook).
+
+Fields a spec may write (REST names of ``NotificationChannel``):
+
+| field | notes |
+|---|---|
+| ``type`` | ``email``, ``slack``, ``pagerduty``, ``pubsub``, ``webhook_tokenauth``, ``webhook_basicauth``, ``sms``; immutable (a change replaces the channel) |
+| ``displayName``, ``description`` | text (at most 512 and 1024 characters) |
+| ``labels`` | the channel's configuration: ``email_address`` (email), ``channel_name`` (slack), ``topic`` (pubsub: ``projects/P/topics/T``), ``url`` (webhooks), ``username`` (webhook_basicauth), ``number`` (sms) |
+| ``sensitiveLabels`` | ``authToken`` (slack), ``serviceKey`` (pagerduty), ``password`` (webhook_basicauth): each a ``${secrets.NAME}`` reference, never a value; sent as the labels ``auth_token``/``service_key``/``password`` |
+| ``enabled`` | default true |
+| ``userLabels`` | map; the ownership labels go here |
+
+Identity: the server names a channel (``projects/P/notificationChannels/ID``): it is found by
+its ownership labels before every create, and its name is recorded in the ledger. Output
+``name`` (what alert policies reference: ``notificationChannels: ["${slack.name}"]``), known
+once it exists.
+
+The API returns sensitive labels obfuscated (REST reference: "only partially populated on
+retrieval"; magic-modules NotificationChannel.yaml), so they are never compared with live
+state: the ledger's keyed hash says whether the secret changed (``engine.sensitive``).
+Required labels per type are the channel descriptors' (``gcloud alpha monitoring
+channel-descriptors list``; https://cloud.google.com/monitoring/support/notification-options).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._clients import MONITORING_CHANNELS
+from mlops_infra.kinds._proto import with_defaults
+from mlops_infra.kinds.monitoring._common import (
+    MONITORING_API,
+    as_rest,
+    mask,
+    message,
+    monitoring_errors,
+    serial_key,
+    server_named_id,
+    top_fields,
+)
+
+ChannelType = Literal["email", "slack", "pagerduty", "pubsub", "webhook_tokenauth",
+                      "webhook_basicauth", "sms"]
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "email": ("email_address",), "slack": ("channel_name",), "pagerduty": ("service_key",),
+    "pubsub": ("topic",), "webhook_tokenauth": ("url",),
+    "webhook_basicauth": ("url", "username", "password"), "sms": ("number",)}
+SENSITIVE = {"authToken": "auth_token", "serviceKey": "service_key", "password": "password"}
+_PAGE_SIZE = 100
+
+
+class SensitiveLabels(SpecModel):
+    """Secret channel labels: each a ``${secrets.NAME}`` reference."""
+
+    authToken: str | None = None
+    serviceKey: str | None = None
+    password: str | None = None
+
+
+class ChannelSpec(SpecModel):
+    """A notification channel (REST names of ``NotificationChannel``)."""
+
+    type: ChannelType
+    displayName: str | None = Field(default=None, max_length=512)
+    description: str | None = Field(default=None, max_length=1024)
+    labels: dict[str, str] | None = None
+    sensitiveLabels: SensitiveLabels | None = None
+    enabled: bool | None = None
+    userLabels: dict[str, str] | None = None
+
+    @field_validator("userLabels")
+    @classmethod
+    def _user_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _no_secrets_in_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        clear = sorted(set(value or {}) & set(SENSITIVE.values()))
+        if clear:
+            raise ValueError(f"{clear[0]} is secret: write it under sensitiveLabels as a "
+                             "${secrets.NAME} reference")
+        return value
+
+    @model_validator(mode="after")
+    def _required_labels(self) -> ChannelSpec:
+        given = set(self.labels or {}) | {SENSITIVE[k] for k, v in
+                                          (self.sensitiveLabels.model_dump() if
+                                           self.sensitiveLabels else {}).items() if v}
+        missing = [label for label in REQUIRED[self.type] if label not in given]
+        if missing:
+            raise ValueError(f"a {self.type} channel needs the label(s) {', '.join(missing)} "
+                             "(the channel descriptor's required labels)")
+        return self
+
+
+@register
+class NotificationChannel(Kind):
+    """A notification channel (server-named; see the module docstring)."""
+
+    name = "monitoring.NotificationChannel"
+    model = ChannelSpec
+    layer = "Operations"
+    outputs = frozenset({"name"})
+    naming = "server"
+    labels_path = "userLabels"
+    immutable = frozenset({"type"})
+    secret_fields: ClassVar[frozenset[str]] = frozenset(
+        f"labels.{label}" for label in SENSITIVE.values())
+    api = MONITORING_API
+    uses = (MONITORING_CHANNELS,)
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return server_named_id(self.name, ctx)
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        return serial_key(rid)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if k != "sensitiveLabels"}
+        secrets = {SENSITIVE[k]: v for k, v in (fields.get("sensitiveLabels") or {}).items()
+                   if v is not None}
+        if secrets:
+            body["labels"] = {**(fields.get("labels") or {}), **secrets}
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        live = with_defaults(live, "google.cloud.monitoring_v3", "NotificationChannel")
+        return {**live, "enabled": live.get("enabled", True)}
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.name} if rid.name else {}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with monitoring_errors(f"notification channels of {scope}"):
+            pager = self.clients.get(MONITORING_CHANNELS).list_notification_channels(
+                request={"name": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {c.name: as_rest(c) for c in pager}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"notification channel {rid.name}"):
+            try:
+                return as_rest(self.clients.get(MONITORING_CHANNELS).get_notification_channel(
+                    request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.monitoring_v3 import NotificationChannel as Message
+
+        with monitoring_errors(f"notification channel in {rid.scope}"):
+            made = self.clients.get(MONITORING_CHANNELS).create_notification_channel(
+                request={"name": rid.scope, "notification_channel": message(Message, desired)},
+                **CALL)
+            return as_rest(made)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.monitoring_v3 import NotificationChannel as Message
+
+        fields = top_fields(changes) - {"type"}
+        if not fields:
+            return live
+        body = {"name": rid.name, "type": desired["type"],
+                **{k: desired[k] for k in fields if k in desired}}
+        with monitoring_errors(f"notification channel {rid.name}"):
+            return as_rest(self.clients.get(MONITORING_CHANNELS).update_notification_channel(
+                request={"notification_channel": message(Message, body),
+                         "update_mask": mask(fields)}, **CALL))
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"notification channel {rid.name}"):
+            try:
+                self.clients.get(MONITORING_CHANNELS).delete_notification_channel(
+                    request={"name": rid.name, "force": False}, **CALL)
+            except NotFound:
+                return

@@ -1,0 +1,176 @@
+"""``monitoring.Dashboard``: a Cloud Monitoring dashboard, its body written in YAML.
+
+Fields a spec may write (REST names of ``Dashboard``, monitoring v1):
+
+| field | notes |
+|---|---|
+| ``displayName`` | required |
+| ``mosaicLayout`` / ``gridLayout`` / ``rowLayout`` / ``columnLayout`` | exactly one: the body as the dashboards API documents it (``tiles``, ``widgets``, ``xyChart``, ``scorecard``, ``text``, ...), checked against the ``Dashboard`` message of the installed client |
+| ``dashboardFilters[]`` | filters shown on the dashboard |
+| ``labels`` | map; the ownership labels go here |
+
+The dashboard id is the resource name (``name:``, default the address): 1-128 of letters,
+digits, ``-`` and ``_``. Identity ``projects/P/dashboards/ID``.
+
+**Only what you wrote is compared.** The API decorates charts (``plotType``, ``targetAxis``,
+``minAlignmentPeriod``, ``chartOptions``, ``yAxis``: hashicorp/terraform-provider-google#7242,
+#16173, #9976; a broad diff suppressor was declined, magic-modules PR #18515) and leaves out
+proto3 defaults (``xPos: 0``): the spec's body is compared on its own keys only, with its
+proto3 defaults dropped (the API cannot return them). An update replaces the whole
+dashboard (a full-replace PATCH, research/clients.md e.) carrying the etag read; a stale etag
+(someone changed it meanwhile) is re-read and redone. Output ``name``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
+from mlops_infra.kinds._clients import DASHBOARDS
+from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, message
+
+LAYOUTS = ("mosaicLayout", "gridLayout", "rowLayout", "columnLayout")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_PAGE_SIZE = 1000
+
+
+class DashboardSpec(SpecModel):
+    """A dashboard (REST names of ``Dashboard``); the layout is free-form and checked against
+    the client's ``Dashboard`` message."""
+
+    displayName: str
+    mosaicLayout: dict[str, Any] | None = None
+    gridLayout: dict[str, Any] | None = None
+    rowLayout: dict[str, Any] | None = None
+    columnLayout: dict[str, Any] | None = None
+    dashboardFilters: list[dict[str, Any]] | None = None
+    labels: dict[str, str] | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> DashboardSpec:
+        given = [k for k in LAYOUTS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"write exactly one layout: {', '.join(LAYOUTS)}")
+        problem = body_problem(self.model_dump(exclude_none=True, by_alias=True, mode="json"))
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def body_problem(body: dict[str, Any]) -> str | None:
+    """Why the installed client's ``Dashboard`` message does not take ``body`` (an unknown
+    field, a wrong type, an unknown enum), or ``None``; bodies holding ``${...}`` references
+    are checked once resolved."""
+    if "${" in str(body):
+        return None
+    from google.cloud.monitoring_dashboard_v1.types import Dashboard
+    from google.protobuf import json_format
+
+    try:
+        json_format.ParseDict(body, Dashboard.pb()())
+    except json_format.ParseError as exc:
+        return f"not a dashboard body: {exc}"
+    return None
+
+
+@register
+class MonitoringDashboard(Kind):
+    """A dashboard (user-named; see the module docstring)."""
+
+    name = "monitoring.Dashboard"
+    model = DashboardSpec
+    layer = "Operations"
+    outputs = frozenset({"name"})
+    labels_path = "labels"
+    api = MONITORING_API
+    uses = (DASHBOARDS,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        if _ID.match(ctx.name):
+            return None
+        return (f"invalid dashboard id {ctx.name!r}: 1-128 of letters, digits, '-' and '_', "
+                "starting with a letter or digit")
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return ResourceId(kind=self.name, name=f"projects/{ctx.project}/dashboards/{ctx.name}",
+                          scope=f"projects/{ctx.project}",
+                          parts={"projects": ctx.project, "dashboards": ctx.name})
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return without_defaults(fields)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.name}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with translate_errors(f"dashboards of {scope}"):
+            pager = self.clients.get(DASHBOARDS).list_dashboards(
+                request={"parent": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {d.name: as_rest(d) for d in pager}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"dashboard {rid.name}"):
+            try:
+                return as_rest(self.clients.get(DASHBOARDS).get_dashboard(
+                    request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.monitoring_dashboard_v1.types import Dashboard
+
+        body = message(Dashboard, {**desired, "name": rid.name})
+        with translate_errors(f"dashboard {rid.name}"):
+            return as_rest(self.clients.get(DASHBOARDS).create_dashboard(
+                request={"parent": rid.scope, "dashboard": body}, **CALL))
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.api_core.exceptions import Conflict
+        from google.cloud.monitoring_dashboard_v1.types import Dashboard
+
+        body = message(Dashboard, {**desired, "name": rid.name, "etag": live.get("etag", "")})
+        with translate_errors(f"dashboard {rid.name}"):
+            try:
+                return as_rest(self.clients.get(DASHBOARDS).update_dashboard(
+                    request={"dashboard": body}, **CALL))
+            except Conflict as exc:
+                raise errors.PreconditionFailed(f"409 Conflict: dashboard {rid.name} changed "
+                                                f"since it was read: {exc.message}",
+                                                status=409) from exc
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with translate_errors(f"dashboard {rid.name}"):
+            try:
+                self.clients.get(DASHBOARDS).delete_dashboard(request={"name": rid.name}, **CALL)
+            except NotFound:
+                return
+
+
+def without_defaults(value: Any) -> Any:
+    """``value`` without proto3 scalar defaults (``0``, ``false``, ``""``), which the API never
+    returns; empty maps stay (an empty message, such as ``blank: {}``, means something)."""
+    if isinstance(value, dict):
+        return {k: without_defaults(v) for k, v in value.items()
+                if not (v is False or v == "" or (isinstance(v, (int, float))
+                                                  and not isinstance(v, bool) and v == 0))}
+    if isinstance(value, list):
+        return [without_defaults(item) for item in value]
+    return value

@@ -1,0 +1,149 @@
+"""``monitoring.MetricDescriptor``: a custom metric's schema (ML model metrics: prediction
+latency, drift scores), so alert policies and dashboards can name it before the first point.
+
+Fields a spec may write (REST names of ``MetricDescriptor``):
+
+| field | notes |
+|---|---|
+| ``type`` | required: ``custom.googleapis.com/...`` or ``external.googleapis.com/...``; it is the identity |
+| ``metricKind`` | ``GAUGE``, ``DELTA``, ``CUMULATIVE``; required; immutable |
+| ``valueType`` | ``BOOL``, ``INT64``, ``DOUBLE``, ``STRING``, ``DISTRIBUTION``; required; immutable |
+| ``labels[]`` | ``{key, valueType (STRING, BOOL, INT64), description}``; immutable |
+| ``unit`` | UCUM, e.g. ``ms``, ``1``, ``By`` |
+| ``description``, ``displayName`` | text |
+| ``launchStage`` | immutable |
+
+Identity ``projects/P/metricDescriptors/TYPE``. Creating an existing type replaces its
+descriptor, which is how a change of ``unit``, ``description`` or ``displayName`` is applied
+(magic-modules MetricDescriptor.yaml ``update_verb: POST`` to the create URL); the other
+fields are immutable there (a change replaces it). Deleting or altering a descriptor "stops
+data collection and makes the metric type's existing data unusable" (MetricDescriptor.yaml),
+so deleting one needs ``allowDataLoss``. Descriptors carry no labels of ours: ownership is
+the ledger's (with a create intent). Read one by one (a project's listing holds every
+Google metric). Output ``type``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel
+from mlops_infra.kinds._clients import MONITORING_METRICS
+from mlops_infra.kinds._proto import with_defaults
+from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, monitoring_errors, serial_key
+
+_SEP = "/metricDescriptors/"
+_TYPE = re.compile(r"^(custom|external)\.googleapis\.com/[A-Za-z0-9_/.-]{1,200}$")
+
+
+class DescriptorLabel(SpecModel):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,99}$")
+    valueType: Literal["STRING", "BOOL", "INT64"] | None = None
+    description: str | None = None
+
+
+class MetricDescriptorSpec(SpecModel):
+    """A custom metric descriptor (REST names of ``MetricDescriptor``)."""
+
+    type: str = Field(pattern=_TYPE.pattern)
+    metricKind: Literal["GAUGE", "DELTA", "CUMULATIVE"]
+    valueType: Literal["BOOL", "INT64", "DOUBLE", "STRING", "DISTRIBUTION"]
+    labels: list[DescriptorLabel] | None = Field(default=None, max_length=30)
+    unit: str | None = None
+    description: str | None = None
+    displayName: str | None = None
+    launchStage: Literal["ALPHA", "BETA", "GA", "DEPRECATED", "EARLY_ACCESS", "PRELAUNCH"] | None = None
+
+
+@register
+class MetricDescriptor(Kind):
+    """A custom metric descriptor (see the module docstring)."""
+
+    name = "monitoring.MetricDescriptor"
+    model = MetricDescriptorSpec
+    layer = "Operations"
+    outputs = frozenset({"type"})
+    labels_path = None
+    listable = False
+    data_bearing = True
+    loss = "the metric's time series are deleted with it"
+    immutable = frozenset({"type", "metricKind", "valueType", "labels", "launchStage"})
+    set_paths = frozenset({"labels"})
+    api = MONITORING_API
+    uses = (MONITORING_METRICS,)
+
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        """The identity is the ``type`` (the resource name is only an address)."""
+        kind = str(fields.get("type", ""))
+        if "${" in kind or _TYPE.match(kind):
+            return None
+        return (f"invalid metric type {kind!r}: user-defined metrics are "
+                "custom.googleapis.com/PATH or external.googleapis.com/PATH "
+                "(https://cloud.google.com/monitoring/custom-metrics)")
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return self.id_from_name(f"projects/{ctx.project}{_SEP}{fields['type']}")
+
+    def id_from_name(self, name: str) -> ResourceId:
+        scope, _, metric = name.partition(_SEP)
+        return ResourceId(kind=self.name, name=name, scope=scope,
+                          parts={"projects": scope.removeprefix("projects/"), "type": metric})
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        return serial_key(rid)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = dict(fields)
+        if "labels" in body:
+            body["labels"] = [{"valueType": "STRING", **label} for label in body["labels"]]
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        out = with_defaults(live, "google.api.metric_pb2", "MetricDescriptor")
+        if "labels" in out:     # STRING is the proto3 default: not returned
+            out["labels"] = [{"valueType": "STRING", **label} for label in out["labels"]]
+        return out
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"type": rid.parts["type"]}
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        return True     # its points cannot be counted through this API; assume it has some
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"metric descriptor {rid.name}"):
+            try:
+                return as_rest(self.clients.get(MONITORING_METRICS).get_metric_descriptor(
+                    request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.api import metric_pb2
+        from google.protobuf import json_format
+
+        descriptor = json_format.ParseDict(desired, metric_pb2.MetricDescriptor())
+        with monitoring_errors(f"metric descriptor {rid.name}"):
+            return as_rest(self.clients.get(MONITORING_METRICS).create_metric_descriptor(
+                request={"name": rid.scope, "metric_descriptor": descriptor}, **CALL))
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        return self.create(rid, desired)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"metric descriptor {rid.name}"):
+            try:
+                self.clients.get(MONITORING_METRICS).delete_metric_descriptor(
+                    request={"name": rid.name}, **CALL)
+            except NotFound:
+                return

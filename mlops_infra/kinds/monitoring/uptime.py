@@ -1,0 +1,225 @@
+"""``monitoring.UptimeCheck``: an uptime check of an endpoint (the serving VM).
+
+Fields a spec may write (REST names of ``UptimeCheckConfig``):
+
+| field | notes |
+|---|---|
+| ``displayName`` | required |
+| ``host`` | shorthand: ``monitoredResource: {type: uptime_url, labels: {host: HOST, project_id: PROJECT}}`` |
+| ``monitoredResource`` | ``{type, labels}``; immutable |
+| ``httpCheck`` | ``{path, port, useSsl, validateSsl, requestMethod (immutable), headers, maskHeaders, contentType, customContentType, body, acceptedResponseStatusCodes[]}``; a path without a leading ``/`` gets one (the API prepends it) |
+| ``tcpCheck`` | ``{port}`` |
+| ``period`` | ``60s``, ``300s``, ``600s`` or ``900s`` (or 60, "1m", ...) |
+| ``timeout`` | 1 to 60 seconds; required |
+| ``contentMatchers[]`` | ``{content, matcher}`` |
+| ``selectedRegions[]`` | ``USA``, ``EUROPE``, ``SOUTH_AMERICA``, ``ASIA_PACIFIC``, ...; order is ignored |
+| ``checkerType`` | ``STATIC_IP_CHECKERS`` (API default) or ``VPC_CHECKERS``; immutable |
+| ``userLabels`` | map; the ownership labels go here |
+
+Rules and sources: uptime.proto (``period`` values, ``timeout`` range, path prefixing, the
+oneofs); immutables from magic-modules UptimeCheckConfig.yaml. Identity: named by the server
+(``projects/P/uptimeCheckConfigs/ID``), found by its ownership labels before every create.
+Outputs ``name`` and ``checkId`` (what an alert policy filters on:
+``metric.labels.check_id = "${check.checkId}"``). Changes of a project's Monitoring
+configuration run one at a time (``_common``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._clients import MONITORING_UPTIME
+from mlops_infra.kinds._proto import with_defaults
+from mlops_infra.kinds.monitoring._common import (
+    MONITORING_API,
+    as_rest,
+    mask,
+    message,
+    monitoring_errors,
+    seconds,
+    serial_key,
+    server_named_id,
+    top_fields,
+)
+
+_PERIODS = ("60s", "300s", "600s", "900s")
+_PAGE_SIZE = 100
+
+
+class MonitoredResource(SpecModel):
+    type: str
+    labels: dict[str, str]
+
+
+class HttpCheck(SpecModel):
+    path: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    useSsl: bool | None = None
+    validateSsl: bool | None = None
+    requestMethod: Literal["GET", "POST"] | None = None
+    headers: dict[str, str] | None = None
+    maskHeaders: bool | None = None
+    contentType: Literal["TYPE_UNSPECIFIED", "URL_ENCODED", "USER_PROVIDED"] | None = None
+    customContentType: str | None = None
+    body: str | None = None
+    acceptedResponseStatusCodes: list[dict[str, Any]] | None = None
+
+
+class TcpCheck(SpecModel):
+    port: int = Field(ge=1, le=65535)
+
+
+class ContentMatcher(SpecModel):
+    content: str
+    matcher: Literal["CONTAINS_STRING", "NOT_CONTAINS_STRING", "MATCHES_REGEX",
+                     "NOT_MATCHES_REGEX", "MATCHES_JSON_PATH", "NOT_MATCHES_JSON_PATH"] | None = None
+
+
+class UptimeCheckSpec(SpecModel):
+    """An uptime check (REST names of ``UptimeCheckConfig``)."""
+
+    displayName: str = Field(min_length=1)
+    host: str | None = None
+    monitoredResource: MonitoredResource | None = None
+    httpCheck: HttpCheck | None = None
+    tcpCheck: TcpCheck | None = None
+    period: int | str | None = None
+    timeout: int | str
+    contentMatchers: list[ContentMatcher] | None = None
+    selectedRegions: list[str] | None = None
+    checkerType: Literal["STATIC_IP_CHECKERS", "VPC_CHECKERS"] | None = None
+    userLabels: dict[str, str] | None = None
+
+    @field_validator("userLabels")
+    @classmethod
+    def _user_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: int | str | None) -> int | str | None:
+        if value is not None and "${" not in str(value) and seconds(value) not in _PERIODS:
+            raise ValueError(f"period must be one of {', '.join(_PERIODS)} (uptime.proto)")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: int | str) -> int | str:
+        text = seconds(value)
+        if "${" not in str(value) and not (isinstance(text, str) and text.endswith("s")
+                                           and 1 <= float(text[:-1]) <= 60):
+            raise ValueError("timeout must be between 1 and 60 seconds (uptime.proto)")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> UptimeCheckSpec:
+        if (self.host is None) == (self.monitoredResource is None):
+            raise ValueError("write exactly one of 'host' and 'monitoredResource'")
+        if (self.httpCheck is None) == (self.tcpCheck is None):
+            raise ValueError("write exactly one of 'httpCheck' and 'tcpCheck'")
+        return self
+
+
+@register
+class UptimeCheck(Kind):
+    """An uptime check (server-named; see the module docstring)."""
+
+    name = "monitoring.UptimeCheck"
+    model = UptimeCheckSpec
+    layer = "Operations"
+    outputs = frozenset({"name", "checkId"})
+    naming = "server"
+    labels_path = "userLabels"
+    immutable = frozenset({"monitoredResource", "resourceGroup", "syntheticMonitor",
+                           "checkerType", "httpCheck.requestMethod"})
+    set_paths = frozenset({"selectedRegions"})
+    api = MONITORING_API
+    uses = (MONITORING_UPTIME,)
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        return server_named_id(self.name, ctx)
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        return serial_key(rid)
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if k != "host"}
+        if "host" in fields:
+            body["monitoredResource"] = {"type": "uptime_url", "labels": {
+                "host": fields["host"], "project_id": ctx.project}}
+        for key in ("period", "timeout"):
+            if key in body:
+                body[key] = seconds(body[key])
+        if "path" in body.get("httpCheck", {}):
+            body["httpCheck"] = {**body["httpCheck"], "path": _slashed(body["httpCheck"]["path"])}
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return with_defaults(live, "google.cloud.monitoring_v3", "UptimeCheckConfig")
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        if not rid.name:
+            return {}
+        return {"name": rid.name, "checkId": rid.name.rsplit("/", 1)[1]}
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with monitoring_errors(f"uptime checks of {scope}"):
+            pager = self.clients.get(MONITORING_UPTIME).list_uptime_check_configs(
+                request={"parent": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {c.name: as_rest(c) for c in pager}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"uptime check {rid.name}"):
+            try:
+                return as_rest(self.clients.get(MONITORING_UPTIME).get_uptime_check_config(
+                    request={"name": rid.name}, **CALL))
+            except NotFound:
+                return None
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.monitoring_v3 import UptimeCheckConfig
+
+        with monitoring_errors(f"uptime check in {rid.scope}"):
+            made = self.clients.get(MONITORING_UPTIME).create_uptime_check_config(
+                request={"parent": rid.scope,
+                         "uptime_check_config": message(UptimeCheckConfig, desired)}, **CALL)
+            return as_rest(made)
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.monitoring_v3 import UptimeCheckConfig
+
+        fields = top_fields(changes)
+        if not fields:
+            return live
+        body = {"name": rid.name, **{k: desired[k] for k in fields if k in desired}}
+        if "httpCheck" in body and "requestMethod" in live.get("httpCheck", {}):
+            body["httpCheck"] = {"requestMethod": live["httpCheck"]["requestMethod"],
+                                 **body["httpCheck"]}
+        with monitoring_errors(f"uptime check {rid.name}"):
+            return as_rest(self.clients.get(MONITORING_UPTIME).update_uptime_check_config(
+                request={"uptime_check_config": message(UptimeCheckConfig, body),
+                         "update_mask": mask(fields)}, **CALL))
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with monitoring_errors(f"uptime check {rid.name}"):
+            try:
+                self.clients.get(MONITORING_UPTIME).delete_uptime_check_config(
+                    request={"name": rid.name}, **CALL)
+            except NotFound:
+                return
+
+
+def _slashed(path: Any) -> Any:
+    return path if not isinstance(path, str) or path.startswith(("/", "${")) else "/" + path
