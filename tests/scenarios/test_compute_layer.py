@@ -166,7 +166,7 @@ def test_a_node_pool_replace_never_leaves_the_cluster_without_a_pool(emulator, o
 def test_an_interrupted_cluster_create_resumes_instead_of_creating_again(
         emulator, tmp_path: Path, stop: signal.Signals) -> None:  # type: ignore[no-untyped-def]
     spec = _write(tmp_path, SPEC)
-    emulator.set_delays(operations={"container.cluster": 3.0})
+    emulator.set_delays(operations={"container.cluster": 8.0})   # longer than a loaded exit
     env = {**os.environ, "MLOPS_INFRA_ENDPOINTS": json.dumps(emulator.endpoints),
            "MLOPS_INFRA_RETRY_SCALE": "0.02"}
     process = subprocess.Popen([sys.executable, "-m", "mlops_infra", "reconcile", str(spec),
