@@ -36,7 +36,7 @@ def fetcher(clients: Any, policy: RetryPolicy | None = None) -> Callable[[Any], 
 def _from_env(source: Any) -> str:
     value = os.environ.get(source.ref)
     if not value:
-        raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): the environment "
+        raise SecretUnavailable(f"{source.title()}: the environment "
                                 "variable is not set (or empty)")
     return value
 
@@ -49,17 +49,17 @@ def _from_secret_manager(clients: Any, source: Any, policy: RetryPolicy) -> str:
         except Exception as exc:  # noqa: BLE001 - translated to the engine's classes below
             error = translate(exc, f"secret '{source.name}'")
             if isinstance(error, errors.ServiceDisabled):   # not worth waiting 10 minutes for
-                raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): "
+                raise SecretUnavailable(f"{source.title()}: "
                                         f"{_reason(error)}") from None
             raise error from exc
 
     try:
         response = call_with_retries(access, policy=policy)
     except errors.NotFound:
-        raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): no such secret "
+        raise SecretUnavailable(f"{source.title()}: no such secret "
                                 "or version (or the version is disabled or destroyed)") from None
     except errors.MlopsInfraError as exc:
-        raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): "
+        raise SecretUnavailable(f"{source.title()}: "
                                 f"{_reason(exc)}") from None
     return _payload(source, response.payload)
 
@@ -69,12 +69,12 @@ def _payload(source: Any, payload: Any) -> str:
 
     data = bytes(payload.data)
     if payload.data_crc32c and google_crc32c.value(data) != payload.data_crc32c:
-        raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): the payload "
+        raise SecretUnavailable(f"{source.title()}: the payload "
                                 "does not match its CRC32C checksum (corrupted in transit)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SecretUnavailable(f"secret '{source.name}' ({source.describe()}): the payload is "
+        raise SecretUnavailable(f"{source.title()}: the payload is "
                                 "not UTF-8 text") from None
 
 

@@ -29,7 +29,7 @@ removes it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlops_infra.spec.envelope import type_name
@@ -53,10 +53,16 @@ class SecretSource:
     name: str
     kind: SourceKind
     ref: str                # the variable name, or projects/P/secrets/S/versions/V
+    where: str = field(default="", compare=False)     # file:line of the source in the spec
 
     def describe(self) -> str:
         """``env SLACK_TOKEN`` / ``secretManager projects/...`` (for messages; no value)."""
         return f"{self.kind} {self.ref}"
+
+    def title(self) -> str:
+        """``spec.yaml:12: secret 'tok' (env TOK)``: how messages name it (never its value)."""
+        named = f"secret '{self.name}' ({self.describe()})"
+        return f"{self.where}: {named}" if self.where else named
 
 
 def parse_secrets(section: Any, lines: LineMap) -> dict[str, SecretSource]:
@@ -87,7 +93,8 @@ def _source(name: Any, entry: Any, lines: LineMap) -> SecretSource:
                                              "(NUMBER|latest)"))
     if not pattern.match(ref):
         raise lines.error(f"{path}.{kind}", f"expected {expected} (got {clipped_repr(ref)})")
-    return SecretSource(name=name, kind=kind, ref=ref)
+    return SecretSource(name=name, kind=kind, ref=ref,
+                        where=str(lines.location(f"{path}.{kind}")))
 
 
 def _key_hint(entry: Any) -> str:

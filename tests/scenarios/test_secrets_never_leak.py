@@ -160,6 +160,7 @@ def test_a_missing_secret_manager_secret_is_one_line_naming_it_before_any_change
             stack.plan()
         message = str(caught.value)
         assert "\n" not in message and "'pagerduty'" in message
+        assert message.startswith(f"{spec}:5: ")              # where the source is written
         assert "projects/test-project/secrets/pagerduty-key/versions/latest" in message
         assert "never-created" not in message                 # unreferenced: never fetched
         assert emu.mutating_requests("monitoring") == []
