@@ -43,7 +43,7 @@ class ControlService(Service):
                   self._seconds(self._emulator.set_iam_propagation_delay)),
             Route("PUT", "/enabled-apis", self._enable_apis),
             Route("GET", "/workload-pools",
-                  lambda _: {"pools": list(self._emulator.platform.state["workloadPools"])}),
+                  lambda _: {"pools": self._emulator.platform.workload_pools()}),
             Route("PUT", "/workload-pools", self._add_workload_pool),
             Route("GET", "/endpoints", lambda _: dict(self._emulator.endpoints)),
         ]

@@ -7,14 +7,16 @@
   (eventual consistency: hashicorp/terraform-provider-google#2129, #3151). ``preenable`` is the
   "this project already has these APIs" knob (enabled long ago, no delay).
 * **Workload Identity pools** (``PROJECT.svc.id.goog``): a pool exists once a GKE cluster with
-  ``workloadPool`` exists in the project; the container service (when it lands) registers its
-  pools here, the ``PUT /workload-pools`` knob does so by hand. IAM policies naming
+  ``workloadPool`` exists in the project; the container service registers a cluster's pool here
+  with the time its create (or update) operation is done (``at``), the ``PUT /workload-pools``
+  knob does so by hand. IAM policies naming
   ``serviceAccount:PROJECT.svc.id.goog[ns/ksa]`` get Google's 400 until then
   (terraform-google-modules/terraform-google-kubernetes-engine#916).
 * **The caller**: the principal the emulator takes every request to come from (anonymous
   credentials carry none); BigQuery makes it a new dataset's OWNER.
 
-State (JSON): ``apis`` project -> api -> {state, at, before}; ``workloadPools`` [pool].
+State (JSON): ``apis`` project -> api -> {state, at, before}; ``workloadPools`` [pool];
+``workloadPoolsAt`` pool -> when it comes to exist (pools registered by an operation).
 """
 
 from __future__ import annotations
@@ -49,14 +51,15 @@ class Platform:
 
     def __init__(self, *, api_delay: Callable[[], float],
                  clock: Callable[[], float] = time.time) -> None:
-        self.state: dict[str, Any] = {"apis": {}, "workloadPools": []}
+        self.state: dict[str, Any] = {"apis": {}, "workloadPools": [], "workloadPoolsAt": {}}
         self.caller = DEFAULT_CALLER
         self._api_delay = api_delay
         self.clock = clock
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.state = {"apis": dict(state.get("apis", {})),
-                      "workloadPools": list(state.get("workloadPools", []))}
+                      "workloadPools": list(state.get("workloadPools", [])),
+                      "workloadPoolsAt": dict(state.get("workloadPoolsAt", {}))}
 
     # -- API enablement -------------------------------------------------------------------
     def api_state(self, project: str, api: str) -> str:
@@ -90,16 +93,34 @@ class Platform:
         return entry is None or entry["at"] <= 0 or self.clock() >= entry["at"] + self._api_delay()
 
     # -- workload identity pools ----------------------------------------------------------
-    def add_workload_pool(self, pool: str) -> None:
+    def add_workload_pool(self, pool: str, *, at: float | None = None) -> None:
+        """``pool`` exists from now on, or from ``at`` (epoch seconds: when the operation of
+        the cluster bringing it is done)."""
         if not pool.endswith(".svc.id.goog"):
             raise ValueError(f"{pool!r} is not a workload pool (expected PROJECT.svc.id.goog)")
+        if at is not None and at > self.clock():
+            if pool not in self.state["workloadPools"]:
+                pending = self.state.setdefault("workloadPoolsAt", {})
+                pending[pool] = min(at, pending.get(pool, at))
+            return
         if pool not in self.state["workloadPools"]:
             self.state["workloadPools"].append(pool)
+
+    def workload_pools(self) -> list[str]:
+        """The pools that exist now."""
+        pending = [p for p in self.state.get("workloadPoolsAt", {}) if self.workload_pool_exists(p)]
+        return sorted(set(self.state["workloadPools"]) | set(pending))
+
+    def workload_pool_exists(self, pool: str) -> bool:
+        if pool in self.state["workloadPools"]:
+            return True
+        at = self.state.get("workloadPoolsAt", {}).get(pool)
+        return at is not None and self.clock() >= at
 
     def member_error(self, member: str) -> str | None:
         """Google's 400 message for a Workload Identity member whose pool does not exist."""
         match = WORKLOAD_MEMBER.match(member)
-        if match is None or match.group(1) in self.state["workloadPools"]:
+        if match is None or self.workload_pool_exists(match.group(1)):
             return None
         return (f"Identity Pool does not exist ({match.group(1)}). Please check that you "
                 "specified a valid resource name as returned in the `name` attribute in the "

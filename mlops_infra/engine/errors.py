@@ -18,7 +18,8 @@ from mlops_infra.spec.errors import (
 
 __all__ = ["ApiError", "Conflict", "LedgerConflict", "LedgerError", "LockHeld",
            "MlopsInfraError", "NotFound", "PermanentError", "PlanStale", "PolicyViolation",
-           "PreconditionFailed", "SourceLocation", "SpecError", "TransientError", "UserError"]
+           "PreconditionFailed", "SourceLocation", "SpecError", "StoppedWaiting", "TransientError",
+           "UserError"]
 
 
 class PolicyViolation(SpecError):
@@ -123,3 +124,9 @@ class GaveUpWaiting(PermanentError):
         self.waited = waited
         super().__init__(message, status=status)
 
+
+
+class StoppedWaiting(MlopsInfraError):
+    """The run was interrupted (Ctrl-C) while a kind waited on a long-running operation: the
+    operation goes on at Google, the next run finds it and waits on it. Never retried, never
+    taken for an API error."""

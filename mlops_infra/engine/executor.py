@@ -49,6 +49,7 @@ from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.result import ApplyResult, Outcome, ProgressListener
 from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.schedule import Schedule
+from mlops_infra.engine.waiting import reporting_to, resume_waiting, stop_waiting
 from mlops_infra.spec import find_refs, resolve_refs
 
 
@@ -110,6 +111,7 @@ class _Runner:
         self.in_flight: tuple[str, ...] = ()
 
     def run(self) -> list[Outcome]:
+        resume_waiting()                         # an earlier interrupted apply stopped them
         self._record_intents([c for c in self.changes.values()
                               if needs_intent(self.kinds[c.kind], c)])
         schedule = Schedule(self.deps)
@@ -129,7 +131,8 @@ class _Runner:
                         outcomes.append(outcome)
                         outcomes += self._record(schedule, running.pop(future), outcome)
             except KeyboardInterrupt:
-                self.interrupted = True          # start nothing more; let in-flight calls end
+                self.interrupted = True          # start nothing more; let in-flight calls end,
+                stop_waiting()                   # but not wait out long operations (a rerun does)
                 self.in_flight = tuple(sorted(self.changes[k].address for k in running.values()))
                 outcomes += [future.result() for future in list(running)]
                 return outcomes + [self._not_started(self.changes[k]) for k in schedule.stuck()]
@@ -188,7 +191,8 @@ class _Runner:
         started = time.monotonic()
         status, error, adopted = "done", None, False
         try:
-            adopted = self._apply(change)
+            with reporting_to(self._reporter(change)):
+                adopted = self._apply(change)
         except MlopsInfraError as exc:
             status, error = "failed", self._scrub(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error: report it, keep going
@@ -199,6 +203,13 @@ class _Runner:
         if self.progress:
             self.progress.finished(outcome)
         return outcome
+
+    def _reporter(self, change: ResourceChange) -> Callable[[str], None] | None:
+        """Where the kind's operation statuses for ``change`` go (the progress display)."""
+        notify = getattr(self.progress, "operation", None)
+        if notify is None:
+            return None
+        return lambda status: notify(address=change.address, status=status)
 
     def _apply(self, change: ResourceChange) -> bool:
         kind = self.kinds[change.kind]

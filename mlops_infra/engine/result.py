@@ -47,3 +47,7 @@ class ProgressListener(Protocol):
     def started(self, *, address: str, kind: str, action: Action) -> None: ...
 
     def finished(self, outcome: Outcome) -> None: ...
+
+    def operation(self, *, address: str, status: str) -> None:
+        """What the long-running operation of the change at ``address`` is doing now (its
+        status as the kind reports it; ``engine.waiting.report_progress``). Optional."""

@@ -5,7 +5,11 @@ Some agents' emails carry the project number, not its id: the Vertex AI service 
 with their CMEK key: hashicorp/terraform-provider-google#11819 names it in the 400 Vertex AI
 answers when it cannot use the key) and the Compute Engine service agent
 ``service-NUMBER@compute-system.iam.gserviceaccount.com`` (it encrypts Compute Engine disks,
-a Workbench instance's boot and data disks included: the Workbench CMEK guide). The number
+a Workbench instance's boot and data disks included: the Workbench CMEK guide;
+https://cloud.google.com/compute/docs/disks/customer-managed-encryption#before_you_begin), and
+the GKE service agent ``service-NUMBER@container-engine-robot.iam.gserviceaccount.com`` (it
+encrypts a cluster's secrets at the application layer:
+https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets). The number
 comes from Resource Manager ``projects.get`` (``name: projects/NUMBER``), read once per
 project and client set. A kind declares the agent as its ``service_agent``; several kinds may
 declare the same agent (the same object, so a grant names it once).
@@ -54,3 +58,10 @@ VERTEX_AI_AGENT = ServiceAgent(name="aiplatform", email=_vertex_email, uses=(RES
 
 COMPUTE_AGENT = ServiceAgent(name="compute", email=_compute_email, uses=(RESOURCE_MANAGER,))
 """The Compute Engine service agent: it must be granted the CMEK key of a disk."""
+
+def _gke_email(clients: Any, project: str) -> str:
+    return f"service-{project_number(clients, project)}@container-engine-robot.iam.gserviceaccount.com"
+
+
+GKE_AGENT = ServiceAgent(name="container", email=_gke_email, uses=(RESOURCE_MANAGER,))
+"""GKE's service agent: it must be granted the key of application-layer secrets encryption."""

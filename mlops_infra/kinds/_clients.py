@@ -14,11 +14,12 @@ from typing import Any
 from mlops_infra.clients import STORAGE, http_options, insecure_channel
 from mlops_infra.engine.kind import ClientDecl
 
-__all__ = ["BIGQUERY", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS", "COMPUTE_NETWORKS",
-           "COMPUTE_REGION_OPERATIONS", "COMPUTE_SUBNETWORKS", "DASHBOARDS", "IAM", "KMS",
-           "LOGGING_CONFIG", "LOGGING_METRICS", "MONITORING_ALERTS", "MONITORING_CHANNELS",
-           "MONITORING_METRICS", "MONITORING_UPTIME", "RESOURCE_MANAGER", "SECRET_MANAGER",
-           "SERVICE_USAGE", "STORAGE"]
+__all__ = ["BIGQUERY", "COMPUTE_DISKS", "COMPUTE_FIREWALLS", "COMPUTE_GLOBAL_OPERATIONS",
+           "COMPUTE_GROUP_MANAGERS", "COMPUTE_IMAGES", "COMPUTE_INSTANCES", "COMPUTE_NETWORKS",
+           "COMPUTE_REGION_OPERATIONS", "COMPUTE_ROUTERS", "COMPUTE_SUBNETWORKS",
+           "COMPUTE_ZONE_OPERATIONS", "CONTAINER", "DASHBOARDS", "IAM", "KMS", "LOGGING_CONFIG",
+           "LOGGING_METRICS", "MONITORING_ALERTS", "MONITORING_CHANNELS", "MONITORING_METRICS",
+           "MONITORING_UPTIME", "RESOURCE_MANAGER", "SECRET_MANAGER", "SERVICE_USAGE", "STORAGE"]
 
 
 def _bigquery(url: str | None, project: str | None) -> Any:
@@ -75,6 +76,24 @@ COMPUTE_GLOBAL_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("Globa
 COMPUTE_REGION_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("RegionOperationsClient"))
 
 
+# --- compute layer (issue 9): GKE clusters and node pools, Compute instances, routers -----------
+# container_v1 has a REST transport (measured, ../shared/research/clients.md a); its operations
+# are polled with the same client's get_operation. Compute instances' operations are zonal.
+
+def _container(url: str | None, project: str | None) -> Any:
+    from google.cloud import container_v1
+
+    return container_v1.ClusterManagerClient(transport="rest", **http_options(url))
+
+
+CONTAINER = ClientDecl(endpoint="container", build=_container)
+COMPUTE_INSTANCES = ClientDecl(endpoint="compute", build=_compute("InstancesClient"))
+COMPUTE_DISKS = ClientDecl(endpoint="compute", build=_compute("DisksClient"))
+COMPUTE_IMAGES = ClientDecl(endpoint="compute", build=_compute("ImagesClient"))
+COMPUTE_ROUTERS = ClientDecl(endpoint="compute", build=_compute("RoutersClient"))
+COMPUTE_ZONE_OPERATIONS = ClientDecl(endpoint="compute", build=_compute("ZoneOperationsClient"))
+COMPUTE_GROUP_MANAGERS = ClientDecl(endpoint="compute",
+                                    build=_compute("InstanceGroupManagersClient"))
 # --- operations layer: Monitoring, Logging, Secret Manager (issue 11) ------------------------
 # monitoring_v3 and the logging_v2 GAPIC clients have no REST transport (research/clients.md
 # a.): gRPC with TLS and ADC to Google, an insecure channel to the emulator. Dashboards and

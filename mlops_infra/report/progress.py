@@ -1,8 +1,9 @@
 """Live progress of an apply: a ``ProgressListener`` the executor calls from worker threads.
 
-On a terminal it shows a rich progress display (a spinner line per running change,
-a bar for the total) and logs each finished change above it; elsewhere (CI logs,
-pipes) it prints exactly one plain line per finished change.
+On a terminal it shows a rich progress display (a spinner line per running change with its
+elapsed time and, while the kind waits on a long-running operation, that operation's status,
+a bar for the total) and logs each finished change above it; elsewhere (CI logs, pipes) it
+prints exactly one plain line per finished change.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class ApplyProgress(ProgressListener):
         self.total = sum(1 for rc in plan.resources if rc.mutates or rc.adopt)
         self._lock = threading.Lock()
         self._running: dict[str, TaskID] = {}
+        self._labels: dict[str, str] = {}
         self._live = self.console.is_terminal
         self._progress = _make_progress(self.console) if self._live else None
         self._overall: TaskID | None = None
@@ -79,7 +81,25 @@ class ApplyProgress(ProgressListener):
             return
         with self._lock:
             label = f"{action.symbol} {kind} {address}"
+            self._labels[address] = label
             self._running[address] = self._progress.add_task(label, total=None)
+
+    def line_of(self, address: str) -> str | None:
+        """The text shown for the running change at ``address`` (terminal only)."""
+        with self._lock:
+            task = self._running.get(address)
+            if self._progress is None or task is None:
+                return None
+            return str(self._progress.tasks[self._progress.task_ids.index(task)].description)
+
+    def operation(self, *, address: str, status: str) -> None:
+        """The change's operation reported its status: show it on its line (terminal only)."""
+        if self._progress is None:
+            return
+        with self._lock:
+            task = self._running.get(address)
+            if task is not None:
+                self._progress.update(task, description=f"{self._labels[address]}: {status}")
 
     def finished(self, outcome: Outcome) -> None:
         """A change ended: log its line, drop its spinner, advance the total."""
@@ -88,6 +108,7 @@ class ApplyProgress(ProgressListener):
             if self._progress is None:
                 return
             task = self._running.pop(outcome.address, None)
+            self._labels.pop(outcome.address, None)
             if task is not None:
                 self._progress.remove_task(task)
             if self._overall is not None:

@@ -28,6 +28,7 @@ DISCOVERY = {"storage": "storage.v1.json", "bigquery": "bigquery.v2.json",
              "serviceusage": "serviceusage.v1.json",
              "resourcemanager": "cloudresourcemanager.v3.json",
              "aiplatform": "aiplatform.v1.json", "notebooks": "notebooks.v2.json",
+             "container": "container.v1.json",
              "dashboards": "monitoring.v1.json", "secretmanager": "secretmanager.v1.json"}
 # The aiplatform_v1 REST clients poll operations at /ui/{name}, the same GET as the documented
 # /v1/{name} (measured: research/clients.md section c); the emulator serves both.

@@ -29,6 +29,13 @@ UPDATES = (
     ("labels: {team: ml-platform}", "labels: {team: ml-platform, tier: gold}"),
     ('members: ["serviceAccount:${pipeline.email}"]',
      'members: ["serviceAccount:${pipeline.email}", "group:Data-Eng@acme.com"]'),
+    # the compute layer: cluster labels, pool autoscaling and node labels, VM tags, the NAT
+    ("    resourceLabels: {team: ml-platform}\n    deletionProtection:",
+     "    resourceLabels: {team: ml-platform, tier: gold}\n    deletionProtection:"),
+    ("cpu_pool_max: 2", "cpu_pool_max: 3"),
+    ("labels: {pool: cpu}", "labels: {pool: cpu, tier: general}"),
+    ("tags: [ml-serving]", "tags: [ml-serving, http]"),
+    ("logConfig: {enable: true, filter: ERRORS_ONLY}", "logConfig: {enable: true, filter: ALL}"),
     ("title: Feature drift", "title: Feature drift (max)"),            # a dashboard PATCH
 )
 
@@ -114,3 +121,11 @@ def test_the_checker_finds_methods_by_flat_path() -> None:
         "kms", "POST", "/v1/projects/p/locations/us/keyRings/r/cryptoKeys/k:setIamPolicy")
     assert method is not None and method.id.endswith("cryptoKeys.setIamPolicy")
     assert discovery_check.method_of("compute", "POST", "/compute/v1/projects/p/nonsense") is None
+
+
+def test_the_scenario_updated_the_compute_layer_in_place(traffic: list[Any]) -> None:
+    verbs = {e.path.rsplit("/", 1)[-1].rsplit(":", 1)[-1] for e in traffic
+             if e.service in ("container", "compute") and e.method in ("POST", "PUT", "PATCH")}
+    assert {"setResourceLabels", "setAutoscaling", "setTags"} <= verbs
+    assert any(e.method == "PUT" and "/nodePools/" in e.path for e in traffic)   # UpdateNodePool
+    assert any(e.method == "PATCH" and "/routers/" in e.path for e in traffic)

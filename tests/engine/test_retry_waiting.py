@@ -126,3 +126,33 @@ def test_waiting_polls_in_proportion_to_the_time_elapsed(duration: float, most_p
                     clock=lambda: now[0], sleep=sleep)
     assert polls[-1] - duration <= 0.11 * duration + 0.05   # seen done soon after it finished
     assert len(polls) <= most_polls                        # not a poll per interval throughout
+
+
+def test_an_interrupted_apply_stops_every_wait_at_once_and_is_never_retried() -> None:
+    import threading
+
+    from mlops_infra.engine.errors import StoppedWaiting
+    from mlops_infra.engine.waiting import resume_waiting, stop_waiting
+
+    polls: list[int] = []
+    raised: list[BaseException] = []
+
+    def wait_long() -> None:
+        try:            # a ten-minute operation, polled every 30 s once it has run a while
+            call_with_retries(lambda: wait_until_done(lambda: polls.append(1), what="cluster ml",
+                                                      deadline=600, interval=30), policy=FAST)
+        except StoppedWaiting as exc:
+            raised.append(exc)
+
+    waiter = threading.Thread(target=wait_long)
+    try:
+        waiter.start()
+        while not polls:
+            threading.Event().wait(0.001)
+        stop_waiting()
+        waiter.join(timeout=5)
+        assert not waiter.is_alive() and len(raised) == 1 and len(polls) == 1
+        assert "the next run waits on it" in str(raised[0])
+    finally:
+        resume_waiting()
+    assert wait_until_done(lambda: "done", what="op", deadline=1) == "done"

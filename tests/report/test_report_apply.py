@@ -82,3 +82,19 @@ def test_progress_on_a_terminal_logs_finished_changes_and_clears_spinners() -> N
         assert progress.running == ()
     assert "raw-data created (0.4s)" in buffer.getvalue()
     assert "models updated (0.1s)" in buffer.getvalue()
+
+
+def test_progress_shows_the_status_of_a_changes_long_running_operation() -> None:
+    from mlops_infra.engine.waiting import report_progress, reporting_to
+
+    console = Console(file=StringIO(), force_terminal=True, width=120)
+    with ApplyProgress(plan_of(create()), console=console) as progress:
+        progress.started(address="gke", kind="container.Cluster", action=Action.CREATE)
+        with reporting_to(lambda status: progress.operation(address="gke", status=status)):
+            report_progress("CREATE_CLUSTER RUNNING (operation-1)")
+        report_progress("outside any change: shown nowhere")
+        assert progress.line_of("gke") == \
+            "+ container.Cluster gke: CREATE_CLUSTER RUNNING (operation-1)"
+        progress.operation(address="unknown", status="ignored")
+        progress.finished(outcome("gke", Action.CREATE, seconds=300.0))
+        assert progress.line_of("gke") is None

@@ -37,6 +37,8 @@ def test_platform_reconciles_in_dependency_order_then_is_a_noop(full_emulator) -
         for change in plan.resources:
             for dep in change.depends_on:
                 assert finished.index(dep) < finished.index(change.address), (dep, change.address)
+        binding = next(r for r in plan.resources if r.address == "trainer-workload-identity")
+        assert "gke" in binding.depends_on      # its Workload Identity pool is the cluster's
         enabling = {r.id.rsplit("/", 1)[-1]: r.address for r in plan.resources
                     if r.kind == "serviceusage.Service"}
         for change in plan.resources:                 # every API is enabled before its users

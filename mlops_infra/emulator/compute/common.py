@@ -30,6 +30,18 @@ def regional_url(project: str, region: str, collection: str, name: str) -> str:
     return f"{region_url(project, region)}/{collection}/{name}"
 
 
+def zone_url(project: str, zone: str) -> str:
+    return f"{project_url(project)}/zones/{zone}"
+
+
+def zonal_url(project: str, zone: str, collection: str, name: str) -> str:
+    return f"{zone_url(project, zone)}/{collection}/{name}"
+
+
+def region_of(zone: str) -> str:
+    return zone.rsplit("-", 1)[0]
+
+
 def timestamp() -> str:
     """Compute's RFC 3339 timestamps carry a zone offset, not ``Z``."""
     moment = datetime.now(UTC)

@@ -12,7 +12,14 @@ import time
 from typing import Any
 
 from mlops_infra.emulator import operations as clock
-from mlops_infra.emulator.compute.common import global_url, region_url, regional_url, timestamp
+from mlops_infra.emulator.compute.common import (
+    global_url,
+    region_url,
+    regional_url,
+    timestamp,
+    zonal_url,
+    zone_url,
+)
 from mlops_infra.emulator.core import HttpError
 
 _ERROR_CODES = {400: "INVALID_ARGUMENT", 404: "RESOURCE_NOT_FOUND", 409: "ALREADY_EXISTS"}
@@ -20,17 +27,22 @@ _ERROR_CODES = {400: "INVALID_ARGUMENT", 404: "RESOURCE_NOT_FOUND", 409: "ALREAD
 
 def start(store: dict[str, Any], *, project: str, region: str | None, number: int,
           operation_type: str, target_link: str, target_id: str | None,
-          duration: float, error: HttpError | None = None) -> dict[str, Any]:
-    """Record a new operation in ``store`` (name -> record) and return its REST view."""
+          duration: float, error: HttpError | None = None,
+          zone: str | None = None) -> dict[str, Any]:
+    """Record a new operation in ``store`` (name -> record) and return its REST view
+    (zonal when ``zone`` is given, else regional or global)."""
     name = f"operation-{int(time.time() * 1000)}-{number:012x}"
     op: dict[str, Any] = {
         "kind": "compute#operation", "id": str(7_000_000_000_000 + number), "name": name,
         "operationType": operation_type, "targetLink": target_link,
         "user": "emulator@mlops-infra.local", "progress": 0, "insertTime": timestamp(),
         "startTime": timestamp(),
-        "selfLink": (regional_url(project, region, "operations", name) if region
+        "selfLink": (zonal_url(project, zone, "operations", name) if zone
+                     else regional_url(project, region, "operations", name) if region
                      else global_url(project, "operations", name)),
     }
+    if zone:
+        op["zone"] = zone_url(project, zone)
     if target_id:
         op["targetId"] = target_id
     if region:

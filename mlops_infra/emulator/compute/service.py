@@ -1,8 +1,12 @@
-"""The Compute Engine service: networks, subnetworks and firewalls routes, and the global and
-regional operations every mutation answers with.
+"""The Compute Engine service: networks, subnetworks, firewalls, Cloud Routers with NAT,
+instances with their boot disks, public images, the managed instance groups of GKE node pools
+(read-only: the emulated container service owns them and holds their sizes), and the global,
+regional and zonal operations every mutation answers with (instances: ``vm_routes.py``).
 
 State (JSON): ``projects`` project -> {networks: name -> network, firewalls: name -> firewall,
-subnetworks: region -> name -> subnetwork, operations: "global"|region -> name -> record};
+subnetworks: region -> name -> subnetwork, routers: region -> name -> router, instances: zone ->
+name -> instance, disks: zone -> name -> disk, operations: "global"|region|"zone:Z" -> name ->
+record}; ``images`` project -> name -> image (the public catalogue, ``images.py``);
 ``sequence`` numbers ids and operations. Changes are applied when the request is served; the
 operation only reports ``DONE`` after the configured duration (``emulator/operations.py``).
 A reference to a network that does not exist fails the operation (as Compute does), not the
@@ -19,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlops_infra.emulator.compute import firewalls, networks, operations, subnetworks
+from mlops_infra.emulator.compute import firewalls, networks, operations, routers, subnetworks
 from mlops_infra.emulator.compute.common import (
     already_exists,
     body_object,
@@ -30,6 +34,8 @@ from mlops_infra.emulator.compute.common import (
     project_url,
     regional_url,
 )
+from mlops_infra.emulator.compute.images import PUBLIC_PROJECTS
+from mlops_infra.emulator.compute.vm_routes import VmRoutes
 from mlops_infra.emulator.core import Deferred, HttpError, Request, Route, Service
 from mlops_infra.emulator.util import int_param, page
 
@@ -39,17 +45,24 @@ FW = BASE + "/global/firewalls"
 SUB = BASE + "/regions/{region}/subnetworks"
 GOP = BASE + "/global/operations/{operation}"
 ROP = BASE + "/regions/{region}/operations/{operation}"
+ZOP = BASE + "/zones/{zone}/operations/{operation}"
+RT = BASE + "/regions/{region}/routers"
+INS = BASE + "/zones/{zone}/instances"
+IMG = BASE + "/global/images"
 
 
-class ComputeService(Service):
-    """VPC networks, subnetworks, firewall rules and operations of the Compute Engine API v1."""
+class ComputeService(VmRoutes, Service):
+    """Networks, subnetworks, firewalls, routers, instances and operations of Compute v1."""
 
     name = "compute"
     api = "compute.googleapis.com"
     api_title = "Compute Engine API"
 
     def project_of(self, request: Request) -> str | None:
-        return request.params.get("project")
+        project = request.params.get("project")
+        if project in PUBLIC_PROJECTS and "/global/images" in request.path:
+            return None            # public images are read from any project
+        return project
 
     def initial_state(self) -> dict[str, Any]:
         return {"projects": {}, "sequence": 0}
@@ -76,6 +89,37 @@ class ComputeService(Service):
             Route("PATCH", FW + "/{firewall}", self.patch_firewall),
             Route("PUT", FW + "/{firewall}", self.update_firewall),
             Route("DELETE", FW + "/{firewall}", self.delete_firewall),
+            Route("GET", RT, self.list_routers),
+            Route("POST", RT, self.insert_router),
+            Route("GET", RT + "/{router}", self.get_router),
+            Route("PATCH", RT + "/{router}", self.patch_router),
+            Route("DELETE", RT + "/{router}", self.delete_router),
+            Route("GET", INS, self.list_instances),
+            Route("POST", INS, self.insert_instance),
+            Route("GET", INS + "/{instance}", self.get_instance),
+            Route("PUT", INS + "/{instance}", self.update_instance),
+            Route("DELETE", INS + "/{instance}", self.delete_instance),
+            Route("POST", INS + "/{instance}/start", self.start_instance),
+            Route("POST", INS + "/{instance}/stop", self.stop_instance),
+            Route("POST", INS + "/{instance}/setLabels", self.set_labels),
+            Route("POST", INS + "/{instance}/setMetadata", self.set_metadata),
+            Route("POST", INS + "/{instance}/setTags", self.set_tags),
+            Route("POST", INS + "/{instance}/setMachineType", self.set_machine_type),
+            Route("POST", INS + "/{instance}/setMinCpuPlatform", self.set_min_cpu_platform),
+            Route("POST", INS + "/{instance}/setServiceAccount", self.set_service_account),
+            Route("POST", INS + "/{instance}/setScheduling", self.set_scheduling),
+            Route("POST", INS + "/{resource}/setDeletionProtection", self.set_deletion_protection),
+            Route("PATCH", INS + "/{instance}/updateShieldedInstanceConfig",
+                  self.update_shielded_config),
+            Route("GET", BASE + "/zones/{zone}/instanceGroupManagers/{instanceGroupManager}",
+                  self.get_instance_group_manager),
+            Route("GET", BASE + "/zones/{zone}/disks", self.list_disks),
+            Route("GET", BASE + "/zones/{zone}/disks/{disk}", self.get_disk),
+            Route("GET", IMG, self.list_images),
+            Route("GET", IMG + "/{image}", self.get_image),
+            Route("GET", IMG + "/family/{family}", self.get_image_from_family),
+            Route("GET", ZOP, self.get_zone_operation),
+            Route("POST", ZOP + "/wait", self.wait_zone_operation),
             Route("GET", GOP, self.get_operation),
             Route("POST", GOP + "/wait", self.wait_operation),
             Route("GET", ROP, self.get_operation),
@@ -175,6 +219,8 @@ class ComputeService(Service):
                  for s in region.values() if s["network"] == network["selfLink"]]
         users += [f["selfLink"] for f in project["firewalls"].values()
                   if f["network"] == network["selfLink"]]
+        users += [r["selfLink"] for region in project.get("routers", {}).values()
+                  for r in region.values() if r["network"] == network["selfLink"]]
         if users:
             raise in_use(network["selfLink"], min(users))
         del project["networks"][network["name"]]
@@ -242,6 +288,13 @@ class ComputeService(Service):
 
     def delete_subnetwork(self, request: Request) -> dict[str, Any]:
         sub = self._subnetwork(request)
+        users = [i["selfLink"] for zone in self._project(request).get("instances", {}).values()
+                 for i in zone.values()
+                 if any(n.get("subnetwork") == sub["selfLink"] for n in i["networkInterfaces"])]
+        if users:
+            raise HttpError(400, f"The subnetwork resource '{sub['selfLink'].split('/v1/', 1)[1]}' "
+                                 f"is already being used by '{min(users).split('/v1/', 1)[1]}'",
+                            reason="resourceInUseByAnotherResource")
         del self._project(request)["subnetworks"][request.params["region"]][sub["name"]]
         return self._operation(request, kind="delete", link=sub["selfLink"], target_id=sub["id"],
                                regional=True)
@@ -306,6 +359,54 @@ class ComputeService(Service):
         if found is None:
             raise not_found(global_url(request.params["project"], "firewalls", name))
         return found  # type: ignore[no-any-return]
+
+    # -- routers ---------------------------------------------------------------------------------
+    def _routers(self, request: Request) -> dict[str, Any]:
+        return self._project(request).setdefault("routers", {}).setdefault(
+            request.params["region"], {})
+
+    def _router(self, request: Request) -> dict[str, Any]:
+        name = request.params["router"]
+        found = self._routers(request).get(name)
+        if found is None:
+            raise not_found(regional_url(request.params["project"], request.params["region"],
+                                         "routers", name))
+        return found  # type: ignore[no-any-return]
+
+    def list_routers(self, request: Request) -> dict[str, Any]:
+        region = request.params["region"]
+        return self._list(request, self._routers(request).values(), kind="compute#routerList",
+                          collection=f"regions/{region}/routers")
+
+    def get_router(self, request: Request) -> dict[str, Any]:
+        return self._router(request)
+
+    def insert_router(self, request: Request) -> dict[str, Any]:
+        project, region = request.params["project"], request.params["region"]
+        body = body_object(request)
+        link, exists = self._network_ref(request, body.get("network"), "resource.network")
+        router = routers.new_router(body, project=project, region=region, network=link,
+                                    number=self._next())
+        if not exists:
+            return self._operation(request, kind="insert", link=router["selfLink"], target_id=None,
+                                   regional=True, error=not_found(link))
+        if router["name"] in self._routers(request):
+            raise already_exists(router["selfLink"])
+        self._routers(request)[router["name"]] = router
+        return self._operation(request, kind="insert", link=router["selfLink"],
+                               target_id=router["id"], regional=True)
+
+    def patch_router(self, request: Request) -> dict[str, Any]:
+        router = routers.patch_router(self._router(request), body_object(request))
+        self._routers(request)[router["name"]] = router
+        return self._operation(request, kind="patch", link=router["selfLink"],
+                               target_id=router["id"], regional=True)
+
+    def delete_router(self, request: Request) -> dict[str, Any]:
+        router = self._router(request)
+        del self._routers(request)[router["name"]]
+        return self._operation(request, kind="delete", link=router["selfLink"],
+                               target_id=router["id"], regional=True)
 
     # -- lists ---------------------------------------------------------------------------------
     def _list(self, request: Request, items: Any, *, kind: str, collection: str

@@ -1,10 +1,11 @@
-"""Compute Engine networking kinds: ``compute.Network``, ``compute.Subnetwork``,
-``compute.Firewall`` (importing this package registers them).
+"""Compute Engine kinds: networking (``compute.Network``, ``compute.Subnetwork``,
+``compute.Firewall``, ``compute.Router`` with Cloud NAT) and VMs (``compute.Instance``);
+importing this package registers them.
 
-None of them has labels in Compute v1: ownership is recorded in the ledger only, so a live
-resource of the same name that the ledger does not know is adopted, not refused.
+The networking kinds have no labels in Compute v1: ownership is recorded in the ledger only
+(intents before creates). Instances carry labels.
 """
 
-from mlops_infra.kinds.compute import firewall, network, subnetwork  # registers the kinds
+from mlops_infra.kinds.compute import firewall, instance, network, router, subnetwork  # registers
 
-__all__ = ["firewall", "network", "subnetwork"]
+__all__ = ["firewall", "instance", "network", "router", "subnetwork"]

@@ -3,20 +3,26 @@ waiting on Compute ``Operation``s (with their errors raised as ``engine.errors``
 
 Compute's own ``ExtendedOperation.result()`` polls with a client that ignores
 ``api_endpoint``, so operations are waited on here with ``GlobalOperationsClient`` /
-``RegionOperationsClient`` built with the same options, using the API's blocking
-``operations.wait`` (DONE, or the state after about 2 minutes: then wait again).
+``RegionOperationsClient`` / ``ZoneOperationsClient`` built with the same options, using the
+API's blocking ``operations.wait`` (DONE, or the state after about 2 minutes: then wait again);
+each wait reports the operation's status to the progress display.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
-from mlops_infra.engine.waiting import wait_until_done
+from mlops_infra.engine.waiting import report_progress, wait_until_done
 from mlops_infra.kinds._base import CALL, translate_errors
-from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_REGION_OPERATIONS
+from mlops_infra.kinds._clients import (
+    COMPUTE_GLOBAL_OPERATIONS,
+    COMPUTE_REGION_OPERATIONS,
+    COMPUTE_ZONE_OPERATIONS,
+)
 from mlops_infra.kinds._names import NETWORK_URL, rfc1035_problem
 
 API = "compute.googleapis.com"
@@ -45,11 +51,24 @@ def regional_id(kind: str, project: str, region: str, collection: str, name: str
                       parts={"project": project, "region": region, "name": name})
 
 
+# A zone: its region and a letter (https://cloud.google.com/compute/docs/regions-zones).
+ZONE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
+
+
+def zonal_id(kind: str, project: str, zone: str, collection: str, name: str) -> ResourceId:
+    """Identity of a zonal resource: ``projects/P/zones/Z/COLLECTION/NAME``."""
+    scope = f"projects/{project}/zones/{zone}/{collection}"
+    return ResourceId(kind=kind, name=f"{scope}/{name}", scope=scope,
+                      parts={"project": project, "zone": zone, "name": name})
+
+
 def id_from_full_name(kind: str, name: str) -> ResourceId:
-    """Rebuild a global or regional identity from its full name."""
+    """Rebuild a global, regional or zonal identity from its full name."""
     segments = name.split("/")
     if segments[2] == "global":
         return global_id(kind, segments[1], segments[3], segments[4])
+    if segments[2] == "zones":
+        return zonal_id(kind, segments[1], segments[3], segments[4], segments[5])
     return regional_id(kind, segments[1], segments[3], segments[4], segments[5])
 
 
@@ -90,13 +109,15 @@ def to_message(cls: Any, body: dict[str, Any]) -> Any:
 # --- operations -------------------------------------------------------------------------------
 
 def wait_for(clients: Any, operation: Any, *, project: str, region: str | None = None,
-             what: str) -> dict[str, Any]:
+             what: str, zone: str | None = None,
+             deadline: float = OPERATION_DEADLINE) -> dict[str, Any]:
     """Wait until ``operation`` is ``DONE``; raise its error as an ``engine.errors`` class."""
     op = to_dict(operation)
     if op.get("status") != "DONE":
+        report_progress(f"{op.get('operationType', 'operation')} {op.get('status', 'PENDING')}")
         op = wait_until_done(lambda: _poll(clients, op["name"], project=project, region=region,
-                                           what=what),
-                             what=f"{what}: operation {op['name']}", deadline=OPERATION_DEADLINE,
+                                           zone=zone, what=what),
+                             what=f"{what}: operation {op['name']}", deadline=deadline,
                              interval=_POLL_INTERVAL)
     failure = operation_error(op, what=what)
     if failure is not None:
@@ -105,13 +126,16 @@ def wait_for(clients: Any, operation: Any, *, project: str, region: str | None =
 
 
 def _poll(clients: Any, name: str, *, project: str, region: str | None,
-          what: str) -> dict[str, Any] | None:
+          what: str, zone: str | None = None) -> dict[str, Any] | None:
     """One ``operations.wait``: the server blocks until DONE or about 2 minutes (compute v1
     discovery, ``globalOperations.wait``), so the client's timeout is a little longer."""
     call = {"retry": None, "timeout": WAIT_TIMEOUT}
     try:
         with translate_errors(f"{what}: operation {name}"):
-            if region:
+            if zone:
+                found = clients.get(COMPUTE_ZONE_OPERATIONS).wait(
+                    project=project, zone=zone, operation=name, **call)
+            elif region:
                 found = clients.get(COMPUTE_REGION_OPERATIONS).wait(
                     project=project, region=region, operation=name, **call)
             else:
@@ -120,6 +144,7 @@ def _poll(clients: Any, name: str, *, project: str, region: str | None,
     except errors.TransientError:
         return None            # a blip while polling: poll again until the deadline
     op = to_dict(found)
+    report_progress(f"{op.get('operationType', 'operation')} {op.get('status')}")
     return op if op.get("status") == "DONE" else None
 
 
@@ -147,12 +172,15 @@ def _error_class(status: int | None, codes: set[Any]) -> type[errors.ApiError]:
 
 
 def call(clients: Any, fn: Any, *, project: str, region: str | None = None, what: str,
-         **kwargs: Any) -> dict[str, Any]:
-    """Start a mutation (``fn`` is a client's ``*_unary`` method) and wait for its operation."""
+         zone: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Start a mutation (``fn`` is a client's ``*_unary`` method) and wait for its operation
+    (``deadline=`` seconds, default ``OPERATION_DEADLINE``; the other keywords go to ``fn``)."""
+    deadline = float(kwargs.pop("deadline", OPERATION_DEADLINE))
+    where = {"zone": zone} if zone else ({"region": region} if region else {})
     with translate_errors(what):
-        operation = fn(project=project, **({"region": region} if region else {}), **kwargs,
-                       **CALL)
-    return wait_for(clients, operation, project=project, region=region, what=what)
+        operation = fn(project=project, **where, **kwargs, **CALL)
+    return wait_for(clients, operation, project=project, region=region, zone=zone, what=what,
+                    deadline=deadline)
 
 
 def get_or_none(fn: Any, *, what: str, **kwargs: Any) -> dict[str, Any] | None:

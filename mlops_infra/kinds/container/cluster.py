@@ -1,0 +1,465 @@
+"""``container.Cluster``: a GKE Standard cluster, created without a default node pool left
+behind (node pools are ``container.NodePool`` resources).
+
+| path | notes |
+|---|---|
+| ``location`` | a region (regional cluster, nodes in three zones) or a zone; default the spec's region; part of the identity |
+| ``description`` | immutable |
+| ``releaseChannel`` | ``RAPID``, ``REGULAR``, ``STABLE``, ``EXTENDED`` (shorthand for ``{channel: ...}``); API default ``REGULAR`` |
+| ``network`` / ``subnetwork`` | ``${vpc.selfLink}`` / ``${subnet.selfLink}``, a name or ``projects/P/...``; immutable. GKE answers names: compared as Compute selfLinks |
+| ``ipAllocationPolicy`` | VPC-native: ``{clusterSecondaryRangeName, servicesSecondaryRangeName}`` (the subnetwork's range names), ``useIpAliases`` true unless written; immutable |
+| ``privateClusterConfig`` | ``{enablePrivateNodes, enablePrivateEndpoint, masterIpv4CidrBlock}`` (a /28); private nodes and the control-plane range are immutable, the private endpoint is not |
+| ``masterAuthorizedNetworksConfig`` | ``{enabled, cidrBlocks: [{displayName, cidrBlock}]}``; the blocks are a set, updated as a whole (hashicorp/terraform-provider-google#1029) |
+| ``workloadPool`` | shorthand for ``workloadIdentityConfig.workloadPool``: ``PROJECT.svc.id.goog`` of the cluster's project; provides ``workload-pool:PROJECT.svc.id.goog`` |
+| ``shieldedNodes`` | ``true``/``false`` (shorthand for ``{enabled: ...}``); API default on |
+| ``databaseEncryption`` | application-layer secrets encryption ``{keyName: ${key.id}}`` (``state`` ``ENCRYPTED`` unless written); a key of the spec implies the grant to the GKE service agent |
+| ``loggingConfig`` / ``monitoringConfig`` | ``{componentConfig: {enableComponents: [SYSTEM_COMPONENTS, WORKLOADS, ...]}}``, monitoring also ``managedPrometheusConfig: {enabled}``; the components are a set |
+| ``maintenancePolicy`` | ``{window: {dailyMaintenanceWindow: {startTime: "03:00"}}}`` or ``{window: {recurringWindow: {window: {startTime, endTime}, recurrence}}}`` |
+| ``verticalPodAutoscaling`` | ``{enabled}`` |
+| ``resourceLabels`` | map; ``managed-by``/stack labels are added (ownership) |
+| ``deletionProtection`` | the tool's own (GKE has none): ``true`` refuses to delete the cluster when it is removed from the spec or destroyed, even with ``--allow-data-loss``; default false |
+
+Each update is one GKE call per aspect (``UpdateCluster`` takes exactly one ``desired*``
+field; labels and the maintenance policy have their own setters, the labels with a fresh
+``labelFingerprint``). Outputs: ``name``, ``id`` (``projects/P/locations/L/clusters/C``),
+``selfLink``, ``workloadPool`` (the project's ``PROJECT.svc.id.goog``), all known before
+creation, and ``endpoint`` (once it exists). Deleting or
+replacing a cluster destroys its workloads: it is data-bearing. Changes to one cluster run one
+at a time and wait for the operations running on it (``_common``); ``status`` is always
+``RUNNING`` in the desired state, so a create interrupted by a stopped run is waited for on
+the next one. Deadline: 90 min per operation.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Kind,
+    Removal,
+    ResourceContext,
+    ResourceId,
+)
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._agents import GKE_AGENT
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._clients import CONTAINER
+from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
+from mlops_infra.kinds.container import _common as common
+
+Channel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
+# GKE's logging/monitoring components (container v1 discovery, ComponentConfig / LoggingComponentConfig).
+Component = Literal["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "SCHEDULER",
+                    "CONTROLLER_MANAGER", "STORAGE", "HPA", "POD", "DAEMONSET", "DEPLOYMENT",
+                    "STATEFULSET", "CADVISOR", "KUBELET", "DCGM", "JOBSET", "KCP_SSHD",
+                    "KCP_CONNECTION", "KCP_HPA"]
+BOOTSTRAP_POOL = "mlops-infra-bootstrap"   # the node pool a cluster must be created with, removed after
+_LOCAL = frozenset({"deletionProtection"})
+# Server defaults an aspect goes back to when the spec stops writing it.
+_CLEARED: dict[str, Any] = {
+    "releaseChannel": {"channel": "REGULAR"}, "shieldedNodes": {"enabled": True},
+    "workloadIdentityConfig": {}, "databaseEncryption": {"state": "DECRYPTED"},
+    "masterAuthorizedNetworksConfig": {"enabled": False},
+    "loggingConfig": {"componentConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS"]}},
+    "monitoringConfig": {"componentConfig": {"enableComponents": ["SYSTEM_COMPONENTS"]},
+                         "managedPrometheusConfig": {"enabled": True}},
+    "verticalPodAutoscaling": {"enabled": False}}
+_UPDATES = {"releaseChannel": "desiredReleaseChannel",
+            "masterAuthorizedNetworksConfig": "desiredMasterAuthorizedNetworksConfig",
+            "workloadIdentityConfig": "desiredWorkloadIdentityConfig",
+            "shieldedNodes": "desiredShieldedNodes",
+            "databaseEncryption": "desiredDatabaseEncryption",
+            "loggingConfig": "desiredLoggingConfig", "monitoringConfig": "desiredMonitoringConfig",
+            "verticalPodAutoscaling": "desiredVerticalPodAutoscaling"}
+
+
+# --- spec model ----------------------------------------------------------------------------
+
+class ReleaseChannel(SpecModel):
+    channel: Channel
+
+
+class IpAllocationPolicy(SpecModel):
+    useIpAliases: bool | None = None
+    clusterSecondaryRangeName: str | None = None
+    servicesSecondaryRangeName: str | None = None
+
+
+class PrivateClusterConfig(SpecModel):
+    enablePrivateNodes: bool | None = None
+    enablePrivateEndpoint: bool | None = None
+    masterIpv4CidrBlock: str | None = None
+
+    @field_validator("masterIpv4CidrBlock")
+    @classmethod
+    def _slash_28(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None or "${" in value:
+            return value
+        try:
+            block = ipaddress.IPv4Network(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 range with its network address") from None
+        if block.prefixlen != 28:
+            raise ValueError("the control plane range must be a /28 (GKE private clusters)")
+        return str(block)
+
+
+class CidrBlock(SpecModel):
+    cidrBlock: str
+    displayName: str | None = None
+
+
+class AuthorizedNetworks(SpecModel):
+    enabled: bool = True
+    cidrBlocks: list[CidrBlock] | None = None
+
+
+class WorkloadIdentityConfig(SpecModel):
+    workloadPool: str
+
+
+class Enabled(SpecModel):
+    enabled: bool
+
+
+class DatabaseEncryption(SpecModel):
+    keyName: CryptoKeyName | None = None
+    state: Literal["ENCRYPTED", "DECRYPTED"] | None = None
+
+
+class ComponentConfig(SpecModel):
+    enableComponents: list[Component]
+
+
+class LoggingConfig(SpecModel):
+    componentConfig: ComponentConfig
+
+
+class MonitoringConfig(SpecModel):
+    componentConfig: ComponentConfig | None = None
+    managedPrometheusConfig: Enabled | None = None
+
+
+class DailyWindow(SpecModel):
+    startTime: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class TimeWindow(SpecModel):
+    startTime: str
+    endTime: str
+
+
+class RecurringWindow(SpecModel):
+    window: TimeWindow
+    recurrence: str
+
+
+class MaintenanceWindow(SpecModel):
+    dailyMaintenanceWindow: DailyWindow | None = None
+    recurringWindow: RecurringWindow | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> MaintenanceWindow:
+        if (self.dailyMaintenanceWindow is None) == (self.recurringWindow is None):
+            raise ValueError("write exactly one of dailyMaintenanceWindow and recurringWindow")
+        return self
+
+
+class MaintenancePolicy(SpecModel):
+    window: MaintenanceWindow
+
+
+class ClusterSpec(SpecModel):
+    """A GKE cluster (REST field names, plus the documented shorthands)."""
+
+    location: str | None = Field(default=None, pattern=common.LOCATION.pattern)
+    description: str | None = None
+    releaseChannel: Channel | ReleaseChannel | None = None
+    network: NetworkRef | None = None
+    subnetwork: str | None = None
+    ipAllocationPolicy: IpAllocationPolicy | None = None
+    privateClusterConfig: PrivateClusterConfig | None = None
+    masterAuthorizedNetworksConfig: AuthorizedNetworks | None = None
+    workloadPool: str | None = Field(default=None, pattern=r"^(\$\{.+|[a-z][-a-z0-9:.]*\.svc\.id\.goog)$")
+    workloadIdentityConfig: WorkloadIdentityConfig | None = None
+    shieldedNodes: bool | Enabled | None = None
+    databaseEncryption: DatabaseEncryption | None = None
+    loggingConfig: LoggingConfig | None = None
+    monitoringConfig: MonitoringConfig | None = None
+    maintenancePolicy: MaintenancePolicy | None = None
+    verticalPodAutoscaling: Enabled | None = None
+    resourceLabels: dict[str, str] | None = None
+    deletionProtection: bool | None = None
+
+    @field_validator("resourceLabels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+    @model_validator(mode="after")
+    def _no_double_spelling(self) -> ClusterSpec:
+        if self.workloadPool is not None and self.workloadIdentityConfig is not None:
+            raise ValueError("'workloadPool' is a shorthand for 'workloadIdentityConfig."
+                             "workloadPool': write only one of them")
+        return self
+
+
+# --- desired and live in one shape ----------------------------------------------------------------
+
+def _link(value: Any, project: str, collection: str) -> Any:
+    """A network/subnetwork reference as Compute's selfLink (templates left alone)."""
+    if not isinstance(value, str) or "${" in value or value.startswith("https://"):
+        return value
+    if value.startswith("projects/"):
+        return common.COMPUTE_ROOT + value
+    if collection == "networks":
+        return f"{common.COMPUTE_ROOT}projects/{project}/global/networks/{value}"
+    return value
+
+
+def _expanded(fields: dict[str, Any], project: str) -> dict[str, Any]:
+    body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "location"}
+    if isinstance(body.get("releaseChannel"), str):
+        body["releaseChannel"] = {"channel": body["releaseChannel"]}
+    if "workloadPool" in body:
+        body["workloadIdentityConfig"] = {"workloadPool": body.pop("workloadPool")}
+    if isinstance(body.get("shieldedNodes"), bool):
+        body["shieldedNodes"] = {"enabled": body["shieldedNodes"]}
+    if isinstance(body.get("masterAuthorizedNetworksConfig"), dict):
+        body["masterAuthorizedNetworksConfig"] = {"enabled": True,
+                                                  **body["masterAuthorizedNetworksConfig"]}
+    if isinstance(body.get("ipAllocationPolicy"), dict):
+        body["ipAllocationPolicy"] = {"useIpAliases": True, **body["ipAllocationPolicy"]}
+    encryption = body.get("databaseEncryption")
+    if isinstance(encryption, dict) and encryption.get("keyName"):
+        body["databaseEncryption"] = {"state": "ENCRYPTED", **encryption}
+    for key, collection in (("network", "networks"), ("subnetwork", "subnetworks")):
+        if key in body:
+            body[key] = _link(body[key], project, collection)
+    return body
+
+
+def _normalized(live: dict[str, Any]) -> dict[str, Any]:
+    out = common.canonical("Cluster", live)
+    config = out.get("networkConfig") or {}
+    for key in ("network", "subnetwork"):
+        if config.get(key):
+            out[key] = common.COMPUTE_ROOT + config[key]
+    status = common.resting(out.get("status"))
+    if status == "RUNNING" and any(p.get("name") == BOOTSTRAP_POOL for p in out.get("nodePools") or []):
+        status = "PROVISIONING"      # our create ends by removing the bootstrap pool
+    if status is not None:
+        out["status"] = status
+    return out
+
+
+def _relative(link: Any) -> Any:
+    return link.removeprefix(common.COMPUTE_ROOT) if isinstance(link, str) else link
+
+
+@register
+class Cluster(Kind):
+    """A GKE cluster."""
+
+    name = "container.Cluster"
+    model = ClusterSpec
+    api = common.API
+    uses = (CONTAINER,)
+    outputs = frozenset({"name", "endpoint", "id", "workloadPool", "selfLink"})
+    layer = "Compute"
+    labels_path = "resourceLabels"
+    local_fields = _LOCAL
+    data_bearing = True
+    loss = "its workloads, and the state they keep in the cluster, go with it"
+    immutable = frozenset({"description", "network", "subnetwork", "ipAllocationPolicy",
+                           "privateClusterConfig.enablePrivateNodes",
+                           "privateClusterConfig.masterIpv4CidrBlock"})
+    set_paths = frozenset({"masterAuthorizedNetworksConfig.cidrBlocks",
+                           "loggingConfig.componentConfig.enableComponents",
+                           "monitoringConfig.componentConfig.enableComponents"})
+    list_keys = {"masterAuthorizedNetworksConfig.cidrBlocks": "cidrBlock",
+                 "loggingConfig.componentConfig.enableComponents": "",
+                 "monitoringConfig.componentConfig.enableComponents": ""}
+    service_agent = GKE_AGENT
+    cmek_fields = ("databaseEncryption.keyName",)
+
+    # --- identity ---
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        return common.name_problem(ctx.name, "cluster")
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        location = fields.get("location") or ctx.region
+        if not location:
+            raise errors.SpecError("a cluster needs a location (or a spec region)",
+                                   field=f"{ctx.address}.location")
+        pool = fields.get("workloadPool") or (fields.get("workloadIdentityConfig") or {}).get("workloadPool")
+        if isinstance(pool, str) and "${" not in pool and pool != f"{ctx.project}.svc.id.goog":
+            raise errors.SpecError(f"workload pool {pool!r}: a cluster's pool is "
+                                   f"'{ctx.project}.svc.id.goog' (PROJECT_ID.svc.id.goog of its "
+                                   "project)", field=f"{ctx.address}.workloadPool")
+        return common.cluster_id(self.name, ctx.project, location, ctx.name)
+
+    def id_from_name(self, name: str) -> ResourceId:
+        parts = common.cluster_of(name)
+        return common.cluster_id(self.name, parts["project"], parts["location"], parts["cluster"])
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        return rid.name          # GKE: one operation at a time per cluster
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"name": ctx.name, **_expanded(fields, ctx.project), "status": "RUNNING"}
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return _normalized(live)
+
+    def provides(self, ctx: ResourceContext, fields: dict[str, Any]) -> frozenset[str]:
+        pool = (fields.get("workloadIdentityConfig") or {}).get("workloadPool")
+        return frozenset({f"workload-pool:{pool}"}) if pool else frozenset()
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": rid.parts["cluster"], "id": rid.name,
+                               "selfLink": common.self_link(rid.parts),
+                               "workloadPool": f"{rid.parts['project']}.svc.id.goog"}
+        if live and live.get("endpoint"):
+            out["endpoint"] = live["endpoint"]
+        return out
+
+    def removal(self, applied: dict[str, Any], *, allow_data_loss: bool) -> Removal:
+        return "delete"
+
+    def holds_data(self, rid: ResourceId) -> bool:
+        """Its workloads (and the state they keep in the cluster) go with it."""
+        return self.get(rid) is not None
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        with common.gke_errors(f"clusters in {scope}"):
+            found = self.clients.get(CONTAINER).list_clusters(parent=scope, **CALL)
+        return {f"{scope}/clusters/{c['name']}": c for c in (common.to_dict(x) for x in found.clusters)}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        return common.get_or_none(self.clients.get(CONTAINER).get_cluster, what=self.describe(rid),
+                                  name=rid.name)
+
+    def describe(self, rid: ResourceId) -> str:
+        return f"cluster {rid.parts['cluster']}"
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import container_v1
+
+        body = {k: copy.deepcopy(v) for k, v in desired.items() if k not in _LOCAL | {"status"}}
+        for key in ("network", "subnetwork"):
+            if key in body:
+                body[key] = _relative(body[key])
+        # A Standard cluster is created with a node pool (proto Cluster.node_pools); this one
+        # is removed once the cluster runs, as Terraform's remove_default_node_pool does.
+        body["nodePools"] = [{"name": BOOTSTRAP_POOL, "initialNodeCount": 1,
+                              "config": {"machineType": "e2-small", "diskSizeGb": 20}}]
+        with common.gke_errors(self.describe(rid)):
+            operation = self.clients.get(CONTAINER).create_cluster(
+                parent=rid.scope, cluster=common.to_message(container_v1.Cluster, body), **CALL)
+        common.wait_for(self.clients, operation, parts=rid.parts, what=self.describe(rid),
+                        deadline=common.CLUSTER_DEADLINE)
+        return self._settled(rid)
+
+    def _settled(self, rid: ResourceId) -> dict[str, Any]:
+        """Once nothing runs on it: the bootstrap pool removed, the cluster read back."""
+        what = self.describe(rid)
+        common.await_idle(self.clients, rid.parts, what=what, deadline=common.CLUSTER_DEADLINE)
+        live = self._read(rid)
+        if any(p.get("name") == BOOTSTRAP_POOL for p in live.get("nodePools") or []):
+            self._remove_bootstrap(rid)
+            live = self._read(rid)
+        if live.get("status") == "ERROR":
+            raise errors.PermanentError(f"{what} is in the ERROR state: {live.get('statusMessage')}")
+        return live
+
+    def _remove_bootstrap(self, rid: ResourceId) -> None:
+        from google.api_core.exceptions import NotFound
+
+        what = f"bootstrap node pool of {self.describe(rid)}"
+        try:
+            common.call(self.clients, "delete_node_pool", "DeleteNodePoolRequest",
+                        {"name": f"{rid.name}/nodePools/{BOOTSTRAP_POOL}"}, parts=rid.parts,
+                        what=what, deadline=common.CLUSTER_DEADLINE)
+        except (errors.NotFound, NotFound):
+            return
+
+    def _read(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.NotFound(f"{self.describe(rid)} disappeared")
+        return live
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        aspects = _aspects(changes)
+        if "status" in aspects:
+            self._settled(rid)
+        if "resourceLabels" in aspects:
+            self._set_labels(rid, desired, changes)
+        if "maintenancePolicy" in aspects:
+            self._set_maintenance(rid, desired)
+        if "privateClusterConfig" in aspects:
+            enabled = bool((desired.get("privateClusterConfig") or {}).get("enablePrivateEndpoint"))
+            self._update(rid, {"desiredEnablePrivateEndpoint": enabled})
+        for aspect in sorted(aspects & set(_UPDATES)):
+            value = desired.get(aspect, _CLEARED[aspect])
+            self._update(rid, {_UPDATES[aspect]: copy.deepcopy(value)})
+        return self._read(rid)
+
+    def _update(self, rid: ResourceId, update: dict[str, Any]) -> None:
+        common.call(self.clients, "update_cluster", "UpdateClusterRequest",
+                    {"name": rid.name, "update": update}, parts=rid.parts,
+                    what=self.describe(rid), deadline=common.CLUSTER_DEADLINE)
+
+    def _set_labels(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges) -> None:
+        """``setResourceLabels`` with the fingerprint read just now (a stale one: re-read)."""
+        common.await_idle(self.clients, rid.parts, what=self.describe(rid),
+                          deadline=common.CLUSTER_DEADLINE)
+        current = self._read(rid)
+        removed = {c.path.split(".", 1)[1] for c in changes
+                   if c.op == "remove" and c.path.startswith("resourceLabels.")}
+        labels = {**(current.get("resourceLabels") or {}), **(desired.get("resourceLabels") or {})}
+        body = {"name": rid.name, "labelFingerprint": current.get("labelFingerprint", ""),
+                "resourceLabels": {k: v for k, v in labels.items() if k not in removed}}
+        common.call(self.clients, "set_labels", "SetLabelsRequest", body, parts=rid.parts,
+                    what=self.describe(rid), deadline=common.CLUSTER_DEADLINE)
+
+    def _set_maintenance(self, rid: ResourceId, desired: dict[str, Any]) -> None:
+        current = self._read(rid).get("maintenancePolicy") or {}
+        policy = {**copy.deepcopy(desired.get("maintenancePolicy") or {})}
+        if current.get("resourceVersion"):
+            policy["resourceVersion"] = current["resourceVersion"]
+        common.call(self.clients, "set_maintenance_policy", "SetMaintenancePolicyRequest",
+                    {"name": rid.name, "maintenancePolicy": policy}, parts=rid.parts,
+                    what=self.describe(rid), deadline=common.CLUSTER_DEADLINE)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            common.call(self.clients, "delete_cluster", "DeleteClusterRequest", {"name": rid.name},
+                        parts=rid.parts, what=self.describe(rid),
+                        deadline=common.CLUSTER_DEADLINE)
+        except (errors.NotFound, NotFound):
+            return
+
+    def remove(self, rid: ResourceId, *, applied: dict[str, Any] | None, force: bool) -> None:
+        if (applied or {}).get("deletionProtection"):
+            raise errors.PermanentError(
+                f"{self.describe(rid)} has deletionProtection: true; set it to false and apply "
+                "before removing the cluster")
+        self.delete(rid, force=force)
+
+
+def _aspects(changes: list[FieldChange]) -> set[str]:
+    return {c.path.split(".", 1)[0] for c in changes}

@@ -1,0 +1,392 @@
+"""``container.NodePool``: a node pool of a GKE cluster.
+
+| path | notes |
+|---|---|
+| ``cluster`` | required: the cluster's id, usually ``${gke.id}`` (``projects/P/locations/L/clusters/C``) |
+| ``initialNodeCount`` | nodes per zone at creation; create-only (a change replaces the pool) |
+| ``nodeCount`` | nodes per zone, resized in place (``setSize``); read back from the pool's instance groups (their ``targetSize``, as Terraform's ``node_count``); the initial count when ``initialNodeCount`` is not written; not with ``autoscaling`` (the autoscaler sizes the pool) |
+| ``autoscaling`` | ``{minNodeCount, maxNodeCount}`` per zone or ``{totalMinNodeCount, totalMaxNodeCount}``, ``locationPolicy`` ``BALANCED``/``ANY``; ``enabled`` true unless written (``setAutoscaling``) |
+| ``management`` | ``{autoRepair, autoUpgrade}`` (``setManagement``); API default both on (a release channel requires auto-upgrade) |
+| ``locations`` | node zones (a set); default the cluster's |
+| ``maxPodsPerNode`` | shorthand for ``maxPodsConstraint.maxPodsPerNode``; create-only |
+| ``upgradeSettings`` | ``{maxSurge, maxUnavailable, strategy}`` |
+| ``config.machineType``, ``config.diskSizeGb``, ``config.diskType`` | one ``UpdateNodePool`` (nodes are recreated) |
+| ``config.imageType`` | e.g. ``COS_CONTAINERD`` |
+| ``config.accelerators[]`` | ``{acceleratorType, acceleratorCount, gpuDriverInstallationConfig: {gpuDriverVersion: DEFAULT\\|LATEST\\|INSTALLATION_DISABLED}}``; create-only |
+| ``config.spot`` / ``config.preemptible`` | create-only |
+| ``config.serviceAccount`` | ``${trainer.email}``; create-only |
+| ``config.oauthScopes`` | a set; ``cloud-platform`` stands for ``https://www.googleapis.com/auth/cloud-platform``; create-only |
+| ``config.workloadMetadataConfig.mode`` | ``GKE_METADATA`` (Workload Identity) or ``GCE_METADATA`` |
+| ``config.labels`` / ``config.taints`` / ``config.tags`` | Kubernetes labels, taints ``{key, value, effect: NO_SCHEDULE\\|PREFER_NO_SCHEDULE\\|NO_EXECUTE}`` (a set), network tags (a set); each its own ``UpdateNodePool`` |
+| ``config.resourceLabels`` | labels of the pool's VMs; ``managed-by``/stack labels are added (ownership) |
+| ``config.shieldedInstanceConfig`` / ``config.metadata`` | create-only |
+
+Updates go through the per-aspect methods, one aspect per call (``setAutoscaling``,
+``setManagement``, ``setSize``, ``UpdateNodePool``). A change to a create-only field replaces the pool
+**create-before-destroy**: the new pool, named ``NAME-rXXXX`` (``NAME`` cut to 34 characters, a
+suffix derived from the old pool's name so a rerun after a crash finds the same one), is
+created and ready before the old one is deleted, so the cluster always keeps a pool and
+workloads move over; the next plan knows the suffixed pool as this resource (its API name is in
+the ledger). Pool names are GKE names; ones ending in ``-r`` and four hex digits are kept for
+replacements. Outputs: ``name`` (the API name), ``id``. Changes run one at a time per cluster
+and wait for the operations running on it; ``status`` is ``RUNNING`` in the desired state
+(an interrupted create is waited for). Deadline: 2 h per operation.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_infra.engine import errors
+from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.registry import register
+from mlops_infra.kinds._base import (
+    CALL,
+    FieldChanges,
+    SpecModel,
+    check_labels,
+    int64_at,
+    translate_errors,
+)
+from mlops_infra.kinds._clients import COMPUTE_GROUP_MANAGERS, CONTAINER
+from mlops_infra.kinds.container import _common as common
+
+SCOPE_ROOT = "https://www.googleapis.com/auth/"
+_SUFFIX = re.compile(r"-r[0-9a-f]{4}$")
+_CLUSTER = re.compile(r"^projects/[^/]+/locations/[^/]+/clusters/[^/]+$")
+_BASE_MAX = 34
+# UpdateNodePool aspects: config path -> (request field, wrapper field or None).
+_CONFIG_UPDATES = {"imageType": ("imageType", None), "labels": ("labels", "labels"),
+                   "resourceLabels": ("resourceLabels", "labels"), "taints": ("taints", "taints"),
+                   "tags": ("tags", "tags"),
+                   "workloadMetadataConfig": ("workloadMetadataConfig", None)}
+_SIZING = ("machineType", "diskSizeGb", "diskType")
+
+
+class GpuDriver(SpecModel):
+    gpuDriverVersion: Literal["DEFAULT", "LATEST", "INSTALLATION_DISABLED"]
+
+
+class Accelerator(SpecModel):
+    acceleratorType: str
+    acceleratorCount: int = Field(ge=1)
+    gpuDriverInstallationConfig: GpuDriver | None = None
+
+
+class Taint(SpecModel):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"]
+
+
+class WorkloadMetadata(SpecModel):
+    mode: Literal["GKE_METADATA", "GCE_METADATA"]
+
+
+class ShieldedInstance(SpecModel):
+    enableSecureBoot: bool | None = None
+    enableIntegrityMonitoring: bool | None = None
+
+
+class NodeConfig(SpecModel):
+    machineType: str | None = Field(default=None, pattern=r"^(\$\{.+|[a-z0-9]+-[a-z0-9-]+)$")
+    diskSizeGb: int | None = Field(default=None, ge=10)
+    diskType: Literal["pd-standard", "pd-ssd", "pd-balanced", "hyperdisk-balanced"] | None = None
+    imageType: str | None = None
+    accelerators: list[Accelerator] | None = None
+    spot: bool | None = None
+    preemptible: bool | None = None
+    serviceAccount: str | None = None
+    oauthScopes: list[str] | None = None
+    workloadMetadataConfig: WorkloadMetadata | None = None
+    labels: dict[str, str] | None = None
+    taints: list[Taint] | None = None
+    tags: list[str] | None = None
+    resourceLabels: dict[str, str] | None = None
+    shieldedInstanceConfig: ShieldedInstance | None = None
+    metadata: dict[str, str] | None = None
+
+    @field_validator("resourceLabels")
+    @classmethod
+    def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_labels(value)
+
+
+class Autoscaling(SpecModel):
+    enabled: bool = True
+    minNodeCount: int | None = Field(default=None, ge=0)
+    maxNodeCount: int | None = Field(default=None, ge=1)
+    totalMinNodeCount: int | None = Field(default=None, ge=0)
+    totalMaxNodeCount: int | None = Field(default=None, ge=1)
+    locationPolicy: Literal["BALANCED", "ANY"] | None = None
+
+
+class Management(SpecModel):
+    autoRepair: bool | None = None
+    autoUpgrade: bool | None = None
+
+
+class UpgradeSettings(SpecModel):
+    maxSurge: int | None = Field(default=None, ge=0)
+    maxUnavailable: int | None = Field(default=None, ge=0)
+    strategy: Literal["SURGE", "BLUE_GREEN"] | None = None
+
+
+class NodePoolSpec(SpecModel):
+    """A GKE node pool (REST field names, plus ``maxPodsPerNode``)."""
+
+    cluster: str
+    initialNodeCount: int | None = Field(default=None, ge=0)
+    nodeCount: int | None = Field(default=None, ge=0)
+    autoscaling: Autoscaling | None = None
+    management: Management | None = None
+    locations: list[str] | None = None
+    maxPodsPerNode: int | None = Field(default=None, ge=8, le=256)
+    upgradeSettings: UpgradeSettings | None = None
+    config: NodeConfig | None = None
+
+    @model_validator(mode="after")
+    def _sized_once(self) -> NodePoolSpec:
+        if self.nodeCount is not None and self.autoscaling is not None and self.autoscaling.enabled:
+            raise ValueError("'nodeCount' sizes a pool without autoscaling: with 'autoscaling' "
+                             "the autoscaler sizes it (write initialNodeCount for its start)")
+        return self
+
+
+def _scopes(scopes: list[str]) -> list[str]:
+    return [s if s.startswith("https://") else SCOPE_ROOT + s for s in scopes]
+
+
+def _expanded(fields: dict[str, Any]) -> dict[str, Any]:
+    body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "cluster"}
+    if "maxPodsPerNode" in body:
+        body["maxPodsConstraint"] = {"maxPodsPerNode": body.pop("maxPodsPerNode")}
+    config = body.get("config")
+    if isinstance(config, dict):
+        if "oauthScopes" in config:
+            config["oauthScopes"] = _scopes(config["oauthScopes"])
+        for item in config.get("accelerators") or []:
+            if isinstance(item, dict):
+                int64_at(item, ("acceleratorCount",))
+    int64_at(body, ("maxPodsConstraint.maxPodsPerNode",))
+    return body
+
+
+def _normalized(live: dict[str, Any]) -> dict[str, Any]:
+    out = common.canonical("NodePool", live)
+    if "nodeCount" in live:                       # read from the pool's instance groups
+        out["nodeCount"] = live["nodeCount"]
+    out["status"] = common.resting(out.get("status"))
+    int64_at(out, ("maxPodsConstraint.maxPodsPerNode",))
+    for item in (out.get("config") or {}).get("accelerators") or []:
+        int64_at(item, ("acceleratorCount",))
+    return out
+
+
+def base_name(pool: str) -> str:
+    """The spec's name of a pool that may be a replacement (``NAME-rXXXX``)."""
+    return _SUFFIX.sub("", pool)
+
+
+@register
+class NodePool(Kind):
+    """A GKE node pool, replaced create-before-destroy."""
+
+    name = "container.NodePool"
+    model = NodePoolSpec
+    api = common.API
+    uses = (CONTAINER, COMPUTE_GROUP_MANAGERS)
+    outputs = frozenset({"name", "id"})
+    layer = "Compute"
+    labels_path = "config.resourceLabels"
+    replace_order = "create-first"
+    immutable = frozenset({"initialNodeCount", "maxPodsConstraint", "config.accelerators",
+                           "config.spot", "config.preemptible", "config.serviceAccount",
+                           "config.oauthScopes", "config.shieldedInstanceConfig",
+                           "config.metadata"})
+    set_paths = frozenset({"locations", "config.oauthScopes", "config.tags", "config.taints"})
+    list_keys = {"locations": "", "config.oauthScopes": "", "config.tags": "", "config.taints": "",
+                 "config.accelerators": "acceleratorType"}
+
+    # --- identity ---
+    def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
+        if _SUFFIX.search(ctx.name):
+            return (f"node pool name {ctx.name!r}: names ending in '-r' and four hex digits are "
+                    "kept for the pools that replace it")
+        return common.name_problem(ctx.name, "node pool")
+
+    def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+        cluster = str(fields.get("cluster", ""))
+        if not _CLUSTER.match(cluster):
+            raise errors.SpecError(f"cluster {cluster!r}: expected the cluster's id "
+                                   "projects/P/locations/L/clusters/C (usually ${gke.id})",
+                                   field=f"{ctx.address}.cluster")
+        return self.id_from_name(f"{cluster}/nodePools/{ctx.name}")
+
+    def id_from_name(self, name: str) -> ResourceId:
+        cluster, _, pool = name.partition("/nodePools/")
+        return ResourceId(kind=self.name, name=name, scope=cluster,
+                          parts={**common.cluster_of(cluster), "pool": pool})
+
+    def serial_key(self, rid: ResourceId) -> str | None:
+        return rid.scope         # the cluster: GKE runs one of its operations at a time
+
+    def same_resource(self, rid: ResourceId, name: str) -> bool:
+        cluster, _, pool = name.partition("/nodePools/")
+        spec = rid.parts["pool"]
+        return cluster == rid.scope and (pool == spec or (
+            bool(_SUFFIX.search(pool)) and base_name(pool) == spec[:_BASE_MAX]))
+
+    def replacement(self, rid: ResourceId) -> ResourceId:
+        base = base_name(rid.parts["pool"])[:_BASE_MAX]
+        suffix = hashlib.sha256(rid.name.encode()).hexdigest()[:4]
+        return self.id_from_name(f"{rid.scope}/nodePools/{base}-r{suffix}")
+
+    def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
+        body = _expanded(fields)
+        if isinstance(body.get("autoscaling"), dict):
+            body["autoscaling"] = {"enabled": True, **body["autoscaling"]}
+        body["status"] = "RUNNING"
+        return body
+
+    def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+        return _normalized(live)
+
+    def outputs_of(self, rid: ResourceId, live: dict[str, Any] | None) -> dict[str, Any]:
+        return {"name": rid.parts["pool"], "id": rid.name}
+
+    def describe(self, rid: ResourceId) -> str:
+        return f"node pool {rid.parts['pool']} of cluster {rid.parts['cluster']}"
+
+    # --- reads ---
+    def list(self, scope: str) -> dict[str, dict[str, Any]]:
+        from google.api_core.exceptions import NotFound
+
+        with common.gke_errors(f"node pools of {scope}"):
+            try:
+                found = self.clients.get(CONTAINER).list_node_pools(parent=scope, **CALL)
+            except NotFound:
+                return {}
+        return {f"{scope}/nodePools/{p['name']}": p
+                for p in (common.to_dict(x) for x in found.node_pools)}
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        live = common.get_or_none(self.clients.get(CONTAINER).get_node_pool,
+                                  what=self.describe(rid), name=rid.name)
+        if live is not None and not (live.get("autoscaling") or {}).get("enabled"):
+            size = self._size(rid, live.get("instanceGroupUrls") or [])
+            if size is not None:
+                live["nodeCount"] = size
+        return live
+
+    def _size(self, rid: ResourceId, groups: Sequence[str]) -> int | None:
+        """Nodes per zone: the mean ``targetSize`` of the pool's instance groups (GKE keeps the
+        size there, not in the NodePool; Terraform reads it so: ``getNodePoolSize``)."""
+        from google.api_core.exceptions import NotFound
+
+        sizes = []
+        for url in groups:
+            project = url.split("/projects/")[1].split("/")[0]
+            zone, name = url.split("/zones/")[1].split("/")[0], url.rsplit("/", 1)[-1]
+            with translate_errors(f"instance group {name} of {self.describe(rid)}"):
+                try:
+                    group = self.clients.get(COMPUTE_GROUP_MANAGERS).get(
+                        project=project, zone=zone, instance_group_manager=name, **CALL)
+                except NotFound:
+                    continue          # being made or removed with the pool
+            sizes.append(int(group.target_size))
+        return sum(sizes) // len(sizes) if sizes else None
+
+    def _read(self, rid: ResourceId) -> dict[str, Any]:
+        live = self.get(rid)
+        if live is None:
+            raise errors.NotFound(f"{self.describe(rid)} disappeared")
+        return live
+
+    # --- writes ---
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        pool = {"name": rid.parts["pool"], **{k: copy.deepcopy(v) for k, v in desired.items()
+                                             if k not in ("status", "nodeCount")}}
+        if "nodeCount" in desired:
+            pool.setdefault("initialNodeCount", desired["nodeCount"])
+        common.call(self.clients, "create_node_pool", "CreateNodePoolRequest",
+                    {"parent": rid.scope, "nodePool": pool}, parts=rid.parts,
+                    what=self.describe(rid), deadline=common.NODE_POOL_DEADLINE)
+        return self._ready(rid)
+
+    def _ready(self, rid: ResourceId) -> dict[str, Any]:
+        common.await_idle(self.clients, rid.parts, what=self.describe(rid),
+                          deadline=common.NODE_POOL_DEADLINE, node_pool=rid.parts["pool"])
+        live = self._read(rid)
+        if live.get("status") == "ERROR":
+            raise errors.PermanentError(f"{self.describe(rid)} is in the ERROR state: "
+                                        f"{live.get('statusMessage')}")
+        return live
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: FieldChanges,
+               live: dict[str, Any]) -> dict[str, Any]:
+        tops = {c.path.split(".", 1)[0] for c in changes}
+        config = {c.path.split(".")[1] for c in changes if c.path.startswith("config.")}
+        if "status" in tops:
+            self._ready(rid)
+        if "autoscaling" in tops:
+            self._call(rid, "set_node_pool_autoscaling", "SetNodePoolAutoscalingRequest",
+                       {"autoscaling": desired.get("autoscaling") or {"enabled": False}})
+        if "management" in tops:
+            self._call(rid, "set_node_pool_management", "SetNodePoolManagementRequest",
+                       {"management": desired.get("management") or {"autoUpgrade": True,
+                                                                     "autoRepair": True}})
+        if "nodeCount" in tops:
+            self._call(rid, "set_node_pool_size", "SetNodePoolSizeRequest",
+                       {"nodeCount": desired.get("nodeCount") or 0})
+        if "locations" in tops:
+            self._update(rid, {"locations": desired.get("locations") or live.get("locations")})
+        if "upgradeSettings" in tops:
+            self._update(rid, {"upgradeSettings": desired.get("upgradeSettings") or {}})
+        if config & set(_SIZING):
+            self._update(rid, self._sizing(rid, desired))
+        for aspect in sorted(config & set(_CONFIG_UPDATES)):
+            self._update(rid, self._config_aspect(rid, aspect, desired, changes))
+        return self._read(rid)
+
+    def _sizing(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        """Machine type and disk together, as Terraform sends them (one call recreates nodes)."""
+        current = self._read(rid).get("config") or {}
+        want = desired.get("config") or {}
+        return {key: want.get(key, current.get(key)) for key in _SIZING
+                if want.get(key, current.get(key)) is not None}
+
+    def _config_aspect(self, rid: ResourceId, aspect: str, desired: dict[str, Any],
+                       changes: FieldChanges) -> dict[str, Any]:
+        field, wrapper = _CONFIG_UPDATES[aspect]
+        value = copy.deepcopy((desired.get("config") or {}).get(aspect))
+        if aspect == "resourceLabels":        # merged with labels others set, ours removed
+            current = (self._read(rid).get("config") or {}).get("resourceLabels") or {}
+            removed = {c.path.split(".", 2)[2] for c in changes if c.op == "remove"
+                       and c.path.startswith("config.resourceLabels.")}
+            value = {k: v for k, v in {**current, **(value or {})}.items() if k not in removed}
+        if wrapper is None:
+            return {field: value} if value is not None else {field: {}}
+        empty: Any = [] if aspect in ("taints", "tags") else {}
+        return {field: {wrapper: value if value is not None else empty}}
+
+    def _update(self, rid: ResourceId, aspect: dict[str, Any]) -> None:
+        self._call(rid, "update_node_pool", "UpdateNodePoolRequest", aspect)
+
+    def _call(self, rid: ResourceId, method: str, message: str, body: dict[str, Any]) -> None:
+        common.call(self.clients, method, message, {"name": rid.name, **body}, parts=rid.parts,
+                    what=self.describe(rid), deadline=common.NODE_POOL_DEADLINE)
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._call(rid, "delete_node_pool", "DeleteNodePoolRequest", {})
+        except (errors.NotFound, NotFound):
+            return
