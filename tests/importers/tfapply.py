@@ -384,6 +384,51 @@ class TerraformApply:
         self._compute(f"/compute/v1/projects/{a['project']}/global/firewalls", body)
 
 
+    # --- compute: routers and Cloud NAT (``Router.yaml``, ``RouterNat.yaml``) -------------------
+    def _compute_router(self, a: dict[str, Any]) -> None:
+        body: dict[str, Any] = {"name": a["name"], "network": a["network"]}
+        if a.get("description"):
+            body["description"] = a["description"]
+        if a.get("bgp"):
+            b = a["bgp"][0]
+            body["bgp"] = {"asn": b["asn"], "advertiseMode": b["advertise_mode"],
+                           "advertisedGroups": b.get("advertised_groups") or [],
+                           "keepaliveInterval": b["keepalive_interval"]}
+        self._compute(f"/compute/v1/projects/{a['project']}/regions/{a['region']}/routers", body)
+
+    def _compute_router_nat(self, a: dict[str, Any]) -> None:
+        """The provider's RouterNat is a PATCH of its router's ``nats`` (read, append, write:
+        magic-modules RouterNat.yaml ``nested_query`` / ``update_verb: PATCH``)."""
+        path = f"/compute/v1/projects/{a['project']}/regions/{a['region']}/routers/{a['router']}"
+        router = _http("GET", self._url("compute", path))
+        nat: dict[str, Any] = {"name": a["name"], "natIpAllocateOption": a["nat_ip_allocate_option"],
+                               "sourceSubnetworkIpRangesToNat": a["source_subnetwork_ip_ranges_to_nat"],
+                               "minPortsPerVm": a["min_ports_per_vm"],
+                               "enableDynamicPortAllocation": a["enable_dynamic_port_allocation"],
+                               "enableEndpointIndependentMapping": a["enable_endpoint_independent_mapping"],
+                               "natIps": a.get("nat_ips") or [],
+                               "subnetworks": [{"name": s["name"],
+                                                "sourceIpRangesToNat": s["source_ip_ranges_to_nat"],
+                                                "secondaryIpRangeNames": s.get("secondary_ip_range_names") or []}
+                                               for s in a.get("subnetwork") or []]}
+        for attr in ("udp_idle_timeout_sec", "icmp_idle_timeout_sec", "tcp_established_idle_timeout_sec",
+                     "tcp_transitory_idle_timeout_sec", "tcp_time_wait_timeout_sec"):
+            nat[_camel(attr)] = a[attr]
+        if a.get("log_config"):
+            nat["logConfig"] = {"enable": a["log_config"][0]["enable"],
+                                "filter": a["log_config"][0]["filter"]}
+        op = _http("PATCH", self._url("compute", path), {"nats": [*router.get("nats", []), nat]})
+        self._wait_compute(op)
+
+    def _wait_compute(self, op: dict[str, Any]) -> None:
+        op_path = op["selfLink"].split("/compute/v1", 1)[1]
+        for _ in range(500):
+            if _http("GET", self._url("compute", "/compute/v1" + op_path))["status"] == "DONE":
+                return
+            time.sleep(0.02)
+        raise TimeoutError(op_path)
+
+
 def _visible(read: Any) -> None:
     """Wait out IAM's eventual consistency as the provider does (it retries reads after a
     create, ``resource_google_service_account.go``), for the account to be seen."""
@@ -405,6 +450,7 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_kms_crypto_key": 2, "google_compute_subnetwork": 2, "google_compute_firewall": 2,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
+_ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4})
 
 
 def _camel(name: str) -> str:
