@@ -428,6 +428,65 @@ class TerraformApply:
             time.sleep(0.02)
         raise TimeoutError(op_path)
 
+    # --- compute: instances (resource_compute_instance.go: expandBootDisk, expandScheduling,
+    # resolveImage in image.go) ---------------------------------------------------------------
+    def _compute_instance(self, a: dict[str, Any]) -> None:
+        zone, project = a["zone"], a["project"]
+        boot, params = a["boot_disk"][0], a["boot_disk"][0]["initialize_params"][0]
+        disk: dict[str, Any] = {"boot": True, "autoDelete": boot.get("auto_delete", True),
+                                "initializeParams": {"sourceImage": self._resolve_image(params["image"], project),
+                                                     "diskSizeGb": str(params["size"]),
+                                                     "diskType": f"zones/{zone}/diskTypes/{params['type']}"}}
+        if boot.get("kms_key_self_link"):
+            disk["diskEncryptionKey"] = {"kmsKeyName": boot["kms_key_self_link"]}
+        s = a["scheduling"][0]
+        body: dict[str, Any] = {
+            "name": a["name"], "machineType": f"zones/{zone}/machineTypes/{a['machine_type']}",
+            "disks": [disk], "labels": a.get("labels") or {},
+            "scheduling": {"automaticRestart": s["automatic_restart"],
+                           "onHostMaintenance": s["on_host_maintenance"],
+                           "preemptible": s["preemptible"], "provisioningModel": s["provisioning_model"],
+                           **({"instanceTerminationAction": s["instance_termination_action"]}
+                              if s.get("instance_termination_action") else {})},
+            "networkInterfaces": [{"network": n["network"], "subnetwork": n["subnetwork"],
+                                   "accessConfigs": [{"type": "ONE_TO_ONE_NAT", "name": "External NAT"}
+                                                     for _ in n.get("access_config") or []]}
+                                  for n in a["network_interface"]],
+            "deletionProtection": a["deletion_protection"]}
+        metadata = dict(a.get("metadata") or {})
+        if a.get("metadata_startup_script"):
+            metadata["startup-script"] = a["metadata_startup_script"]
+        if metadata:
+            body["metadata"] = {"items": [{"key": k, "value": v} for k, v in sorted(metadata.items())]}
+        if a.get("tags"):
+            body["tags"] = {"items": a["tags"]}
+        if a.get("service_account"):
+            body["serviceAccounts"] = [{"email": a["service_account"][0]["email"],
+                                        "scopes": a["service_account"][0]["scopes"]}]
+        if a.get("guest_accelerator"):
+            body["guestAccelerators"] = [{"acceleratorType": f"zones/{zone}/acceleratorTypes/{g['type']}",
+                                          "acceleratorCount": g["count"]} for g in a["guest_accelerator"]]
+        if a.get("shielded_instance_config"):
+            body["shieldedInstanceConfig"] = {_camel(k): v for k, v in a["shielded_instance_config"][0].items()}
+        for attr in ("min_cpu_platform", "description"):
+            if a.get(attr):
+                body[_camel(attr)] = a[attr]
+        base = f"/compute/v1/projects/{project}/zones/{zone}/instances"
+        self._compute(base, body)
+        if a.get("desired_status") == "TERMINATED":
+            self._wait_compute(_http("POST", self._url("compute", f"{base}/{a['name']}/stop")))
+
+    def _resolve_image(self, value: str, project: str) -> str:
+        """``P/X`` or ``X``: the image if one is so named, else the family (image.go)."""
+        if "/" in value and not value.count("/") == 1:
+            return value
+        where, name = value.split("/") if "/" in value else (project, value)
+        try:
+            _http("GET", self._url("compute", f"/compute/v1/projects/{where}/global/images/{name}"))
+            return f"projects/{where}/global/images/{name}"
+        except AssertionError:
+            return f"projects/{where}/global/images/family/{name}"
+
 
 def _visible(read: Any) -> None:
     """Wait out IAM's eventual consistency as the provider does (it retries reads after a
@@ -450,7 +509,8 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_kms_crypto_key": 2, "google_compute_subnetwork": 2, "google_compute_firewall": 2,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
-_ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4})
+_ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4,
+               "google_compute_instance": 3})
 
 
 def _camel(name: str) -> str:
