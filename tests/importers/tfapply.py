@@ -487,6 +487,42 @@ class TerraformApply:
         except AssertionError:
             return f"projects/{where}/global/images/family/{name}"
 
+    # --- Workbench (magic-modules workbench Instance.yaml: gce_setup, post_create stops the
+    # instance when desired_state is STOPPED) ------------------------------------------------
+    def _workbench_instance(self, a: dict[str, Any]) -> None:
+        g = a["gce_setup"][0]
+        setup: dict[str, Any] = {"machineType": g["machine_type"],
+                                 "disablePublicIp": g["disable_public_ip"], "tags": g.get("tags") or [],
+                                 "metadata": g.get("metadata") or {}}
+        for attr in ("vm_image", "container_image", "shielded_instance_config", "boot_disk"):
+            if g.get(attr):
+                setup[_camel(attr)] = _camel_keys(g[attr][0])
+        for attr in ("accelerator_configs", "data_disks", "service_accounts"):
+            if g.get(attr):
+                setup[_camel(attr)] = [_camel_keys(i) for i in g[attr]]
+        for account in setup.get("serviceAccounts", []):
+            account.pop("scopes", None)          # output only
+        if g.get("network_interfaces"):
+            setup["networkInterfaces"] = [{k: v for k, v in _camel_keys(i).items() if k != "accessConfigs"}
+                                          for i in g["network_interfaces"]]
+        body: dict[str, Any] = {"gceSetup": setup, "labels": a.get("labels") or {}}
+        if a.get("instance_owners"):
+            body["instanceOwners"] = a["instance_owners"]
+        loc = f"/v2/projects/{a['project']}/locations/{a['location']}"
+        self._notebooks(_http("POST", self._url("notebooks", f"{loc}/instances?instanceId={a['name']}"), body))
+        if a.get("desired_state") == "STOPPED":
+            self._notebooks(_http("POST", self._url("notebooks", f"{loc}/instances/{a['name']}:stop"), {}))
+
+    def _notebooks(self, op: dict[str, Any]) -> None:
+        for _ in range(500):
+            if op.get("done"):
+                if op.get("error"):
+                    raise AssertionError(op["error"])
+                return
+            time.sleep(0.02)
+            op = _http("GET", self._url("notebooks", f"/v2/{op['name']}"))
+        raise TimeoutError(op["name"])
+
 
 def _visible(read: Any) -> None:
     """Wait out IAM's eventual consistency as the provider does (it retries reads after a
@@ -510,7 +546,7 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
 _ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4,
-               "google_compute_instance": 3})
+               "google_compute_instance": 3, "google_workbench_instance": 3})
 
 
 def _camel(name: str) -> str:
