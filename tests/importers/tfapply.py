@@ -523,6 +523,111 @@ class TerraformApply:
             op = _http("GET", self._url("notebooks", f"/v2/{op['name']}"))
         raise TimeoutError(op["name"])
 
+    # --- GKE (resource_container_cluster.go / _node_pool.go, node_config.go: expandNodeConfig;
+    # remove_default_node_pool deletes "default-pool" once the cluster runs) --------------------
+    def _container_cluster(self, a: dict[str, Any]) -> None:
+        loc = f"/v1/projects/{a['project']}/locations/{a['location']}"
+        body: dict[str, Any] = {"name": a["name"], "network": a["network"], "subnetwork": a["subnetwork"],
+                                "resourceLabels": a.get("resource_labels") or {},
+                                "nodePools": [{"name": "default-pool",
+                                               "initialNodeCount": a.get("initial_node_count") or 1}],
+                                "shieldedNodes": {"enabled": a["enable_shielded_nodes"]},
+                                "releaseChannel": {"channel": a["release_channel"][0]["channel"]}}
+        if a.get("description"):
+            body["description"] = a["description"]
+        if a.get("ip_allocation_policy"):
+            p = a["ip_allocation_policy"][0]
+            body["ipAllocationPolicy"] = {"useIpAliases": True,
+                                          "clusterSecondaryRangeName": p["cluster_secondary_range_name"],
+                                          "servicesSecondaryRangeName": p["services_secondary_range_name"]}
+        if a.get("private_cluster_config"):
+            p = a["private_cluster_config"][0]
+            body["privateClusterConfig"] = {"enablePrivateNodes": p["enable_private_nodes"],
+                                            "enablePrivateEndpoint": p["enable_private_endpoint"],
+                                            "masterIpv4CidrBlock": p["master_ipv4_cidr_block"]}
+        if a.get("master_authorized_networks_config"):
+            m = a["master_authorized_networks_config"][0]
+            body["masterAuthorizedNetworksConfig"] = {
+                "enabled": True, "cidrBlocks": [{"cidrBlock": c["cidr_block"], "displayName": c["display_name"]}
+                                                for c in m.get("cidr_blocks") or []]}
+        if a.get("workload_identity_config"):
+            body["workloadIdentityConfig"] = {"workloadPool": a["workload_identity_config"][0]["workload_pool"]}
+        if a.get("logging_config"):
+            body["loggingConfig"] = {"componentConfig": {"enableComponents": a["logging_config"][0]["enable_components"]}}
+        if a.get("monitoring_config"):
+            m = a["monitoring_config"][0]
+            body["monitoringConfig"] = {"componentConfig": {"enableComponents": m["enable_components"]},
+                                        "managedPrometheusConfig": {"enabled": bool(m.get("managed_prometheus")
+                                                                                    and m["managed_prometheus"][0]["enabled"])}}
+        if a.get("vertical_pod_autoscaling"):
+            body["verticalPodAutoscaling"] = {"enabled": a["vertical_pod_autoscaling"][0]["enabled"]}
+        window = (a.get("maintenance_policy") or [{}])[0]
+        if window.get("daily_maintenance_window"):
+            body["maintenancePolicy"] = {"window": {"dailyMaintenanceWindow": {
+                "startTime": window["daily_maintenance_window"][0]["start_time"]}}}
+        elif window.get("recurring_window"):
+            r = window["recurring_window"][0]
+            body["maintenancePolicy"] = {"window": {"recurringWindow": {
+                "window": {"startTime": r["start_time"], "endTime": r["end_time"]}, "recurrence": r["recurrence"]}}}
+        self._gke(loc, _http("POST", self._url("container", f"{loc}/clusters"), {"cluster": body}))
+        if a.get("remove_default_node_pool"):
+            pool = f"{loc}/clusters/{a['name']}/nodePools/default-pool"
+            self._gke(loc, _http("DELETE", self._url("container", pool)))
+
+    def _container_node_pool(self, a: dict[str, Any]) -> None:
+        loc = f"/v1/projects/{a['project']}/locations/{a['location']}"
+        cluster = a["cluster"].rsplit("/", 1)[-1]
+        c = a["node_config"][0]
+        config: dict[str, Any] = {"machineType": c["machine_type"], "diskSizeGb": c["disk_size_gb"],
+                                  "diskType": c["disk_type"], "imageType": c["image_type"],
+                                  "serviceAccount": c["service_account"], "oauthScopes": c["oauth_scopes"],
+                                  "labels": c.get("labels") or {}, "resourceLabels": c.get("resource_labels") or {},
+                                  "tags": c.get("tags") or [], "metadata": c.get("metadata") or {},
+                                  "spot": c.get("spot", False), "preemptible": c.get("preemptible", False),
+                                  "taints": [{"key": t["key"], "value": t["value"], "effect": t["effect"]}
+                                             for t in c.get("taint") or []]}
+        if c.get("guest_accelerator"):
+            config["accelerators"] = [
+                {"acceleratorType": g["type"], "acceleratorCount": g["count"],
+                 **({"gpuDriverInstallationConfig": {"gpuDriverVersion": g["gpu_driver_installation_config"][0]["gpu_driver_version"]}}
+                    if g.get("gpu_driver_installation_config") else {})} for g in c["guest_accelerator"]]
+        if c.get("workload_metadata_config"):
+            config["workloadMetadataConfig"] = {"mode": c["workload_metadata_config"][0]["mode"]}
+        if c.get("shielded_instance_config"):
+            s = c["shielded_instance_config"][0]
+            config["shieldedInstanceConfig"] = {"enableSecureBoot": s["enable_secure_boot"],
+                                                "enableIntegrityMonitoring": s["enable_integrity_monitoring"]}
+        body: dict[str, Any] = {"name": a["name"], "config": config,
+                                "initialNodeCount": a["initial_node_count"],
+                                "maxPodsConstraint": {"maxPodsPerNode": str(a["max_pods_per_node"])}}
+        if a.get("node_locations"):
+            body["locations"] = a["node_locations"]
+        if a.get("autoscaling"):
+            s = a["autoscaling"][0]
+            body["autoscaling"] = {"enabled": True, "locationPolicy": s["location_policy"],
+                                   **{_camel(k): s[k] for k in ("min_node_count", "max_node_count",
+                                                                "total_min_node_count", "total_max_node_count")
+                                      if s.get(k)}}
+        if a.get("management"):
+            m = a["management"][0]
+            body["management"] = {"autoRepair": m["auto_repair"], "autoUpgrade": m["auto_upgrade"]}
+        if a.get("upgrade_settings"):
+            u = a["upgrade_settings"][0]
+            body["upgradeSettings"] = {"maxSurge": u["max_surge"], "maxUnavailable": u["max_unavailable"],
+                                       "strategy": u["strategy"]}
+        self._gke(loc, _http("POST", self._url("container", f"{loc}/clusters/{cluster}/nodePools"),
+                             {"nodePool": body}))
+
+    def _gke(self, loc: str, op: dict[str, Any]) -> None:
+        for _ in range(3000):
+            if op.get("status") == "DONE":
+                if op.get("error"):
+                    raise AssertionError(op["error"])
+                return
+            time.sleep(0.02)
+            op = _http("GET", self._url("container", f"{loc}/operations/{op['name']}"))
+        raise TimeoutError(op["name"])
+
 
 def _visible(read: Any) -> None:
     """Wait out IAM's eventual consistency as the provider does (it retries reads after a
@@ -546,7 +651,8 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
 _ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4,
-               "google_compute_instance": 3, "google_workbench_instance": 3})
+               "google_compute_instance": 3, "google_workbench_instance": 3,
+               "google_container_cluster": 3, "google_container_node_pool": 4})
 
 
 def _camel(name: str) -> str:
