@@ -478,7 +478,7 @@ class TerraformApply:
 
     def _resolve_image(self, value: str, project: str) -> str:
         """``P/X`` or ``X``: the image if one is so named, else the family (image.go)."""
-        if "/" in value and not value.count("/") == 1:
+        if value.count("/") > 1:
             return value
         where, name = value.split("/") if "/" in value else (project, value)
         try:

@@ -692,7 +692,8 @@ def _tf_scheduling(s: dict[str, Any], *, gpus: bool) -> dict[str, Any]:
 def _tf_network(nics: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
     if not nics:
         return {}
-    nic, out = nics[0], {}
+    nic = nics[0]
+    out: dict[str, Any] = {}
     put(out, "network", nic.get("network"))
     put(out, "subnetwork", nic.get("subnetwork"))
     if nic.get("access_config"):
