@@ -226,9 +226,6 @@ class NodePool(Kind):
     set_paths = frozenset({"locations", "config.oauthScopes", "config.tags", "config.taints"})
     list_keys = {"locations": "", "config.oauthScopes": "", "config.tags": "", "config.taints": "",
                  "config.accelerators": "acceleratorType"}
-    # a listed pool lacks ``nodeCount`` (read from its instance groups by ``get``): without
-    # this, a plan that reads pools from the listing sees nodeCount as missing every time
-    complete_listing = False
     terraform_types = ("google_container_node_pool",)
     terraform_refs = {"cluster": "id", "config.serviceAccount": "email"}
 
@@ -322,17 +319,25 @@ class NodePool(Kind):
                 found = self.clients.get(CONTAINER).list_node_pools(parent=scope, **CALL)
             except NotFound:
                 return {}
-        return {f"{scope}/nodePools/{p['name']}": p
-                for p in (common.to_dict(x) for x in found.node_pools)}
+        listed = {f"{scope}/nodePools/{p['name']}": p
+                  for p in (common.to_dict(x) for x in found.node_pools)}
+        for name, live in listed.items():      # complete, as ``get`` reads it: with nodeCount
+            self._with_size(self.id_from_name(name), live)
+        return listed
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = common.get_or_none(self.clients.get(CONTAINER).get_node_pool,
                                   what=self.describe(rid), name=rid.name)
-        if live is not None and not (live.get("autoscaling") or {}).get("enabled"):
+        if live is not None:
+            self._with_size(rid, live)
+        return live
+
+    def _with_size(self, rid: ResourceId, live: dict[str, Any]) -> None:
+        """``nodeCount`` added to a pool the autoscaler does not size."""
+        if not (live.get("autoscaling") or {}).get("enabled"):
             size = self._size(rid, live.get("instanceGroupUrls") or [])
             if size is not None:
                 live["nodeCount"] = size
-        return live
 
     def _size(self, rid: ResourceId, groups: Sequence[str]) -> int | None:
         """Nodes per zone: the mean ``targetSize`` of the pool's instance groups (GKE keeps the
