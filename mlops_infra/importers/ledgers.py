@@ -72,9 +72,10 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     stack = Stack.load(spec_path, env=env, endpoints=endpoints)
     current = stack.ledger.read()
     resolved = _resolved(stack)
+    known = _server_named_outputs(resolved.values(), api_names)
     proposed = {r.rid.key: LedgerEntry(kind=r.kind.name, id=r.rid.name or api_names.get(r.address, ""),
                                        address=r.address,
-                                       applied=stored_form(r.desired, r.kind),
+                                       applied=stored_form(_filled(r.desired, known), r.kind),
                                        labels_pending=r.kind.labels_path is not None)
                 for r in resolved.values()}
     _refuse_foreign(current, set(proposed))
@@ -96,6 +97,36 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
             created_at=now, updated_at=now, depends_on=tuple(sorted(deps.get(change.key, ()))),
             labels_pending=labels_only)
     return checked
+
+
+def _server_named_outputs(resolved: Any, api_names: Mapping[str, str]) -> dict[str, Any]:
+    """``${address.output}`` -> value for the outputs of server-named resources, which the spec
+    alone cannot know but the state's API names tell (``${oncall.name}`` in an alert policy)."""
+    known: dict[str, Any] = {}
+    for r in resolved:
+        if not r.rid.name and api_names.get(r.address):
+            rid = r.kind.id_from_name(api_names[r.address])
+            known.update({f"${{{r.address}.{k}}}": v for k, v in r.kind.outputs_of(rid, None).items()})
+    return known
+
+
+def _filled(value: Any, known: Mapping[str, Any]) -> Any:
+    """``value`` with the references ``known`` answers replaced (as the plan will resolve
+    them), so the recorded last-applied state is what the first plan compares."""
+    if not known:
+        return value
+    if isinstance(value, str):
+        if value in known:
+            return known[value]
+        for ref, out in known.items():
+            if ref in value and isinstance(out, str):
+                value = value.replace(ref, out)
+        return value
+    if isinstance(value, dict):
+        return {k: _filled(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, known) for v in value]
+    return value
 
 
 def _resolved(stack: Stack) -> Any:
