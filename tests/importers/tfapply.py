@@ -139,6 +139,7 @@ class TerraformApply:
                             a.get("condition"), authoritative, wrap=False)
 
     def _storage_bucket_iam_member(self, a: dict[str, Any]) -> None:
+        a["member"] = getattr(self, "_names", {}).get(a["member"], a["member"])  # a sink's writer
         self._bucket_policy(a, [a["member"]], authoritative=False)
 
     def _storage_bucket_iam_binding(self, a: dict[str, Any]) -> None:
@@ -495,6 +496,7 @@ class TerraformApply:
         made = client.create_sink(request={"parent": f"projects/{a['project']}",
                                            "sink": LogSink.from_json(json.dumps(body)),
                                            "unique_writer_identity": a["unique_writer_identity"]})
+        self._names = {**getattr(self, "_names", {}), a["writer_identity"]: made.writer_identity}
         return {"writer_identity": made.writer_identity}
 
 
@@ -558,6 +560,7 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_kms_crypto_key": 2, "google_compute_subnetwork": 2, "google_compute_firewall": 2,
           "google_monitoring_notification_channel": 1,
           "google_logging_project_bucket_config": 1, "google_monitoring_alert_policy": 2,
+          "google_logging_project_sink": 3, "google_storage_bucket_iam_member": 4,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
 
