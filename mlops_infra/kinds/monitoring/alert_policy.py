@@ -30,6 +30,12 @@ before every create, its name recorded in the ledger. An update sends only the c
 top-level fields (``update_mask``), and conditions keep their IDs (their ``name`` is sent
 back). Changes in one project run one at a time, and Google's "too many concurrent edits"
 is retried (``_common``). Output ``name``.
+
+Moving in: ``google_monitoring_alert_policy`` (magic-modules AlertPolicy.yaml: the REST fields in
+snake_case, each message a one-item block): what the configuration set, without the
+conditions' server-made ``name``, ``documentation.mime_type`` (always Markdown here) and the
+output-only ``creation_record``; ``notification_channels`` become references to imported
+channels; the state's ``name`` goes to the ledger.
 """
 
 from __future__ import annotations

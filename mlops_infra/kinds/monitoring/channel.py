@@ -19,6 +19,11 @@ once it exists.
 The API returns sensitive labels obfuscated (REST reference: "only partially populated on
 retrieval"; magic-modules NotificationChannel.yaml), so they are never compared with live
 state: the ledger's keyed hash says whether the secret changed (``engine.sensitive``).
+Moving in: ``google_monitoring_notification_channel`` (magic-modules NotificationChannel.yaml):
+``sensitive_labels`` (and a secret label written in ``labels``) become ``sensitiveLabels``
+entries the importer turns into ``secrets:`` to fill in, never the value; the state's
+``name`` (server-chosen) goes to the ledger; ``enabled`` is written only when false.
+
 Required labels per type are the channel descriptors' (``gcloud alpha monitoring
 channel-descriptors list``; https://cloud.google.com/monitoring/support/notification-options).
 """

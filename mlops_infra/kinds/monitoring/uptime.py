@@ -22,6 +22,12 @@ oneofs); immutables from magic-modules UptimeCheckConfig.yaml. Identity: named b
 Outputs ``name`` and ``checkId`` (what an alert policy filters on:
 ``metric.labels.check_id = "${check.checkId}"``). Changes of a project's Monitoring
 configuration run one at a time (``_common``).
+
+Moving in: ``google_monitoring_uptime_check_config`` (magic-modules UptimeCheckConfig.yaml):
+an ``uptime_url`` monitored resource of the check's own project becomes ``host``; the values
+the provider writes when unset are left out (``request_method`` GET, ``path`` ``/``, the port
+the API chose, ``checker_type`` STATIC_IP_CHECKERS; ``period`` unless it is uptime.proto's
+60s default); the state's ``name`` goes to the ledger.
 """
 
 from __future__ import annotations
