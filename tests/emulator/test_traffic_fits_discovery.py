@@ -52,6 +52,9 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     with pytest.MonkeyPatch.context() as patch, \
             start_emulator(DEFAULT_SERVICES, enable_in=None) as emu:
         patch.setenv("MLOPS_INFRA_RETRY_SCALE", "0.02")
+        # long enough that a new account is still unreadable on its first read, however
+        # loaded the machine (0.1 s could pass between the create and that read)
+        emu.set_delays(service_account=0.5)
         emu.record_bodies()
         _run(emu, SPEC, updated)
         return emu.journal
