@@ -82,12 +82,13 @@ def monitoring_errors(what: str) -> Iterator[None]:
 
 
 def imported_server_named(attributes: Mapping[str, Any], fields: dict[str, Any],
-                          known: tuple[str, ...], **extra: Any) -> ImportedList:
+                          known: tuple[str, ...], notes: tuple[str, ...] = (),
+                          **extra: Any) -> ImportedList:
     """The one spec entry of a Terraform instance whose ``name`` the server chose
     (``projects/P/alertPolicies/ID``...): that full name goes to the ledger (``api_name``),
     which is how the resource is found again; the entry's name is the Terraform address's."""
     from mlops_infra.kinds._imports import leftovers
 
     return [Imported(name="", project=attributes.get("project"), fields=fields,
-                     notes=leftovers(attributes, ("name", "user_labels", *known)),
+                     notes=leftovers(attributes, ("name", "user_labels", *known)) + notes,
                      api_name=str(attributes.get("name") or ""), **extra)]

@@ -45,11 +45,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine.kind import ImportedList, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, Kind, NotImportable, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_ALERTS
-from mlops_infra.kinds._imports import block, shaped, user_labels
+from mlops_infra.kinds._imports import block, blocks, shaped, user_labels
 from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
@@ -76,6 +76,7 @@ _DURATIONS = ("duration", "evaluationInterval")
 # is output-only.
 _TF_KNOWN = ("display_name", "conditions", "combiner", "notification_channels", "documentation",
              "severity", "alert_strategy", "enabled", "creation_record")
+_TF_UNHELD = ("condition_monitoring_query_language", "condition_sql")   # no spec field (yet)
 
 
 class Aggregation(SpecModel):
@@ -214,6 +215,11 @@ class AlertPolicy(Kind):
 
     def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
         a = attributes
+        for condition in blocks(a, "conditions"):
+            unheld = [k for k in _TF_UNHELD if condition.get(k)]
+            if unheld:      # dropping a condition would change what the policy alerts on
+                raise NotImportable(f"its condition {condition.get('display_name')!r} uses "
+                                    f"{unheld[0]}, which the kind cannot hold (left as it is live)")
         fields = shaped(AlertPolicySpec, a, skip=("documentation", "enabled", "userLabels"))
         documentation = shaped(Documentation, block(a, "documentation"))
         if documentation:

@@ -194,7 +194,11 @@ class UptimeCheck(Kind):
         put(fields, "period", a.get("period"), default="60s")     # uptime.proto's default
         put(fields, "checkerType", a.get("checker_type"), default="STATIC_IP_CHECKERS")
         put(fields, "userLabels", user_labels(a.get("user_labels")))
-        return imported_server_named(a, fields, _TF_KNOWN)
+        unheld = sorted(k for k in ("auth_info", "service_agent_authentication", "ping_config")
+                        if block(a, "http_check").get(k))
+        notes = (f"http_check {', '.join(unheld)} not carried over (left as it is live)",) \
+            if unheld else ()
+        return imported_server_named(a, fields, _TF_KNOWN, notes=notes)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)
