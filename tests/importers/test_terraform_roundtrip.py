@@ -14,7 +14,8 @@ from mlops_infra.importers import Options, import_terraform
 from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
-                                           "compute", "resourcemanager", "aiplatform")
+                                           "compute", "resourcemanager", "aiplatform",
+                                           "monitoring", "logging", "dashboards")
 
 STATES = sorted(p.name for p in (FIXTURES / "terraform").glob("*.tfstate"))
 
