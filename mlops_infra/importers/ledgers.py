@@ -34,7 +34,7 @@ from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.registry import LazyKinds
 from mlops_infra.engine.resolve import resolve_resources
-from mlops_infra.engine.sensitive import stored_form
+from mlops_infra.engine.sensitive import SecretUnavailable, SecretValues, secret_paths, stored_form
 from mlops_infra.ledger import LedgerEntry, LedgerState, utc_now
 
 WAIVER = "imported as it is live: review"
@@ -62,6 +62,8 @@ class Checked:
     entries: dict[str, LedgerEntry]
     pending: list[str] = field(default_factory=list)      # addresses awaiting their labels
     differences: list[ResourceChange] = field(default_factory=list)
+    secrets_once: list[str] = field(default_factory=list)   # addresses whose secrets the
+    # first apply sends (Google returns them obfuscated: nothing can tell they are the live ones)
     location: str = ""
 
 
@@ -72,13 +74,15 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     stack = Stack.load(spec_path, env=env, endpoints=endpoints)
     current = stack.ledger.read()
     resolved = _resolved(stack)
+    known = _server_named_outputs(resolved.values(), api_names)
     proposed = {r.rid.key: LedgerEntry(kind=r.kind.name, id=r.rid.name or api_names.get(r.address, ""),
                                        address=r.address,
-                                       applied=stored_form(r.desired, r.kind),
+                                       applied=stored_form(_filled(r.desired, known), r.kind),
                                        labels_pending=r.kind.labels_path is not None)
                 for r in resolved.values()}
     _refuse_foreign(current, set(proposed))
     state = replace(current, entries=proposed, intents={})
+    stack.secrets = _ToFillIn(stack.secrets)
     plan = stack.plan(state=state, ownership_labels=True)
     checked = Checked(env=env, stack=stack, plan=plan, entries={}, location=current.location)
     deps = dependency_keys(list(plan.resources))
@@ -86,7 +90,11 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     for change in plan.resources:
         kind = stack.kinds[change.kind]
         labels_only = ownership.only_managed_labels(kind, list(change.changes))
-        if change.mutates and not labels_only:
+        rest = _not_at_secrets(kind, change)
+        if change.action.value == "update" and rest is not None:
+            checked.secrets_once.append(change.address)
+            labels_only = bool(rest) and ownership.only_managed_labels(kind, rest)
+        elif change.mutates and not labels_only:
             checked.differences.append(change)
         if labels_only:
             checked.pending.append(change.address)
@@ -96,6 +104,63 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
             created_at=now, updated_at=now, depends_on=tuple(sorted(deps.get(change.key, ()))),
             labels_pending=labels_only)
     return checked
+
+
+class _ToFillIn(SecretValues):
+    """The spec's secrets for the import's check: one not filled in yet (the import just wrote
+    its ``secrets:`` entry) stands for an unknown value instead of stopping the check."""
+
+    def __init__(self, inner: SecretValues | None) -> None:
+        super().__init__({}, lambda source: "")
+        self._inner = inner
+
+    def value(self, name: str) -> str:
+        try:
+            if self._inner is None:
+                raise SecretUnavailable(name)
+            return self._inner.value(name)
+        except SecretUnavailable:
+            return f"(secret {name} to fill in)"
+
+
+def _not_at_secrets(kind: Kind, change: ResourceChange) -> list[Any] | None:
+    """The changes of ``change`` not at a secret path, or ``None`` when there is no change at
+    one. An import cannot record a secret's digest (it never reads the value, and Google
+    returns it obfuscated), so each secret is a change of the first plan: sent once."""
+    at = secret_paths(change.desired or {}, kind)
+    secret = [c for c in change.changes
+              if any(c.path == p or c.path.startswith(p + ".") for p in at)]
+    return [c for c in change.changes if c not in secret] if secret else None
+
+
+def _server_named_outputs(resolved: Any, api_names: Mapping[str, str]) -> dict[str, Any]:
+    """``${address.output}`` -> value for the outputs of server-named resources, which the spec
+    alone cannot know but the state's API names tell (``${oncall.name}`` in an alert policy)."""
+    known: dict[str, Any] = {}
+    for r in resolved:
+        if not r.rid.name and api_names.get(r.address):
+            rid = r.kind.id_from_name(api_names[r.address])
+            known.update({f"${{{r.address}.{k}}}": v for k, v in r.kind.outputs_of(rid, None).items()})
+    return known
+
+
+def _filled(value: Any, known: Mapping[str, Any]) -> Any:
+    """``value`` with the references ``known`` answers replaced (as the plan will resolve
+    them), so the recorded last-applied state is what the first plan compares."""
+    if not known:
+        return value
+    if isinstance(value, str):
+        if value in known:
+            return known[value]
+        for ref, out in known.items():
+            if ref in value and isinstance(out, str):
+                value = value.replace(ref, out)
+        return value
+    if isinstance(value, dict):
+        return {k: _filled(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, known) for v in value]
+    return value
 
 
 def _resolved(stack: Stack) -> Any:

@@ -55,7 +55,10 @@ def known_outputs(entry: Entry, kind: Kind, *, project: str | None, region: str 
                           project=entry.project or project or "", region=entry.region or region,
                           stack=stack)
     try:
-        return dict(kind.outputs_of(kind.identify(ctx, entry.fields), None))
+        rid = kind.identify(ctx, entry.fields)
+        if not rid.name and entry.api_name:    # server-named: the name the state recorded
+            rid = kind.id_from_name(entry.api_name)
+        return dict(kind.outputs_of(rid, None))
     except Exception:  # noqa: BLE001 - a literal the kind cannot place is simply not a target
         return {}
 

@@ -14,6 +14,7 @@ def rows(result: ImportResult) -> list[dict[str, str]]:
     for name, imp in result.imports.items():
         checked = result.checks.get(name)
         pending = set(checked.pending) if checked else set()
+        secrets_once = set(checked.secrets_once) if checked else set()
         differs = {c.address: c for c in checked.differences} if checked else {}
         for entry in imp.entries:
             row = table.setdefault(entry.address, {"address": entry.address, "kind": entry.kind,
@@ -23,6 +24,8 @@ def rows(result: ImportResult) -> list[dict[str, str]]:
                 change = differs[entry.address]
                 fields = ", ".join(sorted({c.path for c in change.changes})) or change.action.value
                 row["plan"].append(f"{name + ': ' if name else ''}{change.action.value}: {fields}")
+            elif checked and entry.address in secrets_once:
+                row["plan"].append("its secrets are sent once (fill them in first)")
             elif checked:
                 row["plan"].append("labels pending" if entry.address in pending else "no change")
     return [{**r, "envs": ", ".join(r["envs"]),
@@ -57,6 +60,10 @@ def next_steps(result: ImportResult) -> list[str]:
         checked = result.checks[name]
         lines.append(f"ledger {location}: {len(checked.entries)} resources owned, "
                      f"{len(checked.pending)} awaiting the ownership labels")
+        if checked.secrets_once:
+            lines.append(f"secrets: fill in the secrets: entries first; the first apply sends them "
+                         f"to {len(checked.secrets_once)} resource(s) (Google never returns "
+                         "them, so they cannot be compared)")
     bad = {n: c for n, c in result.checks.items() if c.differences}
     for name, checked in bad.items():
         lines.append(f"! {name or 'the stack'}: the first plan would change "

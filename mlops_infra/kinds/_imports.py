@@ -93,3 +93,55 @@ def condition(raw: Mapping[str, Any] | None) -> dict[str, str] | None:
 def last_segment(value: str) -> str:
     """The last ``/``-separated part of a resource name or URL."""
     return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def shaped(model: Any, attributes: Mapping[str, Any], *,
+           skip: Iterable[str] = ()) -> dict[str, Any]:
+    """The fields of the pydantic ``model`` (a spec model with REST names) that ``attributes``
+    set, read where the provider's schema keeps them: magic-modules generates its snake_case
+    attribute names from the REST names, and nested messages are blocks (a one-item list for
+    a message field, a list for a repeated one). Unset attributes (``unset``) are left out,
+    so only what the configuration wrote remains; a kind then adjusts what differs (defaults
+    the provider writes into state, renamed or flattened attributes). ``skip``: spec fields
+    to leave out (the kind maps them itself)."""
+    out: dict[str, Any] = {}
+    left_out = set(skip)
+    for key, info in model.model_fields.items():
+        if key in left_out:
+            continue
+        value = attributes.get(_snake(key))
+        nested, repeated = _nested(info.annotation)
+        if nested is not None and repeated:
+            items = [shaped(nested, item) for item in blocks(attributes, _snake(key))]
+            value = [item for item in items if item] or None
+        elif nested is not None and isinstance(value, list):
+            value = shaped(nested, block(attributes, _snake(key))) or None
+        if not unset(value):
+            out[key] = value
+    return out
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _nested(annotation: Any) -> tuple[Any, bool]:
+    """The spec model an annotation holds (``X | None``, ``list[X] | None``, ``X | str``) and
+    whether it is a list of them; ``(None, False)`` for scalars, maps and plain lists."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option, False
+        if typing.get_origin(option) is list:
+            (item,) = typing.get_args(option) or (None,)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                return item, True
+    return None, False

@@ -139,6 +139,7 @@ class TerraformApply:
                             a.get("condition"), authoritative, wrap=False)
 
     def _storage_bucket_iam_member(self, a: dict[str, Any]) -> None:
+        a["member"] = getattr(self, "_names", {}).get(a["member"], a["member"])  # a sink's writer
         self._bucket_policy(a, [a["member"]], authoritative=False)
 
     def _storage_bucket_iam_binding(self, a: dict[str, Any]) -> None:
@@ -382,6 +383,160 @@ class TerraformApply:
         if a.get("log_config"):
             body["logConfig"] = {"enable": True, "metadata": a["log_config"][0]["metadata"]}
         self._compute(f"/compute/v1/projects/{a['project']}/global/firewalls", body)
+
+    # --- operations: cloud monitoring and logging (gRPC clients, as the emulator serves them;
+    # the provider's REST bodies are the same messages in their JSON form) -------------------
+    def _gapic(self, endpoint: str, module: str, client: str) -> Any:
+        import importlib
+
+        service = importlib.import_module(f"{module}.services.{_snake(client)}")
+        transport = getattr(service.transports, client.replace("Client", "GrpcTransport"))
+        channel = insecure_channel(self.endpoints[endpoint])
+        return getattr(service, client)(transport=transport(channel=channel))
+
+    def _server_named(self, a: dict[str, Any], made: Any) -> dict[str, Any]:
+        """The name the server chose, in place of the fixture's ``COMPUTED-...`` placeholder
+        (kept so later instances referring to it get the real name)."""
+        self._names = {**getattr(self, "_names", {}), a["name"]: made.name}
+        return {"name": made.name, "id": made.name}
+
+    def _real(self, value: Any) -> Any:
+        return getattr(self, "_names", {}).get(value, value)
+
+    def _monitoring_notification_channel(self, a: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import monitoring_v3
+
+        labels = dict(a.get("labels") or {})
+        for block in a.get("sensitive_labels") or []:     # the provider merges them in
+            labels.update({k: v for k, v in block.items() if v})
+        body = {"type": a["type"], "displayName": a.get("display_name") or "",
+                "description": a.get("description") or "", "labels": labels,
+                "userLabels": a.get("user_labels") or {}, "enabled": a["enabled"]}
+        client = self._gapic("monitoring", "google.cloud.monitoring_v3",
+                             "NotificationChannelServiceClient")
+        made = client.create_notification_channel(request={
+            "name": f"projects/{a['project']}",
+            "notification_channel": monitoring_v3.NotificationChannel.from_json(json.dumps(body))})
+        return self._server_named(a, made)
+
+    def _monitoring_alert_policy(self, a: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import monitoring_v3
+
+        body = _rest({k: a[k] for k in ("display_name", "combiner", "enabled", "severity",
+                                        "conditions", "documentation", "alert_strategy",
+                                        "user_labels")})
+        for condition in body["conditions"]:
+            condition.pop("name", None)             # output only
+        body["notificationChannels"] = [self._real(c) for c in a["notification_channels"]]
+        a["notification_channels"] = body["notificationChannels"]
+        client = self._gapic("monitoring", "google.cloud.monitoring_v3", "AlertPolicyServiceClient")
+        made = client.create_alert_policy(request={
+            "name": f"projects/{a['project']}",
+            "alert_policy": monitoring_v3.AlertPolicy.from_json(json.dumps(body))})
+        return self._server_named(a, made)
+
+    def _monitoring_uptime_check_config(self, a: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud import monitoring_v3
+
+        body = _rest({k: a[k] for k in ("display_name", "period", "timeout", "content_matchers",
+                                        "selected_regions", "checker_type", "http_check",
+                                        "tcp_check", "monitored_resource", "user_labels")})
+        client = self._gapic("monitoring", "google.cloud.monitoring_v3", "UptimeCheckServiceClient")
+        made = client.create_uptime_check_config(request={
+            "parent": f"projects/{a['project']}",
+            "uptime_check_config": monitoring_v3.UptimeCheckConfig.from_json(json.dumps(body))})
+        return {**self._server_named(a, made), "uptime_check_id": made.name.rsplit("/", 1)[1]}
+
+    def _monitoring_metric_descriptor(self, a: dict[str, Any]) -> None:
+        from google.api import metric_pb2
+        from google.protobuf import json_format
+
+        body = _rest({k: a[k] for k in ("type", "metric_kind", "value_type", "labels", "unit",
+                                        "description", "display_name", "launch_stage")})
+        client = self._gapic("monitoring", "google.cloud.monitoring_v3", "MetricServiceClient")
+        client.create_metric_descriptor(request={
+            "name": f"projects/{a['project']}",
+            "metric_descriptor": json_format.ParseDict(body, metric_pb2.MetricDescriptor())})
+
+    def _monitoring_dashboard(self, a: dict[str, Any]) -> dict[str, Any]:
+        """A configuration without ``name`` gets one the server chooses (the provider's
+        ``id`` is the response's name)."""
+        path = f"/v1/projects/{a['project']}/dashboards"
+        made = _http("POST", self._url("dashboards", path), json.loads(a["dashboard_json"]))
+        return {"id": made["name"]}
+
+    def _logging_project_bucket_config(self, a: dict[str, Any]) -> None:
+        if a["bucket_id"].startswith("_"):
+            return      # Google's own buckets: the provider updates them, nothing to create
+        body = _rest({"retention_days": a["retention_days"], "locked": a["locked"],
+                      "description": a["description"], "analytics_enabled": a["enable_analytics"]})
+        client = self._gapic("logging", "google.cloud.logging_v2", "ConfigServiceV2Client")
+        from google.cloud.logging_v2.types import LogBucket
+
+        parent = f"projects/{a['project']}/locations/{a['location']}"
+        client.create_bucket(request={"parent": parent, "bucket_id": a["bucket_id"],
+                                      "bucket": LogBucket.from_json(json.dumps(body))})
+
+    def _logging_metric(self, a: dict[str, Any]) -> None:
+        from google.cloud.logging_v2.types import LogMetric
+
+        body = _rest({k: a[k] for k in ("name", "filter", "description", "disabled",
+                                        "metric_descriptor", "label_extractors",
+                                        "value_extractor", "bucket_options", "bucket_name")})
+        client = self._gapic("logging", "google.cloud.logging_v2", "MetricsServiceV2Client")
+        client.create_log_metric(request={"parent": f"projects/{a['project']}",
+                                          "metric": LogMetric.from_json(json.dumps(body))})
+
+    def _logging_project_sink(self, a: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.logging_v2.types import LogSink
+
+        body = _rest({k: a[k] for k in ("name", "destination", "filter", "description",
+                                        "disabled", "exclusions", "bigquery_options")})
+        client = self._gapic("logging", "google.cloud.logging_v2", "ConfigServiceV2Client")
+        made = client.create_sink(request={"parent": f"projects/{a['project']}",
+                                           "sink": LogSink.from_json(json.dumps(body)),
+                                           "unique_writer_identity": a["unique_writer_identity"]})
+        self._names = {**getattr(self, "_names", {}), a["writer_identity"]: made.writer_identity}
+        return {"writer_identity": made.writer_identity}
+
+
+def _snake(client: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", client.removesuffix("Client")).lower()
+
+
+# Blocks of the monitoring and logging schemas that hold one message (MaxItems: 1, a one-item
+# list in state; magic-modules AlertPolicy.yaml, UptimeCheckConfig.yaml, logging/Metric.yaml):
+_SINGLE = frozenset({"condition_threshold", "condition_absent", "condition_matched_log",
+                     "condition_prometheus_query_language", "trigger", "documentation",
+                     "alert_strategy", "notification_rate_limit", "http_check", "tcp_check",
+                     "monitored_resource", "metric_descriptor", "bucket_options",
+                     "linear_buckets", "exponential_buckets", "explicit_buckets",
+                     "bigquery_options", "auth_info", "ping_config", "json_path_matcher"})
+
+
+def _rest(value: Any, key: str = "") -> Any:
+    """Provider attributes as the REST body its expanders send: camelCase, one-message blocks
+    unwrapped, unset values left out (``user_labels``/``labels`` maps keep their keys)."""
+    if isinstance(value, list) and key in _SINGLE:
+        return _rest(value[0]) if value else None
+    if isinstance(value, list):
+        return [_rest(v) for v in value]
+    if isinstance(value, dict) and key in ("user_labels", "labels", "label_extractors", "headers"):
+        return dict(value)
+    if isinstance(value, dict):
+        out = {_camel(k): _rest(v, k) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _empty(v)}
+    return value
+
+
+def _empty(value: Any) -> bool:
+    """What the expanders leave out of a body: unset values and numeric zeros (``false`` is
+    sent: ``enabled: false`` has ``send_empty_value``)."""
+    if isinstance(value, bool):
+        return False
+    return value is None or value == "" or value == [] or value == {} or value == 0
 
 
     # --- compute: routers and Cloud NAT (``Router.yaml``, ``RouterNat.yaml``) -------------------
@@ -648,6 +803,9 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_project_iam_custom_role": 1, "google_kms_key_ring": 1,
           "google_compute_network": 1, "google_storage_bucket": 2, "google_bigquery_dataset": 2,
           "google_kms_crypto_key": 2, "google_compute_subnetwork": 2, "google_compute_firewall": 2,
+          "google_monitoring_notification_channel": 1,
+          "google_logging_project_bucket_config": 1, "google_monitoring_alert_policy": 2,
+          "google_logging_project_sink": 3, "google_storage_bucket_iam_member": 4,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
 _ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4,

@@ -27,15 +27,26 @@ sets it to the spec. Log buckets carry no labels: ownership is the ledger's. Out
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId, ServiceAgent
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    ResourceContext,
+    ResourceId,
+    ServiceAgent,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_CONFIG
+from mlops_infra.kinds._imports import block, leftovers, put
 from mlops_infra.kinds._names import CryptoKeyName
 from mlops_infra.kinds._proto import as_rest, mask, message, top_fields, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, bucket_id_problem
@@ -84,6 +95,33 @@ class LogBucket(Kind):
     cmek_fields = ("kmsKeyName",)
     api = LOGGING_API
     uses = (LOGGING_CONFIG,)
+    terraform_types = ("google_logging_project_bucket_config",)
+    terraform_refs = {"kmsKeyName": "id"}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """``google_logging_project_bucket_config`` (hand-written
+        resource_logging_project_bucket_config.go): ``bucket_id``, ``location``,
+        ``retention_days`` (30 when unset, the API's default too), ``locked``,
+        ``enable_analytics``, ``description``, ``cmek_settings.kms_key_name``; ``project``
+        may be written ``projects/P``. Google's ``_Default``/``_Required`` buckets, which
+        the provider "adopts" rather than creates, stay Google's."""
+        a = attributes
+        if str(a.get("bucket_id")) in ("_Default", "_Required"):
+            raise NotImportable(f"{a['bucket_id']} is Google's own log bucket (left as it is live)")
+        fields: dict[str, Any] = {}
+        put(fields, "location", a.get("location"), default="global")
+        put(fields, "retentionDays", a.get("retention_days"), default=30)
+        if a.get("locked"):
+            fields["locked"] = True
+        if a.get("enable_analytics"):
+            fields["analyticsEnabled"] = True
+        put(fields, "description", a.get("description"))
+        put(fields, "kmsKeyName", block(a, "cmek_settings").get("kms_key_name"))
+        known = ("bucket_id", "location", "retention_days", "locked", "enable_analytics",
+                 "description", "cmek_settings", "name", "lifecycle_state")
+        project = str(a.get("project") or "").removeprefix("projects/") or None
+        return [Imported(name=str(a["bucket_id"]), project=project, fields=fields,
+                         notes=leftovers(a, known))]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return bucket_id_problem(ctx.name)

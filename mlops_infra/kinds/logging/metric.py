@@ -24,15 +24,17 @@ name (at most 100 of ``A-Za-z0-9_-.,+!*',()%/``, not starting with ``/``). Ident
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_METRICS
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, shaped
 from mlops_infra.kinds._proto import as_rest, message, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, metric_name_problem
 
@@ -79,6 +81,38 @@ class LogMetricSpec(SpecModel):
         return self
 
 
+_COUNTER = {"metricKind": "DELTA", "valueType": "INT64"}   # logging_metrics.proto's default
+
+
+def _tf_descriptor(raw: dict[str, Any]) -> dict[str, Any]:
+    out = shaped(Descriptor, raw, skip=("labels",))
+    if out.get("unit") == "1":
+        del out["unit"]
+    labels = [{k: v for k, v in shaped(MetricLabel, label).items()
+               if (k, v) != ("valueType", "STRING")} for label in blocks(raw, "labels")]
+    if labels:
+        out["labels"] = labels
+    return {} if out == _COUNTER else out
+
+
+def _tf_bucket_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """``bucket_options`` blocks as the REST ``BucketOptions`` (one of three shapes)."""
+    shapes = {"linear_buckets": ("linearBuckets", ("num_finite_buckets", "width", "offset")),
+              "exponential_buckets": ("exponentialBuckets",
+                                      ("num_finite_buckets", "growth_factor", "scale")),
+              "explicit_buckets": ("explicitBuckets", ("bounds",))}
+    for attr, (key, names) in shapes.items():
+        given = block(raw, attr)
+        if given:
+            return {key: {_camel(n): given[n] for n in names if given.get(n) is not None}}
+    return {}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 @register
 class LogMetric(Kind):
     """A log-based metric (see the module docstring)."""
@@ -91,6 +125,23 @@ class LogMetric(Kind):
     immutable = frozenset({"metricDescriptor.metricKind", "metricDescriptor.valueType"})
     api = LOGGING_API
     uses = (LOGGING_METRICS,)
+    terraform_types = ("google_logging_metric",)
+    terraform_refs = {"bucketName": "id"}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """``google_logging_metric`` (magic-modules logging/Metric.yaml): REST fields in
+        snake_case. ``metric_descriptor`` is ``default_from_api`` (state holds the counter
+        the API makes, DELTA/INT64) and its ``unit`` defaults to ``"1"``, a label's
+        ``value_type`` to STRING: those are left out."""
+        a = attributes
+        fields = shaped(LogMetricSpec, a, skip=("metricDescriptor", "bucketOptions"))
+        descriptor = _tf_descriptor(block(a, "metric_descriptor"))
+        put(fields, "metricDescriptor", descriptor)
+        put(fields, "bucketOptions", _tf_bucket_options(block(a, "bucket_options")))
+        known = ("name", "filter", "description", "disabled", "metric_descriptor",
+                 "label_extractors", "value_extractor", "bucket_options", "bucket_name")
+        return [Imported(name=str(a["name"]), project=a.get("project"), fields=fields,
+                         notes=leftovers(a, known))]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return metric_name_problem(ctx.name)

@@ -37,15 +37,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_CONFIG
+from mlops_infra.kinds._imports import block, leftovers, shaped
 from mlops_infra.kinds._proto import as_rest, mask, message, top_fields, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, SINK_NAME, sink_name_problem
 
@@ -102,6 +104,19 @@ def destination(fields: dict[str, Any], project: str) -> str:
     return ""
 
 
+def _tf_destination(value: str, project: str) -> dict[str, str]:
+    """A destination as its shorthand: a dataset of the sink's project by its id, a bucket by
+    its name, a log bucket by its full name (what those kinds output)."""
+    for key, prefix in SHORTHANDS.items():
+        if value.startswith(prefix):
+            rest = value.removeprefix(prefix)
+            match = _DATASET_PATH.match(rest)
+            if key == "bigqueryDataset" and match and match.group(1) == project:
+                rest = match.group(2)
+            return {key: rest}
+    return {"destination": value} if value else {}
+
+
 @register
 class Sink(Kind):
     """A log sink with a unique writer identity (see the module docstring)."""
@@ -113,6 +128,28 @@ class Sink(Kind):
     labels_path = None
     api = LOGGING_API
     uses = (LOGGING_CONFIG,)
+    terraform_types = ("google_logging_project_sink",)
+    terraform_refs = {"logBucket": "id", "storageBucket": "name", "bigqueryDataset": "name"}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """``google_logging_project_sink`` (hand-written resource_logging_project_sink.go):
+        ``destination`` becomes its shorthand (a dataset or bucket of the import becomes a
+        reference to it), ``exclusions`` and ``bigquery_options`` their REST fields.
+        ``writer_identity`` is output-only; a sink made without ``unique_writer_identity``
+        writes as Google's shared logs account (noted: this kind's sinks have their own)."""
+        a = attributes
+        fields = shaped(SinkSpec, a, skip=("destination", *SHORTHANDS, "usePartitionedTables"))
+        fields.update(_tf_destination(str(a.get("destination") or ""), str(a.get("project"))))
+        if block(a, "bigquery_options").get("use_partitioned_tables"):
+            fields["usePartitionedTables"] = True
+        known = ("name", "destination", "filter", "description", "disabled", "exclusions",
+                 "bigquery_options", "writer_identity", "unique_writer_identity")
+        notes = leftovers(a, known)
+        if a.get("unique_writer_identity") is False:
+            notes += ("it writes as the shared logs service account; managed here, it keeps "
+                      "that identity until replaced",)
+        return [Imported(name=str(a["name"]), project=a.get("project"), fields=fields,
+                         notes=notes)]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return sink_name_problem(ctx.name)

@@ -18,16 +18,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, ResourceId
 from mlops_infra.kinds._base import translate_errors
 from mlops_infra.kinds._proto import as_rest, mask, message, snake, top_fields
 
-__all__ = ["MONITORING_API", "as_rest", "mask", "message", "monitoring_errors", "seconds",
+__all__ = ["MONITORING_API", "as_rest", "imported_server_named", "mask", "message", "monitoring_errors", "seconds",
            "serial_key", "server_named_id", "snake", "top_fields"]
 
 MONITORING_API = "monitoring.googleapis.com"
@@ -79,3 +79,16 @@ def monitoring_errors(what: str) -> Iterator[None]:
                                             "Monitoring change in the project is running)",
                                             status=409) from exc
             raise
+
+
+def imported_server_named(attributes: Mapping[str, Any], fields: dict[str, Any],
+                          known: tuple[str, ...], notes: tuple[str, ...] = (),
+                          **extra: Any) -> ImportedList:
+    """The one spec entry of a Terraform instance whose ``name`` the server chose
+    (``projects/P/alertPolicies/ID``...): that full name goes to the ledger (``api_name``),
+    which is how the resource is found again; the entry's name is the Terraform address's."""
+    from mlops_infra.kinds._imports import leftovers
+
+    return [Imported(name="", project=attributes.get("project"), fields=fields,
+                     notes=leftovers(attributes, ("name", "user_labels", *known)) + notes,
+                     api_name=str(attributes.get("name") or ""), **extra)]

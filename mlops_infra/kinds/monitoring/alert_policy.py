@@ -30,22 +30,31 @@ before every create, its name recorded in the ledger. An update sends only the c
 top-level fields (``update_mask``), and conditions keep their IDs (their ``name`` is sent
 back). Changes in one project run one at a time, and Google's "too many concurrent edits"
 is retried (``_common``). Output ``name``.
+
+Moving in: ``google_monitoring_alert_policy`` (magic-modules AlertPolicy.yaml: the REST fields in
+snake_case, each message a one-item block): what the configuration set, without the
+conditions' server-made ``name``, ``documentation.mime_type`` (always Markdown here) and the
+output-only ``creation_record``; ``notification_channels`` become references to imported
+channels; the state's ``name`` goes to the ledger.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, Kind, NotImportable, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_ALERTS
+from mlops_infra.kinds._imports import block, blocks, shaped, user_labels
 from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
+    imported_server_named,
     mask,
     message,
     monitoring_errors,
@@ -63,6 +72,11 @@ _THRESHOLD_KINDS = ("conditionThreshold", "conditionAbsent")
 _CONDITION_KINDS = ("conditionThreshold", "conditionAbsent", "conditionMatchedLog",
                     "conditionPrometheusQueryLanguage")
 _DURATIONS = ("duration", "evaluationInterval")
+# google_monitoring_alert_policy attributes read (magic-modules AlertPolicy.yaml); ``creation_record``
+# is output-only.
+_TF_KNOWN = ("display_name", "conditions", "combiner", "notification_channels", "documentation",
+             "severity", "alert_strategy", "enabled", "creation_record")
+_TF_UNHELD = ("condition_monitoring_query_language", "condition_sql")   # no spec field (yet)
 
 
 class Aggregation(SpecModel):
@@ -196,6 +210,25 @@ class AlertPolicy(Kind):
     set_paths = frozenset({"notificationChannels"})
     api = MONITORING_API
     uses = (MONITORING_ALERTS,)
+    terraform_types = ("google_monitoring_alert_policy",)
+    terraform_refs = {"notificationChannels[]": "name"}
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        for condition in blocks(a, "conditions"):
+            unheld = [k for k in _TF_UNHELD if condition.get(k)]
+            if unheld:      # dropping a condition would change what the policy alerts on
+                raise NotImportable(f"its condition {condition.get('display_name')!r} uses "
+                                    f"{unheld[0]}, which the kind cannot hold (left as it is live)")
+        fields = shaped(AlertPolicySpec, a, skip=("documentation", "enabled", "userLabels"))
+        documentation = shaped(Documentation, block(a, "documentation"))
+        if documentation:
+            fields["documentation"] = documentation
+        if a.get("enabled") is False:       # the provider's default_value: true
+            fields["enabled"] = False
+        if user_labels(a.get("user_labels")):
+            fields["userLabels"] = user_labels(a.get("user_labels"))
+        return imported_server_named(a, fields, _TF_KNOWN)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)

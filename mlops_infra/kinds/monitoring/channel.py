@@ -19,24 +19,32 @@ once it exists.
 The API returns sensitive labels obfuscated (REST reference: "only partially populated on
 retrieval"; magic-modules NotificationChannel.yaml), so they are never compared with live
 state: the ledger's keyed hash says whether the secret changed (``engine.sensitive``).
+Moving in: ``google_monitoring_notification_channel`` (magic-modules NotificationChannel.yaml):
+``sensitive_labels`` (and a secret label written in ``labels``) become ``sensitiveLabels``
+entries the importer turns into ``secrets:`` to fill in, never the value; the state's
+``name`` (server-chosen) goes to the ledger; ``enabled`` is written only when false.
+
 Required labels per type are the channel descriptors' (``gcloud alpha monitoring
 channel-descriptors list``; https://cloud.google.com/monitoring/support/notification-options).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_CHANNELS
+from mlops_infra.kinds._imports import block, put, user_labels
 from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
+    imported_server_named,
     mask,
     message,
     monitoring_errors,
@@ -53,6 +61,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "webhook_basicauth": ("url", "username", "password"), "sms": ("number",)}
 SENSITIVE = {"authToken": "auth_token", "serviceKey": "service_key", "password": "password"}
 _PAGE_SIZE = 100
+# google_monitoring_notification_channel attributes read (magic-modules
+# NotificationChannel.yaml); ``verification_status`` is output-only, ``force_delete`` the
+# provider's own.
+_TF_KNOWN = ("type", "display_name", "description", "labels", "sensitive_labels", "enabled",
+             "verification_status", "force_delete")
 
 
 class SensitiveLabels(SpecModel):
@@ -115,6 +128,27 @@ class NotificationChannel(Kind):
         f"labels.{label}" for label in SENSITIVE.values())
     api = MONITORING_API
     uses = (MONITORING_CHANNELS,)
+    terraform_types = ("google_monitoring_notification_channel",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        fields: dict[str, Any] = {"type": a["type"]}
+        put(fields, "displayName", a.get("display_name"))
+        put(fields, "description", a.get("description"))
+        labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
+        secret = {key: label for key, label in SENSITIVE.items()
+                  if block(a, "sensitive_labels").get(label) or labels.get(label)}
+        put(fields, "labels", {k: v for k, v in labels.items() if k not in SENSITIVE.values()})
+        if secret:      # never the value: the importer writes a secret to fill in
+            fields["sensitiveLabels"] = dict.fromkeys(secret, "(sensitive)")
+        if a.get("enabled") is False:       # the provider's default_value: true
+            fields["enabled"] = False
+        put(fields, "userLabels", user_labels(a.get("user_labels")))
+        what = {key: f"the {a['type']} channel's {label} (Google returns it obfuscated)"
+                for key, label in secret.items()}
+        return imported_server_named(
+            a, fields, _TF_KNOWN,
+            secrets={f"sensitiveLabels.{key}": text for key, text in what.items()})
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)

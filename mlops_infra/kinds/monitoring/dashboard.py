@@ -23,16 +23,19 @@ dashboard (a full-replace PATCH, research/clients.md e.) carrying the etag read;
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import DASHBOARDS
+from mlops_infra.kinds._imports import last_segment, put, user_labels
 from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, message
 
 LAYOUTS = ("mosaicLayout", "gridLayout", "rowLayout", "columnLayout")
@@ -95,6 +98,23 @@ class MonitoringDashboard(Kind):
     labels_path = "labels"
     api = MONITORING_API
     uses = (DASHBOARDS,)
+    terraform_types = ("google_monitoring_dashboard",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """``google_monitoring_dashboard`` keeps the whole body as ``dashboard_json`` (the REST
+        ``Dashboard`` as JSON, hand-written resource_monitoring_dashboard.go); its ``id`` is
+        ``projects/P/dashboards/ID``. The body's ``name`` and ``etag`` are the server's."""
+        a = attributes
+        body = json.loads(str(a.get("dashboard_json") or "{}"))
+        fields: dict[str, Any] = {"displayName": body.get("displayName", "")}
+        for key in (*LAYOUTS, "dashboardFilters"):
+            put(fields, key, body.get(key))
+        put(fields, "labels", user_labels(body.get("labels")))
+        notes = tuple(f"{key} is not carried over (left as it is live)" for key in sorted(body)
+                      if key not in (*LAYOUTS, "dashboardFilters", "labels", "displayName",
+                                     "name", "etag"))
+        return [Imported(name=last_segment(str(a.get("id") or body.get("name"))),
+                         project=a.get("project"), fields=fields, notes=notes)]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         if _ID.match(ctx.name):

@@ -26,14 +26,16 @@ Google metric). Output ``type``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
 
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel
 from mlops_infra.kinds._clients import MONITORING_METRICS
+from mlops_infra.kinds._imports import leftovers, shaped
 from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, monitoring_errors, serial_key
 
@@ -76,6 +78,24 @@ class MetricDescriptor(Kind):
     set_paths = frozenset({"labels"})
     api = MONITORING_API
     uses = (MONITORING_METRICS,)
+    terraform_types = ("google_monitoring_metric_descriptor",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        """``google_monitoring_metric_descriptor`` (magic-modules MetricDescriptor.yaml): the
+        REST fields in snake_case; a label's ``value_type`` defaults to STRING there as in
+        the API, so it is left out. ``metadata`` (sample period, ingest delay) has no field
+        here: noted. ``monitored_resource_types`` is output-only."""
+        a = attributes
+        fields = shaped(MetricDescriptorSpec, a, skip=("labels",))
+        labels = [{k: v for k, v in shaped(DescriptorLabel, raw).items()
+                   if (k, v) != ("valueType", "STRING")} for raw in a.get("labels") or []]
+        if labels:
+            fields["labels"] = labels
+        known = ("type", "metric_kind", "value_type", "unit", "description", "display_name",
+                 "launch_stage", "name", "monitored_resource_types")
+        name = str(a["type"]).rsplit("/", 1)[-1]
+        return [Imported(name=name, project=a.get("project"), fields=fields,
+                         notes=leftovers(a, known))]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         """The identity is the ``type`` (the resource name is only an address)."""

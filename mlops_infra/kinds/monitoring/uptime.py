@@ -22,22 +22,31 @@ oneofs); immutables from magic-modules UptimeCheckConfig.yaml. Identity: named b
 Outputs ``name`` and ``checkId`` (what an alert policy filters on:
 ``metric.labels.check_id = "${check.checkId}"``). Changes of a project's Monitoring
 configuration run one at a time (``_common``).
+
+Moving in: ``google_monitoring_uptime_check_config`` (magic-modules UptimeCheckConfig.yaml):
+an ``uptime_url`` monitored resource of the check's own project becomes ``host``; the values
+the provider writes when unset are left out (``request_method`` GET, ``path`` ``/``, the port
+the API chose, ``checker_type`` STATIC_IP_CHECKERS; ``period`` unless it is uptime.proto's
+60s default); the state's ``name`` goes to the ledger.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import MONITORING_UPTIME
+from mlops_infra.kinds._imports import block, blocks, put, shaped, user_labels
 from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
+    imported_server_named,
     mask,
     message,
     monitoring_errors,
@@ -125,6 +134,33 @@ class UptimeCheckSpec(SpecModel):
         return self
 
 
+# google_monitoring_uptime_check_config attributes read (magic-modules UptimeCheckConfig.yaml);
+# ``uptime_check_id`` is output-only.
+_TF_KNOWN = ("display_name", "monitored_resource", "http_check", "tcp_check", "period",
+             "timeout", "content_matchers", "selected_regions", "checker_type", "uptime_check_id")
+
+
+def _tf_http_check(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """An ``http_check`` block without the values the provider fills in when unset: its
+    ``request_method`` (default GET), ``path`` (default ``/``) and the port the API chooses
+    (``default_from_api``: 80, or 443 with SSL)."""
+    if not raw:
+        return None
+    out = shaped(HttpCheck, raw, skip=("acceptedResponseStatusCodes",))
+    if out.get("requestMethod") == "GET":
+        del out["requestMethod"]
+    if out.get("path") == "/":
+        del out["path"]
+    if out.get("port") == (443 if out.get("useSsl") else 80):
+        del out["port"]
+    codes = [{k: v for k, v in (("statusValue", c.get("status_value")),
+                                ("statusClass", c.get("status_class"))) if v}
+             for c in blocks(raw, "accepted_response_status_codes")]
+    if codes:
+        out["acceptedResponseStatusCodes"] = codes
+    return out
+
+
 @register
 class UptimeCheck(Kind):
     """An uptime check (server-named; see the module docstring)."""
@@ -140,6 +176,29 @@ class UptimeCheck(Kind):
     set_paths = frozenset({"selectedRegions"})
     api = MONITORING_API
     uses = (MONITORING_UPTIME,)
+    terraform_types = ("google_monitoring_uptime_check_config",)
+
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        fields = shaped(UptimeCheckSpec, a, skip=("host", "monitoredResource", "httpCheck",
+                                                  "period", "checkerType", "userLabels"))
+        resource = block(a, "monitored_resource")
+        labels = dict(resource.get("labels") or {})
+        if resource.get("type") == "uptime_url" and labels.get("project_id") == a.get("project"):
+            fields["host"] = labels.get("host")
+        elif resource:
+            fields["monitoredResource"] = {"type": resource.get("type"), "labels": labels}
+        http = _tf_http_check(block(a, "http_check"))
+        if http is not None:
+            fields["httpCheck"] = http
+        put(fields, "period", a.get("period"), default="60s")     # uptime.proto's default
+        put(fields, "checkerType", a.get("checker_type"), default="STATIC_IP_CHECKERS")
+        put(fields, "userLabels", user_labels(a.get("user_labels")))
+        unheld = sorted(k for k in ("auth_info", "service_agent_authentication", "ping_config")
+                        if block(a, "http_check").get(k))
+        notes = (f"http_check {', '.join(unheld)} not carried over (left as it is live)",) \
+            if unheld else ()
+        return imported_server_named(a, fields, _TF_KNOWN, notes=notes)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)
