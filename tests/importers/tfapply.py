@@ -500,45 +500,6 @@ class TerraformApply:
         return {"writer_identity": made.writer_identity}
 
 
-def _snake(client: str) -> str:
-    import re
-
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", client.removesuffix("Client")).lower()
-
-
-# Blocks of the monitoring and logging schemas that hold one message (MaxItems: 1, a one-item
-# list in state; magic-modules AlertPolicy.yaml, UptimeCheckConfig.yaml, logging/Metric.yaml):
-_SINGLE = frozenset({"condition_threshold", "condition_absent", "condition_matched_log",
-                     "condition_prometheus_query_language", "trigger", "documentation",
-                     "alert_strategy", "notification_rate_limit", "http_check", "tcp_check",
-                     "monitored_resource", "metric_descriptor", "bucket_options",
-                     "linear_buckets", "exponential_buckets", "explicit_buckets",
-                     "bigquery_options", "auth_info", "ping_config", "json_path_matcher"})
-
-
-def _rest(value: Any, key: str = "") -> Any:
-    """Provider attributes as the REST body its expanders send: camelCase, one-message blocks
-    unwrapped, unset values left out (``user_labels``/``labels`` maps keep their keys)."""
-    if isinstance(value, list) and key in _SINGLE:
-        return _rest(value[0]) if value else None
-    if isinstance(value, list):
-        return [_rest(v) for v in value]
-    if isinstance(value, dict) and key in ("user_labels", "labels", "label_extractors", "headers"):
-        return dict(value)
-    if isinstance(value, dict):
-        out = {_camel(k): _rest(v, k) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not _empty(v)}
-    return value
-
-
-def _empty(value: Any) -> bool:
-    """What the expanders leave out of a body: unset values and numeric zeros (``false`` is
-    sent: ``enabled: false`` has ``send_empty_value``)."""
-    if isinstance(value, bool):
-        return False
-    return value is None or value == "" or value == [] or value == {} or value == 0
-
-
     # --- compute: routers and Cloud NAT (``Router.yaml``, ``RouterNat.yaml``) -------------------
     def _compute_router(self, a: dict[str, Any]) -> None:
         body: dict[str, Any] = {"name": a["name"], "network": a["network"]}
@@ -782,6 +743,45 @@ def _empty(value: Any) -> bool:
             time.sleep(0.02)
             op = _http("GET", self._url("container", f"{loc}/operations/{op['name']}"))
         raise TimeoutError(op["name"])
+
+
+def _snake(client: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", client.removesuffix("Client")).lower()
+
+
+# Blocks of the monitoring and logging schemas that hold one message (MaxItems: 1, a one-item
+# list in state; magic-modules AlertPolicy.yaml, UptimeCheckConfig.yaml, logging/Metric.yaml):
+_SINGLE = frozenset({"condition_threshold", "condition_absent", "condition_matched_log",
+                     "condition_prometheus_query_language", "trigger", "documentation",
+                     "alert_strategy", "notification_rate_limit", "http_check", "tcp_check",
+                     "monitored_resource", "metric_descriptor", "bucket_options",
+                     "linear_buckets", "exponential_buckets", "explicit_buckets",
+                     "bigquery_options", "auth_info", "ping_config", "json_path_matcher"})
+
+
+def _rest(value: Any, key: str = "") -> Any:
+    """Provider attributes as the REST body its expanders send: camelCase, one-message blocks
+    unwrapped, unset values left out (``user_labels``/``labels`` maps keep their keys)."""
+    if isinstance(value, list) and key in _SINGLE:
+        return _rest(value[0]) if value else None
+    if isinstance(value, list):
+        return [_rest(v) for v in value]
+    if isinstance(value, dict) and key in ("user_labels", "labels", "label_extractors", "headers"):
+        return dict(value)
+    if isinstance(value, dict):
+        out = {_camel(k): _rest(v, k) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _empty(v)}
+    return value
+
+
+def _empty(value: Any) -> bool:
+    """What the expanders leave out of a body: unset values and numeric zeros (``false`` is
+    sent: ``enabled: false`` has ``send_empty_value``)."""
+    if isinstance(value, bool):
+        return False
+    return value is None or value == "" or value == [] or value == {} or value == 0
 
 
 def _visible(read: Any) -> None:
