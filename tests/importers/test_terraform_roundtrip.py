@@ -15,7 +15,8 @@ from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
                                            "compute", "resourcemanager", "aiplatform",
-                                           "monitoring", "logging", "dashboards")
+                                           "monitoring", "logging", "dashboards",
+                                           "notebooks", "container")
 
 STATES = sorted(p.name for p in (FIXTURES / "terraform").glob("*.tfstate"))
 

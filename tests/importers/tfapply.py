@@ -500,6 +500,251 @@ class TerraformApply:
         return {"writer_identity": made.writer_identity}
 
 
+    # --- compute: routers and Cloud NAT (``Router.yaml``, ``RouterNat.yaml``) -------------------
+    def _compute_router(self, a: dict[str, Any]) -> None:
+        body: dict[str, Any] = {"name": a["name"], "network": a["network"]}
+        if a.get("description"):
+            body["description"] = a["description"]
+        if a.get("bgp"):
+            b = a["bgp"][0]
+            body["bgp"] = {"asn": b["asn"], "advertiseMode": b["advertise_mode"],
+                           "advertisedGroups": b.get("advertised_groups") or [],
+                           "keepaliveInterval": b["keepalive_interval"]}
+        self._compute(f"/compute/v1/projects/{a['project']}/regions/{a['region']}/routers", body)
+
+    def _compute_router_nat(self, a: dict[str, Any]) -> None:
+        """The provider's RouterNat is a PATCH of its router's ``nats`` (read, append, write:
+        magic-modules RouterNat.yaml ``nested_query`` / ``update_verb: PATCH``)."""
+        path = f"/compute/v1/projects/{a['project']}/regions/{a['region']}/routers/{a['router']}"
+        router = _http("GET", self._url("compute", path))
+        nat: dict[str, Any] = {"name": a["name"], "natIpAllocateOption": a["nat_ip_allocate_option"],
+                               "sourceSubnetworkIpRangesToNat": a["source_subnetwork_ip_ranges_to_nat"],
+                               "minPortsPerVm": a["min_ports_per_vm"],
+                               "enableDynamicPortAllocation": a["enable_dynamic_port_allocation"],
+                               "enableEndpointIndependentMapping": a["enable_endpoint_independent_mapping"],
+                               "natIps": a.get("nat_ips") or [],
+                               "subnetworks": [{"name": s["name"],
+                                                "sourceIpRangesToNat": s["source_ip_ranges_to_nat"],
+                                                "secondaryIpRangeNames": s.get("secondary_ip_range_names") or []}
+                                               for s in a.get("subnetwork") or []]}
+        for attr in ("udp_idle_timeout_sec", "icmp_idle_timeout_sec", "tcp_established_idle_timeout_sec",
+                     "tcp_transitory_idle_timeout_sec", "tcp_time_wait_timeout_sec"):
+            nat[_camel(attr)] = a[attr]
+        if a.get("log_config"):
+            nat["logConfig"] = {"enable": a["log_config"][0]["enable"],
+                                "filter": a["log_config"][0]["filter"]}
+        op = _http("PATCH", self._url("compute", path), {"nats": [*router.get("nats", []), nat]})
+        self._wait_compute(op)
+
+    def _wait_compute(self, op: dict[str, Any]) -> None:
+        op_path = op["selfLink"].split("/compute/v1", 1)[1]
+        for _ in range(500):
+            if _http("GET", self._url("compute", "/compute/v1" + op_path))["status"] == "DONE":
+                return
+            time.sleep(0.02)
+        raise TimeoutError(op_path)
+
+    # --- compute: instances (resource_compute_instance.go: expandBootDisk, expandScheduling,
+    # resolveImage in image.go) ---------------------------------------------------------------
+    def _compute_instance(self, a: dict[str, Any]) -> None:
+        zone, project = a["zone"], a["project"]
+        boot, params = a["boot_disk"][0], a["boot_disk"][0]["initialize_params"][0]
+        disk: dict[str, Any] = {"boot": True, "autoDelete": boot.get("auto_delete", True),
+                                "initializeParams": {"sourceImage": self._resolve_image(params["image"], project),
+                                                     "diskSizeGb": str(params["size"]),
+                                                     "diskType": f"zones/{zone}/diskTypes/{params['type']}"}}
+        if boot.get("kms_key_self_link"):
+            disk["diskEncryptionKey"] = {"kmsKeyName": boot["kms_key_self_link"]}
+        s = a["scheduling"][0]
+        body: dict[str, Any] = {
+            "name": a["name"], "machineType": f"zones/{zone}/machineTypes/{a['machine_type']}",
+            "disks": [disk], "labels": a.get("labels") or {},
+            "scheduling": {"automaticRestart": s["automatic_restart"],
+                           "onHostMaintenance": s["on_host_maintenance"],
+                           "preemptible": s["preemptible"], "provisioningModel": s["provisioning_model"],
+                           **({"instanceTerminationAction": s["instance_termination_action"]}
+                              if s.get("instance_termination_action") else {})},
+            "networkInterfaces": [{"network": n["network"], "subnetwork": n["subnetwork"],
+                                   "accessConfigs": [{"type": "ONE_TO_ONE_NAT", "name": "External NAT"}
+                                                     for _ in n.get("access_config") or []]}
+                                  for n in a["network_interface"]],
+            "deletionProtection": a["deletion_protection"]}
+        metadata = dict(a.get("metadata") or {})
+        if a.get("metadata_startup_script"):
+            metadata["startup-script"] = a["metadata_startup_script"]
+        if metadata:
+            body["metadata"] = {"items": [{"key": k, "value": v} for k, v in sorted(metadata.items())]}
+        if a.get("tags"):
+            body["tags"] = {"items": a["tags"]}
+        if a.get("service_account"):
+            body["serviceAccounts"] = [{"email": a["service_account"][0]["email"],
+                                        "scopes": a["service_account"][0]["scopes"]}]
+        if a.get("guest_accelerator"):
+            body["guestAccelerators"] = [{"acceleratorType": f"zones/{zone}/acceleratorTypes/{g['type']}",
+                                          "acceleratorCount": g["count"]} for g in a["guest_accelerator"]]
+        if a.get("shielded_instance_config"):
+            body["shieldedInstanceConfig"] = {_camel(k): v for k, v in a["shielded_instance_config"][0].items()}
+        for attr in ("min_cpu_platform", "description"):
+            if a.get(attr):
+                body[_camel(attr)] = a[attr]
+        base = f"/compute/v1/projects/{project}/zones/{zone}/instances"
+        self._compute(base, body)
+        if a.get("desired_status") == "TERMINATED":
+            self._wait_compute(_http("POST", self._url("compute", f"{base}/{a['name']}/stop")))
+
+    def _resolve_image(self, value: str, project: str) -> str:
+        """``P/X`` or ``X``: the image if one is so named, else the family (image.go)."""
+        if value.count("/") > 1:
+            return value
+        where, name = value.split("/") if "/" in value else (project, value)
+        try:
+            _http("GET", self._url("compute", f"/compute/v1/projects/{where}/global/images/{name}"))
+            return f"projects/{where}/global/images/{name}"
+        except AssertionError:
+            return f"projects/{where}/global/images/family/{name}"
+
+    # --- Workbench (magic-modules workbench Instance.yaml: gce_setup, post_create stops the
+    # instance when desired_state is STOPPED) ------------------------------------------------
+    def _workbench_instance(self, a: dict[str, Any]) -> None:
+        g = a["gce_setup"][0]
+        setup: dict[str, Any] = {"machineType": g["machine_type"],
+                                 "disablePublicIp": g["disable_public_ip"], "tags": g.get("tags") or [],
+                                 "metadata": g.get("metadata") or {}}
+        for attr in ("vm_image", "container_image", "shielded_instance_config", "boot_disk"):
+            if g.get(attr):
+                setup[_camel(attr)] = _camel_keys(g[attr][0])
+        for attr in ("accelerator_configs", "data_disks", "service_accounts"):
+            if g.get(attr):
+                setup[_camel(attr)] = [_camel_keys(i) for i in g[attr]]
+        for account in setup.get("serviceAccounts", []):
+            account.pop("scopes", None)          # output only
+        if g.get("network_interfaces"):
+            setup["networkInterfaces"] = [{k: v for k, v in _camel_keys(i).items() if k != "accessConfigs"}
+                                          for i in g["network_interfaces"]]
+        body: dict[str, Any] = {"gceSetup": setup, "labels": a.get("labels") or {}}
+        if a.get("instance_owners"):
+            body["instanceOwners"] = a["instance_owners"]
+        loc = f"/v2/projects/{a['project']}/locations/{a['location']}"
+        self._notebooks(_http("POST", self._url("notebooks", f"{loc}/instances?instanceId={a['name']}"), body))
+        if a.get("desired_state") == "STOPPED":
+            self._notebooks(_http("POST", self._url("notebooks", f"{loc}/instances/{a['name']}:stop"), {}))
+
+    def _notebooks(self, op: dict[str, Any]) -> None:
+        for _ in range(500):
+            if op.get("done"):
+                if op.get("error"):
+                    raise AssertionError(op["error"])
+                return
+            time.sleep(0.02)
+            op = _http("GET", self._url("notebooks", f"/v2/{op['name']}"))
+        raise TimeoutError(op["name"])
+
+    # --- GKE (resource_container_cluster.go / _node_pool.go, node_config.go: expandNodeConfig;
+    # remove_default_node_pool deletes "default-pool" once the cluster runs) --------------------
+    def _container_cluster(self, a: dict[str, Any]) -> None:
+        loc = f"/v1/projects/{a['project']}/locations/{a['location']}"
+        body: dict[str, Any] = {"name": a["name"], "network": a["network"], "subnetwork": a["subnetwork"],
+                                "resourceLabels": a.get("resource_labels") or {},
+                                "nodePools": [{"name": "default-pool",
+                                               "initialNodeCount": a.get("initial_node_count") or 1}],
+                                "shieldedNodes": {"enabled": a["enable_shielded_nodes"]},
+                                "releaseChannel": {"channel": a["release_channel"][0]["channel"]}}
+        if a.get("description"):
+            body["description"] = a["description"]
+        if a.get("ip_allocation_policy"):
+            p = a["ip_allocation_policy"][0]
+            body["ipAllocationPolicy"] = {"useIpAliases": True,
+                                          "clusterSecondaryRangeName": p["cluster_secondary_range_name"],
+                                          "servicesSecondaryRangeName": p["services_secondary_range_name"]}
+        if a.get("private_cluster_config"):
+            p = a["private_cluster_config"][0]
+            body["privateClusterConfig"] = {"enablePrivateNodes": p["enable_private_nodes"],
+                                            "enablePrivateEndpoint": p["enable_private_endpoint"],
+                                            "masterIpv4CidrBlock": p["master_ipv4_cidr_block"]}
+        if a.get("master_authorized_networks_config"):
+            m = a["master_authorized_networks_config"][0]
+            body["masterAuthorizedNetworksConfig"] = {
+                "enabled": True, "cidrBlocks": [{"cidrBlock": c["cidr_block"], "displayName": c["display_name"]}
+                                                for c in m.get("cidr_blocks") or []]}
+        if a.get("workload_identity_config"):
+            body["workloadIdentityConfig"] = {"workloadPool": a["workload_identity_config"][0]["workload_pool"]}
+        if a.get("logging_config"):
+            body["loggingConfig"] = {"componentConfig": {"enableComponents": a["logging_config"][0]["enable_components"]}}
+        if a.get("monitoring_config"):
+            m = a["monitoring_config"][0]
+            body["monitoringConfig"] = {"componentConfig": {"enableComponents": m["enable_components"]},
+                                        "managedPrometheusConfig": {"enabled": bool(m.get("managed_prometheus")
+                                                                                    and m["managed_prometheus"][0]["enabled"])}}
+        if a.get("vertical_pod_autoscaling"):
+            body["verticalPodAutoscaling"] = {"enabled": a["vertical_pod_autoscaling"][0]["enabled"]}
+        window = (a.get("maintenance_policy") or [{}])[0]
+        if window.get("daily_maintenance_window"):
+            body["maintenancePolicy"] = {"window": {"dailyMaintenanceWindow": {
+                "startTime": window["daily_maintenance_window"][0]["start_time"]}}}
+        elif window.get("recurring_window"):
+            r = window["recurring_window"][0]
+            body["maintenancePolicy"] = {"window": {"recurringWindow": {
+                "window": {"startTime": r["start_time"], "endTime": r["end_time"]}, "recurrence": r["recurrence"]}}}
+        self._gke(loc, _http("POST", self._url("container", f"{loc}/clusters"), {"cluster": body}))
+        if a.get("remove_default_node_pool"):
+            pool = f"{loc}/clusters/{a['name']}/nodePools/default-pool"
+            self._gke(loc, _http("DELETE", self._url("container", pool)))
+
+    def _container_node_pool(self, a: dict[str, Any]) -> None:
+        loc = f"/v1/projects/{a['project']}/locations/{a['location']}"
+        cluster = a["cluster"].rsplit("/", 1)[-1]
+        c = a["node_config"][0]
+        config: dict[str, Any] = {"machineType": c["machine_type"], "diskSizeGb": c["disk_size_gb"],
+                                  "diskType": c["disk_type"], "imageType": c["image_type"],
+                                  "serviceAccount": c["service_account"], "oauthScopes": c["oauth_scopes"],
+                                  "labels": c.get("labels") or {}, "resourceLabels": c.get("resource_labels") or {},
+                                  "tags": c.get("tags") or [], "metadata": c.get("metadata") or {},
+                                  "spot": c.get("spot", False), "preemptible": c.get("preemptible", False),
+                                  "taints": [{"key": t["key"], "value": t["value"], "effect": t["effect"]}
+                                             for t in c.get("taint") or []]}
+        if c.get("guest_accelerator"):
+            config["accelerators"] = [
+                {"acceleratorType": g["type"], "acceleratorCount": g["count"],
+                 **({"gpuDriverInstallationConfig": {"gpuDriverVersion": g["gpu_driver_installation_config"][0]["gpu_driver_version"]}}
+                    if g.get("gpu_driver_installation_config") else {})} for g in c["guest_accelerator"]]
+        if c.get("workload_metadata_config"):
+            config["workloadMetadataConfig"] = {"mode": c["workload_metadata_config"][0]["mode"]}
+        if c.get("shielded_instance_config"):
+            s = c["shielded_instance_config"][0]
+            config["shieldedInstanceConfig"] = {"enableSecureBoot": s["enable_secure_boot"],
+                                                "enableIntegrityMonitoring": s["enable_integrity_monitoring"]}
+        body: dict[str, Any] = {"name": a["name"], "config": config,
+                                "initialNodeCount": a["initial_node_count"],
+                                "maxPodsConstraint": {"maxPodsPerNode": str(a["max_pods_per_node"])}}
+        if a.get("node_locations"):
+            body["locations"] = a["node_locations"]
+        if a.get("autoscaling"):
+            s = a["autoscaling"][0]
+            body["autoscaling"] = {"enabled": True, "locationPolicy": s["location_policy"],
+                                   **{_camel(k): s[k] for k in ("min_node_count", "max_node_count",
+                                                                "total_min_node_count", "total_max_node_count")
+                                      if s.get(k)}}
+        if a.get("management"):
+            m = a["management"][0]
+            body["management"] = {"autoRepair": m["auto_repair"], "autoUpgrade": m["auto_upgrade"]}
+        if a.get("upgrade_settings"):
+            u = a["upgrade_settings"][0]
+            body["upgradeSettings"] = {"maxSurge": u["max_surge"], "maxUnavailable": u["max_unavailable"],
+                                       "strategy": u["strategy"]}
+        self._gke(loc, _http("POST", self._url("container", f"{loc}/clusters/{cluster}/nodePools"),
+                             {"nodePool": body}))
+
+    def _gke(self, loc: str, op: dict[str, Any]) -> None:
+        for _ in range(3000):
+            if op.get("status") == "DONE":
+                if op.get("error"):
+                    raise AssertionError(op["error"])
+                return
+            time.sleep(0.02)
+            op = _http("GET", self._url("container", f"{loc}/operations/{op['name']}"))
+        raise TimeoutError(op["name"])
+
+
 def _snake(client: str) -> str:
     import re
 
@@ -563,6 +808,9 @@ _ORDER = {"google_project_service": 0, "google_service_account": 1,
           "google_logging_project_sink": 3, "google_storage_bucket_iam_member": 4,
           "google_bigquery_table": 3, "google_vertex_ai_feature_online_store": 3,
           "google_vertex_ai_feature_online_store_featureview": 4}
+_ORDER.update({"google_compute_router": 3, "google_compute_router_nat": 4,
+               "google_compute_instance": 3, "google_workbench_instance": 3,
+               "google_container_cluster": 3, "google_container_node_pool": 4})
 
 
 def _camel(name: str) -> str:

@@ -29,17 +29,39 @@ is re-read and retried. Deleting the VM deletes its boot disk: it is data-bearin
 replace needs ``allowDataLoss``). Operations are zonal, waited on with ``zoneOperations.wait``;
 deadline 20 min each (Terraform's default). Outputs: ``name``, ``selfLink``, ``id``,
 ``internalIp``, ``zone``.
+
+Moving in: ``google_compute_instance`` (the provider's handwritten
+``resource_compute_instance.go`` schema). ``boot_disk.initialize_params.image`` is resolved as
+the provider's ``resolveImage`` does (``image.go``: ``P/X`` and ``X`` are an image if one is so
+named, else a family), by reading the image; its ``size`` is left out when it is the image's,
+``type`` when ``pd-standard``. Left out at their defaults: scopes ``[cloud-platform]``,
+scheduling (``automatic_restart`` true, ``on_host_maintenance`` MIGRATE - TERMINATE with GPUs -,
+``provisioning_model`` STANDARD), Shielded VM (secure boot off, vTPM and integrity monitoring
+on). ``provisioning_model = SPOT`` becomes ``spot: true``; ``metadata_startup_script`` becomes
+``metadata.startup-script``; a stopped VM (``desired_status``/``current_status`` TERMINATED) keeps
+``status: TERMINATED``. Customer-supplied keys (``disk_encryption_key_raw``/``_rsa``, sensitive)
+never reach the spec: such a VM's disk is noted, not carried over; so are extra network
+interfaces, alias ranges, attached and scratch disks.
 """
 
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import FieldChange, ResourceContext, ResourceId, Violation
+from mlops_infra.engine.kind import (
+    FieldChange,
+    Imported,
+    ImportedList,
+    ResourceContext,
+    ResourceId,
+    Violation,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._agents import COMPUTE_AGENT
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, int64, translate_errors
@@ -49,6 +71,7 @@ from mlops_infra.kinds._clients import (
     COMPUTE_INSTANCES,
     COMPUTE_ZONE_OPERATIONS,
 )
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, terraform_labels
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
 from mlops_infra.kinds.compute import _common as common
 
@@ -259,6 +282,9 @@ class Instance(common.ComputeKind):
     service_agent = COMPUTE_AGENT
     cmek_fields = ("bootDisk.kmsKeyName",)
     guardrails = NO_EXTERNAL_IP
+    terraform_types = ("google_compute_instance",)
+    terraform_refs = {"network": "selfLink", "subnetwork": "selfLink", "serviceAccount": "email",
+                      "bootDisk.kmsKeyName": "id"}
 
     # --- identity ---
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
@@ -297,6 +323,83 @@ class Instance(common.ComputeKind):
         if not hits or stopping or normalized(live).get("status") != "RUNNING":
             return None
         return f"{', '.join(hits)} change only while it is stopped"
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project = str(a["project"])
+        fields: dict[str, Any] = {"zone": str(a["zone"]), "machineType": _last(a["machine_type"])}
+        notes: list[str] = []
+        fields["bootDisk"] = self._tf_boot_disk(block(a, "boot_disk"), project, notes)
+        gpus = [{"acceleratorType": _last(g["type"]), "acceleratorCount": g["count"]}
+                for g in blocks(a, "guest_accelerator") if g.get("count")]
+        put(fields, "guestAccelerators", gpus)
+        fields.update(_tf_scheduling(block(a, "scheduling"), gpus=bool(gpus)))
+        account = block(a, "service_account")
+        if account.get("email"):
+            fields["serviceAccount"] = account["email"]
+            scopes = sorted(s.removeprefix(SCOPE_ROOT) for s in account.get("scopes") or [])
+            put(fields, "scopes", scopes, default=["cloud-platform"])
+        fields.update(_tf_network(blocks(a, "network_interface"), notes))
+        shielded = _tf_shielded(block(a, "shielded_instance_config"))
+        put(fields, "shieldedInstanceConfig", shielded)
+        put(fields, "minCpuPlatform", a.get("min_cpu_platform"))
+        put(fields, "labels", terraform_labels(a))
+        metadata = {str(k): str(v) for k, v in (a.get("metadata") or {}).items()}
+        if a.get("metadata_startup_script"):
+            metadata["startup-script"] = str(a["metadata_startup_script"])
+        put(fields, "metadata", metadata)
+        put(fields, "tags", sorted(a.get("tags") or []))
+        if a.get("deletion_protection"):
+            fields["deletionProtection"] = True
+        if "TERMINATED" in (a.get("desired_status"), a.get("current_status")):
+            fields["status"] = "TERMINATED"
+        put(fields, "description", a.get("description"))
+        return [Imported(name=str(a["name"]), project=project, fields=fields,
+                         notes=(*notes, *leftovers(a, _TF_KNOWN)))]
+
+    def _tf_boot_disk(self, boot: dict[str, Any], project: str, notes: list[str]) -> dict[str, Any]:
+        params = block(boot, "initialize_params")
+        image, image_size = self._tf_image(str(params.get("image") or ""), project)
+        disk: dict[str, Any] = {"image": image}
+        size = params.get("size")
+        put(disk, "sizeGb", int(size) if size else None, default=image_size)
+        put(disk, "type", _last(params.get("type")), default="pd-standard")
+        if boot.get("kms_key_self_link"):
+            disk["kmsKeyName"] = str(boot["kms_key_self_link"]).split("/cryptoKeyVersions/")[0]
+        if boot.get("disk_encryption_key_raw") or boot.get("disk_encryption_key_rsa"):
+            notes.append("boot_disk uses a customer-supplied key (sensitive): not carried over, "
+                         "the disk stays as it is live")
+        return disk
+
+    def _tf_image(self, value: str, project: str) -> tuple[str, Any]:
+        """``(image as bootDisk.image writes it, its disk size)``: the provider's resolveImage
+        (image.go) - ``P/X`` and ``X`` name an image if one is so named, else a family."""
+        match = _TF_IMAGE_SHORT.fullmatch(value)
+        if match is None:
+            spec = _image(value, project)
+            path = spec.get("imageFamily") or spec["image"]
+            return path, self._image_size(path)
+        where = match.group(1) or project
+        name = match.group(2)
+        image = f"projects/{where}/global/images/{name}"
+        size = self._image_size(image)
+        if size is not None:
+            return image, size
+        family = f"projects/{where}/global/images/family/{name}"
+        return family, self._image_size(family)
+
+    def _image_size(self, path: str) -> Any:
+        parts = path.split("/")
+        client = self.clients.get(COMPUTE_IMAGES)
+        if parts[-2] == "family":
+            found = common.get_or_none(client.get_from_family, what=f"image {path}",
+                                       project=parts[1], family=parts[-1])
+        else:
+            found = common.get_or_none(client.get, what=f"image {path}", project=parts[1],
+                                       image=parts[-1])
+        size = (found or {}).get("diskSizeGb")   # int64: a string in REST JSON
+        return int(size) if size is not None else None
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
@@ -556,3 +659,55 @@ def _zone(rid: ResourceId) -> dict[str, str]:
 def _where(rid: ResourceId) -> dict[str, str]:
     return {**_zone(rid), "instance": rid.parts["name"]}
 
+
+
+# --- moving in: google_compute_instance attributes (resource_compute_instance.go) ------------
+
+_TF_IMAGE_SHORT = re.compile(r"(?:([a-z][-a-z0-9.:]*[a-z0-9])/)?([-_a-zA-Z0-9]+)")   # P/X or X
+_TF_KNOWN = ("name", "zone", "machine_type", "boot_disk", "guest_accelerator", "scheduling",
+             "service_account", "network_interface", "shielded_instance_config",
+             "min_cpu_platform", "metadata", "metadata_startup_script", "tags", "desired_status",
+             "description",
+             # computed or Terraform-only
+             "current_status", "cpu_platform", "instance_id", "label_fingerprint",
+             "metadata_fingerprint", "tags_fingerprint", "allow_stopping_for_update", "hostname")
+
+
+def _tf_scheduling(s: dict[str, Any], *, gpus: bool) -> dict[str, Any]:
+    """``spot``/``scheduling`` from the ``scheduling`` block, leaving out the defaults the
+    emulator's table names (Scheduling: MIGRATE and automatic restart for standard VMs)."""
+    if s.get("provisioning_model") == "SPOT":
+        action = s.get("instance_termination_action") or "STOP"
+        return {"spot": True, **({"scheduling": {"instanceTerminationAction": action}}
+                                 if action != "STOP" else {})}
+    out: dict[str, Any] = {}
+    if s and s.get("automatic_restart") is False:
+        out["automaticRestart"] = False
+    if s.get("on_host_maintenance") == "TERMINATE" and not gpus:
+        out["onHostMaintenance"] = "TERMINATE"
+    put(out, "instanceTerminationAction", s.get("instance_termination_action"))
+    return {"scheduling": out} if out else {}
+
+
+def _tf_network(nics: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    if not nics:
+        return {}
+    nic = nics[0]
+    out: dict[str, Any] = {}
+    put(out, "network", nic.get("network"))
+    put(out, "subnetwork", nic.get("subnetwork"))
+    if nic.get("access_config"):
+        out["externalIp"] = True
+    if len(nics) > 1:
+        notes.append(f"{len(nics) - 1} more network interface(s) not carried over")
+    if nic.get("alias_ip_range"):
+        notes.append("network_interface.alias_ip_range not carried over")
+    return out
+
+
+def _tf_shielded(c: dict[str, Any]) -> dict[str, Any]:
+    defaults = {"enable_secure_boot": False, "enable_vtpm": True,
+                "enable_integrity_monitoring": True}   # ShieldedInstanceConfig defaults
+    names = {"enable_secure_boot": "enableSecureBoot", "enable_vtpm": "enableVtpm",
+             "enable_integrity_monitoring": "enableIntegrityMonitoring"}
+    return {names[k]: c[k] for k, default in defaults.items() if k in c and c[k] != default}

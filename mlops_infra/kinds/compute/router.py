@@ -6,25 +6,37 @@ without external addresses still reach the internet (packages, images).
 | ``network`` | required: ``${vpc.selfLink}``, a name or ``projects/P/global/networks/N``; create-only |
 | ``region`` | default the spec's region; part of the identity |
 | ``description`` | text |
-| ``nats[]`` | ``{name (RFC 1035), natIpAllocateOption (AUTO_ONLY default, MANUAL_ONLY with natIps), sourceSubnetworkIpRangesToNat (ALL_SUBNETWORKS_ALL_IP_RANGES default, ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES, LIST_OF_SUBNETWORKS with subnetworks: [{name: ${subnet.selfLink}, sourceIpRangesToNat: [ALL_IP_RANGES]}]), minPortsPerVm, enableEndpointIndependentMapping, enableDynamicPortAllocation, logConfig: {enable, filter: ERRORS_ONLY\\|TRANSLATIONS_ONLY\\|ALL}, icmpIdleTimeoutSec, tcpEstablishedIdleTimeoutSec, tcpTransitoryIdleTimeoutSec, udpIdleTimeoutSec}``; compared by name, the server's defaults never show as changes; any change patches the whole list |
+| ``nats[]`` | ``{name (RFC 1035), natIpAllocateOption (AUTO_ONLY default, MANUAL_ONLY with natIps), sourceSubnetworkIpRangesToNat (ALL_SUBNETWORKS_ALL_IP_RANGES default, ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES, LIST_OF_SUBNETWORKS with subnetworks: [{name: ${subnet.selfLink}, sourceIpRangesToNat: [ALL_IP_RANGES]}]), minPortsPerVm, enableEndpointIndependentMapping, enableDynamicPortAllocation, logConfig: {enable, filter: ERRORS_ONLY\\|TRANSLATIONS_ONLY\\|ALL}, icmpIdleTimeoutSec, tcpEstablishedIdleTimeoutSec, tcpTransitoryIdleTimeoutSec, udpIdleTimeoutSec}``; compared by name, the server's defaults never show as changes; compared as a set (order-free); any change patches the whole list |
 
 Identity ``projects/P/regions/R/routers/NAME``. No labels (Compute v1 routers have none):
 ownership is the ledger's. Outputs: ``name``, ``selfLink``, ``id``, ``region``. Deadline:
 20 min per operation (Terraform's default for routers and NATs).
+
+Moving in: ``google_compute_router`` (``bgp`` and ``encrypted_interconnect_router`` have no
+field here: noted) and ``google_compute_router_nat``, a resource of its own in Terraform that is
+one item of its router's ``nats`` here: each NAT is folded into the entry of the router it names
+(same project and region); a NAT whose router the import does not hold is dropped from the spec
+(its router is not managed). NAT attributes at the API's defaults (timeouts 30/1200/30/30 s,
+``minPortsPerVm`` 64, ``type`` PUBLIC, ``endpoint_types`` [ENDPOINT_TYPE_VM]: magic-modules
+``RouterNat.yaml`` ``default_value``; compute v1 discovery ``RouterNat``) are left out. ``nats``
+are compared as a set (by name): their order means nothing.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import Field
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_ROUTERS
+from mlops_infra.kinds._imports import block, blocks, last_segment, leftovers, put
 from mlops_infra.kinds._names import NetworkRef, Region, rfc1035_problem
 from mlops_infra.kinds.compute import _common as common
 
@@ -81,6 +93,13 @@ class Router(common.ComputeKind):
     layer = "Compute"
     immutable = frozenset({"network"})
     list_keys = {"nats": "name"}
+    # NATs are named items of a router (unique names): their order means nothing, and an
+    # import cannot know the live order (Terraform's google_compute_router_nat resources are
+    # appended in whatever order its graph walk created them)
+    set_paths = frozenset({"nats"})
+    terraform_types = ("google_compute_router", "google_compute_router_nat")
+    terraform_refs = {"network": "selfLink", "nats[].subnetworks[].name": "selfLink"}
+    region_field = "region"
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         problem = rfc1035_problem(ctx.name, "router")
@@ -112,6 +131,40 @@ class Router(common.ComputeKind):
 
     def describe(self, rid: ResourceId) -> str:
         return f"router {rid.parts['region']}/{rid.parts['name']}"
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project = str(a["project"]) if a.get("project") else None
+        region = last_segment(str(a["region"])) if a.get("region") else None
+        if tf_type == "google_compute_router_nat":
+            nat, notes = nat_from_terraform(a)
+            return [Imported(name=str(a["router"]), project=project, region=region,
+                             fields={"nats": [nat]}, notes=notes, key=f"{_NAT_KEY}{a['name']}")]
+        fields: dict[str, Any] = {"network": a["network"]}
+        put(fields, "description", a.get("description"))
+        if region:
+            fields["region"] = region
+        return [Imported(name=str(a["name"]), project=project, region=region, fields=fields,
+                         notes=leftovers(a, ("name", "network", "description", "region")))]
+
+    def adjust_imports(self, own: ImportedList,
+                       every: Mapping[str, ImportedList]) -> ImportedList:
+        """Each NAT folded into its router's ``nats`` (sorted by name)."""
+        routers = [i for i in own if not i.key.startswith(_NAT_KEY)]
+        out = []
+        for router in routers:
+            mine = [n for n in own if n.key.startswith(_NAT_KEY) and
+                    (n.name, n.project, n.region) == (router.name, router.project, router.region)]
+            if not mine:
+                out.append(router)
+                continue
+            nats = sorted((nat for n in mine for nat in n.fields["nats"]), key=lambda x: x["name"])
+            notes = tuple(f"NAT {n.key.removeprefix(_NAT_KEY)}: {note}"
+                          for n in mine for note in n.notes)
+            out.append(replace(router, fields={**router.fields, "nats": nats},
+                               notes=router.notes + notes))
+        return out
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
@@ -159,6 +212,52 @@ class Router(common.ComputeKind):
                         what=self.describe(rid), deadline=DEADLINE, **_where(rid))
         except (errors.NotFound, NotFound):
             return
+
+
+_NAT_KEY = "nat:"   # an ``Imported.key`` prefix: a NAT waiting to be folded into its router
+# RouterNat.yaml ``default_value`` / default_from_api values the API applies when unset
+_NAT_DEFAULTS = {"natIpAllocateOption": "AUTO_ONLY",
+                 "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES",
+                 "minPortsPerVm": 64, "icmpIdleTimeoutSec": 30, "tcpEstablishedIdleTimeoutSec": 1200,
+                 "tcpTransitoryIdleTimeoutSec": 30, "udpIdleTimeoutSec": 30}
+_NAT_KNOWN = ("name", "router", "region", "nat_ip_allocate_option", "nat_ips",
+              "source_subnetwork_ip_ranges_to_nat", "subnetwork", "min_ports_per_vm",
+              "enable_dynamic_port_allocation", "enable_endpoint_independent_mapping",
+              "log_config", "icmp_idle_timeout_sec", "tcp_established_idle_timeout_sec",
+              "tcp_transitory_idle_timeout_sec", "udp_idle_timeout_sec",
+              "auto_network_tier")   # default_from_api (PREMIUM, the project's tier)
+_NAT_AT_DEFAULT = {"tcp_time_wait_timeout_sec": 120, "type": "PUBLIC",
+                   "endpoint_types": ["ENDPOINT_TYPE_VM"]}
+
+
+def nat_from_terraform(a: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A ``google_compute_router_nat``'s attributes as one ``nats[]`` item, and its notes."""
+    nat: dict[str, Any] = {"name": str(a["name"])}
+    for attr, key in (("nat_ip_allocate_option", "natIpAllocateOption"),
+                      ("source_subnetwork_ip_ranges_to_nat", "sourceSubnetworkIpRangesToNat"),
+                      ("min_ports_per_vm", "minPortsPerVm"),
+                      ("icmp_idle_timeout_sec", "icmpIdleTimeoutSec"),
+                      ("tcp_established_idle_timeout_sec", "tcpEstablishedIdleTimeoutSec"),
+                      ("tcp_transitory_idle_timeout_sec", "tcpTransitoryIdleTimeoutSec"),
+                      ("udp_idle_timeout_sec", "udpIdleTimeoutSec")):
+        put(nat, key, a.get(attr), default=_NAT_DEFAULTS[key])
+    if nat.get("natIpAllocateOption") == "MANUAL_ONLY":
+        put(nat, "natIps", sorted(a.get("nat_ips") or []))
+    subnets = [{"name": s["name"], "sourceIpRangesToNat": sorted(s.get("source_ip_ranges_to_nat") or []),
+                **({"secondaryIpRangeNames": sorted(s["secondary_ip_range_names"])}
+                   if s.get("secondary_ip_range_names") else {})}
+               for s in blocks(a, "subnetwork")]
+    if nat.get("sourceSubnetworkIpRangesToNat") == "LIST_OF_SUBNETWORKS":
+        put(nat, "subnetworks", sorted(subnets, key=lambda s: s["name"]))
+    for attr, key in (("enable_dynamic_port_allocation", "enableDynamicPortAllocation"),
+                      ("enable_endpoint_independent_mapping", "enableEndpointIndependentMapping")):
+        if a.get(attr):
+            nat[key] = True
+    log = block(a, "log_config")
+    if log.get("enable"):
+        nat["logConfig"] = {"enable": True, **({"filter": log["filter"]} if log.get("filter") else {})}
+    rest = {k: v for k, v in a.items() if _NAT_AT_DEFAULT.get(k, object()) != v}
+    return nat, leftovers(rest, _NAT_KNOWN)
 
 
 def _where(rid: ResourceId) -> dict[str, str]:

@@ -28,11 +28,25 @@ replacing a cluster destroys its workloads: it is data-bearing. Changes to one c
 at a time and wait for the operations running on it (``_common``); ``status`` is always
 ``RUNNING`` in the desired state, so a create interrupted by a stopped run is waited for on
 the next one. Deadline: 90 min per operation.
+
+Moving in: ``google_container_cluster`` (terraform-provider-google's handwritten
+``resource_container_cluster.go``, in magic-modules ``services/container``). Its ``network`` and
+``subnetwork`` are relative paths in state (``NetworkConfig``): written as Compute selfLinks so
+they become references. Left out at GKE's defaults (the emulator's table): release channel
+REGULAR, shielded nodes on, logging ``[SYSTEM_COMPONENTS, WORKLOADS]``, monitoring
+``[SYSTEM_COMPONENTS]`` with Managed Prometheus on, secrets decrypted, VPA off. Terraform's
+``deletion_protection`` (its own, default true) becomes the tool's own ``deletionProtection``.
+The inline ``node_pool``/``node_config`` blocks are read-only mirrors of the pools (import the
+``google_container_node_pool`` resources); a cluster that kept its default pool
+(``remove_default_node_pool`` unset) is noted: that pool stays as it is live, unmanaged.
+Addons, DNS, Binary Authorization and the other blocks have no field here: the ones set are
+noted.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -40,6 +54,8 @@ from pydantic import Field, field_validator, model_validator
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import (
     FieldChange,
+    Imported,
+    ImportedList,
     Kind,
     Removal,
     ResourceContext,
@@ -49,6 +65,7 @@ from mlops_infra.engine.registry import register
 from mlops_infra.kinds._agents import GKE_AGENT
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels
 from mlops_infra.kinds._clients import CONTAINER
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, user_labels
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
 from mlops_infra.kinds.container import _common as common
 
@@ -289,6 +306,10 @@ class Cluster(Kind):
                  "monitoringConfig.componentConfig.enableComponents": ""}
     service_agent = GKE_AGENT
     cmek_fields = ("databaseEncryption.keyName",)
+    terraform_types = ("google_container_cluster",)
+    terraform_refs = {"network": "selfLink", "subnetwork": "selfLink",
+                      "databaseEncryption.keyName": "id"}
+    region_field = "location"
 
     # --- identity ---
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
@@ -337,6 +358,47 @@ class Cluster(Kind):
     def holds_data(self, rid: ResourceId) -> bool:
         """Its workloads (and the state they keep in the cluster) go with it."""
         return self.get(rid) is not None
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project, location = str(a["project"]), str(a["location"])
+        fields: dict[str, Any] = {"location": location}
+        notes: list[str] = []
+        put(fields, "description", a.get("description"))
+        channel = block(a, "release_channel").get("channel")
+        put(fields, "releaseChannel", channel, default="REGULAR")
+        for key in ("network", "subnetwork"):
+            value = a.get(key)
+            if value and str(value).startswith("projects/"):
+                value = common.COMPUTE_ROOT + str(value)
+            if key == "network" and value and str(value).endswith("/global/networks/default"):
+                continue
+            put(fields, key, value)
+        fields.update(_tf_networking(a, notes))
+        pool = block(a, "workload_identity_config").get("workload_pool")
+        put(fields, "workloadPool", pool)
+        if a.get("enable_shielded_nodes") is False:
+            fields["shieldedNodes"] = False
+        encryption = block(a, "database_encryption")
+        if encryption.get("state") == "ENCRYPTED" and encryption.get("key_name"):
+            fields["databaseEncryption"] = {"keyName": encryption["key_name"]}
+        fields.update(_tf_observability(a))
+        put(fields, "maintenancePolicy", _tf_maintenance(block(a, "maintenance_policy"), notes))
+        if block(a, "vertical_pod_autoscaling").get("enabled"):
+            fields["verticalPodAutoscaling"] = {"enabled": True}
+        labels = a.get("terraform_labels")
+        put(fields, "resourceLabels", user_labels(labels if isinstance(labels, dict)
+                                                  else a.get("resource_labels")))
+        if a.get("deletion_protection") is not False:       # Terraform's default is true
+            fields["deletionProtection"] = True
+        if not a.get("remove_default_node_pool") and any(
+                p.get("name") == "default-pool" for p in blocks(a, "node_pool")):
+            notes.append("its default node pool (remove_default_node_pool unset) is not "
+                         "carried over: it stays as it is live, unmanaged")
+        rest = {k: v for k, v in a.items() if _TF_AT_DEFAULT.get(k, _NONE) != v}
+        return [Imported(name=str(a["name"]), project=project, region=location, fields=fields,
+                         notes=(*notes, *leftovers(rest, _TF_KNOWN)))]
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
@@ -463,3 +525,94 @@ class Cluster(Kind):
 
 def _aspects(changes: list[FieldChange]) -> set[str]:
     return {c.path.split(".", 1)[0] for c in changes}
+
+
+# --- moving in: google_container_cluster (resource_container_cluster.go) ---------------------------
+
+_NONE = object()
+_TF_KNOWN = (
+    "name", "location", "description", "release_channel", "network", "subnetwork",
+    "ip_allocation_policy", "private_cluster_config", "master_authorized_networks_config",
+    "workload_identity_config", "enable_shielded_nodes", "database_encryption", "logging_config",
+    "monitoring_config", "maintenance_policy", "vertical_pod_autoscaling", "resource_labels",
+    "remove_default_node_pool", "initial_node_count", "node_pool", "node_config",
+    "node_locations", "networking_mode",
+    # computed, or the provider's own
+    "endpoint", "master_version", "min_master_version", "node_version", "services_ipv4_cidr",
+    "cluster_ipv4_cidr", "label_fingerprint", "operation", "master_auth", "addons_config",
+    "logging_service", "monitoring_service", "default_max_pods_per_constraint",
+    "default_max_pods_per_node", "tpu_ipv4_cidr_block", "private_ipv6_google_access",
+    "datapath_provider", "default_snat_status", "notification_config", "dns_config",
+    "cost_management_config", "binary_authorization", "service_external_ips_config",
+    "security_posture_config", "gateway_api_config", "node_pool_defaults",
+    "node_pool_auto_config", "cluster_autoscaling", "mesh_certificates",
+    "enterprise_config", "secret_manager_config", "control_plane_endpoints_config",
+    "fleet", "user_managed_keys_config", "enable_l4_ilb_subsetting", "enable_intranode_visibility",
+    "allow_net_admin", "authenticator_groups_config", "confidential_nodes",
+    "enable_multi_networking", "enable_fqdn_network_policy", "enable_cilium_clusterwide_network_policy",
+    "in_transit_encryption_config", "anonymous_authentication_config", "rbac_binding_config",
+    "identity_service_config", "pod_autoscaling", "disable_l4_lb_firewall_reconciliation",
+    "network_performance_config", "resource_usage_export_config", "node_kubelet_config")
+# set by GKE or the provider when the configuration says nothing (kept out of the notes)
+_TF_AT_DEFAULT: dict[str, Any] = {"enable_kubernetes_alpha": False, "enable_legacy_abac": False,
+                                  "enable_tpu": False, "enable_autopilot": False}
+_LOGGING_DEFAULT = ["SYSTEM_COMPONENTS", "WORKLOADS"]
+_MONITORING_DEFAULT = ["SYSTEM_COMPONENTS"]
+
+
+def _tf_networking(a: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    policy = block(a, "ip_allocation_policy")
+    ranges = {k: policy[t] for k, t in (("clusterSecondaryRangeName", "cluster_secondary_range_name"),
+                                        ("servicesSecondaryRangeName", "services_secondary_range_name"))
+              if policy.get(t)}
+    put(out, "ipAllocationPolicy", ranges)
+    if policy and not ranges and policy.get("cluster_ipv4_cidr_block"):
+        notes.append("ip_allocation_policy with CIDR blocks (no range names) is not carried over")
+    private = block(a, "private_cluster_config")
+    config: dict[str, Any] = {}
+    for attr, key in (("enable_private_nodes", "enablePrivateNodes"),
+                      ("enable_private_endpoint", "enablePrivateEndpoint")):
+        if private.get(attr):
+            config[key] = True
+    if config.get("enablePrivateNodes"):
+        put(config, "masterIpv4CidrBlock", private.get("master_ipv4_cidr_block"))
+    put(out, "privateClusterConfig", config)
+    authorized = block(a, "master_authorized_networks_config")
+    if authorized:
+        cidrs = sorted(({"cidrBlock": c["cidr_block"],
+                         **({"displayName": c["display_name"]} if c.get("display_name") else {})}
+                        for c in blocks(authorized, "cidr_blocks")), key=lambda c: c["cidrBlock"])
+        out["masterAuthorizedNetworksConfig"] = {"cidrBlocks": cidrs} if cidrs else {}
+    return out
+
+
+def _tf_observability(a: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    logging = sorted(block(a, "logging_config").get("enable_components") or [])
+    if logging and logging != sorted(_LOGGING_DEFAULT):
+        out["loggingConfig"] = {"componentConfig": {"enableComponents": logging}}
+    monitoring = block(a, "monitoring_config")
+    config: dict[str, Any] = {}
+    components = sorted(monitoring.get("enable_components") or [])
+    if components and components != _MONITORING_DEFAULT:
+        config["componentConfig"] = {"enableComponents": components}
+    prometheus = block(monitoring, "managed_prometheus")
+    if monitoring and prometheus.get("enabled") is False or (monitoring and not prometheus):
+        config["managedPrometheusConfig"] = {"enabled": False}
+    put(out, "monitoringConfig", config)
+    return out
+
+
+def _tf_maintenance(policy: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    daily = block(policy, "daily_maintenance_window")
+    if daily.get("start_time"):
+        return {"window": {"dailyMaintenanceWindow": {"startTime": daily["start_time"]}}}
+    recurring = block(policy, "recurring_window")
+    if recurring.get("start_time"):
+        return {"window": {"recurringWindow": {
+            "window": {"startTime": recurring["start_time"], "endTime": recurring["end_time"]},
+            "recurrence": recurring["recurrence"]}}}
+    if blocks(policy, "maintenance_exclusion"):
+        notes.append("maintenance_policy.maintenance_exclusion is not carried over")
+    return None

@@ -31,6 +31,18 @@ the ledger). Pool names are GKE names; ones ending in ``-r`` and four hex digits
 replacements. Outputs: ``name`` (the API name), ``id``. Changes run one at a time per cluster
 and wait for the operations running on it; ``status`` is ``RUNNING`` in the desired state
 (an interrupted create is waited for). Deadline: 2 h per operation.
+
+Moving in: ``google_container_node_pool`` (resource_container_node_pool.go and node_config.go
+in magic-modules ``services/container``). ``cluster`` is written as the cluster's id (a bare
+name is completed with the pool's project and location) so it becomes ``${gke.id}``. Left out
+at GKE's defaults (the emulator's table: machine ``e2-medium``, 100 GB ``pd-standard``,
+``COS_CONTAINERD``, the ``default`` service account with logging.write and monitoring, metadata
+``disable-legacy-endpoints``, integrity monitoring on and secure boot off, auto-repair and
+auto-upgrade on, surge 1/0, 110 pods per node, ``BALANCED``) and node zones that are GKE's
+choice (three for a regional cluster, the cluster's zone for a zonal one). Without autoscaling
+``node_count`` becomes ``nodeCount`` (``initialNodeCount`` only when it differs); with it, the
+initial count. GPU partitioning/sharing, local SSDs, kubelet/linux settings, the boot disk's
+key and the other blocks set are noted, not carried over.
 """
 
 from __future__ import annotations
@@ -38,13 +50,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
     CALL,
@@ -55,6 +67,7 @@ from mlops_infra.kinds._base import (
     translate_errors,
 )
 from mlops_infra.kinds._clients import COMPUTE_GROUP_MANAGERS, CONTAINER
+from mlops_infra.kinds._imports import block, blocks, leftovers, put, user_labels
 from mlops_infra.kinds.container import _common as common
 
 SCOPE_ROOT = "https://www.googleapis.com/auth/"
@@ -213,6 +226,8 @@ class NodePool(Kind):
     set_paths = frozenset({"locations", "config.oauthScopes", "config.tags", "config.taints"})
     list_keys = {"locations": "", "config.oauthScopes": "", "config.tags": "", "config.taints": "",
                  "config.accelerators": "acceleratorType"}
+    terraform_types = ("google_container_node_pool",)
+    terraform_refs = {"cluster": "id", "config.serviceAccount": "email"}
 
     # --- identity ---
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
@@ -264,6 +279,37 @@ class NodePool(Kind):
     def describe(self, rid: ResourceId) -> str:
         return f"node pool {rid.parts['pool']} of cluster {rid.parts['cluster']}"
 
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        project, location = str(a["project"]), str(a["location"])
+        cluster = str(a["cluster"])
+        if not cluster.startswith("projects/"):
+            cluster = f"projects/{project}/locations/{location}/clusters/{cluster}"
+        fields: dict[str, Any] = {"cluster": cluster}
+        notes: list[str] = []
+        scaling = _tf_autoscaling(block(a, "autoscaling"))
+        if scaling:
+            fields["autoscaling"] = scaling
+            put(fields, "initialNodeCount", a.get("initial_node_count"))
+        else:
+            count = a.get("node_count")
+            put(fields, "nodeCount", count)
+            if a.get("initial_node_count") not in (None, count):
+                fields["initialNodeCount"] = a["initial_node_count"]
+        management = block(a, "management")
+        put(fields, "management", {k: False for k, t in (("autoRepair", "auto_repair"),
+                                                         ("autoUpgrade", "auto_upgrade"))
+                                   if management.get(t) is False})
+        zones = sorted(a.get("node_locations") or [])
+        if zones and not _gke_chosen(zones, location):
+            fields["locations"] = zones
+        put(fields, "maxPodsPerNode", a.get("max_pods_per_node"), default=110)
+        put(fields, "upgradeSettings", _tf_upgrade(block(a, "upgrade_settings")))
+        put(fields, "config", _tf_node_config(block(a, "node_config"), notes))
+        return [Imported(name=str(a["name"]), project=project, fields=fields,
+                         notes=(*notes, *leftovers(a, _TF_KNOWN)))]
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         from google.api_core.exceptions import NotFound
@@ -273,17 +319,25 @@ class NodePool(Kind):
                 found = self.clients.get(CONTAINER).list_node_pools(parent=scope, **CALL)
             except NotFound:
                 return {}
-        return {f"{scope}/nodePools/{p['name']}": p
-                for p in (common.to_dict(x) for x in found.node_pools)}
+        listed = {f"{scope}/nodePools/{p['name']}": p
+                  for p in (common.to_dict(x) for x in found.node_pools)}
+        for name, live in listed.items():      # complete, as ``get`` reads it: with nodeCount
+            self._with_size(self.id_from_name(name), live)
+        return listed
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = common.get_or_none(self.clients.get(CONTAINER).get_node_pool,
                                   what=self.describe(rid), name=rid.name)
-        if live is not None and not (live.get("autoscaling") or {}).get("enabled"):
+        if live is not None:
+            self._with_size(rid, live)
+        return live
+
+    def _with_size(self, rid: ResourceId, live: dict[str, Any]) -> None:
+        """``nodeCount`` added to a pool the autoscaler does not size."""
+        if not (live.get("autoscaling") or {}).get("enabled"):
             size = self._size(rid, live.get("instanceGroupUrls") or [])
             if size is not None:
                 live["nodeCount"] = size
-        return live
 
     def _size(self, rid: ResourceId, groups: Sequence[str]) -> int | None:
         """Nodes per zone: the mean ``targetSize`` of the pool's instance groups (GKE keeps the
@@ -390,3 +444,104 @@ class NodePool(Kind):
             self._call(rid, "delete_node_pool", "DeleteNodePoolRequest", {})
         except (errors.NotFound, NotFound):
             return
+
+
+# --- moving in: google_container_node_pool (resource_container_node_pool.go, node_config.go) --------
+
+_TF_KNOWN = ("name", "cluster", "location", "autoscaling", "initial_node_count", "node_count",
+             "management", "node_locations", "max_pods_per_node", "upgrade_settings", "node_config",
+             # computed, or the provider's own
+             "name_prefix", "version", "instance_group_urls", "managed_instance_group_urls",
+             "operation", "network_config", "placement_policy", "queued_provisioning")
+_DEFAULT_SCOPES = ["https://www.googleapis.com/auth/logging.write",
+                   "https://www.googleapis.com/auth/monitoring"]
+_NODE_KNOWN = frozenset({
+    "machine_type", "disk_size_gb", "disk_type", "image_type", "guest_accelerator", "spot",
+    "preemptible", "service_account", "oauth_scopes", "workload_metadata_config", "labels",
+    "taint", "effective_taints", "tags", "resource_labels", "shielded_instance_config",
+    "metadata", "logging_variant", "boot_disk", "reservation_affinity", "kubelet_config",
+    "gcfs_config", "gvnic", "confidential_nodes", "advanced_machine_features",
+    "windows_node_config"})   # computed: the server's values when the configuration says nothing
+
+
+def _gke_chosen(zones: list[str], location: str) -> bool:
+    """Whether these are the zones GKE picks: three of a region, or the cluster's own zone."""
+    if location.count("-") == 2:                 # a zone
+        return zones == [location]
+    return len(zones) == 3 and all(z.rsplit("-", 1)[0] == location for z in zones)
+
+
+def _tf_autoscaling(s: dict[str, Any]) -> dict[str, Any]:
+    out = {key: s[attr] for key, attr in (("minNodeCount", "min_node_count"),
+                                          ("maxNodeCount", "max_node_count"),
+                                          ("totalMinNodeCount", "total_min_node_count"),
+                                          ("totalMaxNodeCount", "total_max_node_count"))
+           if s.get(attr)}
+    if s.get("min_node_count") == 0 and s.get("max_node_count"):
+        out["minNodeCount"] = 0
+    if out:
+        put(out, "locationPolicy", s.get("location_policy"), default="BALANCED")
+    return out
+
+
+def _tf_upgrade(u: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if u.get("strategy") == "BLUE_GREEN":
+        out["strategy"] = "BLUE_GREEN"
+        return out
+    if u and u.get("max_surge") != 1:
+        out["maxSurge"] = u.get("max_surge", 0)
+    if u.get("max_unavailable"):
+        out["maxUnavailable"] = u["max_unavailable"]
+    return out
+
+
+def _tf_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    put(out, "machineType", c.get("machine_type"), default="e2-medium")
+    put(out, "diskSizeGb", c.get("disk_size_gb"), default=100)
+    put(out, "diskType", c.get("disk_type"), default="pd-standard")
+    put(out, "imageType", c.get("image_type"), default="COS_CONTAINERD")
+    gpus = []
+    for g in blocks(c, "guest_accelerator"):
+        item: dict[str, Any] = {"acceleratorType": g["type"], "acceleratorCount": g["count"]}
+        driver = block(g, "gpu_driver_installation_config").get("gpu_driver_version")
+        if driver:
+            item["gpuDriverInstallationConfig"] = {"gpuDriverVersion": driver}
+        if g.get("gpu_partition_size") or g.get("gpu_sharing_config"):
+            notes.append("node_config.guest_accelerator partitioning/sharing is not carried over")
+        gpus.append(item)
+    put(out, "accelerators", gpus)
+    for attr in ("spot", "preemptible"):
+        if c.get(attr):
+            out[attr] = True
+    put(out, "serviceAccount", c.get("service_account"), default="default")
+    scopes = sorted(c.get("oauth_scopes") or [])
+    if scopes and scopes != _DEFAULT_SCOPES:
+        out["oauthScopes"] = [s.removeprefix(SCOPE_ROOT) for s in scopes]
+    put(out, "workloadMetadataConfig",
+        {"mode": m} if (m := block(c, "workload_metadata_config").get("mode")) else None)
+    put(out, "labels", dict(c.get("labels") or {}))
+    taints = [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]}
+              for t in blocks(c, "taint")]
+    put(out, "taints", sorted(taints, key=lambda t: (t["key"], t["effect"])))
+    put(out, "tags", sorted(c.get("tags") or []))
+    put(out, "resourceLabels", user_labels(c.get("resource_labels")))
+    shielded = block(c, "shielded_instance_config")
+    config = {}
+    if shielded.get("enable_secure_boot"):
+        config["enableSecureBoot"] = True
+    if shielded.get("enable_integrity_monitoring") is False:
+        config["enableIntegrityMonitoring"] = False
+    put(out, "shieldedInstanceConfig", config)
+    metadata = {k: str(v) for k, v in (c.get("metadata") or {}).items()
+                if not (k == "disable-legacy-endpoints" and str(v) == "true")}
+    put(out, "metadata", metadata)
+    extra = sorted(k for k, v in c.items() if k not in _NODE_KNOWN and v not in
+                   (None, "", 0, False, [], {}))
+    if c.get("boot_disk_kms_key"):
+        notes.append("node_config.boot_disk_kms_key is not carried over")
+    extra = [k for k in extra if k != "boot_disk_kms_key"]
+    if extra:
+        notes.append(f"node_config: not carried over (left as it is live): {', '.join(extra)}")
+    return out

@@ -35,18 +35,32 @@ Sources: notebooks v2 discovery and instance.proto/gce_setup.proto (field behavi
 magic-modules workbench Instance.yaml and its pre_update/post_update/constants templates
 (update masks, stop-before-update, provided metadata and tags, restart-required keys);
 research/clients.md section e; the Workbench idle shutdown guide (``idle-timeout-seconds``).
+
+Moving in: ``google_workbench_instance`` (magic-modules workbench ``Instance.yaml``): its
+``gce_setup`` block becomes the flat fields. ``gce_setup`` is ``default_from_api``, so state
+holds what the server chose too; left out: the server's own metadata keys and tags
+(``WorkbenchInstanceProvidedMetadata``, ``metadataDefaults`` at their defaults,
+``WorkbenchInstanceProvidedTags``: constants/workbench_instance.go.tmpl), machine type
+``e2-standard-4``, disk sizes 150/100 GB, the Compute default service account, vTPM and
+integrity monitoring on, secure boot off, ``disable_public_ip = true`` (the kind's default;
+``false`` is written, and waived). One key on both disks becomes ``kmsKey``.
+``idle-timeout-seconds`` becomes ``idleShutdownSeconds``. ``desired_state``, proxy access, EUC,
+deletion protection, IP forwarding, NIC type and confidential computing have no field: noted.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
     Kind,
     Requirement,
     ResourceContext,
@@ -67,6 +81,7 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import NOTEBOOKS, RESOURCE_MANAGER
+from mlops_infra.kinds._imports import block, last_segment, leftovers, put, terraform_labels
 from mlops_infra.kinds._names import (
     NETWORK_URL,
     SUBNETWORK_URL,
@@ -336,6 +351,9 @@ class Instance(Kind):
     cmek_fields = ("kmsKey", "bootDisk.kmsKey", "dataDisk.kmsKey")
     guardrails = {**NO_PUBLIC_IP, **REQUIRE_CMEK}
     policy_settings = CMEK_SETTINGS
+    terraform_types = ("google_workbench_instance",)
+    terraform_refs = {"network": "selfLink", "subnetwork": "selfLink", "serviceAccount": "email",
+                      "kmsKey": "id", "bootDisk.kmsKey": "id", "dataDisk.kmsKey": "id"}
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return rfc1035_problem(ctx.name, "Workbench instance") or _key_problem(fields)
@@ -392,6 +410,25 @@ class Instance(Kind):
                        or (c.path.startswith("gceSetup.metadata.")
                            and paths.split(c.path)[-1] in RESTART_KEYS)})
         return f"{', '.join(hits)} can only change while the instance is stopped" if hits else None
+
+    # --- moving in ---
+    def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
+        a = attributes
+        setup = block(a, "gce_setup")
+        notes: list[str] = []
+        fields: dict[str, Any] = {"zone": str(a["location"]), **_tf_setup(setup, notes)}
+        put(fields, "instanceOwners", list(a.get("instance_owners") or []))
+        put(fields, "labels", terraform_labels(a))
+        for attr in ("disable_proxy_access", "enable_third_party_identity", "enable_managed_euc",
+                     "enable_deletion_protection"):
+            if a.get(attr):
+                notes.append(f"{attr} = true has no field here: not carried over")
+        if a.get("desired_state") == "STOPPED":
+            notes.append("desired_state = STOPPED: the instance is left stopped as it is "
+                         "(updates never start a stopped instance)")
+        name = last_segment(str(a["name"]))
+        return [Imported(name=name, project=str(a["project"]), fields=fields,
+                         notes=(*notes, *leftovers(a, _TF_KNOWN)))]
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
@@ -525,3 +562,107 @@ def _merged_metadata(desired: dict[str, Any], changes: FieldChanges,
     removed = {paths.split(c.path)[-1] for c in changes
                if c.op == "remove" and c.path.startswith("gceSetup.metadata.")}
     return {**have, **want, **dict.fromkeys(removed, "")}
+
+
+# --- moving in: google_workbench_instance (magic-modules workbench Instance.yaml) -----------------
+
+# What the server puts in gce_setup.metadata itself (constants/workbench_instance.go.tmpl)
+_TF_PROVIDED_METADATA = frozenset({
+    "agent-health-check-interval-seconds", "agent-health-check-path", "container",
+    "cos-update-strategy", "custom-container-image", "custom-container-payload", "data-disk-uri",
+    "dataproc-allow-custom-clusters", "dataproc-cluster-name", "dataproc-configs",
+    "dataproc-default-subnet", "dataproc-locations-list", "dataproc-machine-types-list",
+    "dataproc-notebooks-url", "dataproc-region", "dataproc-service-account", "disable-check-xsrf",
+    "enable-euc", "framework", "generate-diagnostics-bucket", "generate-diagnostics-file",
+    "generate-diagnostics-options", "google-logging-enabled", "image-url", "installed-extensions",
+    "instance-region", "last_updated_diagnostics", "notebooks-api", "notebooks-api-version",
+    "notebooks-examples-location", "notebooks-location", "proxy-backend-id", "proxy-byoid-url",
+    "proxy-mode", "proxy-status", "proxy-url", "proxy-user-mail", "report-container-health",
+    "report-event-url", "report-system-health", "report-system-status", "resource-url",
+    "restriction", "service-account-mode", "shutdown-script", "title", "use-collaborative",
+    "user-data", "version", "disable-swap-binaries", "enable-guest-attributes", "enable-oslogin",
+    "proxy-registration-url"})
+# metadataDefaults, and WorkbenchInstanceSettableUnmodifiableDefaultMetadata at the values a new
+# instance shows (the provider suppresses them when the configuration does not set them)
+_TF_DEFAULT_METADATA = {"enable-jupyterlab4": "true", "new-proxy-agent-enabled": "true",
+                        "install-monitoring-agent": "true", "serial-port-logging-enable": "true"}
+_TF_KNOWN = ("name", "location", "gce_setup", "instance_owners", "desired_state", "instance_id",
+             "disable_proxy_access", "enable_third_party_identity", "enable_managed_euc",
+             "enable_deletion_protection", "proxy_uri", "creator", "state", "upgrade_history",
+             "health_state", "health_info", "create_time", "update_time")
+
+
+def _tf_setup(setup: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    put(fields, "machineType", last_segment(str(setup.get("machine_type") or "")),
+        default=DEFAULT_MACHINE)
+    gpu = block(setup, "accelerator_configs")
+    if gpu.get("type"):
+        count = int(gpu.get("core_count") or 1)
+        fields["gpu"] = {"type": gpu["type"], **({"coreCount": count} if count != 1 else {})}
+    shielded = block(setup, "shielded_instance_config")
+    if shielded.get("enable_secure_boot"):
+        fields["enableSecureBoot"] = True
+    if shielded and (shielded.get("enable_vtpm") is False
+                     or shielded.get("enable_integrity_monitoring") is False):
+        notes.append("shielded_instance_config: vTPM/integrity monitoring off is not carried over")
+    account = block(setup, "service_accounts").get("email")
+    if account and not str(account).endswith(DEFAULT_ACCOUNT_SUFFIX):
+        fields["serviceAccount"] = account
+    for attr, key, names in (("vm_image", "vmImage", ("project", "family", "name")),
+                             ("container_image", "containerImage", ("repository", "tag"))):
+        image = {n: block(setup, attr)[n] for n in names if block(setup, attr).get(n)}
+        put(fields, key, image)
+    boot, data = block(setup, "boot_disk"), block(setup, "data_disks")
+    fields.update(_tf_disks(boot, data))
+    fields.update(_tf_interface(block(setup, "network_interfaces"), notes))
+    if setup.get("disable_public_ip") is False:
+        fields["disablePublicIp"] = False
+    put(fields, "tags", sorted(t for t in setup.get("tags") or [] if t not in PROVIDED_TAGS))
+    metadata = {str(k): str(v) for k, v in (setup.get("metadata") or {}).items()
+                if k not in _TF_PROVIDED_METADATA and _TF_DEFAULT_METADATA.get(k) != str(v)}
+    idle = metadata.pop(IDLE_KEY, None)
+    if idle is not None:
+        fields["idleShutdownSeconds"] = int(idle)
+    put(fields, "metadata", metadata)
+    put(fields, "minCpuPlatform", setup.get("min_cpu_platform"))
+    for attr in ("enable_ip_forwarding", "confidential_instance_config"):
+        if setup.get(attr):
+            notes.append(f"gce_setup.{attr} has no field here: not carried over")
+    return fields
+
+
+DEFAULT_MACHINE = "e2-standard-4"       # the emulator's table: the Workbench console's default
+DEFAULT_ACCOUNT_SUFFIX = "-compute@developer.gserviceaccount.com"   # the Compute default account
+
+
+def _tf_disks(boot: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``bootDisk``/``dataDisk`` without the default sizes (discovery BootDisk 150, DataDisk 100)."""
+    out: dict[str, Any] = {}
+    keys = {name: str(d["kms_key"]) for name, d in (("bootDisk", boot), ("dataDisk", data))
+            if d.get("kms_key") and d.get("disk_encryption") == "CMEK"}
+    shared = len(keys) == 2 and len(set(keys.values())) == 1
+    for name, disk, size in (("bootDisk", boot, "150"), ("dataDisk", data, "100")):
+        item: dict[str, Any] = {}
+        if disk.get("disk_size_gb") and str(disk["disk_size_gb"]) != size:
+            item["diskSizeGb"] = int(disk["disk_size_gb"])
+        put(item, "diskType", disk.get("disk_type"))
+        if name in keys and not shared:
+            item["kmsKey"] = keys[name]
+        if name == "dataDisk":
+            put(item, "resourcePolicies", list(disk.get("resource_policies") or []))
+        put(out, name, item)
+    if shared:
+        out["kmsKey"] = keys["bootDisk"]
+    return out
+
+
+def _tf_interface(interface: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    network = str(interface.get("network") or "")
+    if network and not network.endswith("/global/networks/default"):
+        out["network"] = network
+    put(out, "subnetwork", interface.get("subnet"))
+    if interface.get("nic_type"):
+        notes.append("gce_setup.network_interfaces.nic_type has no field here: not carried over")
+    return out
