@@ -76,3 +76,28 @@ def emulator_session() -> Iterator[Emulator]:
 def emulator_clients(emulator: Emulator) -> Clients:
     """``Clients`` for PROJECT, pointed at the per-test emulator."""
     return Clients(project=PROJECT, endpoints=emulator.endpoints)
+
+
+def ledger_drift(stack: object, plan: object) -> list[tuple[str, str]]:
+    """Why ``plan`` would rewrite the ledger with no change to make: each resource whose
+    ledger record differs from what the plan would record (for assertion messages)."""
+    from mlops_infra.engine import sensitive
+    from mlops_infra.engine.plan import Action
+
+    entries = stack.ledger.read().entries  # type: ignore[attr-defined]
+    drift = []
+    for change in plan.resources:  # type: ignore[attr-defined]
+        entry = entries.get(change.key)
+        if change.action is not Action.NOOP or change.blocked:
+            continue
+        if change.desired is None or entry is None or change.moved_from:
+            drift.append((change.address, f"desired={change.desired is not None} "
+                                          f"entry={entry is not None} moved={change.moved_from}"))
+        elif entry.id != change.id:
+            drift.append((change.address, f"id {entry.id} -> {change.id}"))
+        elif entry.outputs != change.outputs:
+            drift.append((change.address, f"outputs {entry.outputs} -> {change.outputs}"))
+        elif not sensitive.same_record(entry.applied, change.desired,
+                                       stack.kinds[change.kind], change.secret_paths):  # type: ignore[attr-defined]
+            drift.append((change.address, f"applied {entry.applied} -> {change.desired}"))
+    return drift

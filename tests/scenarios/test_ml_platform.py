@@ -146,7 +146,7 @@ def test_a_machine_type_change_waits_for_allow_restart_and_leaves_it_running(
 
 def test_the_platform_specs_ml_layer_converges_in_one_run_then_is_a_no_op(emulator: Emulator) -> None:
     from mlops_infra.emulator.services import DEFAULT_SERVICES
-    from tests.conftest import start_emulator
+    from tests.conftest import ledger_drift, start_emulator
 
     spec = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
     with start_emulator(DEFAULT_SERVICES, enable_in=None) as emu:        # a fresh project
@@ -158,8 +158,9 @@ def test_the_platform_specs_ml_layer_converges_in_one_run_then_is_a_no_op(emulat
                     "ml-metadata", "workbench-alice", "workbench-bob"} <= ml
         emu.clear_journal()
         with Stack.load(spec, env="dev", endpoints=emu.endpoints) as stack:
+            drift = ledger_drift(stack, stack.plan())
             again, applied = stack.reconcile()
         still = [(r.address, r.action.value, [(c.path, c.old, c.new) for c in r.changes])
                  for r in again.resources if r.mutates]
-        assert not again.has_changes and applied is None, still
+        assert not again.has_changes and applied is None, (still, drift)
         assert emu.mutating_requests() == []

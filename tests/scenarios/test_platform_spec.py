@@ -11,7 +11,7 @@ from mlops_infra.emulator.services import DEFAULT_SERVICES
 from mlops_infra.engine.plan import Action
 from mlops_infra.engine.registry import kind_class
 from mlops_infra.kinds._clients import IAM, KMS
-from tests.conftest import start_emulator
+from tests.conftest import ledger_drift, start_emulator
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "platform.yaml"
 
@@ -48,8 +48,9 @@ def test_platform_reconciles_in_dependency_order_then_is_a_noop(full_emulator) -
 
     full_emulator.clear_journal()
     with Stack.load(SPEC, env="dev", endpoints=full_emulator.endpoints) as stack:
+        drift = ledger_drift(stack, stack.plan())
         again, applied = stack.reconcile()
-    assert not again.has_changes and applied is None
+    assert not again.has_changes and applied is None, drift
     assert full_emulator.mutating_requests() == []
 
 
