@@ -102,7 +102,8 @@ def test_kill_minus_9_then_rerun_converges_without_duplicates(
     emulator.set_latency(0)
     with Stack.load(spec, endpoints=emulator.endpoints) as stack:   # the rerun (another pid)
         plan, result = stack.reconcile()
-        assert not plan.blocked and (result is None or result.ok), plan.blocked or result
+        assert not plan.blocked and (result is None or result.ok), \
+            plan.blocked or (result.failures if result else None)
         emulator.clear_journal()
         assert not stack.plan().has_changes
         assert emulator.mutating_requests() == []
