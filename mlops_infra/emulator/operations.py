@@ -72,11 +72,16 @@ def due(table: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(op: dict[str, Any]) -> dict[str, Any]:
-    """The ``google.longrunning.Operation`` JSON of a stored op."""
+    """The ``google.longrunning.Operation`` JSON of a stored op.
+
+    An op with an effect is done only once that effect is applied (``due`` marked it settled):
+    its time may pass between a service settling its ops and rendering this one, and a done
+    operation carries its result ("If `done` == `true`, exactly one of `error` or `response` can
+    be set", googleapis google/longrunning/operations.proto)."""
     out: dict[str, Any] = {"name": op["name"]}
     if "metadata" in op:
         out["metadata"] = op["metadata"]
-    if is_done(op):
+    if op["settled"] if op.get("effect") is not None else is_done(op):
         out["done"] = True
         if "error" in op:
             out["error"] = op["error"]

@@ -314,7 +314,8 @@ class _Runner:
                                            "be read yet", waiting_for=f"{rid.name} to become readable")
             return found
         live = self._retry(read)
-        verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=unknown_outcome,
+        intended = unknown_outcome or change.adopt_reason == ownership.INTENDED
+        verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=intended,
                                   requested=False)
         if not verdict.ours:
             raise PermanentError(f"create of {rid.name} returned 409 Conflict: {verdict.reason}")

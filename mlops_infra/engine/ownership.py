@@ -39,6 +39,8 @@ class Verdict:
     reason: str
 
 
+INTENDED = "this stack recorded the intent to create it before a run stopped"
+
 def address_label(address: str) -> str:
     """The address as a label value (at most 63 characters; long ones end in a hash)."""
     if len(address) <= _LABEL_MAX:
@@ -111,7 +113,7 @@ def judge(kind: Kind, live: dict[str, Any], *, stack: str, intent: bool,
         return Verdict(False, f"it belongs to mlops-infra stack '{owner}'; remove it from that "
                               "stack first")
     if intent:
-        return Verdict(True, "this stack recorded the intent to create it before a run stopped")
+        return Verdict(True, INTENDED)
     if requested:
         return Verdict(True, "taken over as the spec asks (adopt: true)")
     how = ("it carries no labels naming this stack" if kind.labels_path

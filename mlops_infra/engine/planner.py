@@ -259,7 +259,7 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
         return _rename(r, previous, ctx)
     current = live.get(r.rid)
     if current is None:
-        return _change(r, ctx, Action.CREATE, changes=_adds(r))
+        return _change(r, ctx, Action.CREATE, changes=_adds(r), adopt_reason=_intended(r, ctx))
     if entry is not None:
         return _owned(r, current, entry, ctx)
     if r.kind.shared:
@@ -289,6 +289,16 @@ def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resourc
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
     return _classify(r, ctx, changes, current, preexisting=preexisting)
+
+
+def _intended(r: Resolved, ctx: _Context) -> str | None:
+    """``ownership.INTENDED`` when a stopped run recorded the intent to create this very
+    resource: not readable yet (a new service account takes a while) does not mean not
+    created, so a 409 on the create is this stack's own resource, not someone else's."""
+    intent = ctx.ledger.intents.get(r.rid.key)
+    if intent is None or not r.rid.name or intent.id != r.rid.name:
+        return None
+    return ownership.INTENDED
 
 
 def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:

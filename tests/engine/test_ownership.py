@@ -45,6 +45,14 @@ class World:
         self.creates = 0
         self.lock = threading.Lock()
         self.ids = itertools.count(1000)
+        self.lag: dict[str, int] = {}          # name -> reads that still miss it (eventual consistency)
+
+    def visible(self, name: str) -> bool:
+        with self.lock:
+            left = self.lag.get(name, 0)
+            if left:
+                self.lag[name] = left - 1
+            return not left
 
 
 class MemoryKind(Kind):
@@ -66,10 +74,11 @@ class MemoryKind(Kind):
         return dict(fields)
 
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
-        return {k: dict(v) for k, v in self.world.store.items() if k.startswith(scope + "/")}
+        return {k: dict(v) for k, v in list(self.world.store.items())
+                if k.startswith(scope + "/") and self.world.visible(k)}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        return self.world.store.get(rid.name)
+        return self.world.store.get(rid.name) if self.world.visible(rid.name) else None
 
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         with self.world.lock:
@@ -291,6 +300,21 @@ def test_an_intent_recorded_before_a_crash_proves_a_labelless_resource_ours() ->
     ledger = MemoryLedger(intents=dict(crashed.intents))
     plan = _plan(world, ledger, BARE)
     assert _only(plan, "net").adopt and "intent" in _only(plan, "net").adopt_reason
+
+
+def test_a_409_after_a_crash_is_ours_when_the_intent_was_recorded_though_not_yet_readable() -> None:
+    # The rerun comes so soon that the resource cannot be read yet (a new service account
+    # takes a while): the plan says create, the create says 409, and the intent proves it ours.
+    world = World()
+    crashed = MemoryLedger(drop_records=True)
+    _reconcile(world, crashed, BARE)
+    world.lag["bare/net"] = 3
+    ledger = MemoryLedger(intents=dict(crashed.intents))
+    plan = _plan(world, ledger, BARE)
+    assert _only(plan, "net").action is Action.CREATE
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert result.ok, result.failures
+    assert world.creates == 1 and "test.Bare:net" in ledger.entries and not ledger.intents
 
 
 def test_a_resource_labelled_for_another_stack_is_never_adopted() -> None:
