@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,7 +27,7 @@ from mlops_infra.engine.kind import Imported, ImportedList, ResourceId
 from mlops_infra.kinds._base import translate_errors
 from mlops_infra.kinds._proto import as_rest, mask, message, snake, top_fields
 
-__all__ = ["MONITORING_API", "as_rest", "imported_server_named", "mask", "message", "monitoring_errors", "seconds",
+__all__ = ["MONITORING_API", "as_rest", "imported_server_named", "read_or_none", "mask", "message", "monitoring_errors", "seconds",
            "serial_key", "server_named_id", "snake", "top_fields"]
 
 MONITORING_API = "monitoring.googleapis.com"
@@ -79,6 +79,17 @@ def monitoring_errors(what: str) -> Iterator[None]:
                                             "Monitoring change in the project is running)",
                                             status=409) from exc
             raise
+
+
+def read_or_none(what: str, call: Callable[[], Any]) -> dict[str, Any] | None:
+    """``call()``'s message as REST JSON (under ``monitoring_errors``), ``None`` when not found."""
+    from google.api_core.exceptions import NotFound
+
+    with monitoring_errors(what):
+        try:
+            return as_rest(call())
+        except NotFound:
+            return None
 
 
 def imported_server_named(attributes: Mapping[str, Any], fields: dict[str, Any],

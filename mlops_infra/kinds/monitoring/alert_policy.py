@@ -58,6 +58,7 @@ from mlops_infra.kinds.monitoring._common import (
     mask,
     message,
     monitoring_errors,
+    read_or_none,
     seconds,
     serial_key,
     server_named_id,
@@ -259,14 +260,8 @@ class AlertPolicy(Kind):
             return {p.name: as_rest(p) for p in pager}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        from google.api_core.exceptions import NotFound
-
-        with monitoring_errors(f"alert policy {rid.name}"):
-            try:
-                return as_rest(self.clients.get(MONITORING_ALERTS).get_alert_policy(
-                    request={"name": rid.name}, **CALL))
-            except NotFound:
-                return None
+        return read_or_none(f"alert policy {rid.name}", lambda: self.clients.get(MONITORING_ALERTS).get_alert_policy(
+            request={"name": rid.name}, **CALL))
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:

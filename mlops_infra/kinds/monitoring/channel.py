@@ -48,6 +48,7 @@ from mlops_infra.kinds.monitoring._common import (
     mask,
     message,
     monitoring_errors,
+    read_or_none,
     serial_key,
     server_named_id,
     top_fields,
@@ -179,14 +180,8 @@ class NotificationChannel(Kind):
             return {c.name: as_rest(c) for c in pager}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        from google.api_core.exceptions import NotFound
-
-        with monitoring_errors(f"notification channel {rid.name}"):
-            try:
-                return as_rest(self.clients.get(MONITORING_CHANNELS).get_notification_channel(
-                    request={"name": rid.name}, **CALL))
-            except NotFound:
-                return None
+        return read_or_none(f"notification channel {rid.name}", lambda: self.clients.get(MONITORING_CHANNELS).get_notification_channel(
+            request={"name": rid.name}, **CALL))
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,13 @@ from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel
 from mlops_infra.kinds._clients import MONITORING_METRICS
 from mlops_infra.kinds._imports import leftovers, shaped
 from mlops_infra.kinds._proto import with_defaults
-from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, monitoring_errors, serial_key
+from mlops_infra.kinds.monitoring._common import (
+    MONITORING_API,
+    as_rest,
+    monitoring_errors,
+    read_or_none,
+    serial_key,
+)
 
 _SEP = "/metricDescriptors/"
 _TYPE = re.compile(r"^(custom|external)\.googleapis\.com/[A-Za-z0-9_/.-]{1,200}$")
@@ -136,14 +142,8 @@ class MetricDescriptor(Kind):
         return True     # its points cannot be counted through this API; assume it has some
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        from google.api_core.exceptions import NotFound
-
-        with monitoring_errors(f"metric descriptor {rid.name}"):
-            try:
-                return as_rest(self.clients.get(MONITORING_METRICS).get_metric_descriptor(
-                    request={"name": rid.name}, **CALL))
-            except NotFound:
-                return None
+        return read_or_none(f"metric descriptor {rid.name}", lambda: self.clients.get(MONITORING_METRICS).get_metric_descriptor(
+            request={"name": rid.name}, **CALL))
 
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         from google.api import metric_pb2

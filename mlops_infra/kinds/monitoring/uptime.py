@@ -50,6 +50,7 @@ from mlops_infra.kinds.monitoring._common import (
     mask,
     message,
     monitoring_errors,
+    read_or_none,
     seconds,
     serial_key,
     server_named_id,
@@ -234,14 +235,8 @@ class UptimeCheck(Kind):
             return {c.name: as_rest(c) for c in pager}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
-        from google.api_core.exceptions import NotFound
-
-        with monitoring_errors(f"uptime check {rid.name}"):
-            try:
-                return as_rest(self.clients.get(MONITORING_UPTIME).get_uptime_check_config(
-                    request={"name": rid.name}, **CALL))
-            except NotFound:
-                return None
+        return read_or_none(f"uptime check {rid.name}", lambda: self.clients.get(MONITORING_UPTIME).get_uptime_check_config(
+            request={"name": rid.name}, **CALL))
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
