@@ -220,13 +220,15 @@ def _visit_strings(value: Any, fn: Callable[[str], Any]) -> None:
 
 def compare_with_secrets(kind: Any, desired: dict[str, Any], live: dict[str, Any],
                          applied: dict[str, Any] | None, *, exact: tuple[str, ...],
-                         values: SecretValues | None) -> list[FieldChange]:
-    """``diff.compare`` where secret paths are compared with the ledger's hash, never with
-    live state; every change at a secret path shows ``(sensitive)``."""
+                         values: SecretValues | None,
+                         at: tuple[str, ...] | None = None) -> list[FieldChange]:
+    """``diff.compare`` where secret paths (``at``, found when not given) are compared with
+    the ledger's hash, never with live state; every change at a secret path shows
+    ``(sensitive)``."""
     from mlops_infra.engine.diff import compare, without_paths
 
-    at = secret_paths(desired, kind)
-    if not at and not _digest_paths(applied):
+    at = secret_paths(desired, kind) if at is None else at
+    if not at and not _has_digest(applied):
         return compare(kind, desired, live, applied, exact=exact)
     drop = list(at)
     changes = compare(kind, without_paths(desired, drop), without_paths(live, drop),
@@ -239,6 +241,16 @@ def compare_with_secrets(kind: Any, desired: dict[str, Any], live: dict[str, Any
         changes.append(FieldChange(path=path, op="change" if had else "add",
                                    old=SHOWN if had else None, new=SHOWN))
     return mask_changes(changes, at + _digest_paths(applied))
+
+
+def _has_digest(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_digest(value)
+    if isinstance(value, dict):
+        return any(_has_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_digest(v) for v in value)
+    return False
 
 
 def _digest_paths(applied: dict[str, Any] | None) -> tuple[str, ...]:
