@@ -284,3 +284,31 @@ def test_only_global_and_the_regions_asked_are_looked_in(emulator: Emulator,
     assert sinks["ops-to-bucket"]["logBucket"] == \
         f"projects/{PROJECT}/locations/europe-west1/buckets/ops-logs"
     assert result.clean
+
+
+def test_googles_own_sinks_and_metric_types_are_there_and_never_imported(
+        emulator: Emulator, tmp_path: Path) -> None:
+    from google.api_core.exceptions import FailedPrecondition, InvalidArgument
+
+    from mlops_infra.kinds._clients import LOGGING_CONFIG, MONITORING_METRICS
+    from mlops_infra.kinds.monitoring.descriptor import MetricDescriptor
+
+    _reconciled(emulator, tmp_path)
+    clients = Clients(project=PROJECT, endpoints=emulator.endpoints)
+    every = {d.type for d in clients.get(MONITORING_METRICS).list_metric_descriptors(
+        request={"name": f"projects/{PROJECT}"}, retry=None)}
+    assert "compute.googleapis.com/instance/cpu/utilization" in every      # Google's, listed
+    assert "logging.googleapis.com/user/ops_errors" in every               # the log metric's
+    builtin = f"projects/{PROJECT}/metricDescriptors/compute.googleapis.com/instance/cpu/utilization"
+    with pytest.raises(InvalidArgument):
+        clients.get(MONITORING_METRICS).delete_metric_descriptor(request={"name": builtin},
+                                                                 retry=None)
+    with pytest.raises(FailedPrecondition):
+        clients.get(LOGGING_CONFIG).delete_sink(
+            request={"sink_name": f"projects/{PROJECT}/sinks/_Required"}, retry=None)
+    kind = MetricDescriptor(clients)
+    found = kind.live_resources(PROJECT, ())
+    assert {live["type"] for live in found.values()} == {
+        "custom.googleapis.com/serving/latency", "logging.googleapis.com/user/ops_errors",
+        "logging.googleapis.com/user/ops_requests"}          # no built-in type is even read
+    assert "built-in" in (kind.google_managed(builtin, {"type": builtin.split("/", 3)[3]}) or "")
