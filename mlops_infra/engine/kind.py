@@ -416,6 +416,11 @@ class Kind(ABC):
         import grant; the default keeps them as they are."""
         return own
 
+    def holds_ledger(self, name: str, live: dict[str, Any], ledger: str) -> bool:
+        """Whether the live resource ``name`` is where mlops-infra keeps the ledger
+        (``ledger``: ``gs://BUCKET/PREFIX``): an import never takes it over."""
+        return False
+
     def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
         """Why the live resource ``name`` is Google's own (the default network, a service
         agent, a default-enabled API), so a live import leaves it out; ``None`` if it is not."""

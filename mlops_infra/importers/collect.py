@@ -93,8 +93,9 @@ def _leaves(values: list[Any]) -> list[Any]:
 
 
 def from_live(project: str, regions: tuple[str, ...], *, kinds: list[type[Kind]], stack: str,
-              kind_for: KindFor) -> tuple[list[Found], list[Skipped]]:
-    """The spec entries of what lives in ``project`` for ``kinds``, and what is left out."""
+              kind_for: KindFor, ledger: str) -> tuple[list[Found], list[Skipped]]:
+    """The spec entries of what lives in ``project`` for ``kinds``, and what is left out
+    (``ledger``: where the ledger is kept, ``gs://BUCKET/PREFIX``)."""
     found: list[Found] = []
     skipped: list[Skipped] = []
     for cls in kinds:
@@ -105,7 +106,7 @@ def from_live(project: str, regions: tuple[str, ...], *, kinds: list[type[Kind]]
             skipped.append(Skipped(f"projects/{project}", cls.name, "unreadable", str(exc)))
             continue
         for name, item in sorted(live.items()):
-            result = _live_one(kind, name, item, stack)
+            result = _live_one(kind, name, item, stack, ledger)
             if isinstance(result, Skipped):
                 skipped.append(result)
             else:
@@ -113,7 +114,11 @@ def from_live(project: str, regions: tuple[str, ...], *, kinds: list[type[Kind]]
     return found, skipped
 
 
-def _live_one(kind: Kind, name: str, live: dict[str, Any], stack: str) -> list[Found] | Skipped:
+def _live_one(kind: Kind, name: str, live: dict[str, Any], stack: str,
+              ledger: str) -> list[Found] | Skipped:
+    if kind.holds_ledger(name, live, ledger):
+        return Skipped(name, kind.name, "ledger",
+                       f"holds mlops-infra's ledger ({ledger}): never imported, never managed")
     reason = kind.google_managed(name, live)
     if reason:
         return Skipped(name, kind.name, "google-managed", reason)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 SkipCategory = Literal["unmapped", "not importable", "google-managed", "data source",
-                       "other stack", "unreadable"]
+                       "other stack", "unreadable", "ledger"]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from mlops_infra.importers.collect import Found
 from mlops_infra.importers.ledgers import Checked, check, violations, write
 from mlops_infra.importers.model import EnvImport, Skipped
 from mlops_infra.importers.tfstate import environment_of, parse_state, read_states
+from mlops_infra.spec import default_ledger_bucket
 from mlops_infra.spec.envelope import ENV_RE, STACK_RE
 
 DEFAULT_STACK = "imported"
@@ -135,9 +136,11 @@ def import_live(project: str, *, kinds_wanted: Sequence[str] | None, regions: Se
     kinds = _kinds(clients)
     chosen = _live_kinds(kinds_wanted)
     ledger_stack = f"{options.stack}-{env}" if env else options.stack
+    ledger = f"gs://{options.ledger_bucket or default_ledger_bucket(project)}/"
     items, skipped = collect.from_live(project, tuple(regions), kinds=chosen, stack=ledger_stack,
-                                       kind_for=kinds.__getitem__)
-    imports = {env: EnvImport(env=env, source=f"projects/{project}", skipped=skipped)}
+                                       kind_for=kinds.__getitem__, ledger=ledger)
+    imports = {env: EnvImport(env=env, source=f"projects/{project}", skipped=skipped,
+                              project=project)}
     return _finish({env: items}, imports, kinds, options,
                    header=[f"Imported from the live project {project} by "
                            "`python -m mlops_infra import live`"])
@@ -217,7 +220,7 @@ def _matched(group: list[Found], revised: list[Imported]) -> list[Found]:
 
 def _place(imp: EnvImport, kinds: Mapping[str, Kind], stack: str) -> None:
     """Top project and region, references, secrets, outputs of one environment."""
-    imp.project = compose.top_project(imp.entries)
+    imp.project = compose.top_project(imp.entries) or imp.project     # (live: the project asked)
     imp.region = compose.top_region(imp.entries)
     references.rebuild(imp.entries, kind_for=kinds.__getitem__, project=imp.project,
                        region=imp.region, stack=stack)

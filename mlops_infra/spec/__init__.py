@@ -90,6 +90,7 @@ Strings in a loaded ``Spec`` are templates: they may hold ``${ADDRESS.OUTPUT}`` 
 """
 
 from mlops_infra.spec.loader import (
+    default_ledger_bucket,
     load_every_environment,
     load_every_environment_text,
     load_spec,
@@ -99,6 +100,7 @@ from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
 from mlops_infra.spec.refs import find_refs, resolve_refs
 from mlops_infra.spec.schema import export_json_schema
 
-__all__ = ["KindSchema", "ResourceSpec", "Spec", "export_json_schema", "find_refs",
+__all__ = ["KindSchema", "ResourceSpec", "Spec", "default_ledger_bucket", "export_json_schema",
+           "find_refs",
            "load_every_environment", "load_every_environment_text", "load_spec",
            "load_spec_text", "resolve_refs"]

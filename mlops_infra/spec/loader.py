@@ -210,10 +210,15 @@ def _plain(variables: Variables, value: Any, path: str, lines: LineMap) -> Any:
     return resolved
 
 
+def default_ledger_bucket(project: str) -> str:
+    """The ledger's bucket when a spec names none."""
+    return f"{project}-mlops-infra-state"
+
+
 def _ledger(section: dict[str, Any], variables: Variables, project: str | None,
             lines: LineMap) -> tuple[str, str]:
     ledger = _plain(variables, section, "ledger", lines)
-    bucket = ledger.get("bucket") or (f"{project}-mlops-infra-state" if project else None)
+    bucket = ledger.get("bucket") or (default_ledger_bucket(project) if project else None)
     if not bucket:
         raise lines.error("ledger", "no ledger bucket: set 'ledger.bucket' or a top-level 'project'")
     prefix = ledger.get("prefix", DEFAULT_LEDGER_PREFIX)

@@ -102,3 +102,35 @@ def test_live_round_trip_is_a_no_op(emulator: Emulator, tmp_path: Path) -> None:
     assert all(n != "default" for n in names) or managed
     plan = Stack.load(out, endpoints=emulator.endpoints).plan()
     assert [c.address for c in plan.resources if c.mutates] == []
+
+
+def _live(emulator: Emulator, out: Path, stack: str, **options: object) -> object:
+    return import_live("test-project", kinds_wanted=["storage"], regions=["us"], env=None,
+                       options=Options(out=out, stack=stack, endpoints=emulator.endpoints,
+                                       **options))  # type: ignore[arg-type]
+
+
+def test_the_ledger_bucket_is_never_imported(emulator: Emulator, tmp_path: Path) -> None:
+    TerraformApply(emulator.endpoints).apply(TF / "google_storage_bucket.tfstate")
+    first = _live(emulator, tmp_path / "a.yaml", "first")     # creates the ledger bucket
+    ledger_bucket = "test-project-mlops-infra-state"
+    assert ledger_bucket in emulator.state("storage")["buckets"]
+    second = _live(emulator, tmp_path / "b.yaml", "second")
+    for result in (first, second):
+        names = {e.name for imp in result.imports.values() for e in imp.entries}  # type: ignore[attr-defined]
+        assert names and ledger_bucket not in names
+    skipped = {s.origin: s.category for s in second.skipped}  # type: ignore[attr-defined]
+    assert skipped[f"projects/test-project/buckets/{ledger_bucket}"] == "ledger"
+    assert ledger_bucket not in (tmp_path / "b.yaml").read_text().split("# Not imported")[0]
+    custom = _live(emulator, tmp_path / "c.yaml", "third", ledger_bucket="acme-test-raw")
+    assert "acme-test-raw" not in {e.name for imp in custom.imports.values()  # type: ignore[attr-defined]
+                                   for e in imp.entries}
+
+
+def test_a_project_with_nothing_to_import_gives_a_valid_spec(emulator: Emulator,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "empty.yaml"
+    _live(emulator, out, "empty")
+    spec = yaml.safe_load(out.read_text())
+    assert spec["project"] == "test-project" and not spec.get("resources")
+    validate(out)

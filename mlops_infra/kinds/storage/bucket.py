@@ -403,6 +403,9 @@ class Bucket(Kind):
         return [Imported(name=str(live["name"]), project=self.id_from_name(name).parts["projects"],
                          fields=_from_live(live))]
 
+    def holds_ledger(self, name: str, live: dict[str, Any], ledger: str) -> bool:
+        return ledger.removeprefix("gs://").split("/")[0] == live.get("name")
+
     def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
         if _GOOGLE_BUCKETS.match(str(live.get("name", ""))):
             return "a bucket Google's services keep (Cloud Functions, Cloud Build, App Engine)"
