@@ -109,7 +109,11 @@ def _key(salt: bytes) -> bytes:
 def secret_names(value: Any) -> set[str]:
     """Every NAME of a ``${secrets.NAME}`` in the strings inside ``value``."""
     found: set[str] = set()
-    _visit_strings(value, lambda text: found.update(SECRET_REF.findall(text)))
+
+    def collect(text: str) -> None:
+        if "secrets" in text:
+            found.update(SECRET_REF.findall(text))
+    _visit_strings(value, collect)
     return found
 
 
@@ -121,6 +125,8 @@ def secret_paths(desired: dict[str, Any] | None, kind: Any) -> tuple[str, ...]:
     from mlops_infra.engine.diff import leaves
 
     declared = tuple(getattr(kind, "secret_fields", ()))
+    if not declared and not secret_names(desired):
+        return ()           # the common case, found without building every leaf's path
     return tuple(sorted(p for p, v in leaves(desired)
                         if is_secret_path(p, declared) or secret_names(v)))
 
