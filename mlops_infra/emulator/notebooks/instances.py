@@ -179,8 +179,24 @@ def _interface(interface: dict[str, Any], *, project: str) -> dict[str, Any]:
 
 
 def _accelerator(config: dict[str, Any]) -> dict[str, Any]:
-    return {"type": _enum(config.get("type"), _ACCELERATORS, "accelerator_configs.type"),
+    return {"type": _enum(_accelerator_name(config.get("type")), _ACCELERATORS,
+                          "accelerator_configs.type"),
             "coreCount": str(config.get("coreCount") or 1)}
+
+
+def _accelerator_name(value: Any) -> Any:
+    """The name of the number the REST client sends: ``AcceleratorType``'s numbers are sparse
+    (``NVIDIA_TESLA_T4 = 5``, ``NVIDIA_TESLA_A100 = 11``: googleapis
+    google/cloud/notebooks/v2/gce_setup.proto), not the discovery's order, so they are read
+    with the installed client's enum."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    from google.cloud.notebooks_v2 import AcceleratorConfig
+
+    try:
+        return AcceleratorConfig.AcceleratorType(value).name
+    except ValueError:
+        raise invalid(f"Invalid value for accelerator_configs.type: {value}") from None
 
 
 def machine_url(value: str, *, project: str, zone: str) -> str:

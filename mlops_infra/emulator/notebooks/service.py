@@ -11,8 +11,12 @@ or starting an ACTIVE one is a no-op operation. While an operation of an instanc
 another mutation of it is refused with 409 "unable to queue the operation" (the error
 Terraform retries: magic-modules transport ``IsWorkbenchQueueError``). An instance with
 ``enableDeletionProtection`` cannot be deleted (400). The API is ``notebooks.googleapis.com``,
-off in a new project. Simplifications: ``requestId`` is accepted and ignored; list ``filter``
-and ``orderBy`` are ignored; the network and subnet are not looked up in Compute Engine.
+off in a new project. Listing ``projects/P/locations/-`` answers the instances of every zone
+("``projects/{project_id}/locations/-`` to list instances in all locations": notebooks v2
+discovery, ``instances.list`` ``parent``); ``-`` is refused anywhere else (400, as a location
+that is not a zone). Simplifications: no zone is ever ``unreachable``; ``requestId`` is
+accepted and ignored; list ``filter`` and ``orderBy`` are ignored; the network and subnet are
+not looked up in Compute Engine.
 
 State (JSON): ``instances`` name -> instance; ``operations`` name -> stored operation.
 """
@@ -66,7 +70,8 @@ class NotebooksService(Service):
         super().gate(request)
         location = request.params.get("location", "")
         on_instances = "instance" in request.params or request.path.endswith("/instances")
-        if on_instances and not ZONE.match(location):
+        every_zone = location == "-" and request.method == "GET" and "instance" not in request.params
+        if on_instances and not ZONE.match(location) and not every_zone:
             raise invalid(f"Invalid location {location!r}: Workbench instances live in a zone "
                           "(e.g. us-central1-a)")
 
@@ -95,8 +100,9 @@ class NotebooksService(Service):
         return dict(self._instance(request))
 
     def list_instances(self, request: Request) -> dict[str, Any]:
-        prefix = self._parent(request) + "/instances/"
-        found = [i for n, i in self.state["instances"].items() if n.startswith(prefix)]
+        project, location = request.params["project"], request.params["location"]
+        found = [i for n, i in self.state["instances"].items()
+                 if n.split("/")[1] == project and location in ("-", n.split("/")[3])]
         chosen, token = page(found, key=lambda i: i["name"], max_results=int_param(
             request.query, "pageSize"), token=request.query.get("pageToken"), default_size=100)
         out: dict[str, Any] = {"instances": chosen} if chosen else {}

@@ -2,6 +2,14 @@
 answers with the project number), proto <-> REST dicts, update masks, and waiting on
 long-running operations with a deadline.
 
+Moving in from a live project (``import live``): Vertex AI is served per region
+(https://cloud.google.com/vertex-ai/docs/general/locations), so each kind lists
+``projects/P/locations/R`` for every ``--region`` shaped like one (BigQuery's and KMS's
+multi-regions such as ``us`` hold none of these resources); ``from_live`` writes the fields
+``desired`` sends, back from the API's answer, leaving out what is at Google's default.
+Labels starting with ``goog-`` are Google's (Terraform's attribution label, the
+``goog-caip-*`` system labels: terraform-provider-google 5.0 upgrade guide) and are left out.
+
 Measured (google-cloud-aiplatform 2.7.0, REST): operations are polled at ``GET /ui/{name}``
 (every aiplatform_v1 REST client's operations client lists ``/ui/...`` first); a done
 operation is only asked for its error, then the resource is read (``kinds/_lro.py`` says why).
@@ -31,7 +39,13 @@ from mlops_infra.kinds import _lro
 from mlops_infra.kinds._agents import VERTEX_AI_AGENT, project_number
 from mlops_infra.kinds._base import CALL, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import AIPLATFORM, RESOURCE_MANAGER, aiplatform
-from mlops_infra.kinds._imports import block, last_segment, leftovers, terraform_labels
+from mlops_infra.kinds._imports import (
+    block,
+    last_segment,
+    leftovers,
+    terraform_labels,
+    user_labels,
+)
 from mlops_infra.kinds._names import CryptoKeyName, region_problem
 from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
 
@@ -135,6 +149,39 @@ class VertexKind(Kind):
     terraform_known: ClassVar[tuple[str, ...]] = ()   # attributes ``terraform_fields`` reads
 
     # --- moving in ---
+    live_known: ClassVar[frozenset[str]] = frozenset()   # live fields ``live_fields`` reads
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        """The kind's own spec fields from a live resource (as ``list`` answers it)."""
+        return {}
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for region in live_regions(regions):
+            found.update(listing(lambda r=region: self.list(f"projects/{project}/locations/{r}")))
+        return found
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        rid = self.id_from_name(name)
+        region = rid.parts["locations"]
+        notes: list[str] = []
+        fields = self.live_fields(live, notes)
+        key = (live.get("encryptionSpec") or {}).get("kmsKeyName")
+        if key and self.cmek_fields:
+            fields["kmsKeyName"] = key
+        if "region" in self.model.model_fields:       # a feature view's is its store's
+            fields["region"] = region
+        known = self.live_known | _LIVE_KNOWN
+        extra = sorted(k for k, v in live.items() if k not in known and v not in (None, "", [], {}))
+        if extra:
+            notes.append(f"not carried over (left as it is live): {', '.join(extra)}")
+        entry, api_name = last_segment(name), ""
+        if self.naming == "server":      # its display name names the entry; its id is no name
+            entry = _address_of(str(live.get("displayName") or "")) or entry
+            api_name = "" if fields.get(f"{self.noun}Id") else name
+        return [Imported(name=entry, project=rid.parts["projects"], region=region, fields=fields,
+                         notes=tuple(notes), api_name=api_name)]
+
     def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         """The kind's own spec fields from a Terraform instance's attributes."""
         return {}
@@ -259,6 +306,43 @@ class VertexKind(Kind):
         if not rid.name:
             return {}
         return {"id": rid.name, "name": rid.name.rsplit("/", 1)[1]}
+
+
+# --- moving in from live -------------------------------------------------------------------------
+
+# What every resource carries that says nothing the user set (output only: discovery).
+_LIVE_KNOWN = frozenset({"name", "createTime", "updateTime", "etag", "encryptionSpec", "labels",
+                         "satisfiesPzs", "satisfiesPzi", "state"})
+
+
+def live_regions(regions: Iterable[str]) -> list[str]:
+    """The ``--region``s Vertex AI is served in: those shaped like a region."""
+    return [r for r in dict.fromkeys(regions) if region_problem(r) is None]
+
+
+def listing(read: Any) -> dict[str, dict[str, Any]]:
+    """``read()``; a client that cannot be built (no endpoint for the service: an emulator
+    without it) is an API error, so the import lists the kind as unreadable and goes on."""
+    try:
+        found: dict[str, dict[str, Any]] = read()
+    except errors.ApiError:
+        raise
+    except errors.UserError as exc:
+        raise errors.ApiError(str(exc)) from exc
+    return found
+
+
+def live_labels(live: dict[str, Any], fields: dict[str, Any]) -> None:
+    """``labels`` without mlops-infra's own and Google's (``goog-...``)."""
+    labels = {k: v for k, v in user_labels(live.get("labels")).items() if not k.startswith("goog-")}
+    if labels:
+        fields["labels"] = labels
+
+
+def _address_of(display_name: str) -> str:
+    """A server-named resource's entry name: its display name as address characters."""
+    out = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")
+    return out if out[:1].isalpha() else ""
 
 
 # --- spec pieces -------------------------------------------------------------------------------------

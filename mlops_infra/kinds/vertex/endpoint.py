@@ -22,7 +22,11 @@ Moving in: ``google_vertex_ai_endpoint`` (magic-modules Endpoint.yaml: ``name`` 
 id, ``location``, ``display_name``, ``description``, ``labels``, ``network`` written with the
 project number, ``encryption_spec``, ``private_service_connect_config``): the id becomes
 ``endpointId``, a network in the endpoint's own project is written as its selfLink, so it
-becomes ``${vpc.selfLink}`` when the network is imported too.
+becomes ``${vpc.selfLink}`` when the network is imported too. From a live project
+(``import live``): the same fields read back; an id the user chose becomes ``endpointId``, a
+19-digit one the server chose stays out of the spec and goes into the ledger (as a
+Tensorboard's does). Deployed models and their traffic split are not managed here: noted,
+left as they are.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from mlops_infra.kinds.vertex._common import (
     encryption_of,
     key_region_problem,
     labels_from_terraform,
+    live_labels,
     merged_labels,
     region_of,
 )
@@ -154,6 +159,32 @@ class Endpoint(VertexKind):
                 "enablePrivateServiceConnect": True,
                 **({"projectAllowlist": sorted(psc["project_allowlist"])}
                    if psc.get("project_allowlist") else {})}
+        return fields
+
+    live_known = frozenset({"displayName", "description", "network", "privateServiceConnectConfig",
+                            "deployedModels", "trafficSplit", "modelDeploymentMonitoringJob",
+                            "dedicatedEndpointDns", "dedicatedEndpointEnabled"})
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        given = str(live["name"]).rsplit("/", 1)[1]
+        fields: dict[str, Any] = {} if endpoint_id_problem(given) else {"endpointId": given}
+        fields.update({k: live[k] for k in ("displayName", "description") if live.get(k)})
+        live_labels(live, fields)
+        match = _NUMBERED_NETWORK.match(str(live.get("network") or ""))
+        if match:        # a selfLink, so it becomes ${vpc.selfLink} when the network is imported
+            fields["network"] = ("https://www.googleapis.com/compute/v1/projects/"
+                                 f"{match.group(1)}/global/networks/{match.group(2)}")
+        psc = live.get("privateServiceConnectConfig") or {}
+        if psc.get("enablePrivateServiceConnect"):
+            fields["privateServiceConnectConfig"] = {
+                "enablePrivateServiceConnect": True,
+                **({"projectAllowlist": sorted(psc["projectAllowlist"])}
+                   if psc.get("projectAllowlist") else {})}
+        if live.get("deployedModels"):
+            notes.append(f"{len(live['deployedModels'])} deployed model(s) and their traffic split "
+                         "are not managed here: left as they are")
+        if live.get("dedicatedEndpointEnabled"):
+            notes.append("dedicatedEndpointEnabled has no field here: left as it is")
         return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:

@@ -45,7 +45,14 @@ Moving in: ``google_vertex_ai_feature_online_store`` (magic-modules FeatureOnlin
 ``bigtable.auto_scaling``, ``optimized`` as an empty block, ``labels``) and
 ``google_vertex_ai_feature_online_store_featureview`` (FeatureOnlineStoreFeatureview.yaml:
 ``feature_online_store`` is the store's short name, ``big_query_source.uri`` a ``bq://`` URI,
-written without the prefix so it becomes ``${table.ref}``, ``sync_config.cron``).
+written without the prefix so it becomes ``${table.ref}``, ``sync_config.cron``). From a
+live project (``import live``): the same fields read back (a store's Bigtable
+``cpuUtilizationTarget`` of 50 is the API's default, "If not set will default to 50%":
+aiplatform v1 discovery, and is left out); views are listed under every store of the regions
+asked for, their store written as its full name (``${store.id}`` once the store is imported)
+and their BigQuery source without ``bq://`` (``${table.ref}`` once the table is). A view over
+the Feature Registry or a Vertex RAG corpus is not importable (this kind holds BigQuery
+sources only).
 """
 
 from __future__ import annotations
@@ -57,17 +64,21 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors, paths
-from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, NotImportable, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
-from mlops_infra.kinds._base import FieldChanges, SpecModel, check_labels
+from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._imports import block, last_segment
 from mlops_infra.kinds._names import CryptoKeyName, Region, feature_id_problem
 from mlops_infra.kinds.vertex._common import (
     EncryptionSpec,
     VertexKind,
+    client,
     encryption_of,
     key_region_problem,
     labels_from_terraform,
+    listing,
+    live_labels,
+    live_regions,
     merged_labels,
     region_of,
 )
@@ -157,6 +168,31 @@ class FeatureOnlineStore(VertexKind):
         if attributes.get("optimized"):          # an empty block: [{}]
             fields["optimized"] = True
         labels_from_terraform(attributes, fields)
+        return fields
+
+    live_known = frozenset({"bigtable", "optimized", "dedicatedServingEndpoint"})
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        bigtable = live.get("bigtable") or {}
+        scaling = bigtable.get("autoScaling") or {}
+        if scaling:
+            target = scaling.get("cpuUtilizationTarget")
+            fields["bigtable"] = {"autoScaling": {
+                "minNodeCount": int(scaling["minNodeCount"]),
+                "maxNodeCount": int(scaling["maxNodeCount"]),
+                **({"cpuUtilizationTarget": int(target)} if target and int(target) != 50 else {})}}
+        extra = sorted(k for k in bigtable if k not in ("autoScaling", "bigtableMetadata")
+                       and bigtable[k] not in (None, "", False))
+        if extra:
+            notes.append(f"bigtable.{', bigtable.'.join(extra)} has no field here: left as it is")
+        if "optimized" in live:
+            fields["optimized"] = True
+        psc = (live.get("dedicatedServingEndpoint") or {}).get("privateServiceConnectConfig") or {}
+        if psc.get("enablePrivateServiceConnect"):
+            notes.append("dedicatedServingEndpoint.privateServiceConnectConfig has no field here: "
+                         "left as it is")
+        live_labels(live, fields)
         return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
@@ -271,6 +307,47 @@ class FeatureView(VertexKind):
             fields["syncConfig"] = {"continuous": True}
         labels_from_terraform(a, fields)
         return fields
+    live_known = frozenset({"bigQuerySource", "syncConfig", "serviceAgentType",
+                            "serviceAccountEmail", "bigtableMetadata"})
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for region in live_regions(regions):
+            for store in listing(lambda r=region: self._stores(project, r)):
+                found.update(self.list(store))
+        return found
+
+    def _stores(self, project: str, region: str) -> dict[str, dict[str, Any]]:
+        scope = f"projects/{project}/locations/{region}"
+        with translate_errors(f"featureOnlineStores in {scope}"):
+            api = client(self.clients, self.client_class, region)
+            stores = api.list_feature_online_stores(request={"parent": scope}, **CALL)
+            # the API answers names with the project number: the spec and ledger use the id
+            return {f"{scope}/featureOnlineStores/{last_segment(s.name)}": {} for s in stores}
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        other = [k for k in ("featureRegistrySource", "vertexRagSource") if live.get(k)]
+        if other or not live.get("bigQuerySource"):
+            raise NotImportable(f"a feature view over {other[0] if other else 'no BigQuery source'}"
+                                " is not a kind here yet (BigQuery sources only)")
+        return super().from_live(name, live)
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        source = live["bigQuerySource"]
+        fields: dict[str, Any] = {
+            "featureOnlineStore": str(live["name"]).split("/featureViews/")[0],
+            "bigQuerySource": {"uri": str(source.get("uri", "")).removeprefix("bq://"),
+                               "entityIdColumns": list(source.get("entityIdColumns") or [])}}
+        sync = live.get("syncConfig") or {}
+        if sync.get("cron"):
+            fields["syncConfig"] = {"cron": sync["cron"]}
+        elif sync.get("continuous"):
+            fields["syncConfig"] = {"continuous": True}
+        if live.get("serviceAgentType") == "SERVICE_AGENT_TYPE_FEATURE_VIEW":   # else the default
+            fields["serviceAgentType"] = live["serviceAgentType"]
+        live_labels(live, fields)
+        return fields
+
     service_agent = None          # a view is not encrypted by a key of its own
     cmek_fields = ()
     guardrails: ClassVar[Mapping[str, str]] = {}

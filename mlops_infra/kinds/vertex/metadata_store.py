@@ -16,18 +16,31 @@ its own by the create intent its ledger records first. Identity
 ``projects/P/locations/R/metadataStores/ID``; outputs ``id``, ``name``.
 
 Moving in: ``google_vertex_ai_metadata_store`` (magic-modules MetadataStore.yaml: ``name``,
-``region``, ``description``, ``encryption_spec.kms_key_name``).
+``region``, ``description``, ``encryption_spec.kms_key_name``). From a live project
+(``import live``): ``description`` and the key. Vertex AI creates the ``default`` store by
+itself the first time a project runs a pipeline or creates an experiment ("The first time you
+run a PipelineJob or create an experiment in the Vertex SDK, Vertex AI creates your project's
+MetadataStore": https://cloud.google.com/vertex-ai/docs/ml-metadata/configure; "If the
+default Metadata Store doesn't exist, it's created when you run the first PipelineJob or
+create your first experiment":
+https://docs.cloud.google.com/gemini-enterprise-agent-platform/machine-learning/experiments/setup).
+It is still imported: Google does not manage it afterwards (no update method, nothing
+recreates or changes it while it exists), it holds the experiments and lineage the user
+relies on, and Terraform setups manage it too (``google_vertex_ai_metadata_store`` named
+``default``, to give it a CMEK key). Being data-bearing, removing it from the spec never
+deletes it without ``allowDataLoss``; the import says so in a note.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import ResourceContext, ResourceId
+from mlops_infra.engine.kind import ImportedList, ResourceContext, ResourceId
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._names import CryptoKeyName, Region, metadata_store_id_problem
@@ -38,6 +51,10 @@ from mlops_infra.kinds.vertex._common import (
     key_region_problem,
     region_of,
 )
+
+DEFAULT_STORE_NOTE = ("the project's default store (Vertex AI made it on the first pipeline run or "
+                      "experiment; Experiments and Pipelines record into it): owned from now on, "
+                      "never deleted without allowDataLoss")
 
 
 class MetadataStoreSpec(SpecModel):
@@ -75,6 +92,17 @@ class MetadataStore(VertexKind):
 
     def terraform_fields(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         return {"description": attributes["description"]} if attributes.get("description") else {}
+
+    live_known = frozenset({"description"})
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        return {"description": live["description"]} if live.get("description") else {}
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        items = super().from_live(name, live)
+        if name.endswith("/metadataStores/default"):
+            items[0] = replace(items[0], notes=(*items[0].notes, DEFAULT_STORE_NOTE))
+        return items
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return metadata_store_id_problem(ctx.name) or key_region_problem(fields, region_of(ctx, fields))

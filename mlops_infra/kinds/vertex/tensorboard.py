@@ -20,7 +20,12 @@ Tensorboard.yaml (``encryptionSpec`` immutable, update mask).
 Moving in: ``google_vertex_ai_tensorboard`` (magic-modules Tensorboard.yaml: ``name`` is the
 server's numeric id, ``display_name`` required, ``description``, ``labels``,
 ``encryption_spec.kms_key_name``); its full name goes into the ledger, which is how the
-imported Tensorboard is found again (it has no ownership labels yet).
+imported Tensorboard is found again (it has no ownership labels yet). From a live project
+(``import live``): ``displayName``, ``description``, ``labels`` and the key, read back; its
+full name goes into the ledger the same way. A Tensorboard the Vertex AI SDK made as an
+experiment's default ("If no experiment_tensorboard is provided, a default TB instance is
+created": https://cloud.google.com/vertex-ai/docs/experiments/create-experiment) holds the
+user's runs, so it is imported like any other; its ``isDefault`` is noted (no field here).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from mlops_infra.kinds.vertex._common import (
     encryption_of,
     key_region_problem,
     labels_from_terraform,
+    live_labels,
     merged_labels,
     region_of,
 )
@@ -93,6 +99,17 @@ class Tensorboard(VertexKind):
                                                  ("description", "description"))
                   if attributes.get(a)}
         labels_from_terraform(attributes, fields)
+        return fields
+
+    live_known = frozenset({"displayName", "description", "blobStoragePathPrefix", "runCount",
+                            "isDefault"})
+
+    def live_fields(self, live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        fields = {k: live[k] for k in ("displayName", "description") if live.get(k)}
+        live_labels(live, fields)
+        if live.get("isDefault"):
+            notes.append("isDefault: true (the Tensorboard experiments use when they name none) "
+                         "has no field here: left as it is")
         return fields
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:

@@ -46,6 +46,17 @@ integrity monitoring on, secure boot off, ``disable_public_ip = true`` (the kind
 ``false`` is written, and waived). One key on both disks becomes ``kmsKey``.
 ``idle-timeout-seconds`` becomes ``idleShutdownSeconds``. ``desired_state``, proxy access, EUC,
 deletion protection, IP forwarding, NIC type and confidential computing have no field: noted.
+
+From a live project (``import live``): the instances of the ``--region``s' zones, listed at
+once through ``projects/P/locations/-`` ("to list instances in all locations": notebooks v2
+discovery, ``instances.list`` ``parent``; the zones it answers ``unreachable`` are listed one by
+one). The same flat fields are read back from the API's answer with the same defaults and
+server keys left out. What the API never returns (input only: ``instanceOwners``,
+``vmImage``, the data disk's type, the disks' CMEK key) cannot be imported: noted (writing it
+later replaces the instance). Google creates no Workbench instance by itself (each is made
+by a user's create call), so none is skipped as Google's; labels starting with ``goog-`` are
+Google's system labels (terraform-provider-google 5.0 upgrade guide: ``goog-caip-notebook``)
+and are left out.
 """
 
 from __future__ import annotations
@@ -81,7 +92,14 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import NOTEBOOKS, RESOURCE_MANAGER
-from mlops_infra.kinds._imports import block, last_segment, leftovers, put, terraform_labels
+from mlops_infra.kinds._imports import (
+    block,
+    last_segment,
+    leftovers,
+    put,
+    terraform_labels,
+    user_labels,
+)
 from mlops_infra.kinds._names import (
     NETWORK_URL,
     SUBNETWORK_URL,
@@ -90,6 +108,7 @@ from mlops_infra.kinds._names import (
     NetworkRef,
     SubnetworkRef,
     Zone,
+    region_problem,
     rfc1035_problem,
 )
 from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
@@ -430,11 +449,40 @@ class Instance(Kind):
         return [Imported(name=name, project=str(a["project"]), fields=fields,
                          notes=(*notes, *leftovers(a, _TF_KNOWN)))]
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        notes: list[str] = []
+        fields: dict[str, Any] = {"zone": name.split("/")[3], **_live_setup(live, notes)}
+        labels = {k: v for k, v in user_labels(live.get("labels")).items()
+                  if not k.startswith("goog-")}
+        put(fields, "labels", labels)
+        for key in ("disableProxyAccess", "enableThirdPartyIdentity", "enableManagedEuc",
+                    "enableDeletionProtection"):
+            if live.get(key):
+                notes.append(f"{key}: true has no field here: not carried over")
+        if live.get("state") == "STOPPED":
+            notes.append("the instance is STOPPED: it is left stopped as it is (updates never "
+                         "start a stopped instance)")
+        notes.append(_INPUT_ONLY_NOTE)
+        return [Imported(name=name.rsplit("/", 1)[1], project=name.split("/")[1], fields=fields,
+                         notes=tuple(notes))]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        wanted = {r for r in regions if region_problem(r) is None}
+        if not wanted:
+            return {}
+        try:
+            found, unreachable = _listed(self._client(), f"projects/{project}/locations/-")
+        except errors.ApiError:
+            raise
+        except errors.UserError as exc:      # no endpoint for the service (an emulator without it)
+            raise errors.ApiError(str(exc)) from exc
+        for zone in sorted(z for z in unreachable if _region_of(z) in wanted):
+            found.update(self.list(f"projects/{project}/locations/{zone}"))
+        return {n: i for n, i in found.items() if _region_of(n.split("/")[3]) in wanted}
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
-        with translate_errors(f"Workbench instances in {scope}"):
-            found = self._client().list_instances(request={"parent": scope}, **CALL)
-            return {item.name: _as_dict(item) for item in found}
+        return _listed(self._client(), scope)[0]
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
@@ -506,6 +554,23 @@ class Instance(Kind):
         if live is None:
             raise errors.TransientError(f"Workbench instance {rid.name}: not readable after its operation")
         return live
+
+
+def _listed(client: Any, scope: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The instances of ``scope`` and the locations the answer says were unreachable."""
+    with translate_errors(f"Workbench instances in {scope}"):
+        pager = client.list_instances(request={"parent": scope}, **CALL)
+        found: dict[str, dict[str, Any]] = {}
+        unreachable: list[str] = []
+        for page in pager.pages:
+            found.update({item.name: _as_dict(item) for item in page.instances})
+            unreachable += [last_segment(u) for u in page.unreachable]
+        return found, unreachable
+
+
+def _region_of(zone: str) -> str | None:
+    match = ZONE.fullmatch(zone)
+    return match.group(1) if match else None
 
 
 def _as_dict(message: Any) -> dict[str, Any]:
@@ -665,4 +730,82 @@ def _tf_interface(interface: dict[str, Any], notes: list[str]) -> dict[str, Any]
     put(out, "subnetwork", interface.get("subnet"))
     if interface.get("nic_type"):
         notes.append("gce_setup.network_interfaces.nic_type has no field here: not carried over")
+    return out
+
+
+# --- moving in from live: the API's instance, read back (notebooks v2 Instance) -----------------
+
+_INPUT_ONLY_NOTE = ("not returned by the API (input only), so not imported: instanceOwners, "
+                    "vmImage, the data disk's diskType, the disks' kmsKey; writing one later "
+                    "replaces the instance")
+_DEFAULT_BOOT_TYPE = "PD_BALANCED"      # what the API answers for a boot disk created without one
+
+
+def _live_setup(live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The flat fields of a live instance's ``gceSetup`` (its defaults and server keys left out)."""
+    raw = live.get("gceSetup") or {}
+    setup = canonical_live(live).get("gceSetup") or {}
+    fields: dict[str, Any] = {}
+    put(fields, "machineType", setup.get("machineType"), default=DEFAULT_MACHINE)
+    gpu = setup.get("accelerator") or {}
+    if gpu.get("type"):
+        count = int(gpu.get("coreCount") or 1)
+        fields["gpu"] = {"type": gpu["type"], **({"coreCount": count} if count != 1 else {})}
+    if (setup.get("gpuDriverConfig") or {}).get("enableGpuDriver"):
+        fields["installGpuDriver"] = True
+    if (setup.get("shieldedInstanceConfig") or {}).get("enableSecureBoot"):
+        fields["enableSecureBoot"] = True
+    shielded = raw.get("shieldedInstanceConfig") or {}
+    if shielded and not (shielded.get("enableVtpm") and shielded.get("enableIntegrityMonitoring")):
+        notes.append("shieldedInstanceConfig: vTPM/integrity monitoring off is not carried over")
+    account = str(setup.get("serviceAccount") or "")
+    if account and not account.endswith(DEFAULT_ACCOUNT_SUFFIX):
+        fields["serviceAccount"] = account
+    image = setup.get("containerImage") or {}
+    put(fields, "containerImage", {k: image[k] for k in ("repository", "tag") if image.get(k)})
+    fields.update(_live_disks(setup))
+    fields.update(_live_interface((raw.get("networkInterfaces") or [{}])[0], notes))
+    if setup.get("disablePublicIp") is False:
+        fields["disablePublicIp"] = False
+    put(fields, "tags", sorted(setup.get("tags") or []))
+    metadata = {str(k): str(v) for k, v in (setup.get("metadata") or {}).items()
+                if k not in _TF_PROVIDED_METADATA and _TF_DEFAULT_METADATA.get(k) != str(v)}
+    idle = metadata.pop(IDLE_KEY, None)
+    if idle is not None:
+        fields["idleShutdownSeconds"] = int(idle)
+    put(fields, "metadata", metadata)
+    put(fields, "minCpuPlatform", setup.get("minCpuPlatform"))
+    for key in ("enableIpForwarding", "confidentialInstanceConfig", "reservationAffinity"):
+        value = setup.get(key)
+        if value and not (key == "reservationAffinity"
+                          and value.get("consumeReservationType") in (None, "RESERVATION_ANY")):
+            notes.append(f"gceSetup.{key} has no field here: not carried over")
+    return fields
+
+
+def _live_disks(setup: dict[str, Any]) -> dict[str, Any]:
+    """``bootDisk``/``dataDisk`` without the default sizes (150/100 GB) and boot disk type."""
+    out: dict[str, Any] = {}
+    for name, size in (("bootDisk", "150"), ("dataDisk", "100")):
+        disk = setup.get(name) or {}
+        item: dict[str, Any] = {}
+        if disk.get("diskSizeGb") and str(disk["diskSizeGb"]) != size:
+            item["diskSizeGb"] = int(disk["diskSizeGb"])
+        if name == "bootDisk":
+            put(item, "diskType", disk.get("diskType"), default=_DEFAULT_BOOT_TYPE)
+        else:
+            put(item, "resourcePolicies", list(disk.get("resourcePolicies") or []))
+        put(out, name, item)
+    return out
+
+
+def _live_interface(interface: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The network (unless the default one) and subnet, as the selfLinks the API answers."""
+    out: dict[str, Any] = {}
+    network = str(interface.get("network") or "")
+    if network and not network.endswith("/global/networks/default"):
+        out["network"] = network
+    put(out, "subnetwork", interface.get("subnet"))
+    if interface.get("nicType") not in (None, "", "NIC_TYPE_UNSPECIFIED"):
+        notes.append("gceSetup.networkInterfaces.nicType has no field here: not carried over")
     return out
