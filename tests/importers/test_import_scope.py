@@ -15,7 +15,7 @@ from mlops_infra.importers import Options, import_live, import_terraform
 from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
-                                           "compute", "resourcemanager")
+                                           "compute", "resourcemanager", "container")
 TF = FIXTURES / "terraform"
 
 
