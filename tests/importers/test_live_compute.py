@@ -46,7 +46,7 @@ def _by_name(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[
     return {r.get("name", address): r for address, r in resources.items() if r["kind"] == kind}
 
 
-def _vm(emulator: Emulator, zone: str, name: str, **extra: Any) -> None:
+def _vm(emulator: Emulator, zone: str, name: str, *, external: bool = False, **extra: Any) -> None:
     """A VM made straight through Compute (as GKE's instance groups, Workbench or a person do)."""
     from google.cloud import compute_v1
 
@@ -56,7 +56,9 @@ def _vm(emulator: Emulator, zone: str, name: str, **extra: Any) -> None:
                        "initializeParams": {"sourceImage": IMAGE}}],
             "networkInterfaces": [{"network": "global/networks/vm-vpc",
                                    **({"subnetwork": f"regions/{zone[:-2]}/subnetworks/vm-subnet"}
-                                      if zone.startswith("us-central1") else {})}], **extra}
+                                      if zone.startswith("us-central1") else {}),
+                                   **({"accessConfigs": [{"type": "ONE_TO_ONE_NAT"}]}
+                                      if external else {})}], **extra}
     op = clients.get(COMPUTE_INSTANCES).insert_unary(
         project=PROJECT, zone=zone, instance_resource=compute_v1.Instance.from_json(json.dumps(body)))
     clients.get(COMPUTE_ZONE_OPERATIONS).wait(project=PROJECT, zone=zone, operation=op.name)
@@ -124,7 +126,7 @@ def test_vms_other_google_services_make_are_left_to_them(emulator: Emulator,
         **_metadata(**{"notebooks-api": "PROD", "proxy-mode": "service_account"}))
     _vm(emulator, zone, "web-7f2k", **_metadata(
         **{"created-by": "projects/1/zones/us-central1-c/instanceGroupManagers/web"}))
-    _vm(emulator, zone, "bastion", labels={"role": "bastion"},
+    _vm(emulator, zone, "bastion", labels={"role": "bastion"}, external=True,
         **_metadata(**{"enable-oslogin": "TRUE"}))
     _vm(emulator, "europe-west1-b", "eu-runner")
 
@@ -138,6 +140,7 @@ def test_vms_other_google_services_make_are_left_to_them(emulator: Emulator,
     vms = _by_name(_resources(out), "compute.Instance")
     assert set(vms) == {"gpu-trainer", "ml-tools", "bastion"}    # europe-west1 not asked for
     assert vms["bastion"]["metadata"] == {"enable-oslogin": "TRUE"}
+    assert vms["bastion"]["externalIp"] is True and "no-external-ip" in vms["bastion"]["waivers"]
     assert vms["bastion"]["bootDisk"]["image"].startswith("projects/debian-cloud/global/images/")
     assert _mutating(emulator, out) == []
 

@@ -446,6 +446,11 @@ class Instance(common.ComputeKind):
         if out.get("status") == "TERMINATED":
             fields["status"] = "TERMINATED"
         put(fields, "description", out.get("description"))
+        boot: dict[str, Any] = next((d for d in live.get("disks") or [] if d.get("boot")), {})
+        # a customer-supplied key: Compute returns only its sha256 (discovery CustomerEncryptionKey)
+        if (boot.get("diskEncryptionKey") or {}).get("sha256"):
+            notes.append("its boot disk uses a customer-supplied key (Compute returns only its "
+                         "hash): not carried over, the disk stays as it is live")
         extra = [d for d in live.get("disks") or [] if not d.get("boot")]
         if extra:
             notes.append(f"{len(extra)} more attached disk(s) not carried over (left as they are)")
