@@ -26,6 +26,7 @@ from typing import Any
 
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
 from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
+from mlops_infra.engine.collections_pause import fewer_collections
 from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
@@ -80,10 +81,11 @@ def validate(path: str | Path, *, env: str | None = None) -> dict[str | None, Sp
     for; returns the checked specs by environment (``{None: spec}`` without environments)."""
     if env is not None:
         load(path, env=env)                 # an unknown --env fails first, with a hint
-    specs = {name: _instance(spec, name) for name, spec in load_every_environment(
-        path, kinds=kind_schemas(), **_strict()).items()}
-    for spec in specs.values():
-        check_spec(spec, kinds=_offline_kinds(spec))
+    with fewer_collections():
+        specs = {name: _instance(spec, name) for name, spec in load_every_environment(
+            path, kinds=kind_schemas(), **_strict()).items()}
+        for spec in specs.values():
+            check_spec(spec, kinds=_offline_kinds(spec))
     return specs
 
 
@@ -94,8 +96,9 @@ def load(path: str | Path, *, env: str | None = None) -> Spec:
     instance (``STACK-ENV``): its own ledger object and stack label, so applying ``dev`` can
     never plan deletes of ``prod``'s resources.
     """
-    return _instance(load_spec(path, env=env, kinds=kind_schemas(), require_env=True, **_strict()),
-                     env)
+    with fewer_collections():
+        return _instance(load_spec(path, env=env, kinds=kind_schemas(), require_env=True,
+                                   **_strict()), env)
 
 
 def _strict() -> dict[str, Any]:
@@ -210,6 +213,12 @@ class Stack:
 
         ``ownership_labels`` also adds the ownership labels resources moved in by an import
         still lack (``mlops_infra import labels``)."""
+        with fewer_collections():
+            return self._plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
+                              allow_restart=allow_restart, ownership_labels=ownership_labels)
+
+    def _plan(self, *, allow_data_loss: bool, destroy: bool, state: LedgerState | None,
+              allow_restart: bool, ownership_labels: bool) -> Plan:
         resolved = None if destroy else check_spec(self.spec, kinds=self.kinds)  # before any API call
         ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
         with self.clients.reads.sharing():      # one read per API object, whoever needs it

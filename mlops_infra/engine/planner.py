@@ -269,13 +269,14 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
 
 def _adds(r: Resolved) -> tuple[FieldChange, ...]:
     adds = [FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired)]
-    return tuple(sensitive.mask_changes(adds, sensitive.secret_paths(r.desired, r.kind)))
+    return tuple(sensitive.mask_changes(adds, r.secret_paths))
 
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
     changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current),
-                                             entry.applied, exact=r.exact, values=ctx.secrets)
+                                             entry.applied, exact=r.exact, values=ctx.secrets,
+                                             at=r.secret_paths)
     if getattr(entry, "labels_pending", False) and not ctx.ownership_labels:
         changes = ownership.without_managed_labels(r.kind, changes)
     kept, notes = _spare_preexisting(changes, entry.preexisting)
@@ -309,7 +310,8 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
     if not verdict.ours:
         return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
     changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current), None,
-                                             exact=r.exact, values=ctx.secrets)
+                                             exact=r.exact, values=ctx.secrets,
+                                             at=r.secret_paths)
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
@@ -381,7 +383,7 @@ def _change(r: Resolved, ctx: _Context, action: Action, **extra: Any) -> Resourc
                           scope=r.rid.scope, outputs=r.outputs,
                           allow_data_loss=ctx.allow_data_loss or r.allow_data_loss,
                           exact=r.exact, waivers=dict(r.waivers),
-                          secret_paths=sensitive.secret_paths(r.desired, r.kind), **extra)
+                          secret_paths=r.secret_paths, **extra)
 
 
 # --- plan-wide ----------------------------------------------------------------------------------

@@ -14,11 +14,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
 
-from mlops_infra.engine import ownership
+from mlops_infra.engine import ownership, sensitive
 from mlops_infra.engine.diff import get_path
 from mlops_infra.engine.errors import SourceLocation, SpecError
 from mlops_infra.engine.graph import topo_order
@@ -49,6 +50,11 @@ class Resolved:
     @property
     def waivers(self) -> Mapping[str, str]:
         return self.spec.waivers
+
+    @cached_property
+    def secret_paths(self) -> tuple[str, ...]:
+        """The sensitive leaf paths of ``desired`` (found once: a plan asks several times)."""
+        return sensitive.secret_paths(self.desired, self.kind)
 
     @property
     def allow_data_loss(self) -> bool:

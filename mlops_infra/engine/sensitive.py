@@ -109,7 +109,11 @@ def _key(salt: bytes) -> bytes:
 def secret_names(value: Any) -> set[str]:
     """Every NAME of a ``${secrets.NAME}`` in the strings inside ``value``."""
     found: set[str] = set()
-    _visit_strings(value, lambda text: found.update(SECRET_REF.findall(text)))
+
+    def collect(text: str) -> None:
+        if "secrets" in text:
+            found.update(SECRET_REF.findall(text))
+    _visit_strings(value, collect)
     return found
 
 
@@ -121,6 +125,8 @@ def secret_paths(desired: dict[str, Any] | None, kind: Any) -> tuple[str, ...]:
     from mlops_infra.engine.diff import leaves
 
     declared = tuple(getattr(kind, "secret_fields", ()))
+    if not declared and not secret_names(desired):
+        return ()           # the common case, found without building every leaf's path
     return tuple(sorted(p for p, v in leaves(desired)
                         if is_secret_path(p, declared) or secret_names(v)))
 
@@ -214,13 +220,15 @@ def _visit_strings(value: Any, fn: Callable[[str], Any]) -> None:
 
 def compare_with_secrets(kind: Any, desired: dict[str, Any], live: dict[str, Any],
                          applied: dict[str, Any] | None, *, exact: tuple[str, ...],
-                         values: SecretValues | None) -> list[FieldChange]:
-    """``diff.compare`` where secret paths are compared with the ledger's hash, never with
-    live state; every change at a secret path shows ``(sensitive)``."""
+                         values: SecretValues | None,
+                         at: tuple[str, ...] | None = None) -> list[FieldChange]:
+    """``diff.compare`` where secret paths (``at``, found when not given) are compared with
+    the ledger's hash, never with live state; every change at a secret path shows
+    ``(sensitive)``."""
     from mlops_infra.engine.diff import compare, without_paths
 
-    at = secret_paths(desired, kind)
-    if not at and not _digest_paths(applied):
+    at = secret_paths(desired, kind) if at is None else at
+    if not at and not _has_digest(applied):
         return compare(kind, desired, live, applied, exact=exact)
     drop = list(at)
     changes = compare(kind, without_paths(desired, drop), without_paths(live, drop),
@@ -233,6 +241,16 @@ def compare_with_secrets(kind: Any, desired: dict[str, Any], live: dict[str, Any
         changes.append(FieldChange(path=path, op="change" if had else "add",
                                    old=SHOWN if had else None, new=SHOWN))
     return mask_changes(changes, at + _digest_paths(applied))
+
+
+def _has_digest(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_digest(value)
+    if isinstance(value, dict):
+        return any(_has_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_digest(v) for v in value)
+    return False
 
 
 def _digest_paths(applied: dict[str, Any] | None) -> tuple[str, ...]:

@@ -13,8 +13,9 @@ spec is a template and ``resolve_refs`` gives final values (secrets still as ref
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mlops_infra.spec.errors import SpecError
@@ -80,8 +81,25 @@ ESCAPE = Escape()
 Token = str | Ref | Escape
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split a string into literal text, ``Ref`` and ``ESCAPE`` tokens."""
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Split a string into literal text, ``Ref`` and ``ESCAPE`` tokens.
+
+    A plan tokenizes the same short templates (``${ring.id}``) thousands of times over, so
+    short ones are remembered; long ones (bounded by the spec's limits) are not kept."""
+    if len(text) <= _REMEMBERED_LENGTH:
+        return _remembered_tokens(text)
+    return _tokens(text)
+
+
+_REMEMBERED_LENGTH = 512
+
+
+@lru_cache(maxsize=16_384)
+def _remembered_tokens(text: str) -> tuple[Token, ...]:
+    return _tokens(text)
+
+
+def _tokens(text: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     pos = 0
     for match in _TOKEN.finditer(text):
@@ -91,7 +109,7 @@ def tokenize(text: str) -> list[Token]:
         pos = match.end()
     if pos < len(text):
         tokens.append(text[pos:])
-    return tokens
+    return tuple(tokens)
 
 
 def _token(match: re.Match[str]) -> Token:
@@ -138,12 +156,12 @@ def render(text: str, resolve: Callable[[Ref], Any], *, keep_escapes: bool) -> A
     return interpolate(tokens, resolve, keep_escapes=keep_escapes)
 
 
-def lone_ref(tokens: list[Token]) -> Ref | None:
+def lone_ref(tokens: Sequence[Token]) -> Ref | None:
     """The reference when ``tokens`` are exactly one (the value then keeps its type)."""
     return tokens[0] if len(tokens) == 1 and isinstance(tokens[0], Ref) else None
 
 
-def interpolate(tokens: list[Token], resolve: Callable[[Ref], Any], *, keep_escapes: bool,
+def interpolate(tokens: Sequence[Token], resolve: Callable[[Ref], Any], *, keep_escapes: bool,
                 max_length: int | None = None) -> str:
     """The tokens as one string; ``TemplateTooLong`` as soon as it would pass ``max_length``."""
     out = []

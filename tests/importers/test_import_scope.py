@@ -15,7 +15,8 @@ from mlops_infra.importers import Options, import_live, import_terraform
 from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
-                                           "compute", "resourcemanager", "container")
+                                           "compute", "resourcemanager", "monitoring",
+                                           "logging", "dashboards", "container")
 TF = FIXTURES / "terraform"
 
 

@@ -9,6 +9,7 @@ Sinks:
 | ``writerIdentity``: with ``uniqueWriterIdentity`` the project's Logging service account ``serviceAccount:service-NUMBER@gcp-sa-logging.iam.gserviceaccount.com``, without it the legacy shared ``serviceAccount:cloud-logs@system.gserviceaccount.com``; none for a log bucket of the sink's own project | logging_config.proto ``writer_identity``, ``CreateSinkRequest.unique_writer_identity``; https://cloud.google.com/logging/docs/routing/user-managed-service-accounts ("By default, Logging uses a Logging service account for all sinks in a resource") |
 | update: the mask's fields; an empty mask means ``destination,filter,includeChildren``; ``uniqueWriterIdentity`` false after true is an error, false to true makes the identity unique | logging_config.proto ``UpdateSinkRequest`` |
 | sink exclusions: at most 50, each with a name and a filter | logging_config.proto ``LogSink.exclusions``, ``LogExclusion`` |
+| every project has the sinks ``_Required`` (the Admin Activity, System Event and Access Transparency audit logs, to the ``_Required`` bucket) and ``_Default`` (everything else, to the ``_Default`` bucket); ``_Required`` cannot be changed or deleted | https://cloud.google.com/logging/docs/export ("Cloud Logging provides two predefined log sinks for each Google Cloud project: _Required and _Default"); https://cloud.google.com/logging/docs/routing/overview (the sinks' filters; "You can't modify or delete the _Required sink") |
 
 Project exclusions (``projects/P/exclusions/E``): a name and a filter are required; an update
 needs a mask (logging_config.proto ``UpdateExclusionRequest.update_mask`` REQUIRED).
@@ -34,6 +35,13 @@ LEGACY_WRITER = "serviceAccount:cloud-logs@system.gserviceaccount.com"
 _SINK_FIELDS = ("destination", "filter", "description", "disabled", "exclusions",
                 "includeChildren", "bigqueryOptions", "outputVersionFormat")
 _DEFAULT_MASK = ["destination", "filter", "include_children"]
+_REQUIRED_LOGS = ("cloudaudit.googleapis.com/activity", "externalaudit.googleapis.com/activity",
+                  "cloudaudit.googleapis.com/system_event",
+                  "externalaudit.googleapis.com/system_event",
+                  "cloudaudit.googleapis.com/access_transparency",
+                  "externalaudit.googleapis.com/access_transparency")
+BUILT_IN = {"_Required": " OR ".join(f'LOG_ID("{log}")' for log in _REQUIRED_LOGS),
+            "_Default": " AND ".join(f'NOT LOG_ID("{log}")' for log in _REQUIRED_LOGS)}
 _EXCLUSION_FIELDS = ("description", "filter", "disabled")
 
 
@@ -55,6 +63,7 @@ class Sinks:
 
     def create(self, request: Any) -> Any:
         project = common.project_of(request.parent)
+        self._built_ins(project)
         body = common.to_json(request.sink)
         sink_id = common.check_id(body.get("name", ""), SINK_ID, "sink id",
                                   "at most 100 of letters, digits, '_', '-' and '.', starting "
@@ -74,6 +83,7 @@ class Sinks:
 
     def list(self, request: Any) -> Any:
         project = common.project_of(request.parent)
+        self._built_ins(project)
         mine = [{**s, "name": n} for n, s in self.items.items() if common.project_of(n) == project]
         chosen, token = common.page(mine, size=request.page_size, token=request.page_token)
         return logging_config.ListSinksResponse(
@@ -82,6 +92,7 @@ class Sinks:
 
     def update(self, request: Any) -> Any:
         current = self._find(request.sink_name)
+        self._refuse_required(request.sink_name)
         project = common.project_of(request.sink_name)
         body = common.to_json(request.sink)
         paths = list(request.update_mask.paths) or _DEFAULT_MASK
@@ -98,11 +109,23 @@ class Sinks:
 
     def delete(self, request: Any) -> Any:
         self._find(request.sink_name)
+        self._refuse_required(request.sink_name)
         del self.items[request.sink_name]
         return empty_pb2.Empty()
 
+    def _built_ins(self, project: str) -> None:
+        for sink_id, text in BUILT_IN.items():
+            bucket = f"logging.googleapis.com/projects/{project}/locations/global/buckets/{sink_id}"
+            self.items.setdefault(f"projects/{project}/sinks/{sink_id}", {
+                "name": sink_id, "destination": bucket, "filter": text,
+                "createTime": common.timestamp(0), "updateTime": common.timestamp(0)})
+
+    def _refuse_required(self, name: str) -> None:
+        if name.rsplit("/", 1)[-1] == "_Required":
+            raise common.precondition("The _Required sink cannot be modified or deleted")
+
     def _find(self, name: str) -> dict[str, Any]:
-        common.project_of(name)
+        self._built_ins(common.project_of(name))
         if name not in self.items:
             raise common.not_found(f"Sink {name.rsplit('/', 1)[-1]} does not exist")
         return self.items[name]

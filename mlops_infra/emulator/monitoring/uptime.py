@@ -16,6 +16,12 @@ Metric descriptors: name ``projects/P/metricDescriptors/TYPE``; only user-define
 existing type replaces it (magic-modules MetricDescriptor.yaml: ``update_verb: POST`` to the
 create URL); ``metricKind`` and ``valueType`` are required (MetricDescriptor.yaml
 ``required``). Every create, update and delete takes part in the one-edit-per-project rule.
+A project's listing (and ``get``) also holds Google's built-in metric types (a few of the
+thousands: ``BUILT_IN``, from https://cloud.google.com/monitoring/api/metrics_gcp), which
+cannot be created or deleted, and the descriptor of every log-based metric of the project
+(``logging.googleapis.com/user/NAME``, its ``LogMetric.metricDescriptor``: logging_metrics.proto
+"The name, type, and description fields in the metric_descriptor are output only"; the
+descriptor goes with its metric, https://cloud.google.com/logging/docs/logs-based-metrics).
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ _PERIODS = ("60s", "300s", "600s", "900s")
 _RESOURCES = ("monitoredResource", "resourceGroup", "syntheticMonitor")
 _IMMUTABLE = ("monitoredResource", "resourceGroup", "syntheticMonitor", "checkerType")
 _USER_TYPES = ("custom.googleapis.com/", "external.googleapis.com/")
+BUILT_IN: tuple[dict[str, Any], ...] = (       # https://cloud.google.com/monitoring/api/metrics_gcp
+    {"type": "compute.googleapis.com/instance/cpu/utilization", "metricKind": "GAUGE",
+     "valueType": "DOUBLE", "unit": "10^2.%", "displayName": "CPU utilization",
+     "labels": [{"key": "instance_name", "description": "The name of the VM instance."}],
+     "launchStage": "GA", "monitoredResourceTypes": ["gce_instance"]},
+    {"type": "logging.googleapis.com/log_entry_count", "metricKind": "DELTA",
+     "valueType": "INT64", "unit": "1", "displayName": "Log entries",
+     "labels": [{"key": "log", "description": "The name of the log."},
+                {"key": "severity", "description": "The severity of the log entry."}],
+     "launchStage": "GA"},
+    {"type": "aiplatform.googleapis.com/prediction/online/prediction_count",
+     "metricKind": "DELTA", "valueType": "INT64", "unit": "1",
+     "displayName": "Prediction count", "launchStage": "GA",
+     "monitoredResourceTypes": ["aiplatform.googleapis.com/Endpoint"]},
+)
 
 
 class UptimeChecks:
@@ -172,27 +193,46 @@ class MetricDescriptors:
         return self.service.edits.edit(project, commit)
 
     def get(self, request: Any) -> Any:
-        if request.name not in self.items:
+        found = self._every(common.project_of(request.name)).get(request.name)
+        if found is None:
             raise common.not_found(f"Could not find descriptor for metric {request.name}")
-        return _descriptor(self.items[request.name])
+        return _descriptor(found)
 
     def list(self, request: Any) -> Any:
         project = common.project_of(request.name)
         prefix = _type_prefix(request.filter)
-        mine = [d for n, d in self.items.items() if common.project_of(n) == project
-                and str(d.get("type", "")).startswith(prefix)]
+        mine = [d for d in self._every(project).values()
+                if str(d.get("type", "")).startswith(prefix)]
         chosen, token = common.page(mine, size=request.page_size, token=request.page_token)
         return metric_service.ListMetricDescriptorsResponse(
             metric_descriptors=[_descriptor(d) for d in chosen], next_page_token=token)
 
     def delete(self, request: Any) -> Any:
         if request.name not in self.items:
+            if request.name in self._every(common.project_of(request.name)):
+                raise common.invalid(f"{request.name} is not a user-defined metric: only "
+                                     "custom and external metric descriptors can be deleted")
             raise common.not_found(f"Could not find descriptor for metric {request.name}")
 
         def commit() -> Any:
             self.items.pop(request.name, None)
             return empty_pb2.Empty()
         return self.service.edits.edit(common.project_of(request.name), commit)
+
+
+    def _every(self, project: str) -> dict[str, dict[str, Any]]:
+        """The project's descriptors: Google's built-in ones, those of its log-based metrics
+        and its own (user-defined) ones."""
+        every = {f"projects/{project}/metricDescriptors/{d['type']}":
+                 {**d, "name": f"projects/{project}/metricDescriptors/{d['type']}"}
+                 for d in BUILT_IN}
+        logging = getattr(self.service.emulator, "services", {}).get("logging")
+        for name, metric in (logging.state.get("metrics", {}) if logging else {}).items():
+            descriptor = dict(metric.get("metricDescriptor") or {})
+            if name.startswith(f"projects/{project}/") and descriptor.get("name"):
+                every[descriptor["name"]] = descriptor
+        every.update({n: d for n, d in self.items.items() if common.project_of(n) == project})
+        return every
 
 
 def _descriptor(stored: dict[str, Any]) -> Any:

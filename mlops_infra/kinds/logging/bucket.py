@@ -23,6 +23,10 @@ purged 7 days later; its log entries are lost, and its id cannot be reused meanw
 pending deletion undeletes it (``UndeleteBucket``, "within the grace period of 7 days") and
 sets it to the spec. Log buckets carry no labels: ownership is the ledger's. Output ``id``
 (the full name, what a sink's ``logBucket`` takes).
+
+Moving in: ``google_logging_project_bucket_config`` or a live bucket (``import live``, which
+looks in ``global`` and the ``--region``s); Google's ``_Default`` and ``_Required`` buckets
+are left out.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from mlops_infra.kinds.logging._common import LOGGING_API, bucket_id_problem
 
 _PAGE_SIZE = 200
 _DEFAULTS = {"retentionDays": 30, "locked": False, "analyticsEnabled": False}
+_GOOGLE_BUCKETS = ("_Default", "_Required")
 
 
 class BucketSpec(SpecModel):
@@ -122,6 +127,37 @@ class LogBucket(Kind):
         project = str(a.get("project") or "").removeprefix("projects/") or None
         return [Imported(name=str(a["bucket_id"]), project=project, fields=fields,
                          notes=leftovers(a, known))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live bucket: its location (from its name), and what differs from the API's
+        defaults (``retentionDays`` 30, not locked, no Log Analytics); ``restrictedFields``
+        and ``indexConfigs`` have no field here (noted)."""
+        parts = self.id_from_name(name).parts
+        fields: dict[str, Any] = {}
+        put(fields, "location", parts["locations"], default="global")
+        for key, default in _DEFAULTS.items():
+            put(fields, key, live.get(key), default=default)
+        put(fields, "description", live.get("description"))
+        put(fields, "kmsKeyName", (live.get("cmekSettings") or {}).get("kmsKeyName"))
+        extra = sorted(k for k in ("restrictedFields", "indexConfigs") if live.get(k))
+        notes = (f"not carried over (left as it is live): {', '.join(extra)}",) if extra else ()
+        return [Imported(name=parts["buckets"], project=parts["projects"], fields=fields,
+                         notes=notes)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """The buckets of ``global`` and the regions asked for, from one listing of
+        ``projects/P/locations/-`` (logging_config.proto ``ListBucketsRequest.parent``:
+        "supplying the character - in place of [LOCATION_ID] will return all buckets")."""
+        wanted = {"global", *regions}
+        return {name: live for name, live in self.list(f"projects/{project}/locations/-").items()
+                if name.split("/")[3] in wanted}
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        bucket = name.rsplit("/", 1)[-1]
+        if bucket in _GOOGLE_BUCKETS:
+            return (f"Google's own {bucket} log bucket, in every project "
+                    "(https://cloud.google.com/logging/docs/routing/overview#buckets)")
+        return None
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return bucket_id_problem(ctx.name)

@@ -20,6 +20,11 @@ clients.md e.), so an update sends the full desired metric. The metric's name is
 name (at most 100 of ``A-Za-z0-9_-.,+!*',()%/``, not starting with ``/``). Identity
 ``projects/P/metrics/NAME``. Outputs ``name``, ``type`` (the metric type alert policies use:
 ``logging.googleapis.com/user/NAME``).
+
+Moving in: ``google_logging_metric`` or a live metric (``import live``): what the API fills
+into the descriptor is left out; ``bucketName`` becomes a reference to an imported log
+bucket. The metric's descriptor (``logging.googleapis.com/user/NAME``) is its own, never a
+monitoring.MetricDescriptor.
 """
 
 from __future__ import annotations
@@ -95,6 +100,20 @@ def _tf_descriptor(raw: dict[str, Any]) -> dict[str, Any]:
     return {} if out == _COUNTER else out
 
 
+def _live_descriptor(raw: dict[str, Any], metric: str) -> dict[str, Any]:
+    """A live metric's descriptor as a spec writes it: what the API fills in left out."""
+    out = {k: v for k, v in raw.items() if k in Descriptor.model_fields and k != "labels"}
+    if out.get("unit") == "1":
+        del out["unit"]
+    if out.get("displayName") == metric:
+        del out["displayName"]
+    labels = [{k: v for k, v in label.items() if k in MetricLabel.model_fields
+               and (k, v) != ("valueType", "STRING")} for label in raw.get("labels") or []]
+    if labels:
+        out["labels"] = labels
+    return {} if out == _COUNTER else out
+
+
 def _tf_bucket_options(raw: dict[str, Any]) -> dict[str, Any]:
     """``bucket_options`` blocks as the REST ``BucketOptions`` (one of three shapes)."""
     shapes = {"linear_buckets": ("linearBuckets", ("num_finite_buckets", "width", "offset")),
@@ -142,6 +161,23 @@ class LogMetric(Kind):
                  "label_extractors", "value_extractor", "bucket_options", "bucket_name")
         return [Imported(name=str(a["name"]), project=a.get("project"), fields=fields,
                          notes=leftovers(a, known))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live metric: its REST fields, ``disabled`` only when true, its descriptor without
+        what the API fills in (``name``, ``type``, ``description``, ``displayName`` at the
+        metric's name, unit ``1``, a label's ``valueType`` STRING; the counter's DELTA/INT64:
+        module docstring) and without ``createTime``, ``updateTime``, ``resourceName``,
+        ``version``."""
+        metric = name.partition(_SEP)[2]
+        fields: dict[str, Any] = {}
+        for key in ("filter", "description", "labelExtractors", "valueExtractor",
+                    "bucketOptions", "bucketName"):
+            put(fields, key, live.get(key))
+        if live.get("disabled"):
+            fields["disabled"] = True
+        put(fields, "metricDescriptor", _live_descriptor(live.get("metricDescriptor") or {},
+                                                         metric))
+        return [Imported(name=metric, project=name.split("/")[1], fields=fields)]
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return metric_name_problem(ctx.name)

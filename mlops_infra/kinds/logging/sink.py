@@ -31,6 +31,9 @@ destination,filter,includeChildren" (logging_config.proto ``UpdateSinkRequest``)
 silently drop other changes. Identity ``projects/P/sinks/NAME``; sink names are at most 100
 of letters, digits, ``_``, ``-``, ``.``. Sinks carry no labels: ownership is the ledger's.
 Outputs ``name``, ``writerIdentity``.
+
+Moving in: ``google_logging_project_sink`` or a live sink (``import live``): the destination
+becomes its shorthand; Google's ``_Default`` and ``_Required`` sinks are left out.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContex
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, translate_errors
 from mlops_infra.kinds._clients import LOGGING_CONFIG
-from mlops_infra.kinds._imports import block, leftovers, shaped
+from mlops_infra.kinds._imports import block, leftovers, put, shaped
 from mlops_infra.kinds._proto import as_rest, mask, message, top_fields, with_defaults
 from mlops_infra.kinds.logging._common import LOGGING_API, SINK_NAME, sink_name_problem
 
@@ -58,6 +61,10 @@ _DATASET_PATH = re.compile(r"^projects/([^/]+)/datasets/([^/]+)$")
 _PAGE_SIZE = 200
 DATA_EDITOR = "roles/bigquery.dataEditor"
 OBJECT_CREATOR = "roles/storage.objectCreator"
+_GOOGLE_SINKS = ("_Default", "_Required")
+# The legacy shared writer of sinks made without a unique writer identity
+# (logging_config.proto ``CreateSinkRequest.unique_writer_identity``).
+_SHARED_WRITER = "serviceAccount:cloud-logs@system.gserviceaccount.com"
 
 
 class Exclusion(SpecModel):
@@ -104,7 +111,7 @@ def destination(fields: dict[str, Any], project: str) -> str:
     return ""
 
 
-def _tf_destination(value: str, project: str) -> dict[str, str]:
+def _shorthand(value: str, project: str) -> dict[str, str]:
     """A destination as its shorthand: a dataset of the sink's project by its id, a bucket by
     its name, a log bucket by its full name (what those kinds output)."""
     for key, prefix in SHORTHANDS.items():
@@ -139,7 +146,7 @@ class Sink(Kind):
         writes as Google's shared logs account (noted: this kind's sinks have their own)."""
         a = attributes
         fields = shaped(SinkSpec, a, skip=("destination", *SHORTHANDS, "usePartitionedTables"))
-        fields.update(_tf_destination(str(a.get("destination") or ""), str(a.get("project"))))
+        fields.update(_shorthand(str(a.get("destination") or ""), str(a.get("project"))))
         if block(a, "bigquery_options").get("use_partitioned_tables"):
             fields["usePartitionedTables"] = True
         known = ("name", "destination", "filter", "description", "disabled", "exclusions",
@@ -150,6 +157,41 @@ class Sink(Kind):
                       "that identity until replaced",)
         return [Imported(name=str(a["name"]), project=a.get("project"), fields=fields,
                          notes=notes)]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live sink, as from Terraform: its destination as a shorthand (a dataset, bucket
+        or log bucket of the import becomes a reference), ``disabled`` only when true,
+        exclusions without ``disabled: false`` and their server times; ``writerIdentity``,
+        ``createTime`` and ``updateTime`` are the server's."""
+        project = name.split("/")[1]
+        fields: dict[str, Any] = _shorthand(str(live.get("destination") or ""), project)
+        put(fields, "filter", live.get("filter"))
+        put(fields, "description", live.get("description"))
+        if live.get("disabled"):
+            fields["disabled"] = True
+        exclusions = [{k: v for k, v in e.items() if k in Exclusion.model_fields
+                       and (k, v) != ("disabled", False)} for e in live.get("exclusions") or []]
+        put(fields, "exclusions", exclusions)
+        if (live.get("bigqueryOptions") or {}).get("usePartitionedTables"):
+            fields["usePartitionedTables"] = True
+        notes: tuple[str, ...] = ()
+        if live.get("writerIdentity") == _SHARED_WRITER:
+            notes = ("it writes as the shared logs service account; managed here, it keeps "
+                     "that identity until replaced",)
+        extra = sorted(k for k in ("includeChildren", "interceptChildren", "outputVersionFormat")
+                       if live.get(k) not in (None, False, "", "VERSION_FORMAT_UNSPECIFIED"))
+        if extra:
+            notes += (f"not carried over (left as it is live): {', '.join(extra)}",)
+        return [Imported(name=name.rsplit("/", 1)[-1], project=project, fields=fields,
+                         notes=notes)]
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        sink = name.rsplit("/", 1)[-1]
+        if sink in _GOOGLE_SINKS:
+            return (f"Google's own {sink} sink, in every project (\"Cloud Logging provides two "
+                    "predefined log sinks for each Google Cloud project: _Required and "
+                    "_Default\", https://cloud.google.com/logging/docs/export)")
+        return None
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         return sink_name_problem(ctx.name)

@@ -27,8 +27,9 @@ from mlops_infra.engine.kind import Imported, ImportedList, ResourceId
 from mlops_infra.kinds._base import translate_errors
 from mlops_infra.kinds._proto import as_rest, mask, message, snake, top_fields
 
-__all__ = ["MONITORING_API", "as_rest", "imported_server_named", "read_or_none", "mask", "message", "monitoring_errors", "seconds",
-           "serial_key", "server_named_id", "snake", "top_fields"]
+__all__ = ["MONITORING_API", "as_rest", "imported_server_named", "live_server_named",
+           "read_or_none", "mask", "message", "monitoring_errors", "seconds", "serial_key",
+           "server_named_id", "snake", "top_fields", "known_only"]
 
 MONITORING_API = "monitoring.googleapis.com"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smh]?)$")
@@ -103,3 +104,44 @@ def imported_server_named(attributes: Mapping[str, Any], fields: dict[str, Any],
     return [Imported(name="", project=attributes.get("project"), fields=fields,
                      notes=leftovers(attributes, ("name", "user_labels", *known)) + notes,
                      api_name=str(attributes.get("name") or ""), **extra)]
+
+
+def live_server_named(name: str, live: Mapping[str, Any], fields: dict[str, Any],
+                      notes: tuple[str, ...] = (), **extra: Any) -> ImportedList:
+    """The one spec entry of a live resource the server named (``name``, its API name, goes
+    to the ledger); the entry is called after its display name (its address), the server's
+    numeric id saying nothing."""
+    import re
+
+    readable = re.sub(r"[^a-z0-9]+", "-", str(live.get("displayName") or "").lower()).strip("-")
+    return [Imported(name=readable[:63].strip("-"), project=name.split("/")[1], fields=fields,
+                     notes=notes, api_name=name, **extra)]
+
+
+def known_only(model: Any, value: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``value`` (REST JSON) with only the fields the pydantic spec ``model`` holds, nested
+    models walked too (maps and free-form fields kept whole), and the paths left out."""
+    from mlops_infra.kinds._imports import _nested
+
+    out: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, item in value.items():
+        info = model.model_fields.get(key)
+        if info is None:
+            dropped.append(key)
+            continue
+        nested, repeated = _nested(info.annotation)
+        if nested is not None and repeated and isinstance(item, list):
+            kept = []
+            for element in item:
+                shaped, lost = known_only(nested, element) if isinstance(element, dict) \
+                    else (element, [])
+                kept.append(shaped)
+                dropped += [f"{key}[].{path}" for path in lost]
+            out[key] = kept
+        elif nested is not None and isinstance(item, dict):
+            out[key], lost = known_only(nested, item)
+            dropped += [f"{key}.{path}" for path in lost]
+        else:
+            out[key] = item
+    return out, sorted(set(dropped))

@@ -35,7 +35,8 @@ Moving in: ``google_monitoring_alert_policy`` (magic-modules AlertPolicy.yaml: t
 snake_case, each message a one-item block): what the configuration set, without the
 conditions' server-made ``name``, ``documentation.mime_type`` (always Markdown here) and the
 output-only ``creation_record``; ``notification_channels`` become references to imported
-channels; the state's ``name`` goes to the ledger.
+channels; the state's ``name`` goes to the ledger. From live state (``import live``) the same,
+from the REST fields.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
     imported_server_named,
+    known_only,
+    live_server_named,
     mask,
     message,
     monitoring_errors,
@@ -231,6 +234,38 @@ class AlertPolicy(Kind):
             fields["userLabels"] = user_labels(a.get("user_labels"))
         return imported_server_named(a, fields, _TF_KNOWN)
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live policy: what it sets, without the server's ``name`` of each condition,
+        ``documentation.mimeType`` (always Markdown here), ``creationRecord``,
+        ``mutationRecord`` and ``enabled`` unless false; its ``notificationChannels`` become
+        references to the imported channels (``terraform_refs``). A condition the kind cannot
+        hold (MQL, SQL) leaves the policy out, as from Terraform."""
+        for condition in live.get("conditions") or []:
+            unheld = [k for k in condition if k.startswith("condition")
+                      and k not in _CONDITION_KINDS]
+            if unheld:
+                raise NotImportable(f"its condition {condition.get('displayName')!r} uses "
+                                    f"{unheld[0]}, which the kind cannot hold (left as it is live)")
+        body = {k: v for k, v in live.items() if k not in ("name", "creationRecord",
+                                                           "mutationRecord", "enabled")}
+        body["conditions"] = [{k: v for k, v in c.items() if k != "name"}
+                              for c in body.get("conditions") or []]
+        documentation = {k: v for k, v in (body.pop("documentation", None) or {}).items()
+                         if k != "mimeType"}
+        fields, dropped = known_only(AlertPolicySpec, body)
+        if documentation:
+            fields["documentation"] = documentation
+        if live.get("enabled") is False:
+            fields["enabled"] = False
+        users = user_labels(live.get("userLabels"))
+        fields.pop("userLabels", None)
+        if users:
+            fields["userLabels"] = users
+        fields["conditions"] = [_without_defaults(c) for c in fields["conditions"]]
+        notes = (f"not carried over (left as it is live): {', '.join(dropped)}",) \
+            if dropped else ()
+        return live_server_named(name, live, fields, notes)
+
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)
 
@@ -344,6 +379,21 @@ def _aggregation(aggregation: dict[str, Any]) -> dict[str, Any]:
         out["alignmentPeriod"] = seconds(out["alignmentPeriod"])
     if "groupByFields" in out:
         out["groupByFields"] = [canonical(f) for f in out["groupByFields"]]
+    return out
+
+
+def _without_defaults(condition: dict[str, Any]) -> dict[str, Any]:
+    """A live condition without the proto3 default aggregation enums (``REDUCE_NONE``,
+    ``ALIGN_NONE``), which mean nothing was set."""
+    out = dict(condition)
+    for kind in _THRESHOLD_KINDS:
+        if kind in out:
+            body = dict(out[kind])
+            for key in ("aggregations", "denominatorAggregations"):
+                if key in body:
+                    body[key] = [{k: v for k, v in a.items() if _DEFAULT_ENUMS.get(k) != v}
+                                 for a in body[key]]
+            out[kind] = body
     return out
 
 

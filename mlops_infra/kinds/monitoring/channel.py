@@ -23,6 +23,9 @@ Moving in: ``google_monitoring_notification_channel`` (magic-modules Notificatio
 ``sensitive_labels`` (and a secret label written in ``labels``) become ``sensitiveLabels``
 entries the importer turns into ``secrets:`` to fill in, never the value; the state's
 ``name`` (server-chosen) goes to the ledger; ``enabled`` is written only when false.
+From live state (``import live``) the same: each sensitive label the API shows (obfuscated)
+becomes a secret to fill in, which the first apply sends once (nothing can tell it is the
+one live); the channel's API name goes to the ledger.
 
 Required labels per type are the channel descriptors' (``gcloud alpha monitoring
 channel-descriptors list``; https://cloud.google.com/monitoring/support/notification-options).
@@ -45,6 +48,7 @@ from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
     imported_server_named,
+    live_server_named,
     mask,
     message,
     monitoring_errors,
@@ -67,6 +71,26 @@ _PAGE_SIZE = 100
 # provider's own.
 _TF_KNOWN = ("type", "display_name", "description", "labels", "sensitive_labels", "enabled",
              "verification_status", "force_delete")
+
+
+def _fields(kind: str, display_name: Any, description: Any, labels: dict[str, str],
+            secret: set[str], enabled: Any, users: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """A channel's spec fields (Terraform or live alike) and its secrets to fill in: each
+    sensitive label (``secret``: ``SENSITIVE`` keys) becomes a ``sensitiveLabels`` entry the
+    importer turns into a ``secrets:`` reference, never the value; ``enabled`` is written only
+    when false (the API's and the provider's default is true)."""
+    fields: dict[str, Any] = {"type": kind}
+    put(fields, "displayName", display_name)
+    put(fields, "description", description)
+    put(fields, "labels", {k: v for k, v in labels.items() if k not in SENSITIVE.values()})
+    if secret:      # never the value: the importer writes a secret to fill in
+        fields["sensitiveLabels"] = dict.fromkeys(sorted(secret), "(sensitive)")
+    if enabled is False:
+        fields["enabled"] = False
+    put(fields, "userLabels", user_labels(users))
+    what = {f"sensitiveLabels.{key}": f"the {kind} channel's {SENSITIVE[key]} (Google returns "
+            "it obfuscated)" for key in sorted(secret)}
+    return fields, what
 
 
 class SensitiveLabels(SpecModel):
@@ -133,23 +157,22 @@ class NotificationChannel(Kind):
 
     def from_terraform(self, tf_type: str, attributes: Mapping[str, Any]) -> ImportedList:
         a = attributes
-        fields: dict[str, Any] = {"type": a["type"]}
-        put(fields, "displayName", a.get("display_name"))
-        put(fields, "description", a.get("description"))
         labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
-        secret = {key: label for key, label in SENSITIVE.items()
+        secret = {key for key, label in SENSITIVE.items()
                   if block(a, "sensitive_labels").get(label) or labels.get(label)}
-        put(fields, "labels", {k: v for k, v in labels.items() if k not in SENSITIVE.values()})
-        if secret:      # never the value: the importer writes a secret to fill in
-            fields["sensitiveLabels"] = dict.fromkeys(secret, "(sensitive)")
-        if a.get("enabled") is False:       # the provider's default_value: true
-            fields["enabled"] = False
-        put(fields, "userLabels", user_labels(a.get("user_labels")))
-        what = {key: f"the {a['type']} channel's {label} (Google returns it obfuscated)"
-                for key, label in secret.items()}
-        return imported_server_named(
-            a, fields, _TF_KNOWN,
-            secrets={f"sensitiveLabels.{key}": text for key, text in what.items()})
+        fields, what = _fields(a["type"], a.get("display_name"), a.get("description"), labels,
+                               secret, a.get("enabled"), a.get("user_labels"))
+        return imported_server_named(a, fields, _TF_KNOWN, secrets=what)
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live channel: its sensitive labels come back obfuscated (module docstring), so each
+        one it has becomes a secret to fill in, as from Terraform; ``verificationStatus``,
+        ``creationRecord`` and ``mutationRecords`` are the server's."""
+        labels = {str(k): str(v) for k, v in (live.get("labels") or {}).items()}
+        secret = {key for key, label in SENSITIVE.items() if labels.get(label)}
+        fields, what = _fields(live["type"], live.get("displayName"), live.get("description"),
+                               labels, secret, live.get("enabled", True), live.get("userLabels"))
+        return live_server_named(name, live, fields, secrets=what)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)

@@ -19,6 +19,13 @@ proto3 defaults (``xPos: 0``): the spec's body is compared on its own keys only,
 proto3 defaults dropped (the API cannot return them). An update replaces the whole
 dashboard (a full-replace PATCH, research/clients.md e.) carrying the etag read; a stale etag
 (someone changed it meanwhile) is re-read and redone. Output ``name``.
+
+Moving in: ``google_monitoring_dashboard`` (its ``dashboard_json``) or a live dashboard
+(``import live``): the body without the server's ``name``/``etag`` and, live, without the
+chart decorations above at their server values. ``projects.dashboards`` holds custom
+dashboards (monitoring v1 discovery: create "Creates a new custom dashboard", patch "Replaces
+an existing custom dashboard"); Google's predefined dashboards are not among them, so none is
+skipped as Google's.
 """
 
 from __future__ import annotations
@@ -116,6 +123,21 @@ class MonitoringDashboard(Kind):
         return [Imported(name=last_segment(str(a.get("id") or body.get("name"))),
                          project=a.get("project"), fields=fields, notes=notes)]
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live dashboard: its body without the server's ``name`` and ``etag`` and without
+        what the server adds to every chart (``_SERVER_CHART``: the decorations the module
+        docstring names, at their values); its id is its name, also when the server chose
+        it (then the spec says ``name: ID``)."""
+        fields: dict[str, Any] = {"displayName": live.get("displayName", "")}
+        for key in (*LAYOUTS, "dashboardFilters"):
+            put(fields, key, _undecorated(live.get(key)))
+        put(fields, "labels", user_labels(live.get("labels")))
+        notes = tuple(f"{key} is not carried over (left as it is live)" for key in sorted(live)
+                      if key not in (*LAYOUTS, "dashboardFilters", "labels", "displayName",
+                                     "name", "etag"))
+        return [Imported(name=last_segment(name), project=name.split("/")[1], fields=fields,
+                         notes=notes)]
+
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         if _ID.match(ctx.name):
             return None
@@ -182,6 +204,29 @@ class MonitoringDashboard(Kind):
                 self.clients.get(DASHBOARDS).delete_dashboard(request={"name": rid.name}, **CALL)
             except NotFound:
                 return
+
+
+# What the server adds to every xyChart when unset (hashicorp/terraform-provider-google#7242,
+# #16173, #9976): left out of an import at these values.
+_SERVER_DATA_SET = {"plotType": "LINE", "targetAxis": "Y1", "minAlignmentPeriod": "60s"}
+_SERVER_CHART = {"chartOptions": {"mode": "COLOR"}, "yAxis": {"label": "y1Axis", "scale": "LINEAR"}}
+
+
+def _undecorated(value: Any) -> Any:
+    """A live layout without the server's chart decorations (``_SERVER_CHART``)."""
+    if isinstance(value, list):
+        return [_undecorated(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: _undecorated(item) for key, item in value.items()}
+    chart = out.get("xyChart")
+    if isinstance(chart, dict):
+        chart = {k: v for k, v in chart.items() if _SERVER_CHART.get(k) != v}
+        if isinstance(chart.get("dataSets"), list):
+            chart["dataSets"] = [{k: v for k, v in d.items() if _SERVER_DATA_SET.get(k) != v}
+                                 if isinstance(d, dict) else d for d in chart["dataSets"]]
+        out["xyChart"] = chart
+    return out
 
 
 def without_defaults(value: Any) -> Any:

@@ -40,12 +40,20 @@ from mlops_infra.kinds._proto import with_defaults
 from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
+    known_only,
     monitoring_errors,
     read_or_none,
     serial_key,
 )
 
 _SEP = "/metricDescriptors/"
+_PAGE_SIZE = 1000
+# What a live import lists: the user-defined types (https://cloud.google.com/monitoring/custom-metrics)
+# and the descriptors Cloud Logging makes for log-based metrics (logging_metrics.proto
+# ``LogMetric.metric_descriptor``: "name, type, and description ... are output only"), which
+# are skipped: they belong to their logging.Metric.
+_LOG_METRIC = "logging.googleapis.com/user/"
+_LISTED = ("custom.googleapis.com/", "external.googleapis.com/", _LOG_METRIC)
 _TYPE = re.compile(r"^(custom|external)\.googleapis\.com/[A-Za-z0-9_/.-]{1,200}$")
 
 
@@ -102,6 +110,47 @@ class MetricDescriptor(Kind):
         name = str(a["type"]).rsplit("/", 1)[-1]
         return [Imported(name=name, project=a.get("project"), fields=fields,
                          notes=leftovers(a, known))]
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live user-defined descriptor: its REST fields, without the server's ``name``,
+        ``monitoredResourceTypes`` (output only) and a label's ``valueType`` STRING (the
+        default); ``metadata`` has no field here (noted)."""
+        fields, dropped = known_only(MetricDescriptorSpec, {
+            k: v for k, v in live.items() if k not in ("name", "monitoredResourceTypes")})
+        if fields.get("launchStage") == "LAUNCH_STAGE_UNSPECIFIED":
+            del fields["launchStage"]
+        if "labels" in fields:
+            fields["labels"] = [{k: v for k, v in label.items()
+                                 if (k, v) != ("valueType", "STRING")}
+                                for label in fields["labels"]] or None
+        fields = {k: v for k, v in fields.items() if v not in (None, "", [])}
+        notes = (f"not carried over (left as it is live): {', '.join(dropped)}",) \
+            if dropped else ()
+        return [Imported(name=str(live["type"]).rsplit("/", 1)[-1],
+                         project=name.split("/")[1], fields=fields, notes=notes)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """The project's descriptors of the user-defined prefixes (``_LISTED``), each listed
+        with ``metric.type = starts_with(...)`` (https://cloud.google.com/monitoring/api/v3/filters):
+        an unfiltered listing holds every built-in Google metric too (thousands)."""
+        found: dict[str, dict[str, Any]] = {}
+        client = self.clients.get(MONITORING_METRICS)
+        for prefix in _LISTED:
+            with monitoring_errors(f"metric descriptors {prefix}* of projects/{project}"):
+                pager = client.list_metric_descriptors(request={
+                    "name": f"projects/{project}", "page_size": _PAGE_SIZE,
+                    "filter": f'metric.type = starts_with("{prefix}")'}, **CALL)
+                found.update({d.name: as_rest(d) for d in pager})
+        return found
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        kind = str(live.get("type") or name.partition(_SEP)[2])
+        if kind.startswith(_LOG_METRIC):
+            return (f"the descriptor of the log-based metric {kind.removeprefix(_LOG_METRIC)} "
+                    "(Cloud Logging keeps it: imported as that logging.Metric)")
+        if not _TYPE.match(kind):
+            return "a built-in Google metric (https://cloud.google.com/monitoring/api/metrics)"
+        return None
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         """The identity is the ``type`` (the resource name is only an address)."""

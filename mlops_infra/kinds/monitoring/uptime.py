@@ -47,6 +47,8 @@ from mlops_infra.kinds.monitoring._common import (
     MONITORING_API,
     as_rest,
     imported_server_named,
+    known_only,
+    live_server_named,
     mask,
     message,
     monitoring_errors,
@@ -147,18 +149,27 @@ def _tf_http_check(raw: dict[str, Any]) -> dict[str, Any] | None:
     (``default_from_api``: 80, or 443 with SSL)."""
     if not raw:
         return None
-    out = shaped(HttpCheck, raw, skip=("acceptedResponseStatusCodes",))
+    out = _without_http_defaults(shaped(HttpCheck, raw, skip=("acceptedResponseStatusCodes",)))
+    codes = [{k: v for k, v in (("statusValue", c.get("status_value")),
+                                ("statusClass", c.get("status_class"))) if v}
+             for c in blocks(raw, "accepted_response_status_codes")]
+    if codes:
+        out["acceptedResponseStatusCodes"] = codes
+    return out
+
+
+def _without_http_defaults(check: dict[str, Any]) -> dict[str, Any]:
+    """An ``httpCheck`` without what the API fills in when unset (``requestMethod`` GET,
+    ``path`` ``/``, port 80, or 443 with SSL) and without proto3 defaults."""
+    out = {k: v for k, v in check.items() if v not in (False, "", None, [], {})}
     if out.get("requestMethod") == "GET":
         del out["requestMethod"]
     if out.get("path") == "/":
         del out["path"]
     if out.get("port") == (443 if out.get("useSsl") else 80):
         del out["port"]
-    codes = [{k: v for k, v in (("statusValue", c.get("status_value")),
-                                ("statusClass", c.get("status_class"))) if v}
-             for c in blocks(raw, "accepted_response_status_codes")]
-    if codes:
-        out["acceptedResponseStatusCodes"] = codes
+    if out.get("contentType") == "TYPE_UNSPECIFIED":
+        del out["contentType"]
     return out
 
 
@@ -200,6 +211,35 @@ class UptimeCheck(Kind):
         notes = (f"http_check {', '.join(unheld)} not carried over (left as it is live)",) \
             if unheld else ()
         return imported_server_named(a, fields, _TF_KNOWN, notes=notes)
+
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """A live check, as from Terraform: an ``uptime_url`` of its own project becomes
+        ``host``; the values the API fills in when unset are left out (``requestMethod`` GET,
+        ``path`` ``/``, port 80 or 443 with SSL, ``checkerType`` STATIC_IP_CHECKERS, ``period``
+        60s: uptime.proto, UptimeCheckConfig.yaml ``default_from_api``)."""
+        project = name.split("/")[1]
+        body = {k: v for k, v in live.items() if k not in ("name", "isInternal",
+                                                           "internalCheckers")}
+        resource = body.pop("monitoredResource", None) or {}
+        http = body.pop("httpCheck", None)
+        fields, dropped = known_only(UptimeCheckSpec, body)
+        labels = dict(resource.get("labels") or {})
+        if resource.get("type") == "uptime_url" and labels.get("project_id") == project:
+            fields["host"] = labels.get("host")
+        elif resource:
+            fields["monitoredResource"] = {"type": resource.get("type"), "labels": labels}
+        if http is not None:
+            check, lost = known_only(HttpCheck, http)
+            dropped += [f"httpCheck.{path}" for path in lost]
+            fields["httpCheck"] = _without_http_defaults(check)
+        for key, default in (("period", "60s"), ("checkerType", "STATIC_IP_CHECKERS")):
+            if fields.get(key) == default:
+                del fields[key]
+        fields.pop("userLabels", None)
+        put(fields, "userLabels", user_labels(live.get("userLabels")))
+        notes = (f"not carried over (left as it is live): {', '.join(dropped)}",) \
+            if dropped else ()
+        return live_server_named(name, live, fields, notes)
 
     def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
         return server_named_id(self.name, ctx)

@@ -1,0 +1,93 @@
+"""The clients' ``requests`` sessions read the environment once (``clients.environment_once``)
+when what it says cannot depend on the request, and every REST client the kinds declare is
+one whose session is found (``clients.http_sessions`` wraps two private attributes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_infra.api import registered_kinds
+from mlops_infra.clients import STORAGE, Clients, environment_once, http_sessions
+from mlops_infra.emulator.services import service_names
+from mlops_infra.engine.kind import ClientDecl
+from mlops_infra.kinds._clients import AIPLATFORM, SECRET_MANAGER, aiplatform
+
+CLOSED = "http://127.0.0.1:9"          # building a client connects to nothing
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
+                   "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
+                   "CURL_CA_BUNDLE", "NETRC")
+
+
+def _declared() -> dict[str, ClientDecl]:
+    decls: dict[str, ClientDecl] = {"storage": STORAGE, "secretmanager": SECRET_MANAGER}
+    for kind in registered_kinds().values():
+        agents = kind.service_agent.uses if kind.service_agent else ()
+        for decl in (*kind.uses, *agents):
+            if decl is not AIPLATFORM and decl not in decls.values():
+                decls[f"{decl.endpoint}-{len(decls)}"] = decl   # (AIPLATFORM: regional)
+        service = getattr(kind, "client_class", None)
+        if isinstance(service, str) and AIPLATFORM in kind.uses:
+            decls[f"aiplatform:{service}"] = aiplatform(service, "us-central1")
+    return decls
+
+
+DECLARED = _declared()
+
+
+@pytest.fixture
+def quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return monkeypatch
+
+
+def _build(decl: ClientDecl) -> Any:
+    clients = Clients(project="p", endpoints=dict.fromkeys(service_names(), CLOSED))
+    return clients.get(decl, "p")
+
+
+def _is_rest(client: Any) -> bool:
+    transport = getattr(client, "transport", None)
+    if transport is None:
+        return hasattr(client, "_http")          # google-cloud-core: REST only
+    return "Rest" in type(transport).__name__
+
+
+@pytest.mark.parametrize("name", sorted(DECLARED))
+def test_every_rest_client_has_its_session_found_and_quieted(name: str, quiet: Any) -> None:
+    client = _build(DECLARED[name])
+    sessions = http_sessions(client)
+    if _is_rest(client):
+        assert sessions, f"{name}: a REST client whose requests session is not found"
+        assert all(s.trust_env is False for s in sessions)
+    else:
+        assert sessions == []
+
+
+def test_a_ca_bundle_is_pinned_as_requests_would_use_it(quiet: pytest.MonkeyPatch) -> None:
+    quiet.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
+    sessions = http_sessions(_build(STORAGE))
+    assert sessions and all(s.verify == "/etc/ssl/curl.pem" and not s.trust_env for s in sessions)
+    quiet.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/requests.pem")        # requests' own order
+    assert all(s.verify == "/etc/ssl/requests.pem" for s in http_sessions(_build(STORAGE)))
+
+
+@pytest.mark.parametrize("variable, value", [("HTTPS_PROXY", "http://127.0.0.1:3128"),
+                                             ("no_proxy", "localhost"),
+                                             ("NETRC", "/tmp/netrc")])
+def test_a_proxy_or_netrc_keeps_the_lookups_per_request(
+        quiet: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    assert environment_once() is not None
+    quiet.setenv(variable, value)
+    assert environment_once() is None
+    sessions = http_sessions(_build(STORAGE))
+    assert sessions and all(s.trust_env is True and s.verify is True for s in sessions)
+
+
+def test_a_netrc_file_keeps_the_lookups(quiet: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
+    assert environment_once() is None
