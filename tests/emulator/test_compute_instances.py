@@ -164,9 +164,32 @@ def test_instance_responses_fit_the_documented_schemas(api: Api) -> None:
     _check("Operation", raw(api.emulator, "compute", "GET", f"{BASE}/zones/{ZONE}/operations/{op.name}").json())
     _check("Instance", raw(api.emulator, "compute", "GET", f"{BASE}/zones/{ZONE}/instances/vm").json())
     _check("InstanceList", raw(api.emulator, "compute", "GET", f"{BASE}/zones/{ZONE}/instances").json())
+    _check("InstanceAggregatedList",
+           raw(api.emulator, "compute", "GET", f"{BASE}/aggregated/instances").json())
     _check("Disk", raw(api.emulator, "compute", "GET", f"{BASE}/zones/{ZONE}/disks/vm").json())
     _check("Image", raw(api.emulator, "compute", "GET",
                         "/compute/v1/projects/debian-cloud/global/images/family/debian-12").json())
+
+
+def test_an_aggregated_list_holds_every_zone_and_pages(api: Api) -> None:
+    api.wait(api.insert("a"))
+    api.wait(api.insert("b"))
+    other = compute_v1.Instance(
+        name="c", machine_type="zones/europe-west1-b/machineTypes/e2-small",
+        network_interfaces=[compute_v1.NetworkInterface(network="global/networks/vpc")],
+        disks=[compute_v1.AttachedDisk(boot=True, auto_delete=True,
+                                       initialize_params=compute_v1.AttachedDiskInitializeParams(
+                                           source_image=FAMILY))])
+    api.instances.insert_unary(project=PROJECT, zone="europe-west1-b", instance_resource=other,
+                               retry=None)
+    api.call("delete_unary", "b")
+    pages = api.instances.aggregated_list(request={"project": PROJECT, "max_results": 1}, retry=None)
+    found = sorted((scope, i.name) for scope, listed in pages for i in listed.instances)
+    assert found == [("zones/europe-west1-b", "c"), (f"zones/{ZONE}", "a")]
+    first = raw(api.emulator, "compute", "GET", f"{BASE}/aggregated/instances",
+                params={"maxResults": "1"}).json()
+    assert first["nextPageToken"] and first["items"][f"zones/{ZONE}"]["warning"]["code"] == \
+        "NO_RESULTS_ON_PAGE"
 
 
 # --- routers and Cloud NAT --------------------------------------------------------------------

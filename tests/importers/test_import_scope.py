@@ -16,7 +16,7 @@ from tests.importers.tfapply import FIXTURES, TerraformApply
 
 pytestmark = pytest.mark.emulator_services("storage", "bigquery", "iam", "kms", "serviceusage",
                                            "compute", "resourcemanager", "monitoring",
-                                           "logging", "dashboards")
+                                           "logging", "dashboards", "container")
 TF = FIXTURES / "terraform"
 
 

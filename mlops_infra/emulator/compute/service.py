@@ -1,5 +1,5 @@
 """The Compute Engine service: networks, subnetworks, firewalls, Cloud Routers with NAT,
-instances with their boot disks, public images, the managed instance groups of GKE node pools
+instances with their boot disks (also ``aggregated/instances``), public images, the managed instance groups of GKE node pools
 (read-only: the emulated container service owns them and holds their sizes), and the global,
 regional and zonal operations every mutation answers with (instances: ``vm_routes.py``).
 
@@ -95,6 +95,7 @@ class ComputeService(VmRoutes, Service):
             Route("PATCH", RT + "/{router}", self.patch_router),
             Route("DELETE", RT + "/{router}", self.delete_router),
             Route("GET", INS, self.list_instances),
+            Route("GET", BASE + "/aggregated/instances", self.aggregated_instances),
             Route("POST", INS, self.insert_instance),
             Route("GET", INS + "/{instance}", self.get_instance),
             Route("PUT", INS + "/{instance}", self.update_instance),

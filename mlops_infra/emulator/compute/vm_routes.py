@@ -22,10 +22,12 @@ from mlops_infra.emulator.compute.common import (
     body_object,
     global_url,
     not_found,
+    project_url,
     zonal_url,
 )
 from mlops_infra.emulator.core import Deferred, HttpError, Request
 from mlops_infra.emulator.projects import project_number
+from mlops_infra.emulator.util import int_param, page
 
 STOPPED_ONLY = {"setMachineType": "its machine type can change",
                 "setServiceAccount": "its service account can change",
@@ -165,6 +167,36 @@ class VmRoutes:
         views = [self._instance_view(r) for r in self._zone(request, "instances").values()]
         return self._list(request, views, kind="compute#instanceList",
                           collection=f"zones/{request.params['zone']}/instances")
+
+    def aggregated_instances(self, request: Request) -> dict[str, Any]:
+        """``instances.aggregatedList``: every zone's instances in one paged answer, keyed by
+        ``zones/ZONE`` (compute v1 discovery ``InstanceAggregatedList``); a zone the project
+        used that holds none carries the ``NO_RESULTS_ON_PAGE`` warning, as Google's scopes do
+        (https://cloud.google.com/compute/docs/reference/rest/v1/instances/aggregatedList).
+        ``filter`` is ignored, like the zonal list's."""
+        project = request.params["project"]
+        zones = self._project(request).get("instances", {})
+        every = [(zone, record["name"], record) for zone, records in zones.items()
+                 for record in records.values()]
+        chosen, token = page(every, key=lambda item: [item[0], item[1]],
+                             max_results=int_param(request.query, "maxResults"),
+                             token=request.query.get("pageToken"), default_size=500)
+        items: dict[str, Any] = {
+            f"zones/{zone}": {"warning": {
+                "code": "NO_RESULTS_ON_PAGE",
+                "message": "There are no results for scope 'zones/" + zone + "' on this page.",
+                "data": [{"key": "scope", "value": f"zones/{zone}"}]}}
+            for zone in sorted(zones)}
+        for zone, _, record in chosen:
+            items[f"zones/{zone}"].pop("warning", None)
+            items[f"zones/{zone}"].setdefault("instances", []).append(self._instance_view(record))
+        result: dict[str, Any] = {"kind": "compute#instanceAggregatedList",
+                                  "id": f"projects/{project}/aggregated/instances",
+                                  "selfLink": f"{project_url(project)}/aggregated/instances",
+                                  "items": items}
+        if token:
+            result["nextPageToken"] = token
+        return result
 
     def get_instance(self, request: Request) -> dict[str, Any]:
         return self._instance_view(self._instance(request))

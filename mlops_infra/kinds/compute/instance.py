@@ -42,6 +42,14 @@ on). ``provisioning_model = SPOT`` becomes ``spot: true``; ``metadata_startup_sc
 ``status: TERMINATED``. Customer-supplied keys (``disk_encryption_key_raw``/``_rsa``, sensitive)
 never reach the spec: such a VM's disk is noted, not carried over; so are extra network
 interfaces, alias ranges, attached and scratch disks.
+
+Live VMs (``import live``) are listed with one ``instances.aggregatedList`` and kept in the
+zones of the regions asked for; each boot disk is read as ``get`` reads it, and
+``bootDisk.image`` is the image the disk was made from (its size left out when it is the
+image's). The same defaults are left out. VMs another Google service makes and replaces are
+left to it: GKE nodes (label ``goog-gke-node``), members of managed instance groups (metadata
+``created-by``) and Vertex AI Workbench VMs (metadata ``notebooks-api``, label
+``notebooks-product``, tags ``deeplearning-vm``/``notebook-instance``).
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from mlops_infra.engine.kind import (
     FieldChange,
     Imported,
     ImportedList,
+    NotImportable,
     ResourceContext,
     ResourceId,
     Violation,
@@ -71,7 +80,14 @@ from mlops_infra.kinds._clients import (
     COMPUTE_INSTANCES,
     COMPUTE_ZONE_OPERATIONS,
 )
-from mlops_infra.kinds._imports import block, blocks, leftovers, put, terraform_labels
+from mlops_infra.kinds._imports import (
+    block,
+    blocks,
+    leftovers,
+    put,
+    terraform_labels,
+    user_labels,
+)
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
 from mlops_infra.kinds.compute import _common as common
 
@@ -401,6 +417,103 @@ class Instance(common.ComputeKind):
         size = (found or {}).get("diskSizeGb")   # int64: a string in REST JSON
         return int(size) if size is not None else None
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """The inverse of ``desired_body`` for a VM as ``get`` reads it (its boot disk too)."""
+        rid = self.id_from_name(name)
+        out = normalized(live)
+        notes: list[str] = []
+        fields: dict[str, Any] = {"zone": rid.parts["zone"], "machineType": out["machineType"]}
+        fields["bootDisk"] = self._live_boot_disk(out.get("bootDisk") or {}, notes)
+        gpus = [{"acceleratorType": g["acceleratorType"], "acceleratorCount": g["acceleratorCount"]}
+                for g in out.get("guestAccelerators") or []]
+        put(fields, "guestAccelerators", gpus)
+        fields.update(_live_scheduling(out.get("scheduling") or {}, gpus=bool(gpus)))
+        accounts = out.get("serviceAccounts") or []
+        if accounts and accounts[0].get("email"):
+            fields["serviceAccount"] = accounts[0]["email"]
+            scopes = sorted(s.removeprefix(SCOPE_ROOT) for s in accounts[0].get("scopes") or [])
+            put(fields, "scopes", scopes, default=["cloud-platform"])
+        fields.update(_live_network(out.get("networkInterfaces") or [], notes))
+        shielded = {k: v for k, v in (out.get("shieldedInstanceConfig") or {}).items()
+                    if _SHIELDED_DEFAULTS.get(k, v) != v}
+        put(fields, "shieldedInstanceConfig", shielded)
+        put(fields, "minCpuPlatform", out.get("minCpuPlatform"), default="Automatic")
+        put(fields, "labels", user_labels(out.get("labels")))
+        put(fields, "metadata", dict(out.get("metadata") or {}))
+        put(fields, "tags", sorted(out.get("tags") or []))
+        if out.get("deletionProtection"):
+            fields["deletionProtection"] = True
+        if out.get("status") == "TERMINATED":
+            fields["status"] = "TERMINATED"
+        put(fields, "description", out.get("description"))
+        boot: dict[str, Any] = next((d for d in live.get("disks") or [] if d.get("boot")), {})
+        # a customer-supplied key: Compute returns only its sha256 (discovery CustomerEncryptionKey)
+        if (boot.get("diskEncryptionKey") or {}).get("sha256"):
+            notes.append("its boot disk uses a customer-supplied key (Compute returns only its "
+                         "hash): not carried over, the disk stays as it is live")
+        extra = [d for d in live.get("disks") or [] if not d.get("boot")]
+        if extra:
+            notes.append(f"{len(extra)} more attached disk(s) not carried over (left as they are)")
+        return [Imported(name=str(live["name"]), project=rid.parts["project"], fields=fields,
+                         notes=tuple(notes))]
+
+    def _live_boot_disk(self, boot: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        """``bootDisk`` as written: the image the disk was made from (a family says nothing
+        of which image a disk holds; the image itself is what a replacement would repeat),
+        its size when not the image's, its type when not ``pd-standard``."""
+        if not boot.get("image"):
+            raise NotImportable("its boot disk was not made from an image (a snapshot or an "
+                                "existing disk): bootDisk cannot say so")
+        disk: dict[str, Any] = {"image": boot["image"]}
+        size = int(boot["sizeGb"]) if boot.get("sizeGb") is not None else None
+        put(disk, "sizeGb", size, default=self._image_size(boot["image"]))
+        put(disk, "type", boot.get("type"), default="pd-standard")
+        put(disk, "kmsKeyName", boot.get("kmsKeyName"))
+        return disk
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """VMs of the zones of ``regions`` (every zone when none is given), read with one
+        ``instances.aggregatedList`` (compute v1 discovery: every zone's instances in one
+        paged call), each completed with its boot disk as ``get`` reads it."""
+        wanted = set(regions)
+        found: dict[str, dict[str, Any]] = {}
+        with translate_errors(f"instances of projects/{project}"):
+            pages = self.clients.get(COMPUTE_INSTANCES).aggregated_list(project=project, **CALL)
+            scoped = [(scope, common.to_dict(item)) for scope, listed in pages
+                      for item in listed.instances]
+        for scope, item in scoped:
+            zone = scope.removeprefix("zones/")
+            if wanted and zone.rsplit("-", 1)[0] not in wanted:
+                continue
+            name = f"projects/{project}/zones/{zone}/instances/{item['name']}"
+            item["bootDisk"] = self._boot_disk(self.id_from_name(name), item)
+            found[name] = item
+        return found
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        """VMs that another Google service makes and replaces: GKE nodes (labelled
+        ``goog-gke-node``, named ``gke-...``: the CIS Google Cloud Foundations Benchmark's
+        exception "VMs created by GKE ... are labeled goog-gke-node"; their metadata names the
+        cluster, ``cluster-name``/``kube-env``), a managed instance group's members (the
+        ``created-by`` metadata key names the group: Compute's predefined metadata keys,
+        https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys) and Vertex AI
+        Workbench VMs (the ``notebooks-api`` metadata, the ``notebooks-product`` label and the
+        ``deeplearning-vm``/``notebook-instance`` tags the Workbench service sets: magic-modules
+        ``workbench_instance.go.tmpl`` WorkbenchInstanceProvidedMetadata/Labels/Tags)."""
+        out = normalized(live)
+        labels = out.get("labels") or {}
+        metadata = out.get("metadata") or {}
+        if "goog-gke-node" in labels or {"cluster-name", "kube-env"} <= set(metadata):
+            cluster = labels.get("goog-k8s-cluster-name") or metadata.get("cluster-name") or "?"
+            return f"a node of the GKE cluster {cluster}: its node pool makes and replaces it"
+        if "notebooks-api" in metadata or "notebooks-product" in labels or \
+                set(_WORKBENCH_TAGS) <= set(out.get("tags") or []):
+            return "the VM of a Vertex AI Workbench instance: import it as a workbench.Instance"
+        if "/instanceGroupManagers/" in str(metadata.get("created-by", "")):
+            return (f"a member of the managed instance group {_last(metadata['created-by'])}: "
+                    "the group makes and replaces it")
+        return None
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, zone, _ = scope.split("/")
@@ -711,3 +824,43 @@ def _tf_shielded(c: dict[str, Any]) -> dict[str, Any]:
     names = {"enable_secure_boot": "enableSecureBoot", "enable_vtpm": "enableVtpm",
              "enable_integrity_monitoring": "enableIntegrityMonitoring"}
     return {names[k]: c[k] for k, default in defaults.items() if k in c and c[k] != default}
+
+
+# --- moving in: live VMs ----------------------------------------------------------------------
+
+_SHIELDED_DEFAULTS = {"enableSecureBoot": False, "enableVtpm": True,
+                      "enableIntegrityMonitoring": True}     # ShieldedInstanceConfig defaults
+_WORKBENCH_TAGS = ("deeplearning-vm", "notebook-instance")
+
+
+def _live_scheduling(s: dict[str, Any], *, gpus: bool) -> dict[str, Any]:
+    """``spot``/``scheduling`` from a live ``scheduling``, the inverse of ``_scheduling``:
+    what a standard VM gets unasked (MIGRATE - TERMINATE with GPUs -, automatic restart) and
+    what ``spot: true`` implies are left out."""
+    if s.get("provisioningModel") == "SPOT":
+        action = s.get("instanceTerminationAction") or "STOP"
+        return {"spot": True, **({"scheduling": {"instanceTerminationAction": action}}
+                                 if action != "STOP" else {})}
+    out: dict[str, Any] = {}
+    if s.get("automaticRestart") is False:
+        out["automaticRestart"] = False
+    if s.get("onHostMaintenance") == "TERMINATE" and not gpus:
+        out["onHostMaintenance"] = "TERMINATE"
+    put(out, "instanceTerminationAction", s.get("instanceTerminationAction"))
+    return {"scheduling": out} if out else {}
+
+
+def _live_network(nics: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    if not nics:
+        return {}
+    nic = nics[0]
+    out: dict[str, Any] = {}
+    put(out, "network", nic.get("network"))
+    put(out, "subnetwork", nic.get("subnetwork"))
+    if nic.get("accessConfigs"):
+        out["externalIp"] = True
+    if len(nics) > 1:
+        notes.append(f"{len(nics) - 1} more network interface(s) not carried over")
+    if nic.get("aliasIpRanges"):
+        notes.append("networkInterfaces[0].aliasIpRanges not carried over")
+    return out

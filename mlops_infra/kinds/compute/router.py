@@ -19,7 +19,10 @@ one item of its router's ``nats`` here: each NAT is folded into the entry of the
 (its router is not managed). NAT attributes at the API's defaults (timeouts 30/1200/30/30 s,
 ``minPortsPerVm`` 64, ``type`` PUBLIC, ``endpoint_types`` [ENDPOINT_TYPE_VM]: magic-modules
 ``RouterNat.yaml`` ``default_value``; compute v1 discovery ``RouterNat``) are left out. ``nats``
-are compared as a set (by name): their order means nothing.
+are compared as a set (by name): their order means nothing. Live routers (``import live``,
+in the regions asked for) carry their NATs (``routers.get`` returns ``nats``): the same
+defaults are left out, and the output-only or defaulted ``type``, ``endpointTypes``,
+``tcpTimeWaitTimeoutSec`` and ``autoNetworkTier`` never written.
 """
 
 from __future__ import annotations
@@ -166,6 +169,29 @@ class Router(common.ComputeKind):
                                notes=router.notes + notes))
         return out
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """The router and its NATs (Cloud NAT lives in its router: ``routers.get`` returns
+        ``nats``), the NAT settings at the API's defaults left out."""
+        rid = self.id_from_name(name)
+        region = rid.parts["region"]
+        fields: dict[str, Any] = {"network": live["network"], "region": region}
+        put(fields, "description", live.get("description"))
+        nats = sorted((nat_from_live(n) for n in live.get("nats") or []), key=lambda n: n["name"])
+        put(fields, "nats", nats)
+        notes = tuple(f"{key} not carried over (left as it is live)"
+                      for key in ("bgp", "bgpPeers", "interfaces", "md5AuthenticationKeys")
+                      if live.get(key))
+        notes += tuple(f"NAT {n['name']}: {note}" for n in live.get("nats") or []
+                       for note in _nat_live_notes(n))
+        return [Imported(name=str(live["name"]), project=rid.parts["project"], region=region,
+                         fields=fields, notes=notes)]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for region in regions:
+            found.update(self.list(f"projects/{project}/regions/{region}/routers"))
+        return found
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         _, project, _, region, _ = scope.split("/")
@@ -258,6 +284,41 @@ def nat_from_terraform(a: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str,
         nat["logConfig"] = {"enable": True, **({"filter": log["filter"]} if log.get("filter") else {})}
     rest = {k: v for k, v in a.items() if _NAT_AT_DEFAULT.get(k, object()) != v}
     return nat, leftovers(rest, _NAT_KNOWN)
+
+
+def nat_from_live(n: Mapping[str, Any]) -> dict[str, Any]:
+    """A live ``RouterNat`` as one ``nats[]`` item, the API's defaults left out."""
+    nat: dict[str, Any] = {"name": str(n["name"])}
+    for key, default in _NAT_DEFAULTS.items():
+        put(nat, key, n.get(key), default=default)
+    if n.get("natIpAllocateOption") == "MANUAL_ONLY":
+        put(nat, "natIps", sorted(n.get("natIps") or []))
+    if n.get("sourceSubnetworkIpRangesToNat") == "LIST_OF_SUBNETWORKS":
+        subnets = [{"name": s["name"], "sourceIpRangesToNat": sorted(s.get("sourceIpRangesToNat") or []),
+                    **({"secondaryIpRangeNames": sorted(s["secondaryIpRangeNames"])}
+                       if s.get("secondaryIpRangeNames") else {})}
+                   for s in n.get("subnetworks") or []]
+        put(nat, "subnetworks", sorted(subnets, key=lambda s: s["name"]))
+    for key in ("enableDynamicPortAllocation", "enableEndpointIndependentMapping"):
+        if n.get(key):
+            nat[key] = True
+    log = n.get("logConfig") or {}
+    if log.get("enable"):
+        nat["logConfig"] = {"enable": True, **({"filter": log["filter"]} if log.get("filter") else {})}
+    return nat
+
+
+# RouterNat fields the API fills in (compute v1 discovery RouterNat; magic-modules
+# RouterNat.yaml default_value), and the ones this kind cannot hold.
+_NAT_LIVE_AT_DEFAULT = {"tcpTimeWaitTimeoutSec": 120, "type": "PUBLIC",
+                        "endpointTypes": ["ENDPOINT_TYPE_VM"], "autoNetworkTier": "PREMIUM"}
+_NAT_LIVE_KNOWN = frozenset({*Nat.model_fields, "logConfig", "drainNatIps"})
+
+
+def _nat_live_notes(n: Mapping[str, Any]) -> tuple[str, ...]:
+    extra = sorted(k for k, v in n.items() if k not in _NAT_LIVE_KNOWN and
+                   _NAT_LIVE_AT_DEFAULT.get(k, object()) != v and v not in (None, "", [], {}, False))
+    return (f"not carried over (left as it is live): {', '.join(extra)}",) if extra else ()
 
 
 def _where(rid: ResourceId) -> dict[str, str]:

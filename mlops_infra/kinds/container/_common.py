@@ -91,6 +91,29 @@ def self_link(parts: dict[str, str]) -> str:
             f"{parts['cluster']}")
 
 
+# The node pool a cluster is created with and that is removed once it runs (a Standard cluster
+# cannot be created without one: proto ``Cluster.node_pools``/``initial_node_count``).
+BOOTSTRAP_POOL = "mlops-infra-bootstrap"
+
+
+def in_regions(location: str, regions: tuple[str, ...]) -> bool:
+    """Whether a cluster's location (a region or a zone) is one of ``regions`` (all if none)."""
+    region = location if location.count("-") == 1 else location.rsplit("-", 1)[0]
+    return not regions or region in regions
+
+
+def live_clusters(clients: Any, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The project's clusters in ``regions``, keyed by id, from one ``ListClusters`` of
+    ``projects/P/locations/-`` (proto ``ListClustersRequest.parent``: "-" matches all zones and
+    regions)."""
+    scope = f"projects/{project}/locations/-"
+    with gke_errors(f"clusters in {scope}"):
+        found = clients.get(CONTAINER).list_clusters(parent=scope, **CALL)
+    clusters = (to_dict(c) for c in found.clusters)
+    return {f"projects/{project}/locations/{c['location']}/clusters/{c['name']}": c
+            for c in clusters if in_regions(str(c.get("location", "")), regions)}
+
+
 # --- protos -------------------------------------------------------------------------------------
 
 def to_dict(message: Any) -> dict[str, Any]:

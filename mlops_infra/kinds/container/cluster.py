@@ -40,7 +40,9 @@ The inline ``node_pool``/``node_config`` blocks are read-only mirrors of the poo
 ``google_container_node_pool`` resources); a cluster that kept its default pool
 (``remove_default_node_pool`` unset) is noted: that pool stays as it is live, unmanaged.
 Addons, DNS, Binary Authorization and the other blocks have no field here: the ones set are
-noted.
+noted. Live clusters (``import live``) come from one ``ListClusters`` of
+``projects/P/locations/-``, kept in the regions asked for, with the same defaults left out;
+an Autopilot cluster is not importable (this kind is a Standard cluster).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from mlops_infra.engine.kind import (
     Imported,
     ImportedList,
     Kind,
+    NotImportable,
     Removal,
     ResourceContext,
     ResourceId,
@@ -75,7 +78,7 @@ Component = Literal["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "SCHEDULER",
                     "CONTROLLER_MANAGER", "STORAGE", "HPA", "POD", "DAEMONSET", "DEPLOYMENT",
                     "STATEFULSET", "CADVISOR", "KUBELET", "DCGM", "JOBSET", "KCP_SSHD",
                     "KCP_CONNECTION", "KCP_HPA"]
-BOOTSTRAP_POOL = "mlops-infra-bootstrap"   # the node pool a cluster must be created with, removed after
+BOOTSTRAP_POOL = common.BOOTSTRAP_POOL   # the node pool a cluster must be created with, removed after
 _LOCAL = frozenset({"deletionProtection"})
 # Server defaults an aspect goes back to when the spec stops writing it.
 _CLEARED: dict[str, Any] = {
@@ -400,6 +403,43 @@ class Cluster(Kind):
         return [Imported(name=str(a["name"]), project=project, region=location, fields=fields,
                          notes=(*notes, *leftovers(rest, _TF_KNOWN)))]
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """The inverse of ``desired`` for a cluster as GKE lists it, GKE's defaults left out.
+        Its node pools are ``container.NodePool`` entries of their own (this kind has no field
+        for pools: it creates a cluster with a bootstrap pool and removes it)."""
+        rid = self.id_from_name(name)
+        if (live.get("autopilot") or {}).get("enabled"):
+            raise NotImportable("an Autopilot cluster: container.Cluster is a GKE Standard cluster")
+        out = _normalized(live)
+        notes: list[str] = []
+        fields: dict[str, Any] = {"location": rid.parts["location"]}
+        put(fields, "description", out.get("description"))
+        channel = (out.get("releaseChannel") or {}).get("channel")
+        put(fields, "releaseChannel", channel if channel in _CHANNELS else None, default="REGULAR")
+        if channel == "UNSPECIFIED":
+            notes.append("not enrolled in a release channel: releaseChannel cannot say so")
+        network = str(out.get("network") or "")
+        if network and not network.endswith("/global/networks/default"):
+            fields["network"] = network
+            put(fields, "subnetwork", out.get("subnetwork"))
+        fields.update(_live_networking(out, notes))
+        put(fields, "workloadPool", (out.get("workloadIdentityConfig") or {}).get("workloadPool"))
+        if (out.get("shieldedNodes") or {}).get("enabled") is False:
+            fields["shieldedNodes"] = False
+        encryption = out.get("databaseEncryption") or {}
+        if encryption.get("state") == "ENCRYPTED" and encryption.get("keyName"):
+            fields["databaseEncryption"] = {"keyName": encryption["keyName"]}
+        fields.update(_live_observability(out))
+        put(fields, "maintenancePolicy", _live_maintenance(out.get("maintenancePolicy") or {}, notes))
+        if (out.get("verticalPodAutoscaling") or {}).get("enabled"):
+            fields["verticalPodAutoscaling"] = {"enabled": True}
+        put(fields, "resourceLabels", user_labels(out.get("resourceLabels")))
+        return [Imported(name=str(live["name"]), project=rid.parts["project"],
+                         region=rid.parts["location"], fields=fields, notes=tuple(notes))]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        return common.live_clusters(self.clients, project, regions)
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         with common.gke_errors(f"clusters in {scope}"):
@@ -615,4 +655,66 @@ def _tf_maintenance(policy: dict[str, Any], notes: list[str]) -> dict[str, Any] 
             "recurrence": recurring["recurrence"]}}}
     if blocks(policy, "maintenance_exclusion"):
         notes.append("maintenance_policy.maintenance_exclusion is not carried over")
+    return None
+
+
+# --- moving in: live clusters --------------------------------------------------------------------
+
+_CHANNELS = frozenset({"RAPID", "REGULAR", "STABLE", "EXTENDED"})
+
+
+def _live_networking(out: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """``ipAllocationPolicy``, ``privateClusterConfig`` and ``masterAuthorizedNetworksConfig``
+    as written (the inverse of ``_expanded``: ``useIpAliases`` and ``enabled`` implied)."""
+    result: dict[str, Any] = {}
+    policy = out.get("ipAllocationPolicy") or {}
+    ranges = {k: policy[k] for k in ("clusterSecondaryRangeName", "servicesSecondaryRangeName")
+              if policy.get(k)}
+    put(result, "ipAllocationPolicy", ranges)
+    if policy.get("useIpAliases") and not ranges:
+        notes.append("ipAllocationPolicy with CIDR blocks (no range names) is not carried over")
+    private = out.get("privateClusterConfig") or {}
+    config = {k: True for k in ("enablePrivateNodes", "enablePrivateEndpoint") if private.get(k)}
+    if config.get("enablePrivateNodes"):
+        put(config, "masterIpv4CidrBlock", private.get("masterIpv4CidrBlock"))
+    put(result, "privateClusterConfig", config)
+    authorized = out.get("masterAuthorizedNetworksConfig") or {}
+    if authorized.get("enabled"):
+        cidrs = sorted(({"cidrBlock": c["cidrBlock"],
+                         **({"displayName": c["displayName"]} if c.get("displayName") else {})}
+                        for c in authorized.get("cidrBlocks") or []), key=lambda c: c["cidrBlock"])
+        result["masterAuthorizedNetworksConfig"] = {"cidrBlocks": cidrs} if cidrs else {}
+    return result
+
+
+def _live_observability(out: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    logging = sorted((out.get("loggingConfig") or {}).get("componentConfig", {})
+                     .get("enableComponents") or [])
+    if logging and logging != sorted(_LOGGING_DEFAULT):
+        result["loggingConfig"] = {"componentConfig": {"enableComponents": logging}}
+    monitoring = out.get("monitoringConfig") or {}
+    config: dict[str, Any] = {}
+    components = sorted((monitoring.get("componentConfig") or {}).get("enableComponents") or [])
+    if components and components != _MONITORING_DEFAULT:
+        config["componentConfig"] = {"enableComponents": components}
+    if (monitoring.get("managedPrometheusConfig") or {}).get("enabled") is False:
+        config["managedPrometheusConfig"] = {"enabled": False}
+    put(result, "monitoringConfig", config)
+    return result
+
+
+def _live_maintenance(policy: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    window = policy.get("window") or {}
+    daily = window.get("dailyMaintenanceWindow") or {}
+    if daily.get("startTime"):
+        return {"window": {"dailyMaintenanceWindow": {"startTime": daily["startTime"]}}}
+    recurring = window.get("recurringWindow") or {}
+    times = recurring.get("window") or {}
+    if times.get("startTime"):
+        return {"window": {"recurringWindow": {
+            "window": {"startTime": times["startTime"], "endTime": times["endTime"]},
+            "recurrence": recurring.get("recurrence", "")}}}
+    if window.get("maintenanceExclusions"):
+        notes.append("maintenancePolicy.window.maintenanceExclusions is not carried over")
     return None

@@ -43,6 +43,14 @@ choice (three for a regional cluster, the cluster's zone for a zonal one). Witho
 ``node_count`` becomes ``nodeCount`` (``initialNodeCount`` only when it differs); with it, the
 initial count. GPU partitioning/sharing, local SSDs, kubelet/linux settings, the boot disk's
 key and the other blocks set are noted, not carried over.
+
+Live pools (``import live``) are the pools of every cluster ``locations/-`` lists in the regions
+asked for, sized from their instance groups, the same defaults left out, ``cluster`` written as
+the cluster's id. GKE's ``default-pool`` (made with a cluster created with a node count, as
+gcloud and the console do) is a pool like any other here: ``container.Cluster`` has no inline
+pools, so it becomes a ``container.NodePool`` (noted). Left to GKE: pools node
+auto-provisioning made (``autoscaling.autoprovisioned``; every pool of an Autopilot cluster)
+and the bootstrap pool ``container.Cluster`` creates a cluster with and removes once it runs.
 """
 
 from __future__ import annotations
@@ -56,7 +64,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import (
+    Imported,
+    ImportedList,
+    Kind,
+    NotImportable,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import (
     CALL,
@@ -310,6 +325,61 @@ class NodePool(Kind):
         return [Imported(name=str(a["name"]), project=project, fields=fields,
                          notes=(*notes, *leftovers(a, _TF_KNOWN)))]
 
+    def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
+        """The inverse of ``desired`` for a pool as ``list`` reads it (with ``nodeCount``),
+        GKE's defaults left out; ``cluster`` is the cluster's id, so it becomes ``${gke.id}``."""
+        rid = self.id_from_name(name)
+        if _SUFFIX.search(rid.parts["pool"]):
+            raise NotImportable(f"its name ends like a replacement's (-rXXXX): a spec entry "
+                                f"named {base_name(rid.parts['pool'])!r} would stand for it")
+        out = _normalized(live)
+        notes: list[str] = []
+        fields: dict[str, Any] = {"cluster": rid.scope}
+        scaling = _live_autoscaling(out.get("autoscaling") or {})
+        if scaling:
+            fields["autoscaling"] = scaling
+            put(fields, "initialNodeCount", out.get("initialNodeCount"))
+        else:
+            count = live.get("nodeCount", out.get("initialNodeCount"))
+            put(fields, "nodeCount", count)
+            if out.get("initialNodeCount") not in (None, count):
+                fields["initialNodeCount"] = out["initialNodeCount"]
+        management = out.get("management") or {}
+        put(fields, "management", {k: False for k in ("autoRepair", "autoUpgrade")
+                                   if management.get(k) is False})
+        zones = sorted(out.get("locations") or [])
+        if zones and not _gke_chosen(zones, rid.parts["location"]):
+            fields["locations"] = zones
+        pods = (out.get("maxPodsConstraint") or {}).get("maxPodsPerNode")
+        put(fields, "maxPodsPerNode", int(pods) if pods else None, default=110)
+        put(fields, "upgradeSettings", _live_upgrade(out.get("upgradeSettings") or {}))
+        put(fields, "config", _live_node_config(out.get("config") or {}, notes))
+        if rid.parts["pool"] == "default-pool":
+            notes.append("GKE's default pool, made with the cluster: a node pool of its own here "
+                         "(container.Cluster has no inline pools)")
+        return [Imported(name=rid.parts["pool"], project=rid.parts["project"], fields=fields,
+                         notes=tuple(notes))]
+
+    def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """The pools of every cluster in ``regions`` (one ``locations/-`` listing, then each
+        cluster's ``ListNodePools``, sizes read from the instance groups)."""
+        found: dict[str, dict[str, Any]] = {}
+        for cluster in common.live_clusters(self.clients, project, regions):
+            found.update(self.list(cluster))
+        return found
+
+    def google_managed(self, name: str, live: dict[str, Any]) -> str | None:
+        """Pools GKE makes and removes by itself: node auto-provisioning's (every pool of an
+        Autopilot cluster; proto ``NodePoolAutoscaling.autoprovisioned``: "Can this node pool
+        be deleted automatically"), and the bootstrap pool ``container.Cluster`` creates a
+        cluster with and removes once it runs."""
+        if (live.get("autoscaling") or {}).get("autoprovisioned"):
+            return "a node pool GKE's node auto-provisioning made (it creates and deletes it)"
+        if name.endswith(f"/nodePools/{common.BOOTSTRAP_POOL}"):
+            return ("the bootstrap pool a cluster is created with, removed once the cluster "
+                    "runs (container.Cluster's own)")
+        return None
+
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
         from google.api_core.exceptions import NotFound
@@ -544,4 +614,100 @@ def _tf_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     extra = [k for k in extra if k != "boot_disk_kms_key"]
     if extra:
         notes.append(f"node_config: not carried over (left as it is live): {', '.join(extra)}")
+    return out
+
+
+# --- moving in: live node pools -------------------------------------------------------------------
+
+def _live_autoscaling(s: dict[str, Any]) -> dict[str, Any]:
+    if not s.get("enabled"):
+        return {}
+    out = {k: int(s[k]) for k in ("minNodeCount", "maxNodeCount", "totalMinNodeCount",
+                                  "totalMaxNodeCount") if s.get(k)}
+    if s.get("maxNodeCount") and not s.get("minNodeCount"):
+        out["minNodeCount"] = 0
+    put(out, "locationPolicy", s.get("locationPolicy"), default="BALANCED")
+    return out
+
+
+def _live_upgrade(u: dict[str, Any]) -> dict[str, Any]:
+    if u.get("strategy") == "BLUE_GREEN":
+        return {"strategy": "BLUE_GREEN"}
+    out: dict[str, Any] = {}
+    if u and u.get("maxSurge", 1) != 1:
+        out["maxSurge"] = u.get("maxSurge", 0)
+    if u.get("maxUnavailable"):
+        out["maxUnavailable"] = u["maxUnavailable"]
+    return out
+
+
+# NodeConfig fields this kind holds, and those GKE fills in with nothing set (proto zero values
+# or the server's own): kept out of the notes.
+_NODE_LIVE_KNOWN = frozenset({*NodeConfig.model_fields, "effectiveCgroupMode", "nodeGroup",
+                              "enableConfidentialStorage", "loggingConfig", "windowsNodeConfig",
+                              "advancedMachineFeatures", "gcfsConfig", "gvnic",
+                              "confidentialNodes", "reservationAffinity", "resourceManagerTags",
+                              "kubeletConfig", "linuxNodeConfig", "soleTenantConfig",
+                              "fastSocket", "containerdConfig", "ephemeralStorageLocalSsdConfig",
+                              "localNvmeSsdBlockConfig", "sandboxConfig", "maxRunDuration",
+                              "flexStart", "bootDisk", "localSsdEncryptionMode"})
+
+
+def _live_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """``config`` as written: the inverse of ``_tf_node_config`` from the REST shape."""
+    out: dict[str, Any] = {}
+    put(out, "machineType", c.get("machineType"), default="e2-medium")
+    put(out, "diskSizeGb", c.get("diskSizeGb"), default=100)
+    put(out, "diskType", c.get("diskType"), default="pd-standard")
+    put(out, "imageType", c.get("imageType"), default="COS_CONTAINERD")
+    gpus = []
+    for g in c.get("accelerators") or []:
+        item: dict[str, Any] = {"acceleratorType": g["acceleratorType"],
+                                "acceleratorCount": int(g["acceleratorCount"])}
+        driver = (g.get("gpuDriverInstallationConfig") or {}).get("gpuDriverVersion")
+        if driver and driver != "GPU_DRIVER_VERSION_UNSPECIFIED":
+            item["gpuDriverInstallationConfig"] = {"gpuDriverVersion": driver}
+        if g.get("gpuPartitionSize") or g.get("gpuSharingConfig"):
+            notes.append("config.accelerators partitioning/sharing is not carried over")
+        gpus.append(item)
+    put(out, "accelerators", gpus)
+    for key in ("spot", "preemptible"):
+        if c.get(key):
+            out[key] = True
+    put(out, "serviceAccount", c.get("serviceAccount"), default="default")
+    scopes = sorted(c.get("oauthScopes") or [])
+    if scopes and scopes != _DEFAULT_SCOPES:
+        out["oauthScopes"] = [s.removeprefix(SCOPE_ROOT) for s in scopes]
+    mode = (c.get("workloadMetadataConfig") or {}).get("mode")
+    if mode in ("GKE_METADATA", "GCE_METADATA"):
+        out["workloadMetadataConfig"] = {"mode": mode}
+    put(out, "labels", dict(c.get("labels") or {}))
+    taints = [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]}
+              for t in c.get("taints") or []]
+    put(out, "taints", sorted(taints, key=lambda t: (t["key"], t["effect"])))
+    put(out, "tags", sorted(c.get("tags") or []))
+    # GKE's own goog-gke-* VM labels (e.g. goog-gke-node-pool-provisioning-model) are not the user's
+    put(out, "resourceLabels", {k: v for k, v in user_labels(c.get("resourceLabels")).items()
+                                if not k.startswith("goog-gke-")})
+    shielded = c.get("shieldedInstanceConfig") or {}
+    config = {}
+    if shielded.get("enableSecureBoot"):
+        config["enableSecureBoot"] = True
+    if shielded.get("enableIntegrityMonitoring") is False:
+        config["enableIntegrityMonitoring"] = False
+    put(out, "shieldedInstanceConfig", config)
+    metadata = {k: str(v) for k, v in (c.get("metadata") or {}).items()
+                if not (k == "disable-legacy-endpoints" and str(v) == "true")}
+    put(out, "metadata", metadata)
+    if c.get("bootDiskKmsKey"):
+        notes.append("config.bootDiskKmsKey is not carried over")
+    if c.get("localSsdCount"):
+        notes.append("config.localSsdCount is not carried over")
+    extra = sorted(k for k, v in c.items() if k not in _NODE_LIVE_KNOWN and k not in
+                   ("bootDiskKmsKey", "localSsdCount", "minCpuPlatform", "secondaryBootDisks",
+                    "storagePools") and v not in (None, "", 0, False, [], {}))
+    if c.get("minCpuPlatform"):
+        extra.append("minCpuPlatform")
+    if extra:
+        notes.append(f"config: not carried over (left as it is live): {', '.join(sorted(extra))}")
     return out
