@@ -29,6 +29,10 @@ NO_CREDENTIALS = ("no Google credentials found: run `gcloud auth application-def
                   "(or set GOOGLE_APPLICATION_CREDENTIALS), or pass --local to use the emulator")
 
 
+class NoEndpoint(UserError):
+    """The endpoints given (an emulator's) have none for a service a client needs."""
+
+
 def endpoints_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
     """Parse ``MLOPS_INFRA_ENDPOINTS`` (inline JSON or a file path); ``None`` if unset."""
     raw = environ.get(ENDPOINTS_ENV, "").strip()
@@ -174,7 +178,7 @@ class Clients:
         url = None
         if self.endpoints is not None:
             if decl.endpoint not in self.endpoints:
-                raise UserError(f"{ENDPOINTS_ENV} has no endpoint for '{decl.endpoint}'")
+                raise NoEndpoint(f"{ENDPOINTS_ENV} has no endpoint for '{decl.endpoint}'")
             url = self.endpoints[decl.endpoint]
         from google.auth import exceptions
 

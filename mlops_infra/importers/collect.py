@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlops_infra.clients import NoEndpoint
 from mlops_infra.engine import errors
 from mlops_infra.engine.kind import STACK_LABEL, Imported, Kind, NotImportable
 from mlops_infra.engine.ownership import labels_of
@@ -102,7 +103,7 @@ def from_live(project: str, regions: tuple[str, ...], *, kinds: list[type[Kind]]
         kind = kind_for(cls.name)
         try:
             live = kind.live_resources(project, regions)
-        except errors.ApiError as exc:
+        except (errors.ApiError, NoEndpoint) as exc:       # (an API off; an emulator without it)
             skipped.append(Skipped(f"projects/{project}", cls.name, "unreadable", str(exc)))
             continue
         for name, item in sorted(live.items()):

@@ -158,7 +158,7 @@ class VertexKind(Kind):
     def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for region in live_regions(regions):
-            found.update(listing(lambda r=region: self.list(f"projects/{project}/locations/{r}")))
+            found.update(self.list(f"projects/{project}/locations/{region}"))
         return found
 
     def from_live(self, name: str, live: dict[str, Any]) -> ImportedList:
@@ -318,18 +318,6 @@ _LIVE_KNOWN = frozenset({"name", "createTime", "updateTime", "etag", "encryption
 def live_regions(regions: Iterable[str]) -> list[str]:
     """The ``--region``s Vertex AI is served in: those shaped like a region."""
     return [r for r in dict.fromkeys(regions) if region_problem(r) is None]
-
-
-def listing(read: Any) -> dict[str, dict[str, Any]]:
-    """``read()``; a client that cannot be built (no endpoint for the service: an emulator
-    without it) is an API error, so the import lists the kind as unreadable and goes on."""
-    try:
-        found: dict[str, dict[str, Any]] = read()
-    except errors.ApiError:
-        raise
-    except errors.UserError as exc:
-        raise errors.ApiError(str(exc)) from exc
-    return found
 
 
 def live_labels(live: dict[str, Any], fields: dict[str, Any]) -> None:

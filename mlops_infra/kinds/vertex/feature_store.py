@@ -76,7 +76,6 @@ from mlops_infra.kinds.vertex._common import (
     encryption_of,
     key_region_problem,
     labels_from_terraform,
-    listing,
     live_labels,
     live_regions,
     merged_labels,
@@ -313,7 +312,7 @@ class FeatureView(VertexKind):
     def live_resources(self, project: str, regions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for region in live_regions(regions):
-            for store in listing(lambda r=region: self._stores(project, r)):
+            for store in self._stores(project, region):
                 found.update(self.list(store))
         return found
 

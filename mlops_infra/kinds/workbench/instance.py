@@ -470,12 +470,7 @@ class Instance(Kind):
         wanted = {r for r in regions if region_problem(r) is None}
         if not wanted:
             return {}
-        try:
-            found, unreachable = _listed(self._client(), f"projects/{project}/locations/-")
-        except errors.ApiError:
-            raise
-        except errors.UserError as exc:      # no endpoint for the service (an emulator without it)
-            raise errors.ApiError(str(exc)) from exc
+        found, unreachable = _listed(self._client(), f"projects/{project}/locations/-")
         for zone in sorted(z for z in unreachable if _region_of(z) in wanted):
             found.update(self.list(f"projects/{project}/locations/{zone}"))
         return {n: i for n, i in found.items() if _region_of(n.split("/")[3]) in wanted}
