@@ -53,8 +53,9 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
             start_emulator(DEFAULT_SERVICES, enable_in=None) as emu:
         patch.setenv("MLOPS_INFRA_RETRY_SCALE", "0.02")
         # long enough that a new account is still unreadable on its first read, however
-        # loaded the machine (0.1 s could pass between the create and that read)
-        emu.set_delays(service_account=0.5)
+        # loaded the machine (0.1 s could pass between the create and that read; at a load
+        # average of 16 on two cores, more than 0.5 s did)
+        emu.set_delays(service_account=2.0)
         emu.record_bodies()
         _run(emu, SPEC, updated)
         return emu.journal
