@@ -167,7 +167,8 @@ class Imported:
     ``secrets:`` entry and ``${secrets.NAME}``); ``notes`` say what did not carry over;
     ``key`` tells apart several entries made from one Terraform instance (an address suffix);
     ``api_name`` is the API name of a resource whose name the server chose (it goes into the
-    ledger, which is how such a resource is found again).
+    ledger, which is how such a resource is found again). ``skipped``, set by
+    ``Kind.adjust_imports``, says why the entry is left out after all (listed, never imported).
     """
 
     name: str
@@ -178,6 +179,7 @@ class Imported:
     notes: tuple[str, ...] = ()
     key: str = ""
     api_name: str = ""
+    skipped: str = ""
 
 
 class NotImportable(Exception):
@@ -413,7 +415,9 @@ class Kind(ABC):
                        every: Mapping[str, ImportedList]) -> ImportedList:
         """This kind's entries of one import, revised knowing every kind's (``every``: kind
         name -> entries), e.g. a dataset's access entries that binding resources of the same
-        import grant; the default keeps them as they are."""
+        import grant; the default keeps them as they are. An entry folded into another is
+        left out of the result; one that cannot be imported after all is returned with
+        ``skipped`` saying why (the import lists it)."""
         return own
 
     def holds_ledger(self, name: str, live: dict[str, Any], ledger: str) -> bool:

@@ -167,7 +167,9 @@ def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvI
     addresses = collect.assign(found)
     for name, items in found.items():
         imp = imports[name]
-        imp.entries = collect.entries(_adjusted(items, kinds), addresses)
+        adjusted, left_out = _adjusted(items, kinds)
+        imp.entries = collect.entries(adjusted, addresses)
+        imp.skipped += left_out
         _place(imp, kinds, options.stack)
     result = ImportResult(spec_path=options.out, stack=options.stack, imports=imports)
     text = _text(result, kinds, options, header)
@@ -190,17 +192,20 @@ def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvI
     return result
 
 
-def _adjusted(items: list[Found], kinds: Mapping[str, Kind]) -> list[Found]:
-    """Each kind's entries revised knowing every kind's (``Kind.adjust_imports``)."""
+def _adjusted(items: list[Found], kinds: Mapping[str, Kind]) -> tuple[list[Found], list[Skipped]]:
+    """Each kind's entries revised knowing every kind's (``Kind.adjust_imports``), and those
+    a kind left out after all."""
     by_kind: dict[str, list[Found]] = {}
     for item in items:
         by_kind.setdefault(item.kind, []).append(item)
     every = {kind: [f.imported for f in group] for kind, group in by_kind.items()}
     out: list[Found] = []
     for kind, group in by_kind.items():
-        revised = kinds[kind].adjust_imports(every[kind], every)
-        out += _matched(group, revised)
-    return out
+        out += _matched(group, kinds[kind].adjust_imports(every[kind], every))
+    kept = [f for f in out if not f.imported.skipped]
+    left_out = [Skipped(f.origin, f.kind, "not importable", f.imported.skipped)
+                for f in out if f.imported.skipped]
+    return kept, left_out
 
 
 def _matched(group: list[Found], revised: list[Imported]) -> list[Found]:

@@ -79,3 +79,24 @@ def test_workbench_leaves_out_what_the_server_set(emulator: Emulator, tmp_path: 
     sandbox = next(r for r in resources.values() if r.get("name") == "ds-sandbox")
     # the Compute default account, e2-standard-4, default disks: nothing of them written
     assert set(sandbox) == {"kind", "name", "zone", "disablePublicIp", "waivers"}
+
+
+def test_a_nat_whose_router_is_not_imported_is_listed_as_left_out(tmp_path: Path) -> None:
+    doc = json.loads((TF / "google_compute_router.tfstate").read_text())
+    doc["resources"] = [r for r in doc["resources"]
+                        if (r["type"], r["name"]) != ("google_compute_router", "nat")]
+    state = tmp_path / "nats.tfstate"
+    state.write_text(json.dumps(doc))
+    out = tmp_path / "spec.yaml"
+    result = import_terraform([str(state)], envs=None, options=Options(
+        out=out, stack="imported", write_ledger=False))
+    left = {s.origin: (s.category, s.reason) for s in result.skipped}
+    nats = {origin: why for origin, why in left.items() if "router_nat" in origin}
+    assert set(nats) == {"module.net.google_compute_router_nat.nodes (nat:wl-nat-nodes)",
+                         "module.net.google_compute_router_nat.batch (nat:wl-nat-batch)"}
+    assert all(category == "not importable" and "router wl-router is not in this import" in reason
+               for category, reason in nats.values())
+    assert "module.net.google_compute_router_nat.nodes" in out.read_text().split("# Not imported")[1]
+    routers = [r for r in yaml.safe_load(out.read_text())["resources"].values()
+               if r["kind"] == "compute.Router"]
+    assert [r["name"] for r in routers] == ["wl-edge"] and "nats" not in routers[0]

@@ -153,9 +153,14 @@ class Router(common.ComputeKind):
 
     def adjust_imports(self, own: ImportedList,
                        every: Mapping[str, ImportedList]) -> ImportedList:
-        """Each NAT folded into its router's ``nats`` (sorted by name)."""
+        """Each NAT folded into its router's ``nats`` (sorted by name); a NAT whose router the
+        import does not hold is listed as skipped."""
         routers = [i for i in own if not i.key.startswith(_NAT_KEY)]
-        out = []
+        held = {(r.name, r.project, r.region) for r in routers}
+        out = [replace(n, skipped=f"its router {n.name} is not in this import: the NAT lives in "
+                                  "its router, so it is left as it is live")
+               for n in own if n.key.startswith(_NAT_KEY)
+               and (n.name, n.project, n.region) not in held]
         for router in routers:
             mine = [n for n in own if n.key.startswith(_NAT_KEY) and
                     (n.name, n.project, n.region) == (router.name, router.project, router.region)]
