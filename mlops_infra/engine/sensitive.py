@@ -184,7 +184,27 @@ def same_record(applied: dict[str, Any], desired: dict[str, Any], kind: Any,
     """Whether the ledger's ``applied`` records ``desired`` (its secret paths compared by the
     plan already, so left out here)."""
     hidden = tuple(at) + tuple(kind.secret_fields)
-    return shown_form(applied, hidden) == shown_form(stored_form(desired, kind), hidden)
+    recorded, wanted = shown_form(applied, hidden), shown_form(stored_form(desired, kind), hidden)
+    if recorded == wanted:
+        return True
+    sets = tuple(getattr(kind, "set_paths", ()))
+    return bool(sets) and _in_one_order(recorded, sets) == _in_one_order(wanted, sets)
+
+
+def _in_one_order(value: dict[str, Any], set_paths: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` with the lists at ``set_paths`` sorted: a list the API treats as a set is
+    recorded in the order its references resolved to at apply time (server-chosen names),
+    and planned in the order the kind sorts the names once they are known."""
+    out = json.loads(json.dumps(value, default=str))
+    for path in set_paths:
+        items = paths.get(out, path)
+        if isinstance(items, list):
+            *parents, leaf = paths.split(path)
+            node = out
+            for part in parents:
+                node = node[part]
+            node[leaf] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return out
 
 
 def _touches(path: str, at: tuple[str, ...]) -> bool:

@@ -240,3 +240,27 @@ def test_a_replaced_dependency_leaves_the_reference_to_its_new_name() -> None:
     assert _apply(world, ledger, plan, _values(TOKEN)).ok
     new = ledger.entries["test.Channel:slack"].id
     assert new != old and world.store[ledger.entries["test.Policy:policy"].id]["channels"] == [new]
+
+
+class _SetKind:
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    set_paths: ClassVar[frozenset[str]] = frozenset({"notificationChannels", "rule.members"})
+
+
+class _ListKind(_SetKind):
+    set_paths: ClassVar[frozenset[str]] = frozenset()
+
+
+def test_a_set_recorded_in_another_order_is_the_same_record() -> None:
+    # Applied with its references resolved in spec order; planned once the server-chosen names
+    # are known, which the kind sorts: the same set, so no ledger write (the flaky no-op plan).
+    applied = {"notificationChannels": ["channels/24060", "channels/8387"],
+               "rule": {"members": ["b", "a"], "order": [2, 1]}}
+    desired = {"notificationChannels": ["channels/8387", "channels/24060"],
+               "rule": {"members": ["a", "b"], "order": [2, 1]}}
+    assert sensitive.same_record(applied, desired, _SetKind(), ())
+    assert not sensitive.same_record(applied, desired, _ListKind(), ())      # order matters
+    changed = {**desired, "notificationChannels": ["channels/8387", "channels/1"]}
+    assert not sensitive.same_record(applied, changed, _SetKind(), ())
+    reordered = {**desired, "rule": {"members": ["a", "b"], "order": [1, 2]}}
+    assert not sensitive.same_record(applied, reordered, _SetKind(), ())   # not a set path
