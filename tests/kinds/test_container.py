@@ -258,3 +258,19 @@ def test_a_pool_is_resized_in_place_and_its_size_read_from_its_groups(clients: C
     assert [e.path.rsplit("/", 1)[-1] for e in emulator.mutating_requests()] == ["cpu:setSize"]
     assert live["nodeCount"] == 5 and live["initialNodeCount"] == 2
     assert compare(kind, wanted, kind.normalize(live)) == []
+
+
+def test_turning_only_auto_repair_off_keeps_auto_upgrade_on_a_release_channel(
+        cluster: Any, clients: Clients) -> None:
+    kind = NodePool(clients)
+    rid, desired = pool_of({**POOL, "management": {"autoRepair": False}})
+    live = kind.create(rid, desired)        # the cluster is on the STABLE channel
+    assert live["management"] == {"autoRepair": False, "autoUpgrade": True}
+    assert compare(kind, desired, kind.normalize(live)) == []
+    kind.delete(rid, force=False)
+    rid, desired = pool_of(POOL)
+    kind.create(rid, desired)
+    wanted = {**desired, "management": {"autoRepair": False}}
+    live = kind.update(rid, wanted, compare(kind, wanted, kind.normalize(kind.get(rid))),
+                       kind.get(rid))
+    assert live["management"] == {"autoRepair": False, "autoUpgrade": True}

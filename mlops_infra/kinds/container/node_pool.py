@@ -439,6 +439,8 @@ class NodePool(Kind):
                                              if k not in ("status", "nodeCount")}}
         if "nodeCount" in desired:
             pool.setdefault("initialNodeCount", desired["nodeCount"])
+        if "management" in pool:
+            pool["management"] = _management(desired)
         common.call(self.clients, "create_node_pool", "CreateNodePoolRequest",
                     {"parent": rid.scope, "nodePool": pool}, parts=rid.parts,
                     what=self.describe(rid), deadline=common.NODE_POOL_DEADLINE)
@@ -464,8 +466,7 @@ class NodePool(Kind):
                        {"autoscaling": desired.get("autoscaling") or {"enabled": False}})
         if "management" in tops:
             self._call(rid, "set_node_pool_management", "SetNodePoolManagementRequest",
-                       {"management": desired.get("management") or {"autoUpgrade": True,
-                                                                     "autoRepair": True}})
+                       {"management": _management(desired)})
         if "nodeCount" in tops:
             self._call(rid, "set_node_pool_size", "SetNodePoolSizeRequest",
                        {"nodeCount": desired.get("nodeCount") or 0})
@@ -711,3 +712,10 @@ def _live_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if extra:
         notes.append(f"config: not carried over (left as it is live): {', '.join(sorted(extra))}")
     return out
+
+
+def _management(desired: dict[str, Any]) -> dict[str, Any]:
+    """The whole ``NodeManagement`` to send: a flag the spec leaves out keeps the API's default
+    (on), as a proto3 bool that is not sent reads as off, and a release channel refuses a pool
+    without auto-upgrade (cluster_service.proto ``NodeManagement``; the kind's table above)."""
+    return {"autoUpgrade": True, "autoRepair": True, **(desired.get("management") or {})}
