@@ -65,6 +65,11 @@ def test_invalid_specs_are_refused(raw: dict[str, Any]) -> None:
         Instance.model.model_validate(raw)
 
 
+def test_a_min_cpu_platform_the_client_cannot_send_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValidationError, match="google-cloud-notebooks 1.18.0"):
+        Instance.model.model_validate({"zone": "europe-west1-b", "minCpuPlatform": "Intel Ice Lake"})
+
+
 def test_a_key_of_another_region_is_refused_before_any_call() -> None:
     other = KEY.replace("europe-west1", "us-central1")
     assert "zone's region ('europe-west1')" in Instance(None).check_name(

@@ -196,6 +196,13 @@ class ContainerImage(SpecModel):
     tag: str | None = None
 
 
+# The notebooks v2 discovery document has GceSetup.minCpuPlatform; the newest client
+# (google-cloud-notebooks 1.18.0) has no such field and refuses a body that holds it
+# (json_format.ParseError "has no field named minCpuPlatform"), so it cannot be sent.
+MIN_CPU_UNSENDABLE = ("minCpuPlatform cannot be set through google-cloud-notebooks 1.18.0 (its "
+                      "GceSetup has no such field, though the API documents one); leave it out")
+
+
 class InstanceSpec(SpecModel):
     """A Workbench instance (flat shorthands of the API's ``gceSetup``)."""
 
@@ -224,6 +231,13 @@ class InstanceSpec(SpecModel):
     @classmethod
     def _labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return check_labels(value)
+
+    @field_validator("minCpuPlatform")
+    @classmethod
+    def _unsendable(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(MIN_CPU_UNSENDABLE)
+        return value
 
     @field_validator("instanceOwners")
     @classmethod
@@ -685,7 +699,8 @@ def _tf_setup(setup: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if idle is not None:
         fields["idleShutdownSeconds"] = int(idle)
     put(fields, "metadata", metadata)
-    put(fields, "minCpuPlatform", setup.get("min_cpu_platform"))
+    if setup.get("min_cpu_platform"):
+        notes.append(f"gce_setup.min_cpu_platform not carried over: {MIN_CPU_UNSENDABLE}")
     for attr in ("enable_ip_forwarding", "confidential_instance_config"):
         if setup.get(attr):
             notes.append(f"gce_setup.{attr} has no field here: not carried over")
@@ -769,7 +784,8 @@ def _live_setup(live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if idle is not None:
         fields["idleShutdownSeconds"] = int(idle)
     put(fields, "metadata", metadata)
-    put(fields, "minCpuPlatform", setup.get("minCpuPlatform"))
+    if setup.get("minCpuPlatform"):
+        notes.append(f"gceSetup.minCpuPlatform not carried over: {MIN_CPU_UNSENDABLE}")
     for key in ("enableIpForwarding", "confidentialInstanceConfig", "reservationAffinity"):
         value = setup.get(key)
         if value and not (key == "reservationAffinity"
