@@ -32,9 +32,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from typing import TYPE_CHECKING, TypeVar
 
 from mlops_infra.engine.errors import (
     EventuallyConsistent,
@@ -42,6 +40,9 @@ from mlops_infra.engine.errors import (
     PreconditionFailed,
     TransientError,
 )
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -79,8 +80,7 @@ class _Budget:
     waiting_since: float | None = None
     waiting_tries: int = 0
 
-    def note(self, state: RetryCallState) -> BaseException | None:
-        exc = state.outcome.exception() if state.outcome else None
+    def note(self, exc: BaseException | None) -> None:
         if isinstance(exc, EventuallyConsistent):
             self.waiting_since = self.waiting_since or time.monotonic()
             self.waiting_tries += 1
@@ -89,17 +89,14 @@ class _Budget:
             self.redone += 1
         else:
             self.ordinary += 1
-        return exc
 
-    def stop(self, state: RetryCallState) -> bool:
-        exc = self.note(state)
+    def exhausted(self, exc: BaseException | None) -> bool:
         if isinstance(exc, EventuallyConsistent):
             return self.waited() >= self.policy.consistency_deadline
         return (self.ordinary >= self.policy.attempts
                 or time.monotonic() - self.started >= self.policy.deadline)
 
-    def wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def pause(self, exc: BaseException | None) -> float:
         if isinstance(exc, EventuallyConsistent):
             cap = min(self.policy.consistency_maximum,
                       self.policy.consistency_initial * 1.5 ** (self.waiting_tries - 1))
@@ -109,24 +106,56 @@ class _Budget:
         cap = min(self.policy.maximum, self.policy.initial * 2 ** max(tries - 1, 0))
         return random.uniform(0, cap)
 
+    # tenacity's hooks
+    def stop(self, state: RetryCallState) -> bool:
+        exc = _failure(state)
+        self.note(exc)
+        return self.exhausted(exc)
+
+    def wait(self, state: RetryCallState) -> float:
+        return self.pause(_failure(state))
+
     def waited(self) -> float:
         return 0.0 if self.waiting_since is None else time.monotonic() - self.waiting_since
 
 
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
+
+
 def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy,
                       retry_preconditions: bool = False) -> T:
-    """Run ``fn``, retrying transient errors (and 412s when asked) with jittered backoff."""
+    """Run ``fn``, retrying transient errors (and 412s when asked) with jittered backoff.
+
+    The first try runs bare: most calls succeed at once, and tenacity (whose import pulls in
+    asyncio, a tenth of a second of a command's start) is only needed once one has not."""
     kinds: tuple[type[BaseException], ...] = (TransientError,)
     if retry_preconditions:
         kinds += (PreconditionFailed,)
     budget = _Budget(policy)
-    retrying = Retrying(retry=retry_if_exception_type(kinds), stop=budget.stop,
-                        wait=budget.wait, reraise=True)
     try:
-        return retrying(fn)
+        return fn()
+    except kinds as exc:
+        first: BaseException = exc
+    try:
+        return _retried(fn, first, kinds, budget)
     except EventuallyConsistent as exc:
         waited = budget.waited()
         raise GaveUpWaiting(f"gave up after waiting {waited:.0f}s (limit "
                             f"{policy.consistency_deadline:.0f}s) for {exc.waiting_for}: {exc}",
                             waiting_for=exc.waiting_for, waited=waited,
                             status=exc.status) from exc
+
+
+def _retried(fn: Callable[[], T], first: BaseException,
+             kinds: tuple[type[BaseException], ...], budget: _Budget) -> T:
+    """The tries after a ``first`` failure, counted in the same ``budget``."""
+    from tenacity import Retrying, retry_if_exception_type
+
+    budget.note(first)
+    if budget.exhausted(first):
+        raise first
+    time.sleep(budget.pause(first))
+    retrying = Retrying(retry=retry_if_exception_type(kinds), stop=budget.stop,
+                        wait=budget.wait, reraise=True)
+    return retrying(fn)
