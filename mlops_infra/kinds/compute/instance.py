@@ -434,8 +434,7 @@ class Instance(common.ComputeKind):
             scopes = sorted(s.removeprefix(SCOPE_ROOT) for s in accounts[0].get("scopes") or [])
             put(fields, "scopes", scopes, default=["cloud-platform"])
         fields.update(_live_network(out.get("networkInterfaces") or [], notes))
-        shielded = {k: v for k, v in (out.get("shieldedInstanceConfig") or {}).items()
-                    if _SHIELDED_DEFAULTS.get(k, v) != v}
+        shielded = _shielded(out.get("shieldedInstanceConfig") or {})
         put(fields, "shieldedInstanceConfig", shielded)
         put(fields, "minCpuPlatform", out.get("minCpuPlatform"), default="Automatic")
         put(fields, "labels", user_labels(out.get("labels")))
@@ -787,43 +786,17 @@ _TF_KNOWN = ("name", "zone", "machine_type", "boot_disk", "guest_accelerator", "
 
 
 def _tf_scheduling(s: dict[str, Any], *, gpus: bool) -> dict[str, Any]:
-    """``spot``/``scheduling`` from the ``scheduling`` block, leaving out the defaults the
-    emulator's table names (Scheduling: MIGRATE and automatic restart for standard VMs)."""
-    if s.get("provisioning_model") == "SPOT":
-        action = s.get("instance_termination_action") or "STOP"
-        return {"spot": True, **({"scheduling": {"instanceTerminationAction": action}}
-                                 if action != "STOP" else {})}
-    out: dict[str, Any] = {}
-    if s and s.get("automatic_restart") is False:
-        out["automaticRestart"] = False
-    if s.get("on_host_maintenance") == "TERMINATE" and not gpus:
-        out["onHostMaintenance"] = "TERMINATE"
-    put(out, "instanceTerminationAction", s.get("instance_termination_action"))
-    return {"scheduling": out} if out else {}
+    """``spot``/``scheduling`` from the ``scheduling`` block (the API's fields, snake-cased)."""
+    return _live_scheduling({_camel(k): v for k, v in s.items()}, gpus=gpus)
 
 
 def _tf_network(nics: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
-    if not nics:
-        return {}
-    nic = nics[0]
-    out: dict[str, Any] = {}
-    put(out, "network", nic.get("network"))
-    put(out, "subnetwork", nic.get("subnetwork"))
-    if nic.get("access_config"):
-        out["externalIp"] = True
-    if len(nics) > 1:
-        notes.append(f"{len(nics) - 1} more network interface(s) not carried over")
-    if nic.get("alias_ip_range"):
-        notes.append("network_interface.alias_ip_range not carried over")
-    return out
+    return _first_interface(nics, notes, access="access_config", aliases="alias_ip_range",
+                            named="network_interface.alias_ip_range")
 
 
 def _tf_shielded(c: dict[str, Any]) -> dict[str, Any]:
-    defaults = {"enable_secure_boot": False, "enable_vtpm": True,
-                "enable_integrity_monitoring": True}   # ShieldedInstanceConfig defaults
-    names = {"enable_secure_boot": "enableSecureBoot", "enable_vtpm": "enableVtpm",
-             "enable_integrity_monitoring": "enableIntegrityMonitoring"}
-    return {names[k]: c[k] for k, default in defaults.items() if k in c and c[k] != default}
+    return _shielded({_camel(k): v for k, v in c.items()})
 
 
 # --- moving in: live VMs ----------------------------------------------------------------------
@@ -851,16 +824,34 @@ def _live_scheduling(s: dict[str, Any], *, gpus: bool) -> dict[str, Any]:
 
 
 def _live_network(nics: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    return _first_interface(nics, notes, access="accessConfigs", aliases="aliasIpRanges",
+                            named="networkInterfaces[0].aliasIpRanges")
+
+
+def _first_interface(nics: list[dict[str, Any]], notes: list[str], *, access: str,
+                     aliases: str, named: str) -> dict[str, Any]:
+    """``network``/``subnetwork``/``externalIp`` of the first interface (Terraform's and the
+    API's keys differ by ``access``/``aliases``); what the kind cannot hold is noted."""
     if not nics:
         return {}
     nic = nics[0]
     out: dict[str, Any] = {}
     put(out, "network", nic.get("network"))
     put(out, "subnetwork", nic.get("subnetwork"))
-    if nic.get("accessConfigs"):
+    if nic.get(access):
         out["externalIp"] = True
     if len(nics) > 1:
         notes.append(f"{len(nics) - 1} more network interface(s) not carried over")
-    if nic.get("aliasIpRanges"):
-        notes.append("networkInterfaces[0].aliasIpRanges not carried over")
+    if nic.get(aliases):
+        notes.append(f"{named} not carried over")
     return out
+
+
+def _shielded(c: dict[str, Any]) -> dict[str, Any]:
+    """Shielded VM settings that differ from ``ShieldedInstanceConfig``'s defaults."""
+    return {k: c[k] for k, default in _SHIELDED_DEFAULTS.items() if k in c and c[k] != default}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
