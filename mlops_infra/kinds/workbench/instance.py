@@ -693,12 +693,7 @@ def _tf_setup(setup: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if setup.get("disable_public_ip") is False:
         fields["disablePublicIp"] = False
     put(fields, "tags", sorted(t for t in setup.get("tags") or [] if t not in PROVIDED_TAGS))
-    metadata = {str(k): str(v) for k, v in (setup.get("metadata") or {}).items()
-                if k not in _TF_PROVIDED_METADATA and _TF_DEFAULT_METADATA.get(k) != str(v)}
-    idle = metadata.pop(IDLE_KEY, None)
-    if idle is not None:
-        fields["idleShutdownSeconds"] = int(idle)
-    put(fields, "metadata", metadata)
+    fields.update(_user_metadata(setup.get("metadata") or {}))
     if setup.get("min_cpu_platform"):
         notes.append(f"gce_setup.min_cpu_platform not carried over: {MIN_CPU_UNSENDABLE}")
     for attr in ("enable_ip_forwarding", "confidential_instance_config"):
@@ -733,14 +728,32 @@ def _tf_disks(boot: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tf_interface(interface: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    if interface.get("nic_type"):
+        notes.append("gce_setup.network_interfaces.nic_type has no field here: not carried over")
+    return _network_fields(interface)
+
+
+def _network_fields(interface: dict[str, Any]) -> dict[str, Any]:
+    """The interface's network (unless the default one) and subnet."""
     out: dict[str, Any] = {}
     network = str(interface.get("network") or "")
     if network and not network.endswith("/global/networks/default"):
         out["network"] = network
     put(out, "subnetwork", interface.get("subnet"))
-    if interface.get("nic_type"):
-        notes.append("gce_setup.network_interfaces.nic_type has no field here: not carried over")
     return out
+
+
+def _user_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` without the keys Workbench sets or defaults, and ``idleShutdownSeconds``
+    taken out of its key."""
+    kept = {str(k): str(v) for k, v in metadata.items()
+            if k not in _TF_PROVIDED_METADATA and _TF_DEFAULT_METADATA.get(k) != str(v)}
+    fields: dict[str, Any] = {}
+    idle = kept.pop(IDLE_KEY, None)
+    if idle is not None:
+        fields["idleShutdownSeconds"] = int(idle)
+    put(fields, "metadata", kept)
+    return fields
 
 
 # --- moving in from live: the API's instance, read back (notebooks v2 Instance) -----------------
@@ -778,12 +791,7 @@ def _live_setup(live: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if setup.get("disablePublicIp") is False:
         fields["disablePublicIp"] = False
     put(fields, "tags", sorted(setup.get("tags") or []))
-    metadata = {str(k): str(v) for k, v in (setup.get("metadata") or {}).items()
-                if k not in _TF_PROVIDED_METADATA and _TF_DEFAULT_METADATA.get(k) != str(v)}
-    idle = metadata.pop(IDLE_KEY, None)
-    if idle is not None:
-        fields["idleShutdownSeconds"] = int(idle)
-    put(fields, "metadata", metadata)
+    fields.update(_user_metadata(setup.get("metadata") or {}))
     if setup.get("minCpuPlatform"):
         notes.append(f"gceSetup.minCpuPlatform not carried over: {MIN_CPU_UNSENDABLE}")
     for key in ("enableIpForwarding", "confidentialInstanceConfig", "reservationAffinity"):
@@ -812,11 +820,6 @@ def _live_disks(setup: dict[str, Any]) -> dict[str, Any]:
 
 def _live_interface(interface: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """The network (unless the default one) and subnet, as the selfLinks the API answers."""
-    out: dict[str, Any] = {}
-    network = str(interface.get("network") or "")
-    if network and not network.endswith("/global/networks/default"):
-        out["network"] = network
-    put(out, "subnetwork", interface.get("subnet"))
     if interface.get("nicType") not in (None, "", "NIC_TYPE_UNSPECIFIED"):
         notes.append("gceSetup.networkInterfaces.nicType has no field here: not carried over")
-    return out
+    return _network_fields(interface)
