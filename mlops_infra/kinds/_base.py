@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import copy
 import http
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import FieldChange
+from mlops_infra.spec.jsoncopy import copy_json
 
 # Module-level alias: inside a Kind class body ``list`` is the ``list()`` method.
 FieldChanges = list[FieldChange]
@@ -233,7 +233,7 @@ def merge_patch(changes: Iterable[FieldChange]) -> dict[str, Any]:
     """
     body: dict[str, Any] = {}
     for change in sorted(changes, key=lambda c: c.path.count(".")):
-        value = None if change.op == "remove" else copy.deepcopy(change.new)
+        value = None if change.op == "remove" else copy_json(change.new)
         set_path(body, change.path, value)
     return body
 
@@ -253,12 +253,12 @@ def patch_body(desired: dict[str, Any], changes: Iterable[FieldChange]) -> dict[
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
+    out = copy_json(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = copy_json(value)
     return out
 
 
@@ -285,7 +285,7 @@ def int64_at(body: dict[str, Any], at: Iterable[str]) -> None:
 
 def with_defaults(live: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """``live`` with API defaults filled at dotted paths the server leaves out when unset."""
-    out = copy.deepcopy(live)
+    out = copy_json(live)
     for path, value in defaults.items():
         if paths.get(out, path, None) is None:
             set_path(out, path, value)

@@ -46,7 +46,6 @@ and how to name the target; the spec shape is shared:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -71,6 +70,7 @@ from mlops_infra.engine.kind import (
 from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._imports import block, condition
 from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
+from mlops_infra.spec.jsoncopy import copy_json
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 _MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|group|serviceAccount|domain|principal|"
@@ -222,7 +222,7 @@ def normalized_policy(policy: dict[str, Any]) -> dict[str, Any]:
 def apply_changes(policy: dict[str, Any], desired: dict[str, Any],
                   changes: FieldChanges) -> dict[str, Any]:
     """A copy of ``policy`` with member additions/removals under ``bindings`` applied."""
-    policy = copy.deepcopy(policy)
+    policy = copy_json(policy)
     bindings = policy.setdefault("bindings", [])
     for change in changes:
         keys = paths.split(change.path)

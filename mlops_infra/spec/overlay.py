@@ -9,11 +9,11 @@ mapping keeps the base line.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from mlops_infra.spec.envelope import ATOMIC_ENTRIES, OVERLAY_KEYS, check_keys, check_sections
 from mlops_infra.spec.hints import clip, did_you_mean
+from mlops_infra.spec.jsoncopy import copy_json
 from mlops_infra.spec.source import LineMap, join_path
 
 
@@ -50,7 +50,7 @@ def _merge(base: dict[Any, Any], overlay: dict[Any, Any], *, path: str, source: 
             merged[key] = _merge(merged[key], value, path=key_path,
                                  source=join_path(source, key), lines=lines)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = copy_json(value)
             lines.replace_subtree(key_path, join_path(source, key), parent=path, key=key)
     return merged
 

@@ -7,13 +7,13 @@ written as a ``${...}`` reference, so field schemas also accept a reference stri
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from mlops_infra.spec.envelope import API_VERSION, LEDGER_KEYS, STACK_RE
+from mlops_infra.spec.jsoncopy import copy_json
 from mlops_infra.spec.model import KindSchema
 from mlops_infra.spec.resources import ADDRESS_RE
 from mlops_infra.spec.secrets import ENV_RE
@@ -130,7 +130,7 @@ def _resource_shape(kind: str, model_def: dict[str, Any]) -> dict[str, Any]:
 
 def _accept_refs_inside(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy where every property/item schema also accepts a reference string."""
-    out = copy.deepcopy(schema)
+    out = copy_json(schema)
     for key in _SUBSCHEMA_MAPS:
         if isinstance(out.get(key), dict):
             out[key] = {k: _or_ref(v) for k, v in out[key].items()}

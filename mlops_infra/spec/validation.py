@@ -15,7 +15,6 @@ plan time, so validation errors on them are ignored here.
 
 from __future__ import annotations
 
-import copy
 import re
 import types
 import typing
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from mlops_infra.spec.envelope import type_name
 from mlops_infra.spec.errors import SpecError
 from mlops_infra.spec.hints import clipped_repr, did_you_mean
+from mlops_infra.spec.jsoncopy import copy_json
 from mlops_infra.spec.refs import TemplateError, refs_in
 from mlops_infra.spec.source import LineMap, join_path
 
@@ -42,7 +42,7 @@ def validate_fields(model: type[BaseModel], fields: dict[str, Any], *, path: str
                   if not _holds_ref(i.error.get("input"))]
         if issues:
             raise _first_error(issues, model, path, lines, extra_names) from None
-        return copy.deepcopy(fields)
+        return copy_json(fields)
     return validated.model_dump(exclude_unset=True, by_alias=True, mode="json")
 
 

@@ -29,7 +29,6 @@ starting with ``_``) are left out of live imports.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -69,6 +68,7 @@ from mlops_infra.kinds._names import (
 )
 from mlops_infra.kinds._policy import CMEK_SETTINGS, DATASET_RULES, dataset_violations
 from mlops_infra.kinds.bigquery import _access
+from mlops_infra.spec.jsoncopy import copy_json
 
 _INT64_PATHS = ("defaultTableExpirationMs", "defaultPartitionExpirationMs")
 _ENTITY_KEYS = ("userByEmail", "groupByEmail", "domain", "specialGroup", "iamMember", "view",
@@ -185,7 +185,7 @@ def _access_entry(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def canonical(body: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(body)
+    out = copy_json(body)
     if "location" in out:
         out["location"] = bq_location(out["location"])
     if isinstance(out.get("access"), list):
@@ -377,7 +377,7 @@ class Dataset(Kind):
                           parts={"projects": ctx.project, "datasets": ds})
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "defaultKmsKeyName"}
+        body = {k: copy_json(v) for k, v in fields.items() if k != "defaultKmsKeyName"}
         if "defaultKmsKeyName" in fields:
             body["defaultEncryptionConfiguration"] = {"kmsKeyName": fields["defaultKmsKeyName"]}
         ref = {"projectId": ctx.project, "datasetId": dataset_id(ctx)}
@@ -454,7 +454,7 @@ class Dataset(Kind):
         from google.cloud.bigquery import Dataset as BqDataset
 
         with translate_errors(f"dataset {project}:{ds}"):
-            dataset = BqDataset.from_api_repr(copy.deepcopy(desired))
+            dataset = BqDataset.from_api_repr(copy_json(desired))
             try:
                 return self.clients.get(BIGQUERY, project).create_dataset(
                     dataset, **CALL).to_api_repr()

@@ -32,7 +32,6 @@ default: the table keeps it live, unmanaged).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
@@ -64,6 +63,7 @@ from mlops_infra.kinds._clients import BIGQUERY
 from mlops_infra.kinds._imports import block, leftovers, put, terraform_labels, user_labels
 from mlops_infra.kinds._names import UPPER, DatasetId, table_id_problem
 from mlops_infra.kinds.bigquery import schema as bq_schema
+from mlops_infra.spec.jsoncopy import copy_json
 
 _INT64_PATHS = ("expirationTime", "timePartitioning.expirationMs")
 _LIVE_DEFAULTS = {"requirePartitionFilter": False}
@@ -152,7 +152,7 @@ class TableSpec(SpecModel):
 # --- canonical form (applied to desired and live alike) ----------------------------------
 
 def canonical(body: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(body)
+    out = copy_json(body)
     if "schema" in out and out["schema"] is not None:
         out["schema"] = {"fields": bq_schema.canonical_fields(
             bq_schema.schema_fields(out["schema"]))}
@@ -304,7 +304,7 @@ class Table(Kind):
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
         ref = {"projectId": ctx.project, "datasetId": fields["dataset"], "tableId": ctx.name}
-        body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "dataset"}
+        body = {k: copy_json(v) for k, v in fields.items() if k != "dataset"}
         return canonical({"tableReference": ref, **body})
 
     def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
@@ -390,7 +390,7 @@ class Table(Kind):
         with translate_errors(f"table {project}:{dataset}.{table}"):
             try:
                 return self.clients.get(BIGQUERY, project).create_table(
-                    BqTable.from_api_repr(copy.deepcopy(desired)), **CALL).to_api_repr()
+                    BqTable.from_api_repr(copy_json(desired)), **CALL).to_api_repr()
             except Conflict as exc:
                 raise errors.Conflict(f"409 Conflict: table {project}:{dataset}.{table} "
                                       "already exists", status=409) from exc

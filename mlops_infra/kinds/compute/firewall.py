@@ -31,7 +31,6 @@ rules; ``INGRESS`` and priority 1000 are Google's defaults and are left out. The
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -52,6 +51,7 @@ from mlops_infra.kinds._names import (
 )
 from mlops_infra.kinds.compute import _common as common
 from mlops_infra.kinds.compute.firewall_policy import RULE, open_port_violations
+from mlops_infra.spec.jsoncopy import copy_json
 
 _SETS = ("sourceRanges", "destinationRanges", "sourceTags", "targetTags", "sourceServiceAccounts",
          "targetServiceAccounts")
@@ -60,7 +60,7 @@ _MAX_SERVICE_ACCOUNTS = 10
 
 def as_sets(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` with its set-valued lists in one canonical order (sorted, no duplicates)."""
-    out = copy.deepcopy(body)
+    out = copy_json(body)
     for key in _SETS:
         if isinstance(out.get(key), list) and all(isinstance(v, str) for v in out[key]):
             out[key] = sorted(set(out[key]))
@@ -191,7 +191,7 @@ class Firewall(common.ComputeKind):
         return common.global_id(self.name, ctx.project, "firewalls", ctx.name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {"name": ctx.name, **copy.deepcopy(fields)}
+        body = {"name": ctx.name, **copy_json(fields)}
         body["network"] = common.network_url(body["network"], project=ctx.project)
         return as_sets(body)
 

@@ -54,7 +54,6 @@ left to it: GKE nodes (label ``goog-gke-node``), members of managed instance gro
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -90,6 +89,7 @@ from mlops_infra.kinds._imports import (
 )
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
 from mlops_infra.kinds.compute import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 DEADLINE = 20 * 60.0
 SCOPE_ROOT = "https://www.googleapis.com/auth/"
@@ -192,7 +192,7 @@ def _image(value: str, project: str) -> dict[str, str]:
 
 
 def _scheduling(fields: dict[str, Any]) -> dict[str, Any] | None:
-    scheduling = copy.deepcopy(fields.get("scheduling") or {})
+    scheduling = copy_json(fields.get("scheduling") or {})
     if fields.get("spot"):
         scheduling.update(provisioningModel="SPOT", automaticRestart=False,
                           onHostMaintenance="TERMINATE")
@@ -213,7 +213,7 @@ def desired_body(ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]
             boot[key] = int64(disk[key]) if key == "sizeGb" else disk[key]
     body["bootDisk"] = boot
     if fields.get("guestAccelerators"):
-        body["guestAccelerators"] = copy.deepcopy(fields["guestAccelerators"])
+        body["guestAccelerators"] = copy_json(fields["guestAccelerators"])
     scheduling = _scheduling(fields)
     if scheduling:
         body["scheduling"] = scheduling
@@ -224,7 +224,7 @@ def desired_body(ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]
     for key in ("shieldedInstanceConfig", "minCpuPlatform", "labels", "metadata",
                 "deletionProtection", "description"):
         if key in fields:
-            body[key] = copy.deepcopy(fields[key])
+            body[key] = copy_json(fields[key])
     if "tags" in fields:
         body["tags"] = sorted(set(fields["tags"]))
     body["status"] = fields.get("status") or "RUNNING"
@@ -243,7 +243,7 @@ def _nic(fields: dict[str, Any], project: str) -> dict[str, Any]:
 
 def normalized(live: dict[str, Any]) -> dict[str, Any]:
     """A live instance in the shape ``desired_body`` writes (idempotent)."""
-    out = copy.deepcopy(live)
+    out = copy_json(live)
     out["machineType"] = _last(out.get("machineType"))
     if out.get("guestAccelerators"):
         out["guestAccelerators"] = [{**a, "acceleratorType": _last(a.get("acceleratorType"))}
@@ -760,7 +760,7 @@ def _insert_body(rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
     for key in ("scheduling", "serviceAccounts", "shieldedInstanceConfig", "minCpuPlatform",
                 "labels", "deletionProtection", "description"):
         if key in desired:
-            body[key] = copy.deepcopy(desired[key])
+            body[key] = copy_json(desired[key])
     return body
 
 

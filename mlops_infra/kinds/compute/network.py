@@ -22,7 +22,6 @@ project is left out of live imports.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -35,6 +34,7 @@ from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, set_path, tra
 from mlops_infra.kinds._clients import COMPUTE_GLOBAL_OPERATIONS, COMPUTE_NETWORKS
 from mlops_infra.kinds._imports import leftovers, put
 from mlops_infra.kinds.compute import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 _DEFAULTS = {"routingConfig.routingMode": "REGIONAL", "mtu": 1460}
 _IN_USE = "resourceInUseByAnotherResource"
@@ -76,7 +76,7 @@ class Network(common.ComputeKind):
         return common.global_id(self.name, ctx.project, "networks", ctx.name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {"name": ctx.name, **copy.deepcopy(fields)}
+        body = {"name": ctx.name, **copy_json(fields)}
         body["autoCreateSubnetworks"] = bool(fields.get("autoCreateSubnetworks", False))
         if "routingMode" in body:
             body["routingConfig"] = {"routingMode": body.pop("routingMode")}

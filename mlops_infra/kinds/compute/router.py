@@ -27,7 +27,6 @@ defaults are left out, and the output-only or defaulted ``type``, ``endpointType
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_ROUTER
 from mlops_infra.kinds._imports import block, blocks, last_segment, leftovers, put
 from mlops_infra.kinds._names import NetworkRef, Region, rfc1035_problem
 from mlops_infra.kinds.compute import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 DEADLINE = 20 * 60.0
 
@@ -122,7 +122,7 @@ class Router(common.ComputeKind):
         return common.regional_id(self.name, ctx.project, region, "routers", ctx.name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {"name": ctx.name, **{k: copy.deepcopy(v) for k, v in fields.items() if k != "region"}}
+        body = {"name": ctx.name, **{k: copy_json(v) for k, v in fields.items() if k != "region"}}
         body["network"] = common.network_url(body["network"], project=ctx.project)
         body["nats"] = [{"natIpAllocateOption": "AUTO_ONLY",
                          "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES", **nat}

@@ -23,7 +23,6 @@ subnetworks of the ``default`` network are left out of live imports.
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from mlops_infra.kinds._clients import COMPUTE_REGION_OPERATIONS, COMPUTE_SUBNET
 from mlops_infra.kinds._imports import block, blocks, last_segment, leftovers, put
 from mlops_infra.kinds._names import Ipv4Network, NetworkRef, RangeName, Region
 from mlops_infra.kinds.compute import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 _PATCHED = ("secondaryIpRanges", "logConfig")
 
@@ -104,7 +104,7 @@ class Subnetwork(common.ComputeKind):
         return common.regional_id(self.name, ctx.project, region, "subnetworks", ctx.name)
 
     def desired(self, ctx: ResourceContext, fields: dict[str, Any]) -> dict[str, Any]:
-        body = {"name": ctx.name, **{k: copy.deepcopy(v) for k, v in fields.items()
+        body = {"name": ctx.name, **{k: copy_json(v) for k, v in fields.items()
                                      if k != "region"}}
         body["network"] = common.network_url(body["network"], project=ctx.project)
         if isinstance(body.get("logConfig"), dict):

@@ -47,7 +47,6 @@ an Autopilot cluster is not importable (this kind is a Standard cluster).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -71,6 +70,7 @@ from mlops_infra.kinds._clients import CONTAINER
 from mlops_infra.kinds._imports import block, blocks, leftovers, put, user_labels
 from mlops_infra.kinds._names import CryptoKeyName, NetworkRef
 from mlops_infra.kinds.container import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 Channel = Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"]
 # GKE's logging/monitoring components (container v1 discovery, ComponentConfig / LoggingComponentConfig).
@@ -245,7 +245,7 @@ def _link(value: Any, project: str, collection: str) -> Any:
 
 
 def _expanded(fields: dict[str, Any], project: str) -> dict[str, Any]:
-    body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "location"}
+    body = {k: copy_json(v) for k, v in fields.items() if k != "location"}
     if isinstance(body.get("releaseChannel"), str):
         body["releaseChannel"] = {"channel": body["releaseChannel"]}
     if "workloadPool" in body:
@@ -457,7 +457,7 @@ class Cluster(Kind):
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
         from google.cloud import container_v1
 
-        body = {k: copy.deepcopy(v) for k, v in desired.items() if k not in _LOCAL | {"status"}}
+        body = {k: copy_json(v) for k, v in desired.items() if k not in _LOCAL | {"status"}}
         for key in ("network", "subnetwork"):
             if key in body:
                 body[key] = _relative(body[key])
@@ -515,7 +515,7 @@ class Cluster(Kind):
             self._update(rid, {"desiredEnablePrivateEndpoint": enabled})
         for aspect in sorted(aspects & set(_UPDATES)):
             value = desired.get(aspect, _CLEARED[aspect])
-            self._update(rid, {_UPDATES[aspect]: copy.deepcopy(value)})
+            self._update(rid, {_UPDATES[aspect]: copy_json(value)})
         return self._read(rid)
 
     def _update(self, rid: ResourceId, update: dict[str, Any]) -> None:
@@ -538,7 +538,7 @@ class Cluster(Kind):
 
     def _set_maintenance(self, rid: ResourceId, desired: dict[str, Any]) -> None:
         current = self._read(rid).get("maintenancePolicy") or {}
-        policy = {**copy.deepcopy(desired.get("maintenancePolicy") or {})}
+        policy = {**copy_json(desired.get("maintenancePolicy") or {})}
         if current.get("resourceVersion"):
             policy["resourceVersion"] = current["resourceVersion"]
         common.call(self.clients, "set_maintenance_policy", "SetMaintenancePolicyRequest",

@@ -55,7 +55,6 @@ and the bootstrap pool ``container.Cluster`` creates a cluster with and removes 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -84,6 +83,7 @@ from mlops_infra.kinds._base import (
 from mlops_infra.kinds._clients import COMPUTE_GROUP_MANAGERS, CONTAINER
 from mlops_infra.kinds._imports import block, blocks, leftovers, put, user_labels
 from mlops_infra.kinds.container import _common as common
+from mlops_infra.spec.jsoncopy import copy_json
 
 SCOPE_ROOT = "https://www.googleapis.com/auth/"
 _SUFFIX = re.compile(r"-r[0-9a-f]{4}$")
@@ -192,7 +192,7 @@ def _scopes(scopes: list[str]) -> list[str]:
 
 
 def _expanded(fields: dict[str, Any]) -> dict[str, Any]:
-    body = {k: copy.deepcopy(v) for k, v in fields.items() if k != "cluster"}
+    body = {k: copy_json(v) for k, v in fields.items() if k != "cluster"}
     if "maxPodsPerNode" in body:
         body["maxPodsConstraint"] = {"maxPodsPerNode": body.pop("maxPodsPerNode")}
     config = body.get("config")
@@ -435,7 +435,7 @@ class NodePool(Kind):
 
     # --- writes ---
     def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
-        pool = {"name": rid.parts["pool"], **{k: copy.deepcopy(v) for k, v in desired.items()
+        pool = {"name": rid.parts["pool"], **{k: copy_json(v) for k, v in desired.items()
                                              if k not in ("status", "nodeCount")}}
         if "nodeCount" in desired:
             pool.setdefault("initialNodeCount", desired["nodeCount"])
@@ -490,7 +490,7 @@ class NodePool(Kind):
     def _config_aspect(self, rid: ResourceId, aspect: str, desired: dict[str, Any],
                        changes: FieldChanges) -> dict[str, Any]:
         field, wrapper = _CONFIG_UPDATES[aspect]
-        value = copy.deepcopy((desired.get("config") or {}).get(aspect))
+        value = copy_json((desired.get("config") or {}).get(aspect))
         if aspect == "resourceLabels":        # merged with labels others set, ours removed
             current = (self._read(rid).get("config") or {}).get("resourceLabels") or {}
             removed = {c.path.split(".", 2)[2] for c in changes if c.op == "remove"

@@ -28,7 +28,6 @@ live project's audit configs import as one ``audit-config`` resource.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -49,6 +48,7 @@ from mlops_infra.kinds._base import FieldChanges, SpecModel
 from mlops_infra.kinds._clients import RESOURCE_MANAGER
 from mlops_infra.kinds._imports import blocks
 from mlops_infra.kinds.iam.bindings import read_project_policy, write_project_policy
+from mlops_infra.spec.jsoncopy import copy_json
 
 _MASK = ("audit_configs", "etag")
 
@@ -90,7 +90,7 @@ def rest_config(service: str, logs: dict[str, Any]) -> dict[str, Any]:
 
 def merged(policy: dict[str, Any], desired: dict[str, Any], services: set[str]) -> dict[str, Any]:
     """``policy`` with ``services`` replaced by their desired config (or dropped if not desired)."""
-    out = copy.deepcopy(policy)
+    out = copy_json(policy)
     want = desired.get("auditConfigs", {})
     kept = [c for c in policy.get("auditConfigs", []) if c["service"] not in services]
     out["auditConfigs"] = kept + [rest_config(s, want[s]) for s in sorted(services) if s in want]

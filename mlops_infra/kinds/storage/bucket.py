@@ -32,7 +32,6 @@ holding any object (any version) is only deleted with ``force``.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -71,6 +70,7 @@ from mlops_infra.kinds._names import (
     bucket_name_problem,
 )
 from mlops_infra.kinds._policy import BUCKET_RULES, CMEK_SETTINGS, bucket_violations
+from mlops_infra.spec.jsoncopy import copy_json
 
 _INT64_PATHS = ("retentionPolicy.retentionPeriod", "softDeletePolicy.retentionDurationSeconds")
 
@@ -213,7 +213,7 @@ class BucketSpec(SpecModel):
 
 def canonical(body: dict[str, Any]) -> dict[str, Any]:
     """Values in the form the server returns, so equal settings never show a diff."""
-    out = copy.deepcopy(body)
+    out = copy_json(body)
     for key in ("location", "storageClass"):
         if isinstance(out.get(key), str):
             out[key] = out[key].upper()
@@ -226,7 +226,7 @@ def canonical(body: dict[str, Any]) -> dict[str, Any]:
 
 def expand_shorthands(fields: dict[str, Any]) -> dict[str, Any]:
     """The REST body for the user's fields, shorthands replaced by their REST paths."""
-    body = {k: copy.deepcopy(v) for k, v in fields.items() if k not in _SHORTHANDS}
+    body = {k: copy_json(v) for k, v in fields.items() if k not in _SHORTHANDS}
     if isinstance(body.get("versioning"), bool):
         body["versioning"] = {"enabled": body["versioning"]}
     for short, path in _SHORTHANDS.items():
@@ -452,7 +452,7 @@ class Bucket(Kind):
             for key, value in desired.items():
                 # create_bucket sends only the keys in ``_changes``: patch each one in.
                 if key != "name":
-                    bucket._patch_property(key, copy.deepcopy(value))
+                    bucket._patch_property(key, copy_json(value))
             try:
                 client.create_bucket(bucket, project=project, **CALL)
             except Conflict as exc:

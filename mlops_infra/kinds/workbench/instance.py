@@ -61,7 +61,6 @@ and are left out.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -112,6 +111,7 @@ from mlops_infra.kinds._names import (
     rfc1035_problem,
 )
 from mlops_infra.kinds._policy import CMEK_SETTINGS, REQUIRE_CMEK, cmek_violations
+from mlops_infra.spec.jsoncopy import copy_json
 
 API = "notebooks.googleapis.com"
 OPERATION_DEADLINE = 2400.0      # Terraform's create timeout (40 min: magic-modules Instance.yaml)
@@ -324,7 +324,7 @@ def _setup(fields: dict[str, Any], project: str) -> dict[str, Any]:
 
 def canonical_live(live: dict[str, Any]) -> dict[str, Any]:
     """The API's instance in the kind's canonical form (singular sub-objects, short names)."""
-    out = copy.deepcopy(live)
+    out = copy_json(live)
     setup = out.get("gceSetup") or {}
     if setup.get("machineType"):
         setup["machineType"] = str(setup["machineType"]).rsplit("/", 1)[-1]
@@ -351,7 +351,7 @@ def canonical_live(live: dict[str, Any]) -> dict[str, Any]:
 
 def rest_body(desired: dict[str, Any]) -> dict[str, Any]:
     """The API's ``Instance`` JSON for the canonical ``desired`` (lists where it has lists)."""
-    body = copy.deepcopy(desired)
+    body = copy_json(desired)
     setup = body.get("gceSetup") or {}
     for single, plural in (("accelerator", "acceleratorConfigs"), ("dataDisk", "dataDisks"),
                            ("networkInterface", "networkInterfaces")):
@@ -611,7 +611,7 @@ def _update_of(desired: dict[str, Any], changes: FieldChanges, live: dict[str, A
             raise errors.PermanentError(f"{change.path}: cannot be updated in place")
         if _MASKS[prefix] not in mask:
             mask.append(_MASKS[prefix])
-    body = rest_body({"gceSetup": copy.deepcopy(desired.get("gceSetup") or {})})
+    body = rest_body({"gceSetup": copy_json(desired.get("gceSetup") or {})})
     setup = body["gceSetup"]
     if "gce_setup.metadata" in mask:
         setup["metadata"] = _merged_metadata(desired, changes, live)
