@@ -11,13 +11,13 @@ when every element matches its counterpart on the keys the user wrote.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
 from mlops_infra.engine import paths
 from mlops_infra.engine.kind import FieldChange
 from mlops_infra.engine.sensitive import is_digest
+from mlops_infra.spec.jsoncopy import copy_json
 
 _MISSING = paths.MISSING
 
@@ -125,11 +125,11 @@ def _removed(desired: dict[str, Any], live: dict[str, Any],
 
 def _covered(desired: dict[str, Any], path: str) -> bool:
     """Whether ``desired`` still says something at ``path`` or at one of its parents' leaves."""
-    parts = paths.split(path)
-    for depth in range(1, len(parts) + 1):
-        value = get_path(desired, paths.join_all(parts[:depth]))
-        if value is _MISSING:
+    value: Any = desired
+    for part in paths.split(path):
+        if not isinstance(value, dict) or part not in value:
             return False
+        value = value[part]
         if not isinstance(value, dict) or not value:
             return True
     return True
@@ -156,7 +156,7 @@ def with_input_only(live: dict[str, Any], input_only: Any, desired: dict[str, An
     if not chosen:
         return live
     source = last_applied if last_applied is not None else desired
-    out = copy.deepcopy(live)
+    out = copy_json(live)
     for path in chosen:
         value = get_path(source, path)
         if value is not _MISSING and get_path(out, path) in (_MISSING, None):

@@ -15,6 +15,7 @@ from typing import Any
 _SIMPLE = re.compile(r"^[A-Za-z0-9_\-/:@*]+$")
 
 
+@lru_cache(maxsize=16384)        # diffs join the same paths for every resource of a kind
 def join(prefix: str, key: str) -> str:
     """``prefix`` extended by one key."""
     if _SIMPLE.match(key) and "." not in key:

@@ -94,6 +94,7 @@ class _Context:
     secrets: sensitive.SecretValues | None = None
     allow_restart: bool = False
     ownership_labels: bool = False             # add the labels imported resources still lack
+    normalized: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
 
 
 def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
@@ -267,6 +268,18 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
     return _unrecorded(r, current, ctx)
 
 
+def _normalized(kind: Kind, current: dict[str, Any], ctx: _Context) -> dict[str, Any]:
+    """``kind.normalize(current)``, once per live object a plan read: resources that share
+    one (the bindings in a project's policy) would otherwise each normalise all of it,
+    quadratic in their number. What a plan read is read-only, so the result is shared too."""
+    key = (kind.name, id(current))
+    hit = ctx.normalized.get(key)
+    if hit is None or hit[0] is not current:        # the object pinned keeps its id unique
+        hit = ctx.normalized[key] = (current, kind.normalize(current))
+    normalized: dict[str, Any] = hit[1]
+    return normalized
+
+
 def _adds(r: Resolved) -> tuple[FieldChange, ...]:
     adds = [FieldChange(path=p, op="add", new=v) for p, v in leaves(r.desired)]
     return tuple(sensitive.mask_changes(adds, r.secret_paths))
@@ -274,7 +287,7 @@ def _adds(r: Resolved) -> tuple[FieldChange, ...]:
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current),
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, _normalized(r.kind, current, ctx),
                                              entry.applied, exact=r.exact, values=ctx.secrets,
                                              at=r.secret_paths)
     if getattr(entry, "labels_pending", False) and not ctx.ownership_labels:
@@ -286,7 +299,7 @@ def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
 
 def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
     """A part of a shared thing applied for the first time: what is already there is recorded."""
-    changes = compare(r.kind, r.desired, r.kind.normalize(current), exact=r.exact)
+    changes = compare(r.kind, r.desired, _normalized(r.kind, current, ctx), exact=r.exact)
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
     return _classify(r, ctx, changes, current, preexisting=preexisting)
@@ -309,7 +322,7 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
                               intent=intent is not None and intent.id == r.rid.name)
     if not verdict.ours:
         return _change(r, ctx, Action.NOOP, blocked=f"conflict: {r.rid.name}: {verdict.reason}")
-    changes = sensitive.compare_with_secrets(r.kind, r.desired, r.kind.normalize(current), None,
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, _normalized(r.kind, current, ctx), None,
                                              exact=r.exact, values=ctx.secrets,
                                              at=r.secret_paths)
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)

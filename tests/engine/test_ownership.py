@@ -347,6 +347,31 @@ def test_removing_a_shared_part_takes_back_only_what_this_stack_added() -> None:
     assert world.store["shared/map"]["members"] == {"alice": True, "carol": True}
 
 
+def test_a_live_object_many_resources_share_is_normalised_once_per_plan() -> None:
+    """Bindings of one project policy: normalising all of it for each would be quadratic."""
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"alice": True}}
+    calls: list[int] = []
+
+    class CountingShare(Share):            # one resource per address, all in one object
+        def identify(self, ctx: ResourceContext, fields: dict[str, Any]) -> ResourceId:
+            return ResourceId(kind=self.name, name=f"shared/map/{ctx.address}", scope="shared")
+
+        def normalize(self, live: dict[str, Any]) -> dict[str, Any]:
+            calls.append(id(live))
+            return super().normalize(live)
+
+    kinds = {**_kinds(world), Share.name: CountingShare(world)}
+    spec = _spec("".join(f"  a{i}:\n    kind: test.Share\n    members: {{m{i}: true}}\n"
+                         for i in range(5)))
+    plan = build_plan(spec, kinds=kinds, ledger=ledger.view(), policy=POLICY)
+    assert len(calls) == 1
+    assert {c.address: [f.path for f in c.changes] for c in plan.resources} == {
+        f"a{i}": [f"members.m{i}"] for i in range(5)}
+    build_plan(spec, kinds=kinds, ledger=ledger.view(), policy=POLICY)
+    assert len(calls) == 2                  # the next plan reads, and normalises, afresh
+
+
 def test_renaming_an_address_moves_the_ledger_entry_without_touching_the_resource() -> None:
     world, ledger = World(), MemoryLedger()
     _reconcile(world, ledger, "  old:\n    kind: test.Thing\n    name: t\n    size: 1\n")
