@@ -254,7 +254,7 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
         if found:
             r = replace(r, rid=replace(r.kind.id_from_name(found[0]), address=r.address))
             live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
-    r.outputs = {**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))}
+    r = r.with_outputs({**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))})
     previous = _previous_id(r, entry, {r.kind.name: r.kind})
     if previous is not None and live.get(previous) is not None:
         return _rename(r, previous, ctx)

@@ -56,6 +56,14 @@ class Resolved:
         """The sensitive leaf paths of ``desired`` (found once: a plan asks several times)."""
         return sensitive.secret_paths(self.desired, self.kind)
 
+    def with_outputs(self, outputs: dict[str, Any]) -> Resolved:
+        """A copy with ``outputs`` (this one stays as it is: a stack's plans share it); the
+        desired state is the same, so its secret paths, once found, carry over."""
+        copied = dataclasses.replace(self, outputs=outputs)
+        if "secret_paths" in self.__dict__:
+            copied.__dict__["secret_paths"] = self.__dict__["secret_paths"]
+        return copied
+
     @property
     def allow_data_loss(self) -> bool:
         return self.spec.allow_data_loss
