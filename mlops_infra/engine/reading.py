@@ -88,25 +88,28 @@ class _Reader:
         if not groups:
             return self.state
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as self.pool:
-            lists = [self.pool.submit(self._group, g, members) for g, members in groups.items()]
+            lists = []
+            for group, members in groups.items():
+                if _worth_listing(self.kinds[group[0]], members):
+                    lists.append(self.pool.submit(self._group, group, members))
+                else:                   # no list to wait for: its gets are queued right away
+                    self._queue_gets(group, members, None)
             _raise_first(lists)
             _raise_first(self.gets)       # complete once every list has queued its gets
         return self.state
 
     def _group(self, group: Group, members: list[ResourceId]) -> None:
+        self._queue_gets(group, members, self._list(self.kinds[group[0]], group[1]))
+
+    def _queue_gets(self, group: Group, members: list[ResourceId], listing: Listing | None) -> None:
         kind = self.kinds[group[0]]
-        listing = self._list(kind, group[1], members)
         with self.lock:
             self.state.listings[group] = listing
         for rid in members:
             if rid.name and _needs_get(kind, listing, rid):
                 self.gets.append(self.pool.submit(self._get, kind, rid))
 
-    def _list(self, kind: Kind, scope: str, members: list[ResourceId]) -> Listing | None:
-        # A listing that lacks fields is only worth it to find server-named resources: the
-        # named ones need their GET anyway, and one GET of an absent one costs what a list does.
-        if not kind.listable or (not kind.complete_listing and all(r.name for r in members)):
-            return None
+    def _list(self, kind: Kind, scope: str) -> Listing | None:
         try:
             return self._call(lambda: kind.list(scope))
         except NotFound:        # the parent (e.g. a dataset) does not exist yet: nothing in it
@@ -150,6 +153,12 @@ def _raise_first(futures: list[Future[None]]) -> None:
     wait(futures)
     for future in futures:
         future.result()
+
+
+def _worth_listing(kind: Kind, members: list[ResourceId]) -> bool:
+    """A listing that lacks fields is only worth it to find server-named resources: the named
+    ones need their GET anyway, and one GET of an absent one costs what a list does."""
+    return kind.listable and (kind.complete_listing or not all(r.name for r in members))
 
 
 def _needs_get(kind: Kind, listed: Listing | None, rid: ResourceId) -> bool:

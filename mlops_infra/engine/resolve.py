@@ -58,10 +58,9 @@ class Resolved:
 
     def with_outputs(self, outputs: dict[str, Any]) -> Resolved:
         """A copy with ``outputs`` (this one stays as it is: a stack's plans share it); the
-        desired state is the same, so its secret paths, once found, carry over."""
+        desired state is the same, so its secret paths are found once, here, for both."""
         copied = dataclasses.replace(self, outputs=outputs)
-        if "secret_paths" in self.__dict__:
-            copied.__dict__["secret_paths"] = self.__dict__["secret_paths"]
+        copied.__dict__["secret_paths"] = self.secret_paths
         return copied
 
     @property
@@ -107,7 +106,7 @@ def with_known_outputs(r: Resolved, outputs: Mapping[str, Mapping[str, Any]],
     """``r`` resolved again with ``outputs`` when it refers to an output whose value was
     ``learned`` from live state while planning (``(address, output)``: a server-chosen name);
     its identity and edges stay as they are."""
-    if not learned or find_refs(r.spec.fields).isdisjoint(learned):
+    if not learned or r.spec.refs.isdisjoint(learned):
         return r
 
     def lookup(address: str, output: str) -> Any:
@@ -211,7 +210,7 @@ def _refuse_aliases(resolved: Mapping[str, Resolved]) -> None:
 
 def _revalidated(kind: Kind, res: ResourceSpec, fields: dict[str, Any]) -> dict[str, Any]:
     """Type-check fields whose references were only resolved now (the loader could not)."""
-    if not find_refs(res.fields) or find_refs(fields):
+    if not res.refs or find_refs(fields):
         return fields
     try:
         model = kind.model.model_validate(fields)

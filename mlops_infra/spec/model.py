@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
 
 from mlops_infra.spec.errors import SourceLocation
+from mlops_infra.spec.refs import find_refs
 from mlops_infra.spec.secrets import SecretSource
 
 
@@ -42,6 +44,11 @@ class ResourceSpec:
     adopt: bool = False             # take over an existing resource that is not provably ours
     allow_restart: bool = False     # changes that need the resource stopped may stop it
     field_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def refs(self) -> frozenset[tuple[str, str]]:
+        """The ``(address, output)`` pairs ``fields`` refer to (found once: every plan asks)."""
+        return frozenset(find_refs(self.fields))
 
     def field_location(self, path: str) -> SourceLocation:
         """file:line of a dotted field path (nearest parent when not written literally)."""
