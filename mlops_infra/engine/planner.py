@@ -13,7 +13,6 @@ not show a change on every plan.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -23,7 +22,7 @@ from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
 from mlops_infra.engine.listdiff import expand_lists
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
-from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, ReadSettings, read_live
+from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, Reads, ReadSettings
 from mlops_infra.engine.resolve import Resolved, resolve_resources, with_known_outputs
 from mlops_infra.engine.retry import RetryPolicy
 from mlops_infra.engine.throttle import Throttle
@@ -118,18 +117,19 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     sensitive.require_all(secrets, (r.desired for r in resolved.values()))
     settings = ReadSettings(policy=policy, concurrency=read_concurrency,
                             throttle=Throttle(first=policy.initial, cap=policy.maximum))
-    live, ledger = _first_reads(resolved, ledger, kinds, settings)
-    resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
-    moved = _moves(resolved.values(), ledger)
-    leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}
-                                  | {e.key for e in moved.values()}, kinds=kinds)
-    later = _previous_ids(resolved.values(), ledger, moved, kinds) + leftovers.ids()
-    if later:
-        live.merge(read_live(later, kinds=kinds, settings=settings))
-    ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss, moved=moved,
-                   secrets=secrets, allow_restart=allow_restart,
-                   ownership_labels=ownership_labels)
-    changes = _plan_in_order(resolved, live, ctx)
+    with Reads(kinds, settings) as reads:
+        reads.add(r.rid for r in resolved.values())
+        ledger = ledger() if callable(ledger) else ledger     # read while those reads run
+        resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
+        moved = _moves(resolved.values(), ledger)
+        leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}
+                                      | {e.key for e in moved.values()}, kinds=kinds)
+        reads.add(_previous_ids(resolved.values(), ledger, moved, kinds) + leftovers.ids())
+        ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss,
+                       moved=moved, secrets=secrets, allow_restart=allow_restart,
+                       ownership_labels=ownership_labels)
+        changes = _plan_in_order(resolved, reads.state, ctx, ready=reads.wait)
+        live = reads.finish()
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
@@ -199,18 +199,6 @@ def _previous_id(r: Resolved, entry: LedgerEntryLike | None, kinds: Mapping[str,
     return replace(kinds[entry.kind].id_from_name(entry.id), address=r.address)
 
 
-def _first_reads(resolved: Mapping[str, Resolved], ledger: LedgerView | Callable[[], LedgerView],
-                 kinds: Mapping[str, Kind], settings: ReadSettings) -> tuple[LiveState, LedgerView]:
-    """Live state of the spec's resources, read while the ledger is (when it is a callable)."""
-    rids = [r.rid for r in resolved.values()]
-    if not callable(ledger):
-        return read_live(rids, kinds=kinds, settings=settings), ledger
-    with ThreadPoolExecutor(max_workers=1) as side:
-        pending = side.submit(ledger)
-        live = read_live(rids, kinds=kinds, settings=settings)
-        return live, pending.result()
-
-
 def _previous_ids(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerEntryLike],
                   kinds: Mapping[str, Kind]) -> list[ResourceId]:
     """API names resources had before their ``name`` changed (read to replace them)."""
@@ -221,15 +209,19 @@ def _previous_ids(resolved: Any, ledger: LedgerView, moved: Mapping[str, LedgerE
 
 # --- one resource at a time, in dependency order ----------------------------------------------
 
-def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState,
-                   ctx: _Context) -> list[ResourceChange]:
+def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState, ctx: _Context, *,
+                   ready: Callable[..., None] = lambda *rids: None) -> list[ResourceChange]:
     """Each resource planned after those it depends on: outputs a dependency revealed from
     live state (a server-chosen name) are filled into the references to them first. Outputs
-    of a dependency being created or replaced stay references (known only at apply)."""
+    of a dependency being created or replaced stay references (known only at apply).
+    ``ready(*rids)`` returns once what was read of those ids is in ``live``: a resource is
+    planned as soon as its own reads are back, while the others' still come in."""
     outputs = {address: dict(r.outputs) for address, r in resolved.items()}
     learned: set[tuple[str, str]] = set()        # (address, output) whose value live state told
     changes = []
     for r in resolved.values():
+        previous = _previous_id(r, _entry_for(r, ctx), {r.kind.name: r.kind})
+        ready(r.rid, *([previous] if previous is not None else []))
         change = _plan_resource(with_known_outputs(r, outputs, learned, ctx.stack), live, ctx)
         known = outputs[change.address]
         if change.action in (Action.NOOP, Action.UPDATE) and not change.blocked \

@@ -4,7 +4,8 @@ concurrently and pipelined.
 Each (kind, scope) group is listed once; the GETs a group still needs (kinds whose listing
 lacks fields, kinds that cannot list) start as soon as that group's listing returns, not
 after every list. All calls share one bounded pool and one ``Throttle``, so a 429 slows the
-whole read phase. An API that is off (or still enabling) holds nothing to read yet: its
+whole read phase. The planner does not wait for the whole phase: ``Reads.wait`` hands it a
+resource as soon as that resource's group is back. An API that is off (or still enabling) holds nothing to read yet: its
 reads answer "absent" at once, and the plan enables it before creating anything in it.
 Resources whose API name is not known yet (server-named, not in the
 ledger) are found in their scope's listing by ownership labels (``LiveState.owned``).
@@ -71,43 +72,113 @@ class ReadSettings:
 def read_live(rids: Iterable[ResourceId], *, kinds: Mapping[str, Kind],
               settings: ReadSettings) -> LiveState:
     """Live state for every id: listed per (kind, scope) where the kind can list, else fetched."""
-    groups: dict[Group, list[ResourceId]] = defaultdict(list)
-    for rid in {(r.kind, r.name, r.scope): r for r in rids}.values():
-        groups[(rid.kind, rid.scope)].append(rid)
-    return _Reader(kinds, settings).run(groups)
+    with Reads(kinds, settings) as reads:
+        reads.add(rids)
+        return reads.finish()
 
 
-class _Reader:
+class Reads:
+    """Reads under way: ``state`` fills up as they return.
+
+    ``add`` starts reading ids (it does not wait). ``wait(rid)`` blocks until every read of
+    ``rid``'s (kind, scope) group is back, so a plan can decide a resource while the reads of
+    others are still coming in. ``finish`` waits for all and raises the first error; leaving
+    the ``with`` block drops the reads not yet started (reads only: nothing to undo).
+    """
+
     def __init__(self, kinds: Mapping[str, Kind], settings: ReadSettings) -> None:
         self.kinds, self.settings = kinds, settings
         self.state = LiveState()
-        self.gets: list[Future[None]] = []
-        self.lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency)
+        self._lock = threading.Lock()
+        self._futures: list[Future[None]] = []
+        self._pending: dict[Group, int] = {}
+        self._done: dict[Group, threading.Event] = {}
+        self._failed: dict[Group, BaseException] = {}
 
-    def run(self, groups: dict[Group, list[ResourceId]]) -> LiveState:
-        if not groups:
-            return self.state
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as self.pool:
-            lists = []
-            for group, members in groups.items():
+    def __enter__(self) -> Reads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, rids: Iterable[ResourceId]) -> None:
+        """Start reading ``rids``: one list per group where worth it, GETs where needed."""
+        groups: dict[Group, list[ResourceId]] = defaultdict(list)
+        for rid in {(r.kind, r.name, r.scope): r for r in rids}.values():
+            groups[(rid.kind, rid.scope)].append(rid)
+        for group, members in groups.items():
+            self._begin(group)
+            try:
                 if _worth_listing(self.kinds[group[0]], members):
-                    lists.append(self.pool.submit(self._group, group, members))
-                else:                   # no list to wait for: its gets are queued right away
+                    self._submit(group, self._group, group, members)
+                else:           # no list to wait for: its gets are queued right away
                     self._queue_gets(group, members, None)
-            _raise_first(lists)
-            _raise_first(self.gets)       # complete once every list has queued its gets
+            finally:
+                self._end(group)
+
+    def wait(self, *rids: ResourceId) -> None:
+        """Until the reads of these ids' groups are back (raising a read's error, if one failed)."""
+        for rid in rids:
+            group = (rid.kind, rid.scope)
+            done = self._done.get(group)
+            if done is None:
+                continue            # never read: nothing to wait for
+            done.wait()
+            if group in self._failed:
+                raise self._failed[group]
+
+    def finish(self) -> LiveState:
+        """Every read back (the first error raised); the state they filled."""
+        waited = 0
+        while waited < len(self._futures):   # a list queues its gets before it is done
+            batch = self._futures[waited:]
+            wait(batch)
+            waited += len(batch)
+        for future in self._futures:
+            future.result()
         return self.state
+
+    # --- tasks --------------------------------------------------------------------------
+    def _begin(self, group: Group) -> None:
+        with self._lock:
+            self._pending[group] = self._pending.get(group, 0) + 1
+            self._done.setdefault(group, threading.Event()).clear()
+
+    def _end(self, group: Group, error: BaseException | None = None) -> None:
+        with self._lock:
+            if error is not None:
+                self._failed.setdefault(group, error)
+            self._pending[group] -= 1
+            if not self._pending[group]:
+                self._done[group].set()
+
+    def _submit(self, group: Group, fn: Any, *args: Any) -> None:
+        self._begin(group)
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:
+                self._end(group, exc)
+                raise
+            self._end(group)
+        try:
+            self._futures.append(self._pool.submit(run))
+        except BaseException:
+            self._end(group)
+            raise
 
     def _group(self, group: Group, members: list[ResourceId]) -> None:
         self._queue_gets(group, members, self._list(self.kinds[group[0]], group[1]))
 
     def _queue_gets(self, group: Group, members: list[ResourceId], listing: Listing | None) -> None:
         kind = self.kinds[group[0]]
-        with self.lock:
+        with self._lock:
             self.state.listings[group] = listing
         for rid in members:
             if rid.name and _needs_get(kind, listing, rid):
-                self.gets.append(self.pool.submit(self._get, kind, rid))
+                self._submit(group, self._get, kind, rid)
 
     def _list(self, kind: Kind, scope: str) -> Listing | None:
         try:
@@ -122,7 +193,7 @@ class _Reader:
             live = self._call(lambda: kind.get(rid))
         except ServiceDisabled:
             live = None
-        with self.lock:
+        with self._lock:
             self.state.add(rid, live)
 
     def _call(self, fn: Any) -> Any:
@@ -147,12 +218,6 @@ class _Disabled(Exception):
     def __init__(self, error: ServiceDisabled) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _raise_first(futures: list[Future[None]]) -> None:
-    wait(futures)
-    for future in futures:
-        future.result()
 
 
 def _worth_listing(kind: Kind, members: list[ResourceId]) -> bool:
