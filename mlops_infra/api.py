@@ -232,11 +232,12 @@ class Stack:
     def _checked_spec(self) -> dict[str, Resolved]:
         """The spec resolved and checked (``check_spec``: no API call), once per spec: later
         plans of this stack reuse it (a tenth of a no-op plan at 500 resources). Resolving
-        reads nothing live, and planning never changes what it returns."""
+        reads nothing live; each plan gets its own copies of the desired states, so a plan
+        edited in place leaves the next one as it was."""
         checked = self._checked
         if checked is None or checked[0] is not self.spec:
             checked = self._checked = (self.spec, check_spec(self.spec, kinds=self.kinds))
-        return dict(checked[1])
+        return {address: r.own_copy() for address, r in checked[1].items()}
 
     # --- applying ------------------------------------------------------------------------
     def apply(self, plan: Plan, *, progress: ProgressListener | None = None,

@@ -31,6 +31,7 @@ from mlops_infra.engine.kind import (
     api_capability,
 )
 from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
+from mlops_infra.spec.jsoncopy import copy_json
 
 
 @dataclass
@@ -55,6 +56,14 @@ class Resolved:
     def secret_paths(self) -> tuple[str, ...]:
         """The sensitive leaf paths of ``desired`` (found once: a plan asks several times)."""
         return sensitive.secret_paths(self.desired, self.kind)
+
+    def own_copy(self) -> Resolved:
+        """A copy whose desired state and outputs are its own: a plan built from it can be
+        edited without touching the original (a stack's plans share it)."""
+        copied = dataclasses.replace(self, desired=copy_json(self.desired),
+                                     outputs=copy_json(self.outputs))
+        copied.__dict__["secret_paths"] = self.secret_paths
+        return copied
 
     def with_outputs(self, outputs: dict[str, Any]) -> Resolved:
         """A copy with ``outputs`` (this one stays as it is: a stack's plans share it); the

@@ -36,3 +36,13 @@ def test_a_new_spec_given_to_the_stack_is_resolved_afresh(spec_file: Path, open_
     stack.spec = open_stack(other).spec
     raw = next(c for c in stack.plan().resources if c.address == "raw")
     assert raw.action.value == "update" and [f.path for f in raw.changes] == ["labels.team"]
+
+
+def test_a_plan_edited_in_place_leaves_the_next_plan_as_it_was(spec_file: Path, open_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = open_stack(spec_file)
+    first = stack.plan()
+    raw = next(c for c in first.resources if c.address == "raw")
+    raw.desired["labels"]["team"] = "edited"
+    raw.outputs["url"] = "gs://elsewhere"
+    again = next(c for c in stack.plan().resources if c.address == "raw")
+    assert again.desired["labels"]["team"] == "ml" and again.outputs["url"] == "gs://scn-raw"
