@@ -569,45 +569,22 @@ def _tf_upgrade(u: dict[str, Any]) -> dict[str, Any]:
 
 def _tf_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    put(out, "machineType", c.get("machine_type"), default="e2-medium")
-    put(out, "diskSizeGb", c.get("disk_size_gb"), default=100)
-    put(out, "diskType", c.get("disk_type"), default="pd-standard")
-    put(out, "imageType", c.get("image_type"), default="COS_CONTAINERD")
-    gpus = []
-    for g in blocks(c, "guest_accelerator"):
-        item: dict[str, Any] = {"acceleratorType": g["type"], "acceleratorCount": g["count"]}
-        driver = block(g, "gpu_driver_installation_config").get("gpu_driver_version")
-        if driver:
-            item["gpuDriverInstallationConfig"] = {"gpuDriverVersion": driver}
-        if g.get("gpu_partition_size") or g.get("gpu_sharing_config"):
-            notes.append("node_config.guest_accelerator partitioning/sharing is not carried over")
-        gpus.append(item)
-    put(out, "accelerators", gpus)
-    for attr in ("spot", "preemptible"):
-        if c.get(attr):
-            out[attr] = True
-    put(out, "serviceAccount", c.get("service_account"), default="default")
-    scopes = sorted(c.get("oauth_scopes") or [])
-    if scopes and scopes != _DEFAULT_SCOPES:
-        out["oauthScopes"] = [s.removeprefix(SCOPE_ROOT) for s in scopes]
+    _put_machine(out, c.get("machine_type"), c.get("disk_size_gb"), c.get("disk_type"),
+                 c.get("image_type"))
+    put(out, "accelerators", [
+        _accelerator(g["type"], g["count"],
+                     block(g, "gpu_driver_installation_config").get("gpu_driver_version"),
+                     shared=bool(g.get("gpu_partition_size") or g.get("gpu_sharing_config")),
+                     where="node_config.guest_accelerator", notes=notes)
+        for g in blocks(c, "guest_accelerator")])
+    _put_identity(out, c, c.get("service_account"), c.get("oauth_scopes"))
     put(out, "workloadMetadataConfig",
         {"mode": m} if (m := block(c, "workload_metadata_config").get("mode")) else None)
-    put(out, "labels", dict(c.get("labels") or {}))
-    taints = [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]}
-              for t in blocks(c, "taint")]
-    put(out, "taints", sorted(taints, key=lambda t: (t["key"], t["effect"])))
-    put(out, "tags", sorted(c.get("tags") or []))
+    _put_labels_taints_tags(out, c.get("labels"), blocks(c, "taint"), c.get("tags"))
     put(out, "resourceLabels", user_labels(c.get("resource_labels")))
     shielded = block(c, "shielded_instance_config")
-    config = {}
-    if shielded.get("enable_secure_boot"):
-        config["enableSecureBoot"] = True
-    if shielded.get("enable_integrity_monitoring") is False:
-        config["enableIntegrityMonitoring"] = False
-    put(out, "shieldedInstanceConfig", config)
-    metadata = {k: str(v) for k, v in (c.get("metadata") or {}).items()
-                if not (k == "disable-legacy-endpoints" and str(v) == "true")}
-    put(out, "metadata", metadata)
+    _put_hardening(out, shielded.get("enable_secure_boot"),
+                   shielded.get("enable_integrity_monitoring"), c.get("metadata"))
     extra = sorted(k for k, v in c.items() if k not in _NODE_KNOWN and v not in
                    (None, "", 0, False, [], {}))
     if c.get("boot_disk_kms_key"):
@@ -657,49 +634,24 @@ _NODE_LIVE_KNOWN = frozenset({*NodeConfig.model_fields, "effectiveCgroupMode", "
 def _live_node_config(c: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """``config`` as written: the inverse of ``_tf_node_config`` from the REST shape."""
     out: dict[str, Any] = {}
-    put(out, "machineType", c.get("machineType"), default="e2-medium")
-    put(out, "diskSizeGb", c.get("diskSizeGb"), default=100)
-    put(out, "diskType", c.get("diskType"), default="pd-standard")
-    put(out, "imageType", c.get("imageType"), default="COS_CONTAINERD")
-    gpus = []
-    for g in c.get("accelerators") or []:
-        item: dict[str, Any] = {"acceleratorType": g["acceleratorType"],
-                                "acceleratorCount": int(g["acceleratorCount"])}
-        driver = (g.get("gpuDriverInstallationConfig") or {}).get("gpuDriverVersion")
-        if driver and driver != "GPU_DRIVER_VERSION_UNSPECIFIED":
-            item["gpuDriverInstallationConfig"] = {"gpuDriverVersion": driver}
-        if g.get("gpuPartitionSize") or g.get("gpuSharingConfig"):
-            notes.append("config.accelerators partitioning/sharing is not carried over")
-        gpus.append(item)
-    put(out, "accelerators", gpus)
-    for key in ("spot", "preemptible"):
-        if c.get(key):
-            out[key] = True
-    put(out, "serviceAccount", c.get("serviceAccount"), default="default")
-    scopes = sorted(c.get("oauthScopes") or [])
-    if scopes and scopes != _DEFAULT_SCOPES:
-        out["oauthScopes"] = [s.removeprefix(SCOPE_ROOT) for s in scopes]
+    _put_machine(out, c.get("machineType"), c.get("diskSizeGb"), c.get("diskType"),
+                 c.get("imageType"))
+    put(out, "accelerators", [
+        _accelerator(g["acceleratorType"], int(g["acceleratorCount"]), _live_driver(g),
+                     shared=bool(g.get("gpuPartitionSize") or g.get("gpuSharingConfig")),
+                     where="config.accelerators", notes=notes)
+        for g in c.get("accelerators") or []])
+    _put_identity(out, c, c.get("serviceAccount"), c.get("oauthScopes"))
     mode = (c.get("workloadMetadataConfig") or {}).get("mode")
     if mode in ("GKE_METADATA", "GCE_METADATA"):
         out["workloadMetadataConfig"] = {"mode": mode}
-    put(out, "labels", dict(c.get("labels") or {}))
-    taints = [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]}
-              for t in c.get("taints") or []]
-    put(out, "taints", sorted(taints, key=lambda t: (t["key"], t["effect"])))
-    put(out, "tags", sorted(c.get("tags") or []))
+    _put_labels_taints_tags(out, c.get("labels"), c.get("taints") or [], c.get("tags"))
     # GKE's own goog-gke-* VM labels (e.g. goog-gke-node-pool-provisioning-model) are not the user's
     put(out, "resourceLabels", {k: v for k, v in user_labels(c.get("resourceLabels")).items()
                                 if not k.startswith("goog-gke-")})
     shielded = c.get("shieldedInstanceConfig") or {}
-    config = {}
-    if shielded.get("enableSecureBoot"):
-        config["enableSecureBoot"] = True
-    if shielded.get("enableIntegrityMonitoring") is False:
-        config["enableIntegrityMonitoring"] = False
-    put(out, "shieldedInstanceConfig", config)
-    metadata = {k: str(v) for k, v in (c.get("metadata") or {}).items()
-                if not (k == "disable-legacy-endpoints" and str(v) == "true")}
-    put(out, "metadata", metadata)
+    _put_hardening(out, shielded.get("enableSecureBoot"),
+                   shielded.get("enableIntegrityMonitoring"), c.get("metadata"))
     if c.get("bootDiskKmsKey"):
         notes.append("config.bootDiskKmsKey is not carried over")
     if c.get("localSsdCount"):
@@ -719,3 +671,62 @@ def _management(desired: dict[str, Any]) -> dict[str, Any]:
     (on), as a proto3 bool that is not sent reads as off, and a release channel refuses a pool
     without auto-upgrade (cluster_service.proto ``NodeManagement``; the kind's table above)."""
     return {"autoUpgrade": True, "autoRepair": True, **(desired.get("management") or {})}
+
+
+# --- the parts of ``config`` both readers write (Terraform's and the API's spellings differ) ---
+
+def _put_machine(out: dict[str, Any], machine: Any, disk_size: Any, disk_type: Any,
+                 image: Any) -> None:
+    put(out, "machineType", machine, default="e2-medium")
+    put(out, "diskSizeGb", disk_size, default=100)
+    put(out, "diskType", disk_type, default="pd-standard")
+    put(out, "imageType", image, default="COS_CONTAINERD")
+
+
+def _accelerator(kind: str, count: Any, driver: str | None, *, shared: bool, where: str,
+                 notes: list[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {"acceleratorType": kind, "acceleratorCount": count}
+    if driver:
+        item["gpuDriverInstallationConfig"] = {"gpuDriverVersion": driver}
+    if shared:
+        notes.append(f"{where} partitioning/sharing is not carried over")
+    return item
+
+
+def _live_driver(accelerator: dict[str, Any]) -> str | None:
+    driver = (accelerator.get("gpuDriverInstallationConfig") or {}).get("gpuDriverVersion")
+    return None if driver == "GPU_DRIVER_VERSION_UNSPECIFIED" else driver
+
+
+def _put_identity(out: dict[str, Any], c: dict[str, Any], service_account: Any,
+                  scopes: Any) -> None:
+    """Spot/preemptible (the same key in both spellings), the service account and its scopes."""
+    for key in ("spot", "preemptible"):
+        if c.get(key):
+            out[key] = True
+    put(out, "serviceAccount", service_account, default="default")
+    chosen = sorted(scopes or [])
+    if chosen and chosen != _DEFAULT_SCOPES:
+        out["oauthScopes"] = [s.removeprefix(SCOPE_ROOT) for s in chosen]
+
+
+def _put_labels_taints_tags(out: dict[str, Any], labels: Any, taints: Any, tags: Any) -> None:
+    put(out, "labels", dict(labels or {}))
+    shaped = [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]}
+              for t in taints]
+    put(out, "taints", sorted(shaped, key=lambda t: (t["key"], t["effect"])))
+    put(out, "tags", sorted(tags or []))
+
+
+def _put_hardening(out: dict[str, Any], secure_boot: Any, integrity_monitoring: Any,
+                   metadata: Any) -> None:
+    """Shielded-VM choices away from GKE's defaults, and the metadata the user set (GKE's
+    ``disable-legacy-endpoints: true`` is its default)."""
+    config = {}
+    if secure_boot:
+        config["enableSecureBoot"] = True
+    if integrity_monitoring is False:
+        config["enableIntegrityMonitoring"] = False
+    put(out, "shieldedInstanceConfig", config)
+    put(out, "metadata", {k: str(v) for k, v in (metadata or {}).items()
+                          if not (k == "disable-legacy-endpoints" and str(v) == "true")})
