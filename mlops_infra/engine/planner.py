@@ -222,7 +222,8 @@ def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState, ctx: _Cont
     for r in resolved.values():
         previous = _previous_id(r, _entry_for(r, ctx), {r.kind.name: r.kind})
         ready(r.rid, *([previous] if previous is not None else []))
-        change = _plan_resource(with_known_outputs(r, outputs, learned, ctx.stack), live, ctx)
+        change = _plan_resource(with_known_outputs(r, outputs, learned, ctx.stack), live, ctx,
+                                previous)
         known = outputs[change.address]
         if change.action in (Action.NOOP, Action.UPDATE) and not change.blocked \
                 and change.outputs != known:
@@ -235,7 +236,9 @@ def _plan_in_order(resolved: Mapping[str, Resolved], live: LiveState, ctx: _Cont
 
 # --- one resource -------------------------------------------------------------------------------
 
-def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChange:
+def _plan_resource(r: Resolved, live: LiveState, ctx: _Context,
+                   previous: ResourceId | None) -> ResourceChange:
+    """``previous``: the API name a user-named resource had before its ``name`` changed."""
     entry = _entry_for(r, ctx)
     if r.kind.naming == "server" and not r.rid.name:
         found = live.owned(r.kind, r.rid, ctx.stack)
@@ -247,7 +250,6 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context) -> ResourceChang
             r = replace(r, rid=replace(r.kind.id_from_name(found[0]), address=r.address))
             live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
     r = r.with_outputs({**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))})
-    previous = _previous_id(r, entry, {r.kind.name: r.kind})
     if previous is not None and live.get(previous) is not None:
         return _rename(r, previous, ctx)
     current = live.get(r.rid)

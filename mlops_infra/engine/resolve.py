@@ -60,15 +60,16 @@ class Resolved:
     def own_copy(self) -> Resolved:
         """A copy whose desired state and outputs are its own: a plan built from it can be
         edited without touching the original (a stack's plans share it)."""
-        copied = dataclasses.replace(self, desired=copy_json(self.desired),
-                                     outputs=copy_json(self.outputs))
-        copied.__dict__["secret_paths"] = self.secret_paths
-        return copied
+        return self._copy(desired=copy_json(self.desired), outputs=copy_json(self.outputs))
 
     def with_outputs(self, outputs: dict[str, Any]) -> Resolved:
-        """A copy with ``outputs`` (this one stays as it is: a stack's plans share it); the
-        desired state is the same, so its secret paths are found once, here, for both."""
-        copied = dataclasses.replace(self, outputs=outputs)
+        """A copy with ``outputs`` (this one stays as it is: a stack's plans share it)."""
+        return self._copy(outputs=outputs)
+
+    def _copy(self, **changes: Any) -> Resolved:
+        """``dataclasses.replace`` for copies with an equal desired state: its secret paths
+        are found once, here, for both."""
+        copied = dataclasses.replace(self, **changes)
         copied.__dict__["secret_paths"] = self.secret_paths
         return copied
 
