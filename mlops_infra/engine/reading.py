@@ -107,14 +107,19 @@ class Reads:
         groups: dict[Group, list[ResourceId]] = defaultdict(list)
         for rid in {(r.kind, r.name, r.scope): r for r in rids}.values():
             groups[(rid.kind, rid.scope)].append(rid)
-        for group, members in groups.items():
-            self._begin(group)
-            try:
-                if _worth_listing(self.kinds[group[0]], members):
-                    self._submit(group, self._group, group, members)
-                else:           # no list to wait for: its gets are queued right away
+        listed = {g: m for g, m in groups.items() if _worth_listing(self.kinds[g[0]], m)}
+        for group in groups:
+            self._begin(group)      # held until its reads are queued: not "done" before
+        try:
+            # Every list is queued before any GET: a list unlocks the gets of its group, and
+            # queued behind a few hundred GETs it would hold them back (the pool is FIFO).
+            for group, members in listed.items():
+                self._submit(group, self._group, group, members)
+            for group, members in groups.items():
+                if group not in listed:     # no list to wait for: its gets are queued now
                     self._queue_gets(group, members, None)
-            finally:
+        finally:
+            for group in groups:
                 self._end(group)
 
     def wait(self, *rids: ResourceId) -> None:

@@ -151,3 +151,35 @@ def test_a_group_whose_parent_is_missing_reads_as_empty() -> None:
         reads.add([rid])
         reads.wait(rid)
         assert reads.state.listings[(orphans.name, "gone")] == {} and reads.state.get(rid) is None
+
+
+def test_every_list_is_queued_before_any_get() -> None:
+    """A list unlocks its group's gets: queued behind another group's GETs on a full pool, it
+    would hold them back (seen at 500 resources: the bucket list waited for 70 GETs)."""
+    calls: list[tuple[str, str]] = []
+
+    class Fetched(_Memory):
+        name = "test.Fetched"
+        listable = False
+
+        def get(self, rid: ResourceId) -> dict[str, Any] | None:
+            calls.append(("get", rid.name))
+            return super().get(rid)
+
+    class Complete(_Memory):
+        name = "test.Complete"
+        complete_listing = True
+
+        def list(self, scope: str) -> dict[str, dict[str, Any]]:
+            calls.append(("list", scope))
+            return {}
+
+    fetched, complete = Fetched({}), Complete({})
+    rids = [_rid(fetched.name, f"g/{i}", "g") for i in range(5)]   # first in the spec's order
+    rids += [_rid(complete.name, "l/a", "l"), _rid(complete.name, "m/a", "m")]
+    one_at_a_time = ReadSettings(policy=SETTINGS.policy, concurrency=1)
+    with Reads({fetched.name: fetched, complete.name: complete}, one_at_a_time) as reads:
+        reads.add(rids)
+        reads.finish()
+    assert calls[:2] == [("list", "l"), ("list", "m")]
+    assert sorted(calls[2:]) == [("get", f"g/{i}") for i in range(5)]
