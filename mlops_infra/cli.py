@@ -7,13 +7,14 @@ one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -28,7 +29,16 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, map errors to one line and an exit code."""
     # gRPC core logs connection shutdowns at INFO level; a CLI user needs only its errors.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    sys.exit(run(argv))
+    _exit(run(argv))
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process. What is alive is frozen first (``gc.freeze``): the interpreter's
+    shutdown then skips its last collections over every object the client libraries made,
+    which took 0.25-0.3 s of a 1.3 s no-op ``reconcile --local``. At-exit handlers still run
+    and output is still flushed; only cycles left for the collector are not collected."""
+    gc.freeze()
+    sys.exit(code)
 
 
 _STARTED = [time.monotonic()]       # when this command began: results show the run's wall time

@@ -125,6 +125,24 @@ def test_bad_flag_is_one_line_exit_1() -> None:
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_the_process_ends_with_its_code_output_and_exit_handlers_but_no_final_collections() -> None:
+    """``main`` freezes what is alive before exiting (the interpreter's last collections were a
+    fifth of a no-op ``reconcile --local``); what it printed, its exit code and every at-exit
+    handler still come through."""
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print(f'frozen at exit: {gc.get_freeze_count() > 0}'))\n"
+             "from mlops_infra.cli import main\n"
+             "main(sys.argv[1:])\n")
+    spec = str(ROOT / "examples" / "quickstart.yaml")
+    for args, code in ((["validate", spec], 0), (["validate", "missing.yaml"], 1)):
+        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                              text=True, timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL)
+        assert proc.returncode == code, proc.stderr
+        assert proc.stdout.splitlines()[-1] == "frozen at exit: True", proc.stdout
+        assert ("valid (3 resources" in proc.stdout) == (code == 0), proc.stdout
+        assert ("missing.yaml" in proc.stderr) == (code == 1), proc.stderr
+
+
 def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Path) -> None:
     quickstart = tmp_path / "quickstart.yaml"
     quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
