@@ -122,13 +122,26 @@ class HttpServer:
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
+    def _wake(self) -> None:
+        try:
+            socket.create_connection(("127.0.0.1", self._server.server_address[1]), timeout=1).close()
+        except OSError:
+            pass                # not listening any more: the loop has already stopped
+
     @property
     def url(self) -> str:
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # ``shutdown`` waits for the serve loop to look at its flag, which it does when a
+        # connection arrives or at its next poll (up to 0.05 s). A connection of our own
+        # wakes it at once: stopping the quickstart's servers took 0.04 s of each run.
+        stopping = threading.Thread(target=self._server.shutdown)
+        stopping.start()
+        while stopping.is_alive():
+            self._wake()
+            stopping.join(0.005)
         self._server.drop_connections()
         self._server.server_close()
         self._thread.join()
