@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from mlops_infra.engine.plan import Action, Plan
 from mlops_infra.engine.result import Outcome, ProgressListener
 from mlops_infra.report import lines
+
+if TYPE_CHECKING:       # rich.progress is imported only where a terminal shows it
+    from rich.progress import Progress, TaskID
 
 _STATUS_STYLE = {"done": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -123,5 +117,14 @@ class ApplyProgress(ProgressListener):
 
 
 def _make_progress(console: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
