@@ -13,3 +13,7 @@ calling, so 32 keeps an apply on its critical path (measured: ``benchmarks/harne
 
 READ_CONCURRENCY = 32
 """Reads made at once while planning; a 429 pauses them all (``engine.throttle``)."""
+
+MOST_AT_ONCE = 64
+"""The most calls any phase makes at once (the CLI's ``--concurrency`` goes up to it): each
+REST client keeps that many connections per host open for reuse (``clients.widen_pools``)."""

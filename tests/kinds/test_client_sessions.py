@@ -1,16 +1,21 @@
 """The clients' ``requests`` sessions read the environment once (``clients.environment_once``)
 when what it says cannot depend on the request, and every REST client the kinds declare is
-one whose session is found (``clients.http_sessions`` wraps two private attributes)."""
+one whose session is found (``clients.http_sessions`` wraps two private attributes), and
+whose connection pools hold as many connections as calls are made at once."""
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from requests.adapters import HTTPAdapter
 
 from mlops_infra.api import registered_kinds
-from mlops_infra.clients import STORAGE, Clients, environment_once, http_sessions
+from mlops_infra.clients import STORAGE, Clients, environment_once, http_sessions, widen_pools
 from mlops_infra.emulator.services import service_names
 from mlops_infra.engine.kind import ClientDecl
 from mlops_infra.kinds._clients import AIPLATFORM, SECRET_MANAGER, aiplatform
@@ -91,3 +96,39 @@ def test_a_proxy_or_netrc_keeps_the_lookups_per_request(
 def test_a_netrc_file_keeps_the_lookups(quiet: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
     assert environment_once() is None
+
+
+@pytest.mark.emulator_services("storage")
+def test_as_many_calls_at_once_as_the_engine_makes_keep_their_connections(
+        emulator: Any, emulator_clients: Clients, caplog: pytest.LogCaptureFixture) -> None:
+    """``requests`` keeps 10 connections a host: 48 calls at once opened up to 48 and dropped
+    all but 10 with a warning each, and the next 48 opened them again. Now no connection is
+    dropped, and two bursts open no more than one burst's calls."""
+    client = emulator_clients.storage()
+    emulator.set_latency(0.05)                  # the calls of a burst overlap
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+
+    def burst() -> None:
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            list(pool.map(lambda _: list(client.list_buckets()), range(48)))
+    burst()
+    burst()
+    assert 10 < _count(caplog, "Starting new HTTP connection") <= 48
+    assert _count(caplog, "Connection pool is full") == 0
+
+
+def test_a_library_s_own_adapter_is_left_alone() -> None:
+    class MutualTls(HTTPAdapter):     # as google-auth mounts for client certificates
+        pass
+
+    session = requests.Session()
+    own = MutualTls()
+    session.mount("https://", own)
+    widen_pools(session, 64)
+    assert session.get_adapter("https://storage.googleapis.com") is own
+    plain = session.get_adapter("http://127.0.0.1:9")
+    assert type(plain) is HTTPAdapter and plain.poolmanager.connection_pool_kw["maxsize"] == 64
+
+
+def _count(caplog: pytest.LogCaptureFixture, message: str) -> int:
+    return sum(message in record.getMessage() for record in caplog.records)
