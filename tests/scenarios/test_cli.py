@@ -126,13 +126,14 @@ def test_bad_flag_is_one_line_exit_1() -> None:
 
 
 def test_the_process_ends_with_its_code_output_and_exit_handlers_but_no_final_collections() -> None:
-    """``main`` freezes what is alive before exiting (the interpreter's last collections were a
-    fifth of a no-op ``reconcile --local``); what it printed, its exit code and every at-exit
-    handler still come through."""
+    """``process`` (``python -m mlops_infra``, the script) freezes what is alive before the
+    interpreter's shutdown (its last collections were a fifth of a no-op ``reconcile
+    --local``); what it printed, its exit code and every at-exit handler still come through."""
     probe = ("import atexit, gc, sys\n"
              "atexit.register(lambda: print(f'frozen at exit: {gc.get_freeze_count() > 0}'))\n"
-             "from mlops_infra.cli import main\n"
-             "main(sys.argv[1:])\n")
+             "from mlops_infra.cli import process\n"
+             "sys.argv = ['mlops-infra', *sys.argv[1:]]\n"
+             "process()\n")
     spec = str(ROOT / "examples" / "quickstart.yaml")
     for args, code in ((["validate", spec], 0), (["validate", "missing.yaml"], 1)):
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
@@ -141,6 +142,18 @@ def test_the_process_ends_with_its_code_output_and_exit_handlers_but_no_final_co
         assert proc.stdout.splitlines()[-1] == "frozen at exit: True", proc.stdout
         assert ("valid (3 resources" in proc.stdout) == (code == 0), proc.stdout
         assert ("missing.yaml" in proc.stderr) == (code == 1), proc.stderr
+
+
+def test_main_called_by_a_program_leaves_its_collector_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    from mlops_infra.cli import main
+
+    before = gc.get_freeze_count()
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", str(ROOT / "examples" / "quickstart.yaml")])
+    assert exited.value.code == 0 and "valid (3 resources" in capsys.readouterr().out
+    assert gc.get_freeze_count() == before
 
 
 def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Path) -> None:
