@@ -118,22 +118,26 @@ class HttpServer:
 
     def __init__(self, front: Front) -> None:
         self._server = _Server(front)
+        self._port = self._server.server_address[1]
+        self._stopped = False
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def _wake(self) -> None:
         try:
-            socket.create_connection(("127.0.0.1", self._server.server_address[1]), timeout=1).close()
+            socket.create_connection(("127.0.0.1", self._port), timeout=0.1).close()
         except OSError:
-            pass                # not listening any more: the loop has already stopped
+            pass                # not listening any more (the loop has stopped), or busy
 
     @property
     def url(self) -> str:
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{self._port}"
 
     def stop(self) -> None:
+        if self._stopped:       # once: the port may belong to someone else by now
+            return
+        self._stopped = True
         # ``shutdown`` waits for the serve loop to look at its flag, which it does when a
         # connection arrives or at its next poll (up to 0.05 s). A connection of our own
         # wakes it at once: stopping the quickstart's servers took 0.04 s of each run.
