@@ -228,11 +228,14 @@ def widen_pools(session: Any, size: int) -> None:
     calls at once, every extra connection is opened, used once and dropped with a "Connection
     pool is full, discarding connection" warning (24 of them in one 500-resource plan at 50 ms
     a call), and against Google each new one costs a TLS handshake. Only ``requests``' own
-    adapters are replaced; one a library mounted itself (mutual TLS) is left as it is."""
-    from requests.adapters import HTTPAdapter
+    adapter as it comes (a plain ``HTTPAdapter`` with its default pool) is replaced; one set
+    up otherwise, such as the mutual-TLS adapter google-auth mounts for client certificates,
+    is left as it is (and keeps 10)."""
+    from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 
+    as_it_comes = {"maxsize": DEFAULT_POOLSIZE, "block": DEFAULT_POOLBLOCK}
     for prefix, adapter in list(session.adapters.items()):
-        if type(adapter) is HTTPAdapter:
+        if type(adapter) is HTTPAdapter and adapter.poolmanager.connection_pool_kw == as_it_comes:
             session.mount(prefix, HTTPAdapter(pool_maxsize=size, max_retries=adapter.max_retries))
 
 

@@ -117,15 +117,17 @@ def test_as_many_calls_at_once_as_the_engine_makes_keep_their_connections(
     assert _count(caplog, "Connection pool is full") == 0
 
 
-def test_a_library_s_own_adapter_is_left_alone() -> None:
+def test_an_adapter_set_up_otherwise_than_requests_own_is_left_alone() -> None:
     class MutualTls(HTTPAdapter):     # as google-auth mounts for client certificates
         pass
 
     session = requests.Session()
-    own = MutualTls()
+    own, blocking = MutualTls(), HTTPAdapter(pool_block=True, max_retries=3)
     session.mount("https://", own)
+    session.mount("http://10.", blocking)         # set up otherwise than requests' own
     widen_pools(session, 64)
     assert session.get_adapter("https://storage.googleapis.com") is own
+    assert session.get_adapter("http://10.0.0.1") is blocking
     plain = session.get_adapter("http://127.0.0.1:9")
     assert type(plain) is HTTPAdapter and plain.poolmanager.connection_pool_kw["maxsize"] == 64
 
