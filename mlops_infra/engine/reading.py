@@ -110,17 +110,21 @@ class Reads:
         listed = {g: m for g, m in groups.items() if _worth_listing(self.kinds[g[0]], m)}
         for group in groups:
             self._begin(group)      # held until its reads are queued: not "done" before
+        failed: BaseException | None = None
         try:
-            # Every list is queued before any GET: a list unlocks the gets of its group, and
-            # queued behind a few hundred GETs it would hold them back (the pool is FIFO).
+            # This call's lists are queued before its GETs: a list unlocks the gets of its
+            # group, and queued behind a few hundred GETs it would hold them back (FIFO pool).
             for group, members in listed.items():
                 self._submit(group, self._group, group, members)
             for group, members in groups.items():
                 if group not in listed:     # no list to wait for: its gets are queued now
                     self._queue_gets(group, members, None)
+        except BaseException as exc:
+            failed = exc                # a group left unread must not look read and empty
+            raise
         finally:
             for group in groups:
-                self._end(group)
+                self._end(group, failed)
 
     def wait(self, *rids: ResourceId) -> None:
         """Until the reads of these ids' groups are back (raising a read's error, if one failed)."""

@@ -183,3 +183,16 @@ def test_every_list_is_queued_before_any_get() -> None:
         reads.finish()
     assert calls[:2] == [("list", "l"), ("list", "m")]
     assert sorted(calls[2:]) == [("get", f"g/{i}") for i in range(5)]
+
+
+def test_reads_that_could_not_be_queued_fail_their_waiters() -> None:
+    """An ``add`` that fails part-way (the pool shut down) leaves no group looking read and
+    empty: waiting for one raises, rather than planning an existing resource as absent."""
+    listed = Listed({"s/a": {"v": 1}})
+    rid = _rid(listed.name, "s/a", "s")
+    reads = Reads({listed.name: listed}, SETTINGS)
+    reads.__exit__(None, None, None)               # the pool is shut down
+    with pytest.raises(RuntimeError):
+        reads.add([rid])
+    with pytest.raises(RuntimeError):
+        reads.wait(rid)
