@@ -243,14 +243,21 @@ def http_sessions(client: Any) -> list[Any]:
     """The ``requests`` sessions a google-cloud client sends its REST calls through (none
     for gRPC). Both places are private to the libraries: google-cloud-core clients (storage,
     bigquery) keep theirs as ``_http``, generated clients' REST transports as
-    ``transport._session``; tests/kinds/test_client_sessions.py checks every declared client."""
+    ``transport._session``. A REST transport's operations client (``transport.
+    operations_client``, which the kinds poll long-running operations through) has a session
+    of its own, kept the same way; tests/kinds/test_client_sessions.py checks every declared
+    client."""
     import requests
 
-    found = []
-    transport = getattr(client, "transport", None)
-    for holder, name in ((client, "_http"), (transport, "_session")):
+    def session_of(holder: Any, name: str) -> Any:
         session = getattr(holder, name, None) if holder is not None else None
-        if isinstance(session, requests.Session):
-            found.append(session)
+        return session if isinstance(session, requests.Session) else None
+
+    transport: Any = getattr(client, "transport", None)
+    found = [s for s in (session_of(client, "_http"), session_of(transport, "_session")) if s]
+    if session_of(transport, "_session") is not None and hasattr(transport, "operations_client"):
+        polls = session_of(transport.operations_client.transport, "_session")  # built, no call
+        if polls is not None:
+            found.append(polls)
     return found
 

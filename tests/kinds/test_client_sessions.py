@@ -73,6 +73,25 @@ def test_every_rest_client_has_its_session_found_and_quieted(name: str, quiet: A
         assert sessions == []
 
 
+def test_the_operations_client_kinds_poll_through_has_its_session_quieted_and_widened(
+        quiet: Any) -> None:
+    """``transport.operations_client`` (how serviceusage, Vertex and Workbench wait on
+    operations) builds a session of its own: it reads the environment once and keeps 64
+    connections a host too, like the client's."""
+    polled = 0
+    for name, decl in sorted(DECLARED.items()):
+        client = _build(decl)
+        transport = getattr(client, "transport", None)
+        if not _is_rest(client) or not hasattr(transport, "operations_client"):
+            continue
+        polls = transport.operations_client.transport._session
+        assert any(s is polls for s in http_sessions(client)), name
+        assert polls.trust_env is False, name
+        assert polls.get_adapter("https://x").poolmanager.connection_pool_kw["maxsize"] == 64
+        polled += 1
+    assert polled >= 3          # serviceusage, kms, resource manager, vertex, workbench...
+
+
 def test_a_ca_bundle_is_pinned_as_requests_would_use_it(quiet: pytest.MonkeyPatch) -> None:
     quiet.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
     sessions = http_sessions(_build(STORAGE))
