@@ -254,10 +254,9 @@ def http_sessions(client: Any) -> list[Any]:
         return session if isinstance(session, requests.Session) else None
 
     transport: Any = getattr(client, "transport", None)
-    found = [s for s in (session_of(client, "_http"), session_of(transport, "_session")) if s]
-    if session_of(transport, "_session") is not None and hasattr(transport, "operations_client"):
+    rest = session_of(transport, "_session")
+    polls = None
+    if rest is not None and hasattr(transport, "operations_client"):
         polls = session_of(transport.operations_client.transport, "_session")  # built, no call
-        if polls is not None:
-            found.append(polls)
-    return found
+    return [s for s in (session_of(client, "_http"), rest, polls) if s is not None]
 
