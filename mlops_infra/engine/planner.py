@@ -114,7 +114,9 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     if resolved is None:
         resolved = {} if destroy else check_spec(spec, kinds=kinds)
     guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
-    sensitive.require_all(secrets, (r.desired for r in resolved.values()))
+    # a resource with no secret paths references no secret (those paths include every
+    # leaf holding a reference), and its paths are found once per stack, not per plan
+    sensitive.require_all(secrets, (r.desired for r in resolved.values() if r.secret_paths))
     settings = ReadSettings(policy=policy, concurrency=read_concurrency,
                             throttle=Throttle(first=policy.initial, cap=policy.maximum))
     with Reads(kinds, settings) as reads:

@@ -264,3 +264,14 @@ def test_a_set_recorded_in_another_order_is_the_same_record() -> None:
     assert not sensitive.same_record(applied, changed, _SetKind(), ())
     reordered = {**desired, "rule": {"members": ["a", "b"], "order": [1, 2]}}
     assert not sensitive.same_record(applied, reordered, _SetKind(), ())   # not a set path
+
+
+def test_a_secret_dropped_from_the_spec_shows_its_recorded_hash_as_sensitive() -> None:
+    world, ledger = World(), MemoryLedger()
+    _apply(world, ledger, _plan(world, ledger, _values(TOKEN)), _values(TOKEN))
+    dropped = SPEC.replace("    token: ${secrets.slack}\n", "")
+    plan = _plan(world, ledger, _values(TOKEN), dropped)
+    changes = {c.path: c for c in _change(plan, "slack").changes}
+    assert "token" in changes, changes        # the ledger recorded it: no longer written
+    assert (changes["token"].old, changes["token"].new) == (SHOWN, None)
+    assert "sha256:" not in plan.to_json()    # the keyed hash is not shown either
