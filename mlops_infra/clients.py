@@ -11,7 +11,6 @@ only when first used, by the builders.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 from mlops_infra.engine.concurrency import MOST_AT_ONCE
 from mlops_infra.engine.errors import UserError
 from mlops_infra.engine.kind import ClientDecl
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 T = TypeVar("T")
 ENDPOINTS_ENV = "MLOPS_INFRA_ENDPOINTS"
@@ -46,9 +46,9 @@ def endpoints_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str
         except OSError as exc:
             raise UserError(f"{ENDPOINTS_ENV}: cannot read {path}: {exc.strerror}") from None
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{ENDPOINTS_ENV}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+        value = load_json(raw)
+    except JsonProblem as exc:
+        raise UserError(f"{ENDPOINTS_ENV}: not valid JSON ({exc})") from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise UserError(f"{ENDPOINTS_ENV}: expected a JSON object of service name to URL")
     return value

@@ -8,7 +8,6 @@ sees a plan it cannot finish.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from mlops_infra.engine.errors import UserError
 from mlops_infra.engine.graph import dependency_keys
 from mlops_infra.engine.plan import PLAN_FORMAT_VERSION, Action, Plan, ResourceChange, digest_of
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 _TOP = {"stack": str, "project": str, "spec_path": str, "ledger_location": str,
         "ledger_generation": int, "created_at": str, "resources": list}
@@ -42,9 +42,9 @@ def _refuse(source: str, why: str) -> UserError:
 
 def _document(text: str, source: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _refuse(source, f"not JSON (line {exc.lineno}: {exc.msg})") from None
+        document = load_json(text)
+    except JsonProblem as exc:
+        raise _refuse(source, f"not JSON ({exc})") from None
     if not isinstance(document, dict):
         raise _refuse(source, "expected a JSON object")
     return document

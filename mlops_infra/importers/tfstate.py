@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_infra.engine.errors import UserError
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 STATE_VERSION = 4
 _SUFFIX = ".tfstate"
@@ -114,12 +115,12 @@ def parse_state(data: bytes, *, source: str) -> State:
     when it is not one we read (nothing is called before every state has been read)."""
     try:
         text = data.decode("utf-8")
-        doc = json.loads(text)
+        doc = load_json(text)
     except UnicodeDecodeError as exc:
         raise UserError(f"{source}: not a Terraform state (not UTF-8 text: {exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{source}:{exc.lineno}: not a Terraform state (not JSON: {exc.msg}, "
-                        f"column {exc.colno})") from None
+    except JsonProblem as exc:
+        line = f":{exc.line}" if exc.line else ""
+        raise UserError(f"{source}{line}: not a Terraform state (not JSON: {exc.why})") from None
     where = _Locator(source, text)
     if not isinstance(doc, dict) or "version" not in doc:
         raise where.error((), "not a Terraform state (no 'version' field)")

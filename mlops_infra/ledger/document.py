@@ -30,6 +30,7 @@ from typing import Any
 
 from mlops_infra.engine.errors import LedgerError
 from mlops_infra.engine.kind import logical_key
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 LEDGER_SCHEMA_VERSION = 2
 MAX_RUNS = 20
@@ -163,11 +164,11 @@ def _refuse(location: str, why: str) -> LedgerError:
 
 def _load_json(data: bytes, location: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = load_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise _refuse(location, "not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise _refuse(location, f"not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except JsonProblem as exc:
+        raise _refuse(location, f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise _refuse(location, "expected a JSON object at the top level")
     return doc

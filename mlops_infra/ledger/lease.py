@@ -25,6 +25,7 @@ from mlops_infra.engine.errors import LedgerConflict, LockHeld, UserError
 from mlops_infra.ledger.backend import Backend
 from mlops_infra.ledger.document import format_time, parse_time
 from mlops_infra.ledger.process import holder_is_dead, process_identity
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 Clock = Callable[[], float]
 _ACQUIRE_ATTEMPTS = 5
@@ -64,12 +65,16 @@ def read_lock(backend: Backend) -> LockRecord | None:
     stored = backend.read("lock")
     if stored is None:
         return None
+    why = "not a JSON object"
     try:
-        holder = json.loads(stored.data)
-    except ValueError:
-        holder = None
+        holder = load_json(stored.data.decode("utf-8"))
+    except UnicodeDecodeError:
+        holder, why = None, "not UTF-8 text"
+    except JsonProblem as exc:
+        holder, why = None, f"not valid JSON ({exc})"
     if not isinstance(holder, dict):
-        holder = {"owner": "<unreadable lock>", "raw": stored.data[:200].decode(errors="replace")}
+        holder = {"owner": f"<unreadable lock {backend.location('lock')}: {why}>",
+                  "raw": stored.data[:200].decode(errors="replace")}
     return LockRecord(holder=holder, generation=stored.generation)
 
 

@@ -37,6 +37,11 @@ BAD_STATES = {   # case -> (text, the line the error names, a word it says)
     "attributes_not_object": (_broken_resource(instances=[{"attributes": "x"}]), None,
                               "attributes"),
     "empty_file": ("", 1, "JSON"),
+    "deep": ("[" * 100_000 + "]" * 100_000, 1, "nested more than 200 levels deep"),
+    "huge_int": (_with(serial=0).replace('"serial": 0', '"serial": ' + "9" * 5000), 4,
+                 "an integer of more than"),
+    "duplicate_key": (_with(version=4).replace('"version": 4', '"version": 4,\n  "version": 3'),
+                      3, "the key 'version' appears twice"),
 }
 
 

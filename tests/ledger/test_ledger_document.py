@@ -79,6 +79,12 @@ def test_only_the_last_20_runs_are_rendered() -> None:
     (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": []}', "'intents'"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k": {"kind": "a"}}}',
      "'id'"),
+    (b"[" * 100_000 + b"]" * 100_000, "line 1: nested more than 200 levels deep"),
+    (b'{"schemaVersion":\n' + b"9" * 5000 + b"}", "line 2: an integer of more than"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {\n'
+      b' "a:x": {"kind": "a", "id": "1", "address": "x"},\n'
+      b' "a:x": {"kind": "a", "id": "2", "address": "x"}}}'),
+     "line 3: the key 'a:x' appears twice"),
 ])
 def test_bad_documents_are_refused_with_one_line_naming_the_location(
         data: bytes, fragment: str) -> None:

@@ -165,6 +165,22 @@ def test_a_lease_of_another_machine_is_never_judged_dead(ledger: Ledger) -> None
         ledger.break_lock()
 
 
+@pytest.mark.parametrize("data, why", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested more than 200 levels deep"),
+    (b'{"owner": "a",\n "expires": ' + b"9" * 5000 + b"}", "line 2: an integer of more than"),
+    (b'{"owner": "a",\n "owner": "b"}', "line 2: the key 'owner' appears twice"),
+    (b"\xff\xfe", "not UTF-8"),
+])
+def test_a_hostile_lock_is_held_and_named_with_what_is_wrong(ledger: Ledger, data: bytes,
+                                                             why: str) -> None:
+    ledger.backend.write("lock", data, if_generation_match=0)
+    with pytest.raises(LockHeld) as info:
+        ledger.lock(owner="alice", ttl=60)
+    message = str(info.value)
+    assert ledger.backend.location("lock") in message and why in message, message
+    assert "\n" not in message
+
+
 def test_unreadable_lock_counts_as_held(ledger: Ledger) -> None:
     ledger.backend.write("lock", b"garbage", if_generation_match=0)
     with pytest.raises(LockHeld) as info:

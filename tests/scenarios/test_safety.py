@@ -74,7 +74,7 @@ def _crafted(document: dict[str, object], path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["not-json", "truncated", "edited", "cycle", "unknown-action",
-                                    "binary", "old-format"])
+                                    "binary", "old-format", "deep", "huge-int", "duplicate-key"])
 def test_a_damaged_or_edited_plan_is_refused_in_one_line_with_zero_mutations(
         damage: str, emulator, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     plan_file = _saved_plan(emulator, spec_file, tmp_path)
@@ -95,9 +95,16 @@ def test_a_damaged_or_edited_plan_is_refused_in_one_line_with_zero_mutations(
         _crafted(document, plan_file)
     elif damage == "binary":
         plan_file.write_bytes(b"\xff\xfe\x00\x01")
+    elif damage == "deep":
+        plan_file.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "huge-int":
+        plan_file.write_text(text.replace('"format_version": 2', '"format_version": ' + "2" * 5000))
+    elif damage == "duplicate-key":      # the last one would win: a second stack, unseen
+        plan_file.write_text(text.replace('"stack": ', '"stack": "other", "stack": ', 1))
     else:
         document["format_version"] = 1
         _crafted(document, plan_file)
+    assert plan_file.read_bytes() != text.encode()
     emulator.clear_journal()
     line = _one_line(run_cli(["apply", str(plan_file)], endpoints=emulator.endpoints))
     assert str(plan_file) in line and "not a usable plan" in line
