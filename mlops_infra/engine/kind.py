@@ -190,6 +190,16 @@ class NotImportable(Exception):
         self.reason = reason
 
 
+class BadAttribute(ValueError):
+    """A Terraform state attribute holds a value the provider never writes there (a damaged
+    or hand-edited state): the import is refused, naming the state's line and ``path`` (the
+    steps under the instance's ``attributes``)."""
+
+    def __init__(self, path: tuple[str | int, ...], problem: str) -> None:
+        self.path = path
+        super().__init__(problem)
+
+
 ImportedList = list[Imported]   # module-level: inside Kind, ``list`` names the method
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlops_infra.clients import NoEndpoint
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import STACK_LABEL, Imported, Kind, NotImportable
+from mlops_infra.engine.kind import STACK_LABEL, BadAttribute, Imported, Kind, NotImportable
 from mlops_infra.engine.ownership import labels_of
 from mlops_infra.importers import addresses
 from mlops_infra.importers.model import Entry, EnvImport, Skipped
@@ -57,8 +57,25 @@ def from_state(state: State, *, types: Mapping[str, type[Kind]],
         except NotImportable as exc:
             skipped.append(Skipped(instance.address, instance.type, "not importable", exc.reason))
             continue
+        except BadAttribute as exc:
+            raise state.error((*instance.path, "attributes", *exc.path),
+                              f"{instance.address}: {exc}") from None
+        except _UNREADABLE as exc:
+            raise state.error((*instance.path, "attributes"),
+                              f"{instance.address}: {_unreadable(exc)}") from None
         found += [_found(instance, kind_cls, item) for item in items]
     return found, skipped
+
+
+# What a kind's reading of attributes raises on values of a shape or type the provider never
+# writes (a hand-edited or damaged state): refused with the state's file and line.
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"attribute {exc.args[0]!r} is missing; not a state this importer can read"
+    return f"attributes this importer cannot read ({exc})"
 
 
 def _unmapped_reason(tf_type: str) -> str:

@@ -83,6 +83,7 @@ def import_terraform(sources: Sequence[str], *, envs: Sequence[str] | None,
                      options: Options) -> ImportResult:
     """Import the Terraform states ``sources`` (files or ``gs://`` objects/prefixes), one
     environment each (``envs``, or the states' workspace names when several)."""
+    _check_out(options.out)
     clients = Clients(endpoints=options.endpoints if options.endpoints is not None else None)
     states = [parse_state(data, source=where) for source in sources
               for where, data in read_states(source, storage=lambda _b: clients.storage())]
@@ -132,6 +133,7 @@ def _kinds(clients: Clients) -> Mapping[str, Kind]:
 def import_live(project: str, *, kinds_wanted: Sequence[str] | None, regions: Sequence[str],
                 env: str | None, options: Options) -> ImportResult:
     """Import what lives in ``project`` (the kinds asked for, or every kind that can)."""
+    _check_out(options.out)
     clients = Clients(project=project, endpoints=options.endpoints)
     kinds = _kinds(clients)
     chosen = _live_kinds(kinds_wanted)
@@ -162,6 +164,14 @@ def _live_kinds(wanted: Sequence[str] | None) -> list[type[Kind]]:
 
 # --- the shared second half ------------------------------------------------------------------
 
+def _check_out(out: Path) -> None:
+    """Before anything is read: the spec can be written where asked."""
+    folder = out.parent
+    if not folder.is_dir():
+        why = f"{folder} is not a directory" if folder.exists() else f"no directory {folder}"
+        raise UserError(f"{out}: cannot write the spec there: {why}")
+
+
 def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvImport],
             kinds: Mapping[str, Kind], options: Options, *, header: list[str]) -> ImportResult:
     addresses = collect.assign(found)
@@ -175,7 +185,7 @@ def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvI
     text = _text(result, kinds, options, header)
     temp = options.out.with_name(f".{options.out.name}.importing")
     try:
-        temp.write_text(text)
+        _write(temp, text, options.out)
         text = _with_waivers(result, temp, kinds, options, header)
         _validated(temp, options.out)
         if options.write_ledger:
@@ -190,6 +200,13 @@ def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvI
         source = imports[name].source
         result.ledgers[name] = write(checked, source=source)
     return result
+
+
+def _write(path: Path, text: str, shown: Path) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot write the spec: {exc.strerror}") from None
 
 
 def _adjusted(items: list[Found], kinds: Mapping[str, Kind]) -> tuple[list[Found], list[Skipped]]:

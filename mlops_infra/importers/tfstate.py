@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_infra.engine.errors import UserError
+from mlops_infra.kinds._names import bucket_name_problem
 from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 STATE_VERSION = 4
@@ -51,6 +52,7 @@ class Instance:
     sensitive: tuple[tuple[str | int, ...], ...] = ()   # attribute paths Terraform hides
     tainted: bool = False
     dependencies: tuple[str, ...] = field(default=(), compare=False)
+    path: tuple[str | int, ...] = field(default=(), compare=False)  # where it is in the state
 
     @property
     def address(self) -> str:
@@ -68,6 +70,11 @@ class State:
     instances: tuple[Instance, ...]
     outputs: dict[str, Any]
     sensitive_outputs: frozenset[str] = frozenset()
+    text: str = field(default="", repr=False, compare=False)
+
+    def error(self, path: tuple[str | int, ...], message: str) -> UserError:
+        """A one-line error naming this state, the line of ``path`` in it and the field."""
+        return _Locator(self.source, self.text).error(path, message)
 
 
 def _index(key: str | int | None) -> str:
@@ -90,6 +97,10 @@ def read_states(source: str, *, storage: Callable[[str], Any]) -> list[tuple[str
         except OSError as exc:
             raise UserError(f"{source}: {exc.strerror}") from None
     bucket, _, name = source.removeprefix("gs://").partition("/")
+    problem = bucket_name_problem(bucket) if bucket else "no bucket named"
+    if problem:
+        raise UserError(f"{source}: {problem} (write gs://BUCKET/PATH.tfstate, or "
+                        "gs://BUCKET/PREFIX/ for every state under it)")
     return _read_gcs(storage(bucket), bucket, name)
 
 
@@ -134,7 +145,7 @@ def parse_state(data: bytes, *, source: str) -> State:
     outputs = doc.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise where.error(("outputs",), "field 'outputs' must be an object")
-    return State(source=source, instances=instances,
+    return State(source=source, instances=instances, text=text,
                  outputs={k: v.get("value") for k, v in outputs.items() if isinstance(v, dict)},
                  sensitive_outputs=frozenset(k for k, v in outputs.items()
                                              if isinstance(v, dict) and v.get("sensitive")))
@@ -161,7 +172,7 @@ class _Locator:
 
         try:
             node = yaml.compose(self.text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             return 1
         for step in path:
             if isinstance(node, yaml.MappingNode):
@@ -210,7 +221,8 @@ def _instances(resource: Any, where: _Locator, path: Path_) -> list[Instance]:
                             index=raw.get("index_key"), attributes=dict(attributes),
                             sensitive=_sensitive_paths(raw.get("sensitive_attributes")),
                             tainted=raw.get("status") == "tainted",
-                            dependencies=tuple(raw.get("dependencies") or ())))
+                            dependencies=tuple(raw.get("dependencies") or ()),
+                            path=(*path, "instances", n)))
     return out
 
 

@@ -47,7 +47,6 @@ and how to name the target; the spec shape is shared:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -57,6 +56,7 @@ from pydantic import Field, field_validator
 
 from mlops_infra.engine import errors, paths
 from mlops_infra.engine.kind import (
+    BadAttribute,
     FieldChange,
     Imported,
     ImportedList,
@@ -68,7 +68,7 @@ from mlops_infra.engine.kind import (
     Violation,
 )
 from mlops_infra.kinds._base import FieldChanges, SpecModel
-from mlops_infra.kinds._imports import block, condition
+from mlops_infra.kinds._imports import block, condition, embedded_json
 from mlops_infra.kinds._policy import NO_PUBLIC_MEMBERS
 from mlops_infra.spec.jsoncopy import copy_json
 
@@ -118,7 +118,9 @@ def terraform_bindings(tf_type: str, attributes: Mapping[str, Any]) -> tuple[lis
             raise NotImportable("an IAM binding with no members grants nothing")
         return [spec_binding(attributes["role"], members, cond, authoritative=True)], ()
     if tf_type.endswith("_iam_policy"):
-        policy = json.loads(attributes.get("policy_data") or "{}")
+        policy = embedded_json(attributes.get("policy_data"), ("policy_data",)) or {}
+        if not isinstance(policy, dict):
+            raise BadAttribute(("policy_data",), "must hold a JSON object (an IAM policy)")
         bindings = policy_bindings(policy, authoritative=True)
         if not bindings:
             raise NotImportable("an empty IAM policy grants nothing")

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlops_infra.engine.kind import ADDRESS_LABEL, MANAGED_BY_LABEL, STACK_LABEL
+from mlops_infra.engine.kind import ADDRESS_LABEL, MANAGED_BY_LABEL, STACK_LABEL, BadAttribute
+from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 ATTRIBUTION_LABEL = "goog-terraform-provisioned"   # the provider's own label, not the user's
 _OURS = frozenset({MANAGED_BY_LABEL, STACK_LABEL, ADDRESS_LABEL, ATTRIBUTION_LABEL})
@@ -80,6 +81,33 @@ def leftovers(attributes: Mapping[str, Any], known: Iterable[str]) -> tuple[str,
     skip = COMPUTED | set(known)
     extra = sorted(k for k, v in attributes.items() if k not in skip and not unset(v))
     return (f"not carried over (left as it is live): {', '.join(extra)}",) if extra else ()
+
+
+def integer(value: Any, path: tuple[str | int, ...]) -> int | None:
+    """An integer attribute (the provider writes numbers, some as strings of digits), ``None``
+    when unset; ``BadAttribute`` naming ``path`` for anything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int | str) \
+            or (isinstance(value, str) and not value.strip().lstrip("-").isdigit()):
+        raise BadAttribute(path, f"{value!r} is not an integer")
+    return int(value)
+
+
+def embedded_json(value: Any, path: tuple[str | int, ...]) -> Any:
+    """An attribute holding a JSON document as a string (``policy_data``, a table's ``schema``,
+    ``dashboard_json``), ``None`` when unset; ``BadAttribute`` naming ``path`` when it is not
+    JSON this package reads (``spec.jsonload``)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadAttribute(path, "must be a string holding JSON")
+    try:
+        return load_json(value)
+    except JsonProblem as exc:
+        raise BadAttribute(path, f"not JSON ({exc})") from None
 
 
 def condition(raw: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -29,6 +29,21 @@ def _broken_resource(**changes: object) -> str:
     return _with(resources=resources)
 
 
+def _attributes(index: int, **changes: object) -> str:
+    resources = json.loads(json.dumps(_V4["resources"]))
+    attributes = resources[index]["instances"][0]["attributes"]
+    attributes.update(changes)
+    for name in [k for k, v in changes.items() if v is None]:
+        del attributes[name]
+    return _with(resources=resources)
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+_RETENTION = _attributes(1, retention_policy=[{"is_locked": False, "retention_period": "abc"}])
+
 BAD_STATES = {   # case -> (text, the line the error names, a word it says)
     "not_json": (GOOD.read_text().replace('"mode": "managed"', '"mode": managed', 1), None, "JSON"),
     "version_3": (_with(version=3), 2, "version 3"),
@@ -37,6 +52,10 @@ BAD_STATES = {   # case -> (text, the line the error names, a word it says)
     "attributes_not_object": (_broken_resource(instances=[{"attributes": "x"}]), None,
                               "attributes"),
     "empty_file": ("", 1, "JSON"),
+    "retention_not_a_number": (_RETENTION, _line_of(_RETENTION, '"retention_period": "abc"'),
+                               "retention_policy[0].retention_period': "
+                               "google_storage_bucket.models: 'abc' is not an integer"),
+    "member_without_role": (_attributes(3, role=None), None, "attribute 'role' is missing"),
     "deep": ("[" * 100_000 + "]" * 100_000, 1, "nested more than 200 levels deep"),
     "huge_int": (_with(serial=0).replace('"serial": 0', '"serial": ' + "9" * 5000), 4,
                  "an integer of more than"),
@@ -77,6 +96,31 @@ def test_located_line_is_the_field_in_error(tmp_path: Path) -> None:
     line = int(proc.stderr.removeprefix("error: ").removeprefix(f"{state}:").split(":")[0])
     assert '"attributes": "x"' in text.splitlines()[line - 1]
     assert "resources[2].instances[0].attributes" in proc.stderr
+
+
+@pytest.mark.parametrize("case", ["out-folder-missing", "live-out-folder-missing", "gs-no-bucket",
+                                  "gs-bad-bucket"])
+def test_an_unwritable_output_or_a_bucketless_source_is_one_line_and_no_api_call(
+        case: str, emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "x.yaml"
+    args, words = {
+        "out-folder-missing": (["terraform", str(GOOD), "-o", str(out), "--no-ledger"],
+                               [str(out), "no directory"]),
+        "live-out-folder-missing": (["live", "--project", "test-project", "--region",
+                                     "us-central1", "-o", str(out)],
+                                    [str(out), "no directory"]),
+        "gs-no-bucket": (["terraform", "gs://", "-o", str(tmp_path / "x.yaml")],
+                         ["gs://: no bucket named"]),
+        "gs-bad-bucket": (["terraform", "gs://Bad..B/s.tfstate", "-o", str(tmp_path / "x.yaml")],
+                          ["gs://Bad..B/s.tfstate: bucket name"]),
+    }[case]
+    emulator.clear_journal()
+    proc = run_cli(["import", *args], endpoints=emulator.endpoints)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+    assert emulator.journal == []
 
 
 def test_import_then_dry_run_is_no_op_then_labels_in_one_step(emulator: Emulator,

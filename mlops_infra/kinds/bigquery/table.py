@@ -32,7 +32,6 @@ default: the table keeps it live, unmanaged).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
@@ -60,7 +59,14 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import BIGQUERY
-from mlops_infra.kinds._imports import block, leftovers, put, terraform_labels, user_labels
+from mlops_infra.kinds._imports import (
+    block,
+    embedded_json,
+    leftovers,
+    put,
+    terraform_labels,
+    user_labels,
+)
 from mlops_infra.kinds._names import UPPER, DatasetId, table_id_problem
 from mlops_infra.kinds.bigquery import schema as bq_schema
 from mlops_infra.spec.jsoncopy import copy_json
@@ -237,7 +243,7 @@ def _partitioning(raw: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _tf_fields(a: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"dataset": str(a["dataset_id"])}
-    schema = json.loads(a["schema"]) if a.get("schema") else None
+    schema = embedded_json(a.get("schema"), ("schema",))
     put(fields, "schema", _columns(schema) if schema else None)
     put(fields, "timePartitioning", _partitioning(block(a, "time_partitioning")))
     put(fields, "clustering", list(a.get("clustering") or []))

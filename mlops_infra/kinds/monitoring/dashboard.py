@@ -30,7 +30,6 @@ skipped as Google's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -38,11 +37,18 @@ from typing import Any
 from pydantic import field_validator, model_validator
 
 from mlops_infra.engine import errors
-from mlops_infra.engine.kind import Imported, ImportedList, Kind, ResourceContext, ResourceId
+from mlops_infra.engine.kind import (
+    BadAttribute,
+    Imported,
+    ImportedList,
+    Kind,
+    ResourceContext,
+    ResourceId,
+)
 from mlops_infra.engine.registry import register
 from mlops_infra.kinds._base import CALL, FieldChanges, SpecModel, check_labels, translate_errors
 from mlops_infra.kinds._clients import DASHBOARDS
-from mlops_infra.kinds._imports import last_segment, put, user_labels
+from mlops_infra.kinds._imports import embedded_json, last_segment, put, user_labels
 from mlops_infra.kinds.monitoring._common import MONITORING_API, as_rest, message
 
 LAYOUTS = ("mosaicLayout", "gridLayout", "rowLayout", "columnLayout")
@@ -112,7 +118,9 @@ class MonitoringDashboard(Kind):
         ``Dashboard`` as JSON, hand-written resource_monitoring_dashboard.go); its ``id`` is
         ``projects/P/dashboards/ID``. The body's ``name`` and ``etag`` are the server's."""
         a = attributes
-        body = json.loads(str(a.get("dashboard_json") or "{}"))
+        body = embedded_json(a.get("dashboard_json"), ("dashboard_json",)) or {}
+        if not isinstance(body, dict):
+            raise BadAttribute(("dashboard_json",), "must hold a JSON object (a Dashboard)")
         fields: dict[str, Any] = {"displayName": body.get("displayName", "")}
         for key in (*LAYOUTS, "dashboardFilters"):
             put(fields, key, body.get(key))

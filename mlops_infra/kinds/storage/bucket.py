@@ -62,7 +62,15 @@ from mlops_infra.kinds._base import (
     with_defaults,
 )
 from mlops_infra.kinds._clients import STORAGE
-from mlops_infra.kinds._imports import block, blocks, leftovers, put, terraform_labels, user_labels
+from mlops_infra.kinds._imports import (
+    block,
+    blocks,
+    integer,
+    leftovers,
+    put,
+    terraform_labels,
+    user_labels,
+)
 from mlops_infra.kinds._names import (
     UPPER,
     BucketLocation,
@@ -307,7 +315,7 @@ def _from_attributes(a: Mapping[str, Any]) -> dict[str, Any]:
     put(fields, "publicAccessPrevention", a.get("public_access_prevention"), default="inherited")
     put(fields, "defaultKmsKeyName", block(a, "encryption").get("default_kms_key_name"))
     retention = block(a, "retention_policy").get("retention_period")
-    put(fields, "retentionPeriod", int(retention) if retention not in (None, "") else None)
+    put(fields, "retentionPeriod", integer(retention, ("retention_policy", 0, "retention_period")))
     soft = block(a, "soft_delete_policy").get("retention_duration_seconds")
     put(fields, "softDeleteRetentionSeconds", soft, default=_SOFT_DELETE_DEFAULT)
     return fields
