@@ -7,9 +7,11 @@ one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -97,9 +99,33 @@ def _open_stack(spec: str, env: str | None, local: bool,
                 state_dir: Path | None = None) -> Any:
     from mlops_infra.api import LOCAL_STATE_DIR, Stack
 
-    if not Path(spec).is_file():
-        raise UserError(f"{spec}: no such file")
+    _check_input(spec)
     return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR)
+
+
+def _check_input(path: str) -> None:
+    """One line unless ``path`` is a regular file (or a link to one): a device, a pipe or a
+    symlink loop is said to be what it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{path}: a symlink loop") from None
+        if exc.errno == errno.ENOENT:
+            raise UserError(f"{path}: no such file") from None
+        raise UserError(f"{path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path}: a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file (a {_file_type(mode)})")
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "pipe"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _console(fmt: str) -> Any:
@@ -281,10 +307,11 @@ def _write_text(path: str, text: str) -> None:
     try:
         Path(path).write_text(text)
     except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror}") from None
+        raise UserError(f"{path}: cannot write it: {exc.strerror}") from None
 
 
 def _read_text(path: str) -> str:
+    _check_input(path)
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -301,8 +328,7 @@ def validate(spec: str, env: str | None) -> int:
     without calling any API."""
     from mlops_infra.api import validate as validate_spec
 
-    if not Path(spec).is_file():
-        raise UserError(f"{spec}: no such file")
+    _check_input(spec)
     checked = validate_spec(spec, env=env)
     shown = checked[env] if env in checked else next(iter(checked.values()))
     envs = [name for name in checked if name]
@@ -325,8 +351,7 @@ def graph(spec: str, env: str | None, fmt: str, out: str | None) -> int:
     from mlops_infra.engine.registry import LazyKinds
     from mlops_infra.report.graph import render, spec_graph
 
-    if not Path(spec).is_file():
-        raise UserError(f"{spec}: no such file")
+    _check_input(spec)
     loaded = load(spec, env=env)
     offline = Clients(project=loaded.project, endpoints={})     # never called: no API
     text = render(spec_graph(loaded, kinds=LazyKinds(lambda cls: cls(offline))), fmt)
@@ -346,7 +371,7 @@ def schema(out: str | None) -> int:
 
     text = json.dumps(export_json_schema(kind_schemas()), indent=2)
     if out:
-        Path(out).write_text(text + "\n")
+        _write_text(out, text + "\n")
     else:
         click.echo(text)
     return EXIT_OK

@@ -12,6 +12,7 @@ only when first used, by the builders.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,13 +52,37 @@ def endpoints_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str
         raise UserError(f"{ENDPOINTS_ENV}: not valid JSON ({exc})") from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise UserError(f"{ENDPOINTS_ENV}: expected a JSON object of service name to URL")
-    return value
+    return checked_endpoints(value, source=ENDPOINTS_ENV)
+
+
+# An endpoint is a REST base URL (http or https, a host, an optional port and path) or a gRPC
+# target ``HOST:PORT`` (``grpc://`` accepted): what the emulator prints for its services.
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+_REST_URL = re.compile(rf"https?://{_HOST}(:(?P<port>[0-9]{{1,5}}))?(/[^\s]*)?")
+_GRPC_TARGET = re.compile(rf"(grpc://)?{_HOST}:(?P<port>[0-9]{{1,5}})")
+
+
+class BadEndpoint(UserError):
+    """An endpoint that is no URL (or no target of the client's transport)."""
+
+
+def checked_endpoints(endpoints: Mapping[str, str], *, source: str) -> dict[str, str]:
+    """``endpoints`` as a dict, or one line naming ``source`` and the key whose value is
+    neither an http(s) URL with a host nor a gRPC ``HOST:PORT``."""
+    for name, url in endpoints.items():
+        match = _REST_URL.fullmatch(url) or _GRPC_TARGET.fullmatch(url)
+        if match is None or int(match["port"] or 0) > 65535:
+            raise BadEndpoint(f"{source}: endpoint '{name}' {url!r}: expected http(s)://HOST[:PORT] "
+                              "(a REST API) or HOST:PORT (a gRPC one)")
+    return dict(endpoints)
 
 
 def http_options(url: str | None) -> dict[str, Any]:
     """Keyword arguments of a google-cloud client: anonymous and at ``url`` for the emulator."""
     if url is None:
         return {}
+    if not _REST_URL.fullmatch(url):
+        raise BadEndpoint(f"{url!r}: this client speaks REST: give it http(s)://HOST:PORT")
     from google.auth.credentials import AnonymousCredentials
 
     return {"credentials": AnonymousCredentials(), "client_options": {"api_endpoint": url}}
@@ -65,6 +90,8 @@ def http_options(url: str | None) -> dict[str, Any]:
 
 def insecure_channel(url: str) -> Any:
     """A plain-text gRPC channel to an emulator ``host:port`` (a ``grpc://`` prefix is accepted)."""
+    if not _GRPC_TARGET.fullmatch(url):
+        raise BadEndpoint(f"{url!r}: this client speaks gRPC: give it HOST:PORT")
     import grpc
 
     return grpc.insecure_channel(url.removeprefix("grpc://"))
@@ -148,7 +175,8 @@ class Clients:
     def __init__(self, *, project: str | None = None,
                  endpoints: Mapping[str, str] | None = None) -> None:
         self.project = project
-        self.endpoints = dict(endpoints) if endpoints is not None else endpoints_from_env()
+        self.endpoints = (checked_endpoints(endpoints, source="endpoints")
+                          if endpoints is not None else endpoints_from_env())
         self._cache: dict[tuple[ClientDecl, str | None], Any] = {}
         self._lock = threading.Lock()
         self._environment = environment_once()
@@ -187,6 +215,8 @@ class Clients:
             client = decl.build(url, project)
         except exceptions.DefaultCredentialsError:
             raise UserError(NO_CREDENTIALS) from None
+        except BadEndpoint as exc:
+            raise BadEndpoint(f"{ENDPOINTS_ENV}: endpoint '{decl.endpoint}' {exc}") from None
         for session in http_sessions(client):
             widen_pools(session, MOST_AT_ONCE)
             if self._environment is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,60 @@ def test_validate_and_schema(tmp_path: Path) -> None:
     jsonschema.validate(yaml.safe_load(SPEC), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**yaml.safe_load(SPEC), "apiVersion": 3}, schema)
+
+
+def _special_path(case: str, tmp_path: Path) -> str:
+    if case == "symlink-loop":
+        loop = tmp_path / "loop.yaml"
+        loop.symlink_to(loop)
+        return str(loop)
+    if case == "fifo":
+        fifo = tmp_path / "spec.fifo"
+        os.mkfifo(fifo)
+        return str(fifo)
+    return {"stdin": "/dev/stdin", "devnull": "/dev/null"}[case]
+
+
+@pytest.mark.parametrize("command", ["validate", "reconcile", "plan", "apply", "graph"])
+@pytest.mark.parametrize("case, says", [
+    ("stdin", "not a regular file (a character device)"),   # stdin is /dev/null here
+    ("devnull", "not a regular file (a character device)"),
+    ("fifo", "not a regular file (a pipe)"),
+    ("symlink-loop", "a symlink loop"),
+])
+def test_a_path_that_exists_but_is_no_file_says_what_it_is(command: str, case: str, says: str,
+                                                            tmp_path: Path) -> None:
+    path = _special_path(case, tmp_path)
+    proc = run_cli([command, path], cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == f"error: {path}: {says}", proc.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "schema.json"
+    proc = run_cli(["schema", "-o", str(out)])
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == f"error: {out}: cannot write it: No such file or directory"
+
+
+@pytest.mark.parametrize("endpoint, says", [
+    ("not a url", "expected http(s)://HOST[:PORT]"),
+    ("http://", "expected http(s)://HOST[:PORT]"),
+    ("ftp://127.0.0.1:1", "expected http(s)://HOST[:PORT]"),
+    ("127.0.0.1:99999", "expected http(s)://HOST[:PORT]"),
+    ("127.0.0.1:1", "this client speaks REST"),           # a gRPC target for a REST client
+])
+def test_an_endpoint_that_is_no_url_is_one_line_naming_the_variable_and_key(
+        endpoint: str, says: str, emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
+    emulator.clear_journal()
+    proc = run_cli(["reconcile", str(spec_file), "--auto-approve"],
+                   endpoints={**emulator.endpoints, "storage": endpoint})
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: MLOPS_INFRA_ENDPOINTS: endpoint 'storage' {endpoint!r}")
+    assert says in lines[0]
+    assert emulator.journal == []
 
 
 def test_bad_flag_is_one_line_exit_1() -> None:
