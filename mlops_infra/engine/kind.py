@@ -28,9 +28,11 @@ Kinds raise only ``engine.errors`` API errors (``NotFound``, ``Conflict``,
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
@@ -40,6 +42,7 @@ MANAGED_BY_VALUE = "mlops-infra"
 STACK_LABEL = "mlops-infra-stack"
 ADDRESS_LABEL = "mlops-infra-address"
 
+_UNSAFE_NAME = re.compile(r"[\s\x00-\x1f\x7f]")
 Naming = Literal["user", "server"]
 Layer = Literal["Data", "Compute", "ML Platform", "Operations", "Security"]
 LAYERS: tuple[Layer, ...] = ("Data", "Compute", "ML Platform", "Operations", "Security")
@@ -73,6 +76,17 @@ class ResourceId:
 def logical_key(kind: str, address: str) -> str:
     """The ledger/graph key of the resource at ``address`` of ``kind``."""
     return f"{kind}:{address}"
+
+
+@cache
+def name_regex(pattern: str) -> re.Pattern[str]:
+    """``Kind.name_pattern`` as a regular expression."""
+    segments = pattern.split("/")
+    if "**" in segments[:-1]:
+        raise ValueError(f"name pattern {pattern!r}: '**' may only be the last segment")
+    one = r"[^/\s\x00-\x1f\x7f]+"
+    return re.compile("/".join(f"{one}(?:/{one})*" if s == "**" else one if s == "*"
+                               else re.escape(s) for s in segments))
 
 
 def api_capability(project: str, api: str) -> str:
@@ -211,6 +225,9 @@ class Kind(ABC):
     model: ClassVar[type[BaseModel]]          # validates the spec fields (extra="forbid")
     outputs: ClassVar[frozenset[str]]         # names usable as ${address.output}
     naming: ClassVar[Naming] = "user"         # who chooses the API name: the user or the server
+    name_pattern: ClassVar[str | None] = None  # its API names, e.g. "projects/*/buckets/*" ("*":
+                                              # one segment, a last "**": one or more); read
+                                              # back from a ledger or plan, a name must match
     layer: ClassVar[Layer]                    # where the platform diagram draws it (``graph``)
     immutable: ClassVar[frozenset[str]] = frozenset()   # dotted REST paths; a change replaces
     set_paths: ClassVar[frozenset[str]] = frozenset()   # lists the API treats as sets (order-free)
@@ -336,6 +353,25 @@ class Kind(ABC):
         segments = name.split("/")
         parts = dict(zip(segments[0::2], segments[1::2]))
         return ResourceId(kind=self.name, name=name, scope="/".join(segments[:-2]), parts=parts)
+
+    def name_problem(self, name: str) -> str | None:
+        """Why ``name``, an API name read back from a ledger or a plan file (someone may have
+        edited it), cannot be one of this kind's, or ``None``: its segments must be non-empty,
+        neither ``.`` nor ``..``, without blanks or control characters, and match
+        ``name_pattern`` (every kind declares one: the conformance suite checks it); without
+        one, ``id_from_name`` must read it back into the same name."""
+        if self.name_pattern and name_regex(self.name_pattern).fullmatch(name) \
+                and "/." not in name:
+            return None                 # the common case: one match
+        if _UNSAFE_NAME.search(name) or any(s in ("", ".", "..") for s in name.split("/")):
+            return "an empty, '.' or '..' segment, or a blank or control character"
+        if self.name_pattern:
+            return f"a {self.name} is named {self.name_pattern}"
+        try:
+            same = self.id_from_name(name).name == name
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError):
+            same = False
+        return None if same else f"not the API name of a {self.name}"
 
     def api_name(self, live: dict[str, Any]) -> str:
         """The API name of a live resource (server-named kinds: read after create)."""

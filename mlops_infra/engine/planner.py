@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from mlops_infra.engine import guardrails, ownership, removal, sensitive
 from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceId
+from mlops_infra.engine.ledger_check import check_ledger
 from mlops_infra.engine.listdiff import expand_lists
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, Reads, ReadSettings
@@ -122,6 +123,8 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     with Reads(kinds, settings) as reads:
         reads.add(r.rid for r in resolved.values())
         ledger = ledger() if callable(ledger) else ledger     # read while those reads run
+        check_ledger(entries=ledger.entries, intents=ledger.intents, location=ledger.location,
+                     kinds=kinds)                       # before a read or change is made for it
         resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
         moved = _moves(resolved.values(), ledger)
         leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}

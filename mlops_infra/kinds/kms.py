@@ -125,6 +125,7 @@ class KeyRing(Kind):
     """A Cloud KMS key ring."""
 
     name = "kms.KeyRing"
+    name_pattern = "projects/*/locations/*/keyRings/*"
     layer = "Security"
     model = KeyRingSpec
     outputs = frozenset({"id", "name"})
@@ -331,6 +332,7 @@ class CryptoKey(Kind):
     """A Cloud KMS crypto key."""
 
     name = "kms.CryptoKey"
+    name_pattern = "projects/*/locations/*/keyRings/*/cryptoKeys/*"
     layer = "Security"
     model = CryptoKeySpec
     outputs = frozenset({"id", "name"})
@@ -559,6 +561,7 @@ class CryptoKeyGrant(Kind):
     """A member granted a role on a crypto key (only that member is ever added or removed)."""
 
     name = "kms.CryptoKeyGrant"
+    name_pattern = "projects/*/locations/*/keyRings/*/cryptoKeys/*/iamMembers/**"
     layer = "Security"
     model = CryptoKeyGrantSpec
     outputs = frozenset({"member"})

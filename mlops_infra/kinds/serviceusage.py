@@ -77,6 +77,7 @@ class Service(Kind):
     """An enabled Google API."""
 
     name = "serviceusage.Service"
+    name_pattern = "projects/*/services/*"
     layer = "Security"
     model = ServiceSpec
     uses = (SERVICE_USAGE,)

@@ -24,6 +24,7 @@ ledger is never overwritten.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from mlops_infra.spec.jsonload import JsonProblem, load_json
 
 LEDGER_SCHEMA_VERSION = 2
 MAX_RUNS = 20
+_KIND_NAME = re.compile(r"[a-z][a-z0-9]*\.[A-Z][A-Za-z0-9]*")
 
 
 def utc_now() -> str:
@@ -150,6 +152,7 @@ def parse_document(data: bytes, *, stack: str, location: str, generation: int) -
         entries = _migrated_v1(entries)
     _check_keys(entries, location)
     intents = _parse_intents(doc.get("intents", {}), location)
+    _check_keys(intents, location, "intent")
     runs = doc.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise _refuse(location, "'runs' must be a list of objects")
@@ -193,11 +196,14 @@ def _parse_resources(raw: Any, location: str) -> dict[str, LedgerEntry]:
     return {key: _parse_entry(key, value, location) for key, value in raw.items()}
 
 
-def _check_keys(entries: dict[str, LedgerEntry], location: str) -> None:
-    for key, entry in entries.items():
-        if key != entry.key:
-            raise _refuse(location, f"resource {key!r} is filed under the wrong key "
-                                    f"(its kind and address make {entry.key!r})")
+def _check_keys(records: dict[str, LedgerEntry] | dict[str, Intent], location: str,
+                what: str = "entry") -> None:
+    for key, record in records.items():
+        if not record.address:
+            raise _refuse(location, f"{what} {key!r} has no address")
+        if key != record.key:
+            raise _refuse(location, f"{what} {key!r} is filed under the wrong key "
+                                    f"(its kind and address make {record.key!r})")
 
 
 def _strings(raw: dict[str, Any], names: tuple[str, ...], what: str, location: str) -> None:
@@ -220,11 +226,19 @@ def _flag(raw: dict[str, Any], name: str, what: str, location: str) -> bool:
     return value
 
 
+def _kind_name(raw: dict[str, Any], what: str, location: str) -> None:
+    """The shape of a kind's name (``SERVICE.Kind``); whether this installation has that
+    kind is the engine's to say (``engine.ledger_check``): this layer knows no kinds."""
+    if not _KIND_NAME.fullmatch(raw["kind"]):
+        raise _refuse(location, f"{what}: kind {raw['kind']!r} is not a kind name (SERVICE.Kind)")
+
+
 def _parse_entry(key: str, raw: Any, location: str) -> LedgerEntry:
-    what = f"resource {key!r}"
+    what = f"entry {key!r}"
     if not isinstance(raw, dict):
         raise _refuse(location, f"{what} is not an object")
     _strings(raw, ("kind", "id"), what, location)
+    _kind_name(raw, what, location)
     for name in ("applied", "outputs"):
         if not isinstance(raw.get(name, {}), dict):
             raise _refuse(location, f"{what}: '{name}' must be an object")
@@ -246,6 +260,7 @@ def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:
         if not isinstance(value, dict):
             raise _refuse(location, f"{what} is not an object")
         _strings(value, ("kind", "id", "address"), what, location)
+        _kind_name(value, what, location)
         intents[key] = Intent(kind=value["kind"], id=value["id"], address=value["address"],
                               run_id=str(value.get("runId", "")), at=str(value.get("at", "")))
     return intents

@@ -24,7 +24,7 @@ from mlops_infra.clients import Clients
 from mlops_infra.emulator.services import service_names
 from mlops_infra.engine import ownership, sensitive
 from mlops_infra.engine.diff import compare, without_paths
-from mlops_infra.engine.kind import Kind, ResourceContext
+from mlops_infra.engine.kind import Kind, ResourceContext, name_regex
 
 CASES_DIR = Path(__file__).parent / "cases"
 KINDS = registered_kinds()
@@ -110,6 +110,18 @@ def test_identity_round_trips_through_the_ledger(case: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_its_api_name_is_taken_back_from_a_ledger_or_plan_file(case: Path) -> None:
+    """``name_problem`` refuses what an edited ledger or plan could name: never a real name."""
+    data = _load(case)
+    kind = _kind(case.parent.name)
+    rid = kind.identify(*_place(kind, data))
+    name = rid.name or f"{rid.scope}/{(kind.name_pattern or 'x/y').split('/')[-2]}/1234567"
+    assert kind.name_problem(name) is None
+    assert kind.name_problem("garbage") is not None
+    assert kind.name_problem(name.replace("/", "/../", 1)) is not None
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_outputs_before_creation_need_no_live_state(case: Path) -> None:
     data = _load(case)
     kind = _kind(case.parent.name)
@@ -127,6 +139,15 @@ def test_declared_clients_are_served_by_the_emulator(name: str) -> None:
     assert kind.uses, f"{name} declares no clients (uses)"
     agents = kind.service_agent.uses if kind.service_agent else ()
     assert {d.endpoint for d in (*kind.uses, *agents)} <= set(service_names())
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_kind_declares_the_shape_of_its_api_names(name: str) -> None:
+    """What a ledger or a plan file names is checked against it before any call
+    (``Kind.name_problem``): an edited id never reaches the kind's own parsing."""
+    pattern = KINDS[name].name_pattern
+    assert pattern, f"{name}: declare name_pattern, e.g. 'projects/*/buckets/*'"
+    name_regex(pattern)                         # a pattern it can read
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))

@@ -71,10 +71,16 @@ def test_only_the_last_20_runs_are_rendered() -> None:
     (b'{"schemaVersion": 2, "stack": "s"}', "no 'resources'"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": []}', "'resources'"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": {"k": {"kind": 1, "id": "x"}}}', "'kind'"),
-    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"k": {"kind": "a", "id": "x", '
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"k": {"kind": "s.A", "id": "x", '
       b'"applied": []}}}'), "'applied'"),
-    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"a:x": {"kind": "a", "id": "x", '
-      b'"address": "y"}}}'), "wrong key"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"s.A:x": {"kind": "s.A", "id": "x", '
+      b'"address": "y"}}}'), "entry 's.A:x' is filed under the wrong key"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"s.A:": {"kind": "s.A", "id": "x", '
+      b'"address": ""}}}'), "entry 's.A:' has no address"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {"x:y": {"kind": "x", "id": "i", '
+      b'"address": "y"}}}'), "entry 'x:y': kind 'x' is not a kind name (SERVICE.Kind)"),
+    ((b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"s.A:zz": '
+      b'{"kind": "s.B", "id": "", "address": "zz"}}}'), "intent 's.A:zz' is filed under the wrong"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "runs": {}}', "'runs'"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": []}', "'intents'"),
     (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k": {"kind": "a"}}}',

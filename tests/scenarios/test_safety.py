@@ -111,6 +111,61 @@ def test_a_damaged_or_edited_plan_is_refused_in_one_line_with_zero_mutations(
     assert emulator.mutating_requests() == []
 
 
+def _edit_ledger(emulator, edit) -> str:  # type: ignore[no-untyped-def]
+    """Apply ``edit`` to the stored ledger document of the scenario stack; its location."""
+    from mlops_infra.clients import Clients
+
+    blob = Clients(project="test-project", endpoints=emulator.endpoints).storage().bucket(
+        "test-project-mlops-infra-state").blob("mlops-infra/scenario.json")
+    document = json.loads(blob.download_as_bytes(retry=None))
+    edit(document)
+    blob.upload_from_string(json.dumps(document), retry=None)
+    return f"gs://{blob.bucket.name}/{blob.name}"
+
+
+def _rekeyed(document: dict, key: str, **changes: str) -> None:  # type: ignore[type-arg]
+    entry = {**document["resources"].pop(key), **changes}
+    document["resources"][f"{entry['kind']}:{entry['address']}"] = entry
+
+
+BAD_ENTRIES = {   # case -> (edit of the ledger document, what the one line says)
+    "unknown-kind": (lambda d: _rekeyed(d, "storage.Bucket:models", kind="storage.Buckett"),
+                     "entry 'storage.Buckett:models': kind 'storage.Buckett' is not one this "
+                     "installation of mlops_infra knows (did you mean 'storage.Bucket'?)"),
+    "garbage-id": (lambda d: d["resources"]["storage.Bucket:models"].update(id="garbage"),
+                   "entry 'storage.Bucket:models': id 'garbage': a storage.Bucket is named "
+                   "projects/*/buckets/*"),
+    "another-kinds-id": (lambda d: d["resources"]["storage.Bucket:models"].update(
+                             id="projects/test-project/datasets/features"),
+                         "a storage.Bucket is named projects/*/buckets/*"),
+    "dot-dot-id": (lambda d: d["resources"]["storage.Bucket:models"].update(
+                       id="projects/test-project/buckets/../../b/x"),
+                   "an empty, '.' or '..' segment"),
+    "not-a-kind-name": (lambda d: _rekeyed(d, "storage.Bucket:models", kind="bucket"),
+                        "entry 'bucket:models': kind 'bucket' is not a kind name"),
+    "intent-of-unknown-kind": (lambda d: d.setdefault("intents", {}).update({"nope.Kind:zz": {
+                                   "kind": "nope.Kind", "id": "", "address": "zz"}}),
+                               "intent 'nope.Kind:zz': kind 'nope.Kind' is not one this"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_a_bad_ledger_entry_is_refused_in_one_line_with_zero_mutations(
+        case: str, emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli(["reconcile", str(spec_file), "--auto-approve"],
+                   endpoints=emulator.endpoints).returncode == 0
+    edit, says = BAD_ENTRIES[case]
+    location = _edit_ledger(emulator, edit)
+    spec_file.write_text(SPEC.replace("{team: ml, env: dev}", "{team: ml, env: prod}"))  # an update
+    emulator.clear_journal()
+    for command in (["plan", str(spec_file)], ["reconcile", str(spec_file), "--auto-approve"],
+                    ["destroy", str(spec_file), "--auto-approve"]):
+        line = _one_line(run_cli(command, endpoints=emulator.endpoints))
+        assert line.startswith(f"error: ledger {location}: ") and says in line, line
+        assert line.endswith("refusing to use or overwrite it"), line
+    assert emulator.mutating_requests() == []
+
+
 def test_a_blocked_plan_fails_plan_and_dry_run(emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
     from mlops_infra.clients import Clients
 

@@ -164,6 +164,7 @@ class DatasetBindings(IamBindingsKind):
     """Grants on a BigQuery dataset (additive access entries)."""
 
     name = "bigquery.DatasetBindings"
+    name_pattern = "projects/*/datasets/*/iamBindings/*"
     layer = "Security"
     model = DatasetBindingsSpec
     api = "bigquery.googleapis.com"

@@ -349,6 +349,7 @@ class Dataset(Kind):
     """A BigQuery dataset."""
 
     name = "bigquery.Dataset"
+    name_pattern = "projects/*/datasets/*"
     layer = "Data"
     model = DatasetSpec
     api = BIGQUERY_API

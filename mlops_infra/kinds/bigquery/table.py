@@ -284,6 +284,7 @@ class Table(Kind):
     """A BigQuery table."""
 
     name = "bigquery.Table"
+    name_pattern = "projects/*/datasets/*/tables/*"
     layer = "Data"
     model = TableSpec
     outputs = frozenset({"name", "id", "ref", "selfLink"})

@@ -175,6 +175,7 @@ class Firewall(common.ComputeKind):
     """A Compute Engine VPC firewall rule."""
 
     name = "compute.Firewall"
+    name_pattern = "projects/*/global/firewalls/*"
     layer = "Security"
     model = FirewallSpec
     uses = (COMPUTE_FIREWALLS, COMPUTE_GLOBAL_OPERATIONS)

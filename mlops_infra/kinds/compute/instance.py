@@ -283,6 +283,7 @@ class Instance(common.ComputeKind):
     """A Compute Engine VM instance."""
 
     name = "compute.Instance"
+    name_pattern = "projects/*/zones/*/instances/*"
     model = InstanceSpec
     uses = (COMPUTE_INSTANCES, COMPUTE_DISKS, COMPUTE_IMAGES, COMPUTE_ZONE_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "internalIp", "zone"})

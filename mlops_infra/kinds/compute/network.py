@@ -66,6 +66,7 @@ class Network(common.ComputeKind):
     """A Compute Engine VPC network."""
 
     name = "compute.Network"
+    name_pattern = "projects/*/global/networks/*"
     layer = "Compute"
     model = NetworkSpec
     uses = (COMPUTE_NETWORKS, COMPUTE_GLOBAL_OPERATIONS)

@@ -90,6 +90,7 @@ class Router(common.ComputeKind):
     """A Cloud Router and its NAT gateways."""
 
     name = "compute.Router"
+    name_pattern = "projects/*/regions/*/routers/*"
     model = RouterSpec
     uses = (COMPUTE_ROUTERS, COMPUTE_REGION_OPERATIONS)
     outputs = frozenset({"name", "selfLink", "id", "region"})

@@ -85,6 +85,7 @@ class Subnetwork(common.ComputeKind):
     """A Compute Engine subnetwork."""
 
     name = "compute.Subnetwork"
+    name_pattern = "projects/*/regions/*/subnetworks/*"
     layer = "Compute"
     model = SubnetworkSpec
     uses = (COMPUTE_SUBNETWORKS, COMPUTE_REGION_OPERATIONS)

@@ -289,6 +289,7 @@ class Cluster(Kind):
     """A GKE cluster."""
 
     name = "container.Cluster"
+    name_pattern = "projects/*/locations/*/clusters/*"
     model = ClusterSpec
     api = common.API
     uses = (CONTAINER,)

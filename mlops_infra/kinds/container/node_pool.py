@@ -227,6 +227,7 @@ class NodePool(Kind):
     """A GKE node pool, replaced create-before-destroy."""
 
     name = "container.NodePool"
+    name_pattern = "projects/*/locations/*/clusters/*/nodePools/*"
     model = NodePoolSpec
     api = common.API
     uses = (CONTAINER, COMPUTE_GROUP_MANAGERS)

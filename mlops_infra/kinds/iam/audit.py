@@ -102,6 +102,7 @@ class AuditConfig(Kind):
     """Audit logging configuration of a project (part of its IAM policy)."""
 
     name = "iam.AuditConfig"
+    name_pattern = "projects/*/auditConfigs/*"
     layer = "Security"
     model = AuditConfigSpec
     outputs: ClassVar[frozenset[str]] = frozenset()

@@ -104,6 +104,7 @@ class ProjectBindings(IamBindingsKind):
     """IAM bindings on a project's policy (additive)."""
 
     name = "iam.ProjectBindings"
+    name_pattern = "projects/*/iamBindings/*"
     layer = "Security"
     model = ProjectBindingsSpec
     api = "cloudresourcemanager.googleapis.com"
@@ -164,6 +165,7 @@ class ServiceAccountBindings(IamBindingsKind):
     """IAM bindings on a service account (e.g. Workload Identity users), additive."""
 
     name = "iam.ServiceAccountBindings"
+    name_pattern = "projects/*/serviceAccounts/*/iamBindings/*"
     layer = "Security"
     model = ServiceAccountBindingsSpec
     api = "iam.googleapis.com"

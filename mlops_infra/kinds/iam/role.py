@@ -112,6 +112,7 @@ class Role(Kind):
     """A project custom role (soft-deleted; see the module docstring)."""
 
     name = "iam.Role"
+    name_pattern = "projects/*/roles/*"
     layer = "Security"
     model = RoleSpec
     outputs = frozenset({"name", "roleId"})

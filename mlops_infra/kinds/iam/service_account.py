@@ -90,6 +90,7 @@ class ServiceAccount(Kind):
     """A user-managed service account."""
 
     name = "iam.ServiceAccount"
+    name_pattern = "projects/*/serviceAccounts/*"
     layer = "Security"
     model = ServiceAccountSpec
     outputs = frozenset({"email", "member", "name", "id"})

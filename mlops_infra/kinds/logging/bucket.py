@@ -87,6 +87,7 @@ class LogBucket(Kind):
     """A log bucket (see the module docstring)."""
 
     name = "logging.Bucket"
+    name_pattern = "projects/*/locations/*/buckets/*"
     model = BucketSpec
     layer = "Operations"
     outputs = frozenset({"id", "name"})

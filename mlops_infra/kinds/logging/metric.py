@@ -137,6 +137,7 @@ class LogMetric(Kind):
     """A log-based metric (see the module docstring)."""
 
     name = "logging.Metric"
+    name_pattern = "projects/*/metrics/*"
     model = LogMetricSpec
     layer = "Operations"
     outputs = frozenset({"name", "type"})

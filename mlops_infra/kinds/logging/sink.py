@@ -129,6 +129,7 @@ class Sink(Kind):
     """A log sink with a unique writer identity (see the module docstring)."""
 
     name = "logging.Sink"
+    name_pattern = "projects/*/sinks/*"
     model = SinkSpec
     layer = "Operations"
     outputs = frozenset({"name", "writerIdentity"})

@@ -206,6 +206,7 @@ class AlertPolicy(Kind):
     """An alerting policy (server-named; see the module docstring)."""
 
     name = "monitoring.AlertPolicy"
+    name_pattern = "projects/*/alertPolicies/*"
     model = AlertPolicySpec
     layer = "Operations"
     outputs = frozenset({"name"})

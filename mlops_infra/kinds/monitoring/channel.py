@@ -143,6 +143,7 @@ class NotificationChannel(Kind):
     """A notification channel (server-named; see the module docstring)."""
 
     name = "monitoring.NotificationChannel"
+    name_pattern = "projects/*/notificationChannels/*"
     model = ChannelSpec
     layer = "Operations"
     outputs = frozenset({"name"})

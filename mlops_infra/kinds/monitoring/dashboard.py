@@ -105,6 +105,7 @@ class MonitoringDashboard(Kind):
     """A dashboard (user-named; see the module docstring)."""
 
     name = "monitoring.Dashboard"
+    name_pattern = "projects/*/dashboards/*"
     model = DashboardSpec
     layer = "Operations"
     outputs = frozenset({"name"})

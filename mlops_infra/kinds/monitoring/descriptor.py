@@ -81,6 +81,7 @@ class MetricDescriptor(Kind):
     """A custom metric descriptor (see the module docstring)."""
 
     name = "monitoring.MetricDescriptor"
+    name_pattern = "projects/*/metricDescriptors/**"
     model = MetricDescriptorSpec
     layer = "Operations"
     outputs = frozenset({"type"})

@@ -178,6 +178,7 @@ class UptimeCheck(Kind):
     """An uptime check (server-named; see the module docstring)."""
 
     name = "monitoring.UptimeCheck"
+    name_pattern = "projects/*/uptimeCheckConfigs/*"
     model = UptimeCheckSpec
     layer = "Operations"
     outputs = frozenset({"name", "checkId"})

@@ -43,6 +43,7 @@ class BucketBindings(IamBindingsKind):
     """IAM bindings on a bucket (additive)."""
 
     name = "storage.BucketBindings"
+    name_pattern = "projects/*/buckets/*/iamBindings/*"
     layer = "Security"
     model = BucketBindingsSpec
     api = "storage.googleapis.com"

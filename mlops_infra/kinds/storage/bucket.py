@@ -363,6 +363,7 @@ class Bucket(Kind):
     """A Cloud Storage bucket."""
 
     name = "storage.Bucket"
+    name_pattern = "projects/*/buckets/*"
     layer = "Data"
     model = BucketSpec
     api = "storage.googleapis.com"

@@ -124,6 +124,7 @@ class Endpoint(VertexKind):
     """A Vertex AI endpoint, named by the user (``endpointId``) or by the server."""
 
     name = "vertex.Endpoint"
+    name_pattern = "projects/*/locations/*/endpoints/*"
     model = EndpointSpec
     naming = "server"
     outputs = frozenset({"id", "name"})

@@ -144,6 +144,7 @@ class FeatureOnlineStore(VertexKind):
     """A Vertex AI feature online store."""
 
     name = "vertex.FeatureOnlineStore"
+    name_pattern = "projects/*/locations/*/featureOnlineStores/*"
     model = FeatureOnlineStoreSpec
     outputs = frozenset({"id", "name"})
     immutable = frozenset({"encryptionSpec", "optimized"})
@@ -277,6 +278,7 @@ class FeatureView(VertexKind):
     """A feature view of a feature online store, over a BigQuery source."""
 
     name = "vertex.FeatureView"
+    name_pattern = "projects/*/locations/*/featureOnlineStores/*/featureViews/*"
     model = FeatureViewSpec
     outputs = frozenset({"id", "name", "serviceAccountEmail"})
     local_fields = frozenset({"runSyncImmediately"})

@@ -77,6 +77,7 @@ class MetadataStore(VertexKind):
     """A Vertex AI metadata store: no update method, every change is a replace."""
 
     name = "vertex.MetadataStore"
+    name_pattern = "projects/*/locations/*/metadataStores/*"
     model = MetadataStoreSpec
     outputs = frozenset({"id", "name"})
     labels_path = None

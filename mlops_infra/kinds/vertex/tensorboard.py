@@ -79,6 +79,7 @@ class Tensorboard(VertexKind):
     """A Vertex AI TensorBoard instance (always named by the server)."""
 
     name = "vertex.Tensorboard"
+    name_pattern = "projects/*/locations/*/tensorboards/*"
     model = TensorboardSpec
     naming = "server"
     outputs = frozenset({"id", "name"})

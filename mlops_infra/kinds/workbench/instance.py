@@ -369,6 +369,7 @@ class Instance(Kind):
     """A Vertex AI Workbench instance."""
 
     name = "workbench.Instance"
+    name_pattern = "projects/*/locations/*/instances/*"
     model = InstanceSpec
     api = API
     uses = (NOTEBOOKS, RESOURCE_MANAGER)
