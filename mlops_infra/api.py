@@ -32,6 +32,7 @@ from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSett
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.ownership import managed_label_paths
 from mlops_infra.engine.plan import Plan, ResourceChange
+from mlops_infra.engine.plan_file import check_kinds
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY
 from mlops_infra.engine.registry import (
@@ -136,7 +137,15 @@ def _instance(spec: Spec, env: str | None) -> Spec:
 
 
 def _offline_kinds(spec: Spec) -> Mapping[str, Kind]:
-    clients = Clients(project=spec.project, endpoints={})
+    return offline_kinds(spec.project)
+
+
+def offline_kinds(project: str | None = None) -> Mapping[str, Kind]:
+    """Every kind, with clients that call nothing: for checks that need no API (a saved
+    plan's kinds and names, before its spec is even loaded)."""
+    import mlops_infra.kinds  # noqa: F401  (tells the registry how to load them)
+
+    clients = Clients(project=project, endpoints={})
     return LazyKinds(lambda cls: cls(clients))
 
 
@@ -244,6 +253,7 @@ class Stack:
               concurrency: int = DEFAULT_APPLY_CONCURRENCY, owner: str | None = None) -> ApplyResult:
         """Apply ``plan`` under the stack's lock; refuse it if the ledger moved since it was made.
         The secrets it references are resolved first (a missing one changes nothing)."""
+        check_kinds(plan.resources, self.kinds)        # a plan read without kinds, or built
         refuse_blocked(plan)
         require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
         with self.locked(owner=owner, home_known=plan.ledger_generation > 0):

@@ -285,9 +285,10 @@ def plan(spec: str, env: str | None, local: bool, fmt: str, out: str | None,
               help="How many changes run at once.")
 def apply(plan_file: str, local: bool, concurrency: int) -> int:
     """Apply a saved plan, if the ledger has not moved since it was made."""
+    from mlops_infra.api import offline_kinds
     from mlops_infra.engine.plan import Plan
 
-    the_plan = Plan.from_json(_read_text(plan_file), source=plan_file)
+    the_plan = Plan.from_json(_read_text(plan_file), source=plan_file, kinds=offline_kinds())
     if local and not the_plan.local:
         raise UserError(f"{plan_file}: the plan was made against {the_plan.ledger_location}, "
                         "not a local ledger; drop --local")

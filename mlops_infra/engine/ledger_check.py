@@ -49,4 +49,4 @@ def unknown_kind(kind_name: str, kinds: Mapping[str, Kind]) -> str:
     hint = difflib.get_close_matches(kind_name, list(kinds), n=1)
     near = f" (did you mean '{hint[0]}'?)" if hint else ""
     return (f"kind {kind_name!r} is not one this installation of mlops_infra knows{near}: a "
-            "newer version may have written it (upgrade), or the entry was edited")
+            "newer version may have written it (upgrade mlops_infra), or it was edited")

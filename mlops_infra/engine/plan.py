@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from mlops_infra.engine.kind import FieldChange, logical_key
+from mlops_infra.engine.kind import FieldChange, Kind, logical_key
 
 PLAN_FORMAT_VERSION = 2
 
@@ -190,11 +190,13 @@ class Plan:
                    notes=tuple(data.get("notes", ())))
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "plan") -> Plan:
-        """Parse and check a saved plan; ``UserError`` naming ``source`` if it is not one."""
+    def from_json(cls, text: str, *, source: str = "plan",
+                  kinds: Mapping[str, Kind] | None = None) -> Plan:
+        """Parse and check a saved plan (with ``kinds``: its kinds and API names too);
+        ``UserError`` naming ``source`` if it is not one we can apply."""
         from mlops_infra.engine.plan_file import parse_plan
 
-        return parse_plan(text, source=source)
+        return parse_plan(text, source=source, kinds=kinds)
 
     def _repr_html_(self) -> str:
         if _html_renderer is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops_infra.api import Stack, validate
-from mlops_infra.engine.errors import LockHeld, SpecError
+from mlops_infra.engine.errors import LockHeld, SpecError, UserError
 from mlops_infra.engine.plan import Plan, digest_of
 from tests.scenarios.conftest import SPEC, run_cli
 
@@ -71,6 +71,53 @@ def _crafted(document: dict[str, object], path: Path) -> None:
     """A hand-made plan with a valid digest (so only the shape checks can refuse it)."""
     document["digest"] = digest_of(document)
     path.write_text(json.dumps(document))
+
+
+FORGED = {   # damage -> (edit of a plan document whose digest is then recomputed, what is said)
+    "unknown-kind": (lambda r: r[0].update(kind="storage.Buckett"),
+                     "kind 'storage.Buckett' is not one this installation of mlops_infra knows"),
+    "desired-a-list": (lambda r: r[-1].update(desired=[1, 2]), "desired must be an object"),
+    "create-without-desired": (lambda r: r[-1].update(desired=None),
+                               "a create needs its desired state"),
+    "missing-dependency": (lambda r: r[0].update(depends_on=["nowhere"]),
+                           "depends on 'nowhere', which is not in the plan"),
+    "garbage-id": (lambda r: r[0].update(id="garbage"), "id 'garbage': a storage.Bucket is named"),
+    "parts-of-another": (lambda r: r[0].update(parts={**r[0]["parts"], "buckets": "victim"}),
+                         "its scope and parts are not those of its id"),
+    "no-id": (lambda r: r[0].update(id=""), "no id: only a server-named kind's create"),
+    "bad-field-change": (lambda r: r[0].update(changes=[{"op": "add", "path": "x", "evil": 1}]),
+                         "changes[0] is not a field change"),
+    "flag-not-bool": (lambda r: r[0].update(allow_data_loss="yes"),
+                      "allow_data_loss must be true or false"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(FORGED))
+def test_a_plan_forged_with_a_valid_digest_is_refused_whole_before_any_change(
+        damage: str, emulator, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plan_file = _saved_plan(emulator, spec_file, tmp_path)
+    document = json.loads(plan_file.read_text())
+    assert [r["action"] for r in document["resources"]] == ["create"] * 4
+    edit, says = FORGED[damage]
+    edit(document["resources"])
+    _crafted(document, plan_file)
+    emulator.clear_journal()
+    line = _one_line(run_cli(["apply", str(plan_file)], endpoints=emulator.endpoints))
+    assert line.startswith(f"error: {plan_file}: not a usable plan: resources[") and says in line
+    assert emulator.mutating_requests() == []           # nothing applied before the bad one
+
+
+def test_stack_apply_checks_the_kinds_of_a_plan_read_without_them(
+        emulator, open_stack, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    document = json.loads(_saved_plan(emulator, spec_file, tmp_path).read_text())
+    document["resources"][-1]["kind"] = "bigquery.Tablee"
+    document["digest"] = digest_of(document)
+    plan = Plan.from_json(json.dumps(document))          # a library reads it: no kinds given
+    emulator.clear_journal()
+    with pytest.raises(UserError, match=r"^plan: not a usable plan: resources\[3\] \(events\): "
+                                        "kind 'bigquery.Tablee' is not one"):
+        open_stack(spec_file).apply(plan)
+    assert emulator.mutating_requests() == []
 
 
 @pytest.mark.parametrize("damage", ["not-json", "truncated", "edited", "cycle", "unknown-action",
