@@ -132,7 +132,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                        ownership_labels=ownership_labels)
         changes = _plan_in_order(resolved, reads.state, ctx, ready=reads.wait)
         live = reads.finish()
-    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
+    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss, stack=spec.stack,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
@@ -283,7 +283,14 @@ def _adds(r: Resolved) -> tuple[FieldChange, ...]:
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = sensitive.compare_with_secrets(r.kind, r.desired, _normalized(r.kind, current, ctx),
+    normalized = _normalized(r.kind, current, ctx)
+    owner = ownership.other_stack(r.kind, normalized, stack=ctx.stack)
+    if owner is not None:
+        return _change(r, ctx, Action.NOOP, blocked=(
+            f"conflict: {r.rid.name}: this stack's ledger records it, but its labels name "
+            f"mlops-infra stack '{owner}'; it is left alone: remove it from this spec (it is "
+            "then dropped from this ledger and left in place) or from that stack"))
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, normalized,
                                              entry.applied, exact=r.exact, values=ctx.secrets,
                                              at=r.secret_paths)
     if getattr(entry, "labels_pending", False) and not ctx.ownership_labels:

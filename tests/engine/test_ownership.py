@@ -499,3 +499,37 @@ def test_changes_sharing_a_serial_key_never_overlap() -> None:
     assert apply_plan(plan, kinds={**_kinds(world), "test.Thing": Serial(world)}, sink=ledger,
                       settings=FAST).ok
     assert most[0] == 1 and world.creates == 6
+
+
+# --- a ledger entry for what another stack's labels claim -------------------------------------
+
+OTHERS = {"labels": {"managed-by": "mlops-infra", "mlops-infra-stack": "other"}}
+
+
+def _claimed_by_other_stack(world: World, ledger: MemoryLedger) -> None:
+    """``things/data`` is labelled for stack ``other``, yet this stack's ledger records it
+    (an entry copied in by hand, or the other stack adopted it since)."""
+    world.store["things/data"] = {"size": 1, **OTHERS, "name": "things/data"}
+    ledger.entries["test.Thing:data"] = Entry("test.Thing", "things/data", "data",
+                                              {"size": 1}, {})
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_never_deleted() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  keep:\n    kind: test.Bare\n    size: 1\n")
+    change = _only(plan, "data")
+    assert change.action is Action.ABANDON, change
+    assert "'other'" in (change.reason or "")
+    assert apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST).ok
+    assert world.store["things/data"]["labels"] == OTHERS["labels"]   # untouched, still theirs
+    assert "test.Thing:data" not in ledger.entries
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_not_relabelled_ours() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    change = _only(plan, "data")
+    assert change.blocked and "mlops-infra stack 'other'" in change.blocked, change
+    assert change.action is Action.NOOP
