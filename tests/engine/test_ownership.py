@@ -533,3 +533,29 @@ def test_a_recorded_resource_labelled_for_another_stack_is_not_relabelled_ours()
     change = _only(plan, "data")
     assert change.blocked and "mlops-infra stack 'other'" in change.blocked, change
     assert change.action is Action.NOOP
+
+
+# --- a saved plan is proven against the ledger again when applied (engine.authority) ---------
+
+def test_an_honest_plan_is_backed_by_its_ledger_and_an_edited_removal_is_not() -> None:
+    from dataclasses import replace
+
+    from mlops_infra.engine.authority import unproven
+
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"carol": True}}          # someone else's member
+    _reconcile(world, ledger, SHARE + "  data:\n    kind: test.Thing\n    size: 1\n")
+    removal = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    check = lambda plan: unproven(plan, ledger.view(), kinds=_kinds(world),  # noqa: E731
+                                  adoptable=lambda change: False)
+    assert check(removal) is None                                      # as the planner made it
+    access = _only(removal, "access")
+    assert access.action is Action.DELETE
+    grabbing = replace(access, last_applied={"members": {"alice": True, "bob": True, "carol": True}})
+    edited = replace(removal, resources=tuple(grabbing if c is access else c
+                                              for c in removal.resources))
+    why = check(edited)
+    assert why is not None and "test.Share access" in why and "what was applied" in why
+    renamed = replace(removal, resources=tuple(replace(c, id="things/other") if c.address == "data"
+                                               else c for c in removal.resources))
+    assert "the ledger records things/data" in (check(renamed) or "")
