@@ -91,9 +91,15 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
-    """Whether creating it needs a recorded intent: nothing on the resource would say it is ours."""
-    return (change.action in (Action.CREATE, Action.REPLACE) and not change.blocked
-            and kind.labels_path is None and not kind.shared and kind.naming == "user")
+    """Whether it needs a recorded intent: nothing on the resource would say it is ours. For
+    a part of a shared thing, the intent also says which parts were there before, so a run
+    killed after adding its own finds them its own, not someone else's."""
+    if change.blocked:
+        return False
+    if kind.shared:
+        return change.action in (Action.CREATE, Action.UPDATE)
+    return (change.action in (Action.CREATE, Action.REPLACE) and kind.labels_path is None
+            and kind.naming == "user")
 
 
 class _Runner:

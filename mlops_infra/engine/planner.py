@@ -71,6 +71,9 @@ class IntentLike(Protocol):
     @property
     def address(self) -> str: ...
 
+    # ``preexisting: tuple[str, ...]`` (optional): for a part of a shared thing, the parts that
+    # were there before the run that announced it
+
 
 @dataclass(frozen=True)
 class LedgerView:
@@ -305,6 +308,11 @@ def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resourc
     changes = compare(r.kind, r.desired, _normalized(r.kind, current, ctx), exact=r.exact)
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
+    intent = ctx.ledger.intents.get(r.rid.key)
+    if intent is not None and intent.id == r.rid.name:
+        # a run stopped after its intent: only what it found there before is someone else's
+        before = set(getattr(intent, "preexisting", ()))
+        preexisting = tuple(p for p in preexisting if p in before)
     return _classify(r, ctx, changes, current, preexisting=preexisting)
 
 

@@ -6,7 +6,8 @@ One JSON document per stack (schema version 2)::
      "resources": {"storage.Bucket:raw": {"kind", "id", "address", "applied", "outputs",
                                           "createdAt", "updatedAt", "dependsOn", "preexisting",
                                           "labelsPending"}},
-     "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at"}},
+     "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at",
+                                                "preexisting"}},
      "runs": [...]}
 
 Entries are keyed by **logical identity** (kind and spec address); ``id`` is the API name
@@ -88,21 +89,27 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Intent:
-    """A create announced before it was made (``id`` is the API name it will have)."""
+    """A create announced before it was made (``id`` is the API name it will have). For a
+    part of a shared thing (IAM bindings), ``preexisting`` are the parts that were there
+    before: the others a rerun finds live were added by the run that announced it."""
 
     kind: str
     id: str
     address: str
     run_id: str = ""
     at: str = ""
+    preexisting: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return logical_key(self.kind, self.address)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "address": self.address,
-                "runId": self.run_id, "at": self.at}
+        out: dict[str, Any] = {"kind": self.kind, "id": self.id, "address": self.address,
+                               "runId": self.run_id, "at": self.at}
+        if self.preexisting:
+            out["preexisting"] = list(self.preexisting)
+        return out
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,8 @@ def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:
             raise _refuse(location, f"{what} is not an object")
         _strings(value, ("kind", "id", "address"), what, location)
         intents[key] = Intent(kind=value["kind"], id=value["id"], address=value["address"],
-                              run_id=str(value.get("runId", "")), at=str(value.get("at", "")))
+                              run_id=str(value.get("runId", "")), at=str(value.get("at", "")),
+                              preexisting=_string_list(value, "preexisting", what, location))
     return intents
 
 

@@ -184,6 +184,7 @@ class Intent:
     kind: str
     id: str
     address: str
+    preexisting: tuple[str, ...] = ()
 
 
 @dataclass
@@ -200,7 +201,7 @@ class MemoryLedger:
                           intents=dict(self.intents))
 
     def intend(self, changes: list[Any]) -> None:
-        self.intents.update({c.key: Intent(c.kind, c.id, c.address) for c in changes})
+        self.intents.update({c.key: Intent(c.kind, c.id, c.address, c.preexisting) for c in changes})
 
     def record(self, *, change: Any, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
@@ -573,3 +574,20 @@ def test_a_create_refused_with_409_drops_its_intent_and_the_next_plan_does_not_a
     assert "test.Bare:net" not in ledger.intents
     again = _plan(world, ledger, spec)
     assert _only(again, "net").blocked and not _only(again, "net").adopt
+
+
+def test_a_shared_part_added_by_a_killed_run_is_taken_back_later_not_left_as_preexisting() -> None:
+    """Review finding: killed after the policy write and before the ledger's, the rerun
+    recorded the stack's own grant as pre-existing, so it was never removed."""
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"alice": True}}          # someone else's, before
+    spec = "  access:\n    kind: test.Share\n    members: {alice: true, bob: true}\n"
+    ledger.drop_records = True                                         # killed before the record
+    apply_plan(_plan(world, ledger, spec), kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert world.store["shared/map"]["members"] == {"alice": True, "bob": True}
+    assert "test.Share:access" not in ledger.entries and "test.Share:access" in ledger.intents
+    ledger.drop_records = False
+    _reconcile(world, ledger, spec)                                    # the rerun
+    assert ledger.entries["test.Share:access"].preexisting == ("members.alice",)
+    _reconcile(world, ledger, "  other:\n    kind: test.Thing\n    size: 1\n")
+    assert world.store["shared/map"]["members"] == {"alice": True}    # bob taken back, alice kept

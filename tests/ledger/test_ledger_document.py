@@ -123,6 +123,18 @@ def test_intents_round_trip() -> None:
     assert back.intents == {"iam.ServiceAccount:trainer": intent}
 
 
+def test_a_shared_intent_keeps_what_was_there_before() -> None:
+    intent = Intent(kind="iam.ProjectBindings", id="projects/p", address="access", run_id="r1",
+                    at="2026-01-01T00:00:00.000Z",
+                    preexisting=('bindings["roles/viewer"]["user:a@example.com"]',))
+    state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
+    rendered = render_document(state)
+    assert json.loads(rendered)["intents"]["iam.ProjectBindings:access"]["preexisting"] == \
+        list(intent.preexisting)
+    back = parse_document(rendered, stack="s", location=LOC, generation=2)
+    assert back.intents == {"iam.ProjectBindings:access": intent}
+
+
 def test_values_are_stored_as_given_labels_included() -> None:
     entry = _entry(applied={"labels": {"api-token-owner": "team-ml"}})
     doc = render_document(LedgerState(stack="s", location=LOC, entries={entry.key: entry}))
