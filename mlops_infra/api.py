@@ -222,7 +222,7 @@ class Stack:
     def _plan(self, *, allow_data_loss: bool, destroy: bool, state: LedgerState | None,
               allow_restart: bool, ownership_labels: bool) -> Plan:
         resolved = None if destroy else self._checked_spec()           # before any API call
-        ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
+        ledger = _view(state) if state is not None else (lambda: _view(self.read_ledger()))
         with self.clients.reads.sharing():      # one read per API object, whoever needs it
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
@@ -247,9 +247,9 @@ class Stack:
         The secrets it references are resolved first (a missing one changes nothing)."""
         refuse_blocked(plan)
         require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
-        self._check_against(plan, self.ledger.read())     # a bad plan takes no lock either
+        self._check_against(plan, self.read_ledger())     # a bad plan takes no lock either
         with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
-            state = self.ledger.read()
+            state = self.read_ledger()
             self._check_against(plan, state)
             return self._apply_locked(plan, state, progress=progress, concurrency=concurrency)
 
@@ -304,7 +304,7 @@ class Stack:
             refuse_blocked(plan)
             return plan, None
         with self.locked(home_known=plan.ledger_generation > 0):
-            state = self.ledger.read()
+            state = self.read_ledger()
             if state.generation != plan.ledger_generation:
                 plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
                                  allow_restart=allow_restart)
@@ -339,7 +339,7 @@ class Stack:
 
     def _apply_locked(self, plan: Plan, state: LedgerState, *, progress: ProgressListener | None,
                       concurrency: int) -> ApplyResult:
-        writer = self.ledger.writer(base=state)
+        writer = self.ledger_writer(base=state)
         run = _run_record(plan)
         try:
             result = apply_plan(plan, kinds=self.kinds,
@@ -355,6 +355,31 @@ class Stack:
             run.setdefault("result", "failed")
             writer.record_run(run)
             writer.close()
+
+    # --- the ledger's identity -----------------------------------------------------------
+    @property
+    def origin(self) -> str:
+        """Whose ledger this stack's is: its stack, environment and project."""
+        spec = self.spec
+        if spec.env:        # the stack instance is named STACK-ENV (``_instance``)
+            name = spec.stack.removesuffix(f"-{spec.env}")
+            return f"stack '{name}' in environment '{spec.env}', project '{spec.project}'"
+        return f"stack '{spec.stack}', project '{spec.project}'"
+
+    def read_ledger(self) -> LedgerState:
+        """The ledger, refused when another spec wrote it: two specs whose ledger objects
+        coincide (``stack: ml`` with ``--env dev`` and ``stack: ml-dev``; one stack name in two
+        projects sharing a ledger bucket) would otherwise delete each other's resources."""
+        state = self.ledger.read()
+        if state.origin and state.origin != self.origin:
+            raise UserError(f"the ledger {state.location} belongs to {state.origin}, not to "
+                            f"{self.origin}: give one of them a ledger of its own "
+                            "(another stack name, or ledger.prefix)")
+        return state
+
+    def ledger_writer(self, *, base: LedgerState) -> Any:
+        """A writer of this stack's ledger from ``base``, recording whose ledger it is."""
+        return self.ledger.writer(base=dataclasses.replace(base, origin=self.origin))
 
     def ensure_ledger_home(self) -> bool:
         """Create the ledger bucket if missing (versioned, private); ``True`` if created now."""

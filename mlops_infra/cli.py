@@ -387,7 +387,7 @@ def state() -> None:
 def state_list(spec: str, env: str | None, local: bool) -> int:
     """List the resources the ledger says this stack owns."""
     with _open_stack(spec, env, local) as stack:
-        ledger_state = stack.ledger.read()
+        ledger_state = stack.read_ledger()
         click.echo(f"# {ledger_state.location} (generation {ledger_state.generation})")
         for entry in sorted(ledger_state.entries.values(), key=lambda e: (e.kind, e.address)):
             click.echo(f"{entry.address}\t{entry.kind}\t{entry.id}\t{entry.updated_at}")
@@ -402,7 +402,7 @@ def state_show(spec: str, env: str | None, local: bool, address: str) -> int:
     from dataclasses import asdict
 
     with _open_stack(spec, env, local) as stack:
-        entries = [e for e in stack.ledger.read().entries.values() if e.address == address]
+        entries = [e for e in stack.read_ledger().entries.values() if e.address == address]
         if not entries:
             raise UserError(f"no ledger entry with address '{address}'")
         click.echo(json.dumps([asdict(e) for e in entries], indent=2))

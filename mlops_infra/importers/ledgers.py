@@ -72,7 +72,7 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     """Plan the environment against live state as if the import's ledger were written
     (``api_names``: address -> API name, for kinds whose names the server chose)."""
     stack = Stack.load(spec_path, env=env, endpoints=endpoints)
-    current = stack.ledger.read()
+    current = stack.read_ledger()
     resolved = _resolved(stack)
     known = _server_named_outputs(resolved.values(), api_names)
     proposed = {r.rid.key: LedgerEntry(kind=r.kind.name, id=r.rid.name or api_names.get(r.address, ""),
@@ -194,9 +194,9 @@ def write(checked: Checked, *, source: str) -> str:
     """Write the environment's ledger (under its lock); its location."""
     stack = checked.stack
     with stack.locked(owner=f"mlops_infra import ({_whoami()})"):
-        current = stack.ledger.read()
+        current = stack.read_ledger()
         _refuse_foreign(current, set(checked.entries))
-        writer = stack.ledger.writer(base=current)
+        writer = stack.ledger_writer(base=current)
         try:
             for entry in checked.entries.values():
                 writer.put(entry)

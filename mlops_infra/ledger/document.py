@@ -3,6 +3,7 @@
 One JSON document per stack (schema version 2)::
 
     {"schemaVersion": 2, "stack": "ml-platform-dev",
+     "origin": "stack 'ml-platform' in environment 'dev', project 'acme-ml-dev'",
      "resources": {"storage.Bucket:raw": {"kind", "id", "address", "applied", "outputs",
                                           "createdAt", "updatedAt", "dependsOn", "preexisting",
                                           "labelsPending"}},
@@ -123,6 +124,7 @@ class LedgerState:
     runs: list[dict[str, Any]] = field(default_factory=list)
     intents: dict[str, Intent] = field(default_factory=dict)
     migrated_from: int | None = None    # the schema version it was read in, when older
+    origin: str = ""        # whose ledger it is (stack, environment, project); "" when unknown
 
     @classmethod
     def empty(cls, *, stack: str, location: str) -> LedgerState:
@@ -142,6 +144,8 @@ def render_document(state: LedgerState) -> bytes:
            "resources": {key: entry.to_json() for key, entry in sorted(state.entries.items())},
            "intents": {key: intent.to_json() for key, intent in sorted(state.intents.items())},
            "runs": state.runs[-MAX_RUNS:]}
+    if state.origin:
+        doc["origin"] = state.origin
     return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
@@ -159,9 +163,13 @@ def parse_document(data: bytes, *, stack: str, location: str, generation: int) -
     runs = doc.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise _refuse(location, "'runs' must be a list of objects")
+    origin = doc.get("origin", "")
+    if not isinstance(origin, str):
+        raise _refuse(location, "'origin' must be a string")
     return LedgerState(stack=stack, location=location, generation=generation,
                        entries=entries, runs=runs, intents=intents,
-                       migrated_from=version if version < LEDGER_SCHEMA_VERSION else None)
+                       migrated_from=version if version < LEDGER_SCHEMA_VERSION else None,
+                       origin=origin)
 
 
 def _refuse(location: str, why: str) -> LedgerError:

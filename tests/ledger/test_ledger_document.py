@@ -135,6 +135,17 @@ def test_a_shared_intent_keeps_what_was_there_before() -> None:
     assert back.intents == {"iam.ProjectBindings:access": intent}
 
 
+def test_whose_ledger_it_is_round_trips_and_an_older_ledger_reads_as_unknown() -> None:
+    state = LedgerState(stack="ml-dev", location=LOC,
+                        origin="stack 'ml' in environment 'dev', project 'p'")
+    back = parse_document(render_document(state), stack="ml-dev", location=LOC, generation=3)
+    assert back.origin == state.origin
+    older = json.loads(render_document(LedgerState(stack="ml-dev", location=LOC)))
+    assert "origin" not in older
+    assert parse_document(json.dumps(older).encode(), stack="ml-dev", location=LOC,
+                          generation=1).origin == ""
+
+
 def test_values_are_stored_as_given_labels_included() -> None:
     entry = _entry(applied={"labels": {"api-token-owner": "team-ml"}})
     doc = render_document(LedgerState(stack="s", location=LOC, entries={entry.key: entry}))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops_infra.api import Stack, validate
-from mlops_infra.engine.errors import LockHeld, SpecError
+from mlops_infra.engine.errors import LockHeld, SpecError, UserError
 from mlops_infra.engine.plan import Plan, digest_of
 from tests.scenarios.conftest import SPEC, run_cli
 
@@ -275,3 +275,26 @@ def test_the_public_api_shows_in_dir_for_tab_completion() -> None:
 
     assert {"Stack", "Plan", "ApplyResult", "load", "MlopsInfraError"} <= set(dir(mlops_infra))
     assert mlops_infra.Stack is Stack
+
+
+def test_two_specs_whose_ledgers_coincide_are_refused_not_merged(
+        emulator, open_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``stack: ml`` in ``--env dev`` and ``stack: ml-dev`` name one ledger object: the second
+    spec's plan would delete the first's resources as "no longer in the spec" (review finding)."""
+    bucket = ("resources:\n  raw:\n    kind: storage.Bucket\n    name: {name}\n    location: US\n"
+              "    uniformBucketLevelAccess: true\n    publicAccessPrevention: enforced\n")
+    head = "apiVersion: mlops-infra/v1\nproject: test-project\n"
+    first = tmp_path / "first.yaml"
+    first.write_text(head + "stack: ml\nenvironments:\n  dev: {}\n" + bucket.format(name="ml-first"))
+    second = tmp_path / "second.yaml"
+    second.write_text(head + "stack: ml-dev\n" + bucket.format(name="ml-second"))
+    _, result = open_stack(first, env="dev").reconcile()
+    assert result is not None and result.ok
+    emulator.clear_journal()
+    with pytest.raises(UserError, match="belongs to stack 'ml' in environment 'dev'"):
+        open_stack(second).plan()
+    line = _one_line(run_cli(["reconcile", str(second), "--auto-approve"],
+                             endpoints=emulator.endpoints))
+    assert "give one of them a ledger of its own" in line
+    assert emulator.mutating_requests() == []
+    assert not open_stack(first, env="dev").plan().has_changes
