@@ -253,7 +253,7 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context,
             live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
     r = r.with_outputs({**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))})
     if previous is not None and live.get(previous) is not None:
-        return _rename(r, previous, ctx)
+        return _rename(r, previous, ctx, live.get(r.rid))
     current = live.get(r.rid)
     if current is None:
         return _change(r, ctx, Action.CREATE, changes=_adds(r), adopt_reason=_intended(r, ctx))
@@ -331,7 +331,16 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
-def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
+def _rename(r: Resolved, previous: ResourceId, ctx: _Context,
+            taken: dict[str, Any] | None) -> ResourceChange:
+    """``taken``: what already lives under the new name (a conflict unless provably ours)."""
+    if taken is not None:
+        verdict = ownership.judge(r.kind, taken, stack=ctx.stack, requested=r.adopt,
+                                  intent=_intended(r, ctx) is not None)
+        if not verdict.ours:
+            return _change(r, ctx, Action.NOOP, blocked=(
+                f"conflict: renaming {previous.name} to {r.rid.name}, which already exists: "
+                f"{verdict.reason}"))
     adds = _adds(r)
     reason = f"its name changes from {previous.name} to {r.rid.name}"
     blocked = None

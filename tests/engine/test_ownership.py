@@ -559,3 +559,17 @@ def test_an_honest_plan_is_backed_by_its_ledger_and_an_edited_removal_is_not() -
     renamed = replace(removal, resources=tuple(replace(c, id="things/other") if c.address == "data"
                                                else c for c in removal.resources))
     assert "the ledger records things/data" in (check(renamed) or "")
+
+
+def test_a_create_refused_with_409_drops_its_intent_and_the_next_plan_does_not_adopt() -> None:
+    """Planned while free, made by someone else before the apply: the 409 proves it was there
+    before this run, so the intent announced for it must not prove it ours later."""
+    world, ledger = World(), MemoryLedger()
+    spec = "  net:\n    kind: test.Bare\n    size: 1\n"
+    plan = _plan(world, ledger, spec)
+    world.store["bare/net"] = {"size": 9, "name": "bare/net"}          # someone else's, meanwhile
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert not result.ok and "409" in str(result.failures)
+    assert "test.Bare:net" not in ledger.intents
+    again = _plan(world, ledger, spec)
+    assert _only(again, "net").blocked and not _only(again, "net").adopt

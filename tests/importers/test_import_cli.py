@@ -122,3 +122,15 @@ def test_refuses_a_ledger_that_owns_other_resources(emulator: Emulator, tmp_path
                     endpoints=emulator.endpoints)
     assert again.returncode == 0, again.stderr
 
+
+
+def test_a_ledger_bucket_flag_cloud_storage_would_refuse_is_one_line_and_writes_nothing(
+        emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "x.yaml"
+    emulator.clear_journal()
+    proc = run_cli(["import", "terraform", str(GOOD), "-o", str(out), "--ledger-bucket", "Bad..B"],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: --ledger-bucket: bucket name"), \
+        proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists() and emulator.mutating_requests() == []
