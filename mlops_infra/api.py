@@ -49,6 +49,7 @@ from mlops_infra.engine.sensitive import SecretValues, require_all, stored_form
 from mlops_infra.ledger import (
     GcsBackend,
     Intent,
+    Lease,
     Ledger,
     LedgerEntry,
     LedgerState,
@@ -248,10 +249,11 @@ class Stack:
         refuse_blocked(plan)
         require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
         self._check_against(plan, self.read_ledger())     # a bad plan takes no lock either
-        with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
+        with self.locked(owner=owner, home_known=plan.ledger_generation > 0) as lease:
             state = self.read_ledger()
             self._check_against(plan, state)
-            return self._apply_locked(plan, state, progress=progress, concurrency=concurrency)
+            return self._apply_locked(plan, state, lease=lease, progress=progress,
+                                      concurrency=concurrency)
 
     def _check_against(self, plan: Plan, state: LedgerState) -> None:
         """``PlanStale`` if the ledger moved since ``plan`` was made; ``UserError`` if the plan
@@ -303,7 +305,7 @@ class Stack:
                 show(plan)
             refuse_blocked(plan)
             return plan, None
-        with self.locked(home_known=plan.ledger_generation > 0):
+        with self.locked(home_known=plan.ledger_generation > 0) as lease:
             state = self.read_ledger()
             if state.generation != plan.ledger_generation:
                 plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
@@ -314,13 +316,14 @@ class Stack:
             if not _has_work(plan) or (plan.has_changes and confirm is not None and not confirm(plan)):
                 return plan, None
             with (watch(plan) if watch else nullcontext(progress)) as listener:
-                return plan, self._apply_locked(plan, state, progress=listener,
+                return plan, self._apply_locked(plan, state, lease=lease, progress=listener,
                                                 concurrency=concurrency)
 
     @contextmanager
-    def locked(self, *, owner: str | None = None, home_known: bool = False) -> Iterator[None]:
+    def locked(self, *, owner: str | None = None, home_known: bool = False) -> Iterator[Lease]:
         """Hold the stack's lock (its ledger's home is created first unless ``home_known``:
-        a ledger that was read exists, so its bucket does)."""
+        a ledger that was read exists, so its bucket does); yields the lease, which whoever
+        changes anything under it asks first (``Lease.check``)."""
         if not home_known:
             self.ensure_ledger_home()
         try:
@@ -330,22 +333,25 @@ class Stack:
                         f"python -m mlops_infra state unlock {self.command_target()}")
             raise
         with lease:
-            yield
+            yield lease
 
     def command_target(self) -> str:
         """``SPEC [--env E] [--local]`` as a command line for this stack."""
         env = f" --env {self.spec.env}" if self.spec.env else ""
         return f"{self.spec.path}{env}{' --local' if self.local else ''}"
 
-    def _apply_locked(self, plan: Plan, state: LedgerState, *, progress: ProgressListener | None,
-                      concurrency: int) -> ApplyResult:
-        writer = self.ledger_writer(base=state)
+    def _apply_locked(self, plan: Plan, state: LedgerState, *, lease: Lease,
+                      progress: ProgressListener | None, concurrency: int) -> ApplyResult:
+        """Apply under ``lease``: no change is sent and no ledger write made once it is lost
+        (the writer's close then raises ``LockLost``, so the command fails)."""
+        writer = self.ledger_writer(base=state, lease=lease)
         run = _run_record(plan)
         try:
             result = apply_plan(plan, kinds=self.kinds,
                                 sink=_LedgerSink(writer, state, self.kinds, run_id=run["id"]),
                                 settings=ExecutionSettings(policy=self.policy, concurrency=concurrency,
-                                                           secrets=self.secrets),
+                                                           secrets=self.secrets,
+                                                           lock_lost=lease.lost_reason),
                                 progress=progress)
             done = Counter(o.action.value for o in result.outcomes if o.status == "done")
             run.update(result="ok" if result.ok else "failed", changes=dict(done))
@@ -377,9 +383,10 @@ class Stack:
                             "(another stack name, or ledger.prefix)")
         return state
 
-    def ledger_writer(self, *, base: LedgerState) -> Any:
-        """A writer of this stack's ledger from ``base``, recording whose ledger it is."""
-        return self.ledger.writer(base=dataclasses.replace(base, origin=self.origin))
+    def ledger_writer(self, *, base: LedgerState, lease: Lease) -> Any:
+        """A writer of this stack's ledger from ``base`` under ``lease``, recording whose
+        ledger it is."""
+        return self.ledger.writer(base=dataclasses.replace(base, origin=self.origin), lease=lease)
 
     def ensure_ledger_home(self) -> bool:
         """Create the ledger bucket if missing (versioned, private); ``True`` if created now."""

@@ -16,6 +16,10 @@ Creates never duplicate and never take what is not ours:
 - a 409 on create is adopted only when provably ours: our labels, or an earlier attempt
   of this run whose outcome is unknown (its response was lost).
 
+Under the stack's lock, ``ExecutionSettings.lock_lost`` is asked right before every change
+starts and every mutating call (create, update, delete, remove, each retry included): once
+the lock is lost, whatever has not been sent fails with ``LockLost`` and nothing more changes.
+
 Secrets (``engine.sensitive``): every ``${secrets.NAME}`` the plan references is resolved
 before the first mutation (a missing one fails the apply, having changed nothing); values
 are substituted only into what is sent, the ledger records keyed hashes at the change's
@@ -38,6 +42,7 @@ from mlops_infra.engine.diff import compare
 from mlops_infra.engine.errors import (
     Conflict,
     EventuallyConsistent,
+    LockLost,
     MlopsInfraError,
     NotFound,
     PermanentError,
@@ -75,6 +80,9 @@ class ExecutionSettings:
     policy: RetryPolicy
     concurrency: int = DEFAULT_APPLY_CONCURRENCY
     secrets: sensitive.SecretValues | None = None    # resolves ${secrets.NAME}
+    # why the stack's lock is no longer this run's (``None`` while it is); asked before each
+    # mutating call. Left out (``None``), nothing is checked: no lock is held.
+    lock_lost: Callable[[], str | None] | None = None
 
 
 def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
@@ -231,7 +239,15 @@ class _Runner:
         with self._guard:
             return self._serial.setdefault(key, threading.Lock())
 
+    def _still_locked(self) -> None:
+        """``LockLost`` once the stack's lock may be someone else's (asked before each mutation)."""
+        lock_lost = self.settings.lock_lost
+        why = lock_lost() if lock_lost is not None else None
+        if why is not None:
+            raise LockLost(why)
+
     def _apply_in_turn(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> bool:
+        self._still_locked()
         if needs_intent(kind, change):
             self._intended()
         if change.action is Action.DELETE:
@@ -295,6 +311,7 @@ class _Runner:
                 found = self._find_owned(kind, rid)
                 if found is not None:
                     return found[0], found[1], True
+            self._still_locked()        # after the find: it may have stalled past the lease
             try:
                 live = kind.create(rid, desired)
             except TransientError:
@@ -353,19 +370,27 @@ class _Runner:
             if live is None:
                 raise NotFound(f"{rid.name} disappeared during the apply")
             changes = fresh_changes(kind, desired, live, planned, exact)
-            return kind.update(rid, desired, changes, live) if changes else live
+            if not changes:
+                return live
+            self._still_locked()
+            return kind.update(rid, desired, changes, live)
         return self._retry(attempt, retry_preconditions=True)
 
     def _remove(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> None:
+        def attempt() -> None:
+            self._still_locked()
+            kind.remove(rid, applied=change.last_applied, force=change.allow_data_loss)
         try:
-            self._retry(lambda: kind.remove(rid, applied=change.last_applied,
-                                            force=change.allow_data_loss), retry_preconditions=True)
+            self._retry(attempt, retry_preconditions=True)
         except NotFound:
             pass
 
     def _delete(self, kind: Kind, rid: ResourceId, *, force: bool) -> None:
+        def attempt() -> None:
+            self._still_locked()
+            kind.delete(rid, force=force)
         try:
-            self._retry(lambda: kind.delete(rid, force=force))
+            self._retry(attempt)
         except NotFound:
             pass
 

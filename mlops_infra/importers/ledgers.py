@@ -193,10 +193,10 @@ def _refuse_foreign(current: LedgerState, keys: set[str]) -> None:
 def write(checked: Checked, *, source: str) -> str:
     """Write the environment's ledger (under its lock); its location."""
     stack = checked.stack
-    with stack.locked(owner=f"mlops_infra import ({_whoami()})"):
+    with stack.locked(owner=f"mlops_infra import ({_whoami()})") as lease:
         current = stack.read_ledger()
         _refuse_foreign(current, set(checked.entries))
-        writer = stack.ledger_writer(base=current)
+        writer = stack.ledger_writer(base=current, lease=lease)
         try:
             for entry in checked.entries.values():
                 writer.put(entry)
