@@ -6,10 +6,11 @@ goes through the one retry layer. What is applied is what the plan shows: an upd
 re-reads live state and applies only the planned paths that still differ.
 
 Creates never duplicate and never take what is not ours:
-- before creating a resource whose kind carries no labels, the intent to create it is
-  written to the ledger durably (one write for all of them, made while the first creates
-  that need none already run; those that need it wait for it), so a run killed between the
-  create and the ledger write converges on rerun;
+- before creating a resource whose kind carries no labels, or whose name the server
+  chooses, the intent to create it is written to the ledger durably (one write for all of
+  them, made while the first creates that need none already run; those that need it wait
+  for it), so a run killed between the create and the ledger write converges on rerun, or
+  finds it to delete when the next run no longer wants it;
 - a server-named resource is first looked for by its ownership labels, every attempt,
   so a create retried after a lost response finds the one it made; its API name is
   recorded right after the create returns;
@@ -91,9 +92,11 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
-    """Whether creating it needs a recorded intent: nothing on the resource would say it is ours."""
+    """Whether creating it needs a recorded intent: nothing on the resource would say it is
+    ours, or (server-named) nothing in the ledger would say where to look for it by its
+    labels once the address leaves the spec (a ``destroy``, an address removed)."""
     return (change.action in (Action.CREATE, Action.REPLACE) and not change.blocked
-            and kind.labels_path is None and not kind.shared and kind.naming == "user")
+            and not kind.shared and (kind.naming == "server" or kind.labels_path is None))
 
 
 class _Runner:
