@@ -235,6 +235,8 @@ class _Runner:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
+            if change.action is Action.DELETE and kind.soft_delete and rid.name:
+                self.sink.intend([change])     # still ours while restorable (``list_deleted``)
             return False
         desired = self._resolved(change)
         rid, live, adopted = self._converge(kind, rid, change, desired)

@@ -56,7 +56,14 @@ class Leftovers:
              stack: str, why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)
         return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
-                          allow_data_loss, why, stack) for item in self.items]
+                          allow_data_loss, why, stack) for item in self.items
+                if not _deleted_here(item, live)]
+
+
+def _deleted_here(item: _Leftover, live: LiveState) -> bool:
+    """An intent this stack kept after deleting a restorable resource (``Kind.soft_delete``):
+    it proves the resource this stack's while it is pending deletion, so it stays silently."""
+    return item.applied is None and live.pending_deletion(item.rid) is not None
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
