@@ -406,7 +406,8 @@ class _LedgerSink:
     def intend(self, changes: list[ResourceChange]) -> None:
         now = utc_now()
         self.writer.intend([Intent(kind=c.kind, id=c.id, address=c.address, run_id=self.run_id,
-                                   at=now, preexisting=c.preexisting) for c in changes])
+                                   at=now, scope=c.scope, preexisting=c.preexisting)
+                             for c in changes])
 
     def record(self, *, change: ResourceChange, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:

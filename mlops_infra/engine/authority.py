@@ -11,7 +11,8 @@ every change to something that already exists is one this stack may make:
 - a resource the ledger does not record is touched only as an adoption proven again now
   (``adoptable``: the spec says ``adopt: true``, or its live labels name this stack), or as
   the first share of a shared thing that removes nothing, or because this stack's ledger
-  holds the intent to create exactly it;
+  holds the intent to create exactly it, or (server-named: the intent has no API name)
+  the deletion of one whose live labels name this stack, proven again now;
 - ``moved_from`` names an entry of the same API name.
 
 A create needs no proof (a 409 is adopted only when the executor proves the resource ours),
@@ -57,6 +58,10 @@ def _unbacked(change: ResourceChange, ledger: Any, kinds: Mapping[str, Kind],
     if _intended(change, ledger):       # a create a stopped run announced: nothing applied yet
         return None if change.action is not Action.DELETE or not change.last_applied \
             else "its record of what was applied differs from the ledger's (none)"
+    if change.action is Action.DELETE and _intended_unnamed(change, ledger, kinds):
+        if change.last_applied:
+            return "its record of what was applied differs from the ledger's (none)"
+        return None if adoptable(change) else "its live labels do not name this stack"
     if change.adopt:
         return None if adoptable(change) else "the ledger does not record it and it cannot be " \
                                               "proven this stack's to adopt"
@@ -83,3 +88,11 @@ def _against_entry(change: ResourceChange, entry: Any) -> str | None:
 def _intended(change: ResourceChange, ledger: Any) -> bool:
     intent = ledger.intents.get(change.key)
     return intent is not None and bool(change.id) and intent.id == change.id
+
+
+def _intended_unnamed(change: ResourceChange, ledger: Any, kinds: Mapping[str, Kind]) -> bool:
+    """The ledger holds the intent to create a server-named resource at this address (its API
+    name unknown when the intent was written)."""
+    intent = ledger.intents.get(change.key)
+    return intent is not None and not intent.id and bool(change.id) \
+        and kinds[change.kind].naming == "server"

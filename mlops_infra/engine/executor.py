@@ -6,10 +6,11 @@ goes through the one retry layer. What is applied is what the plan shows: an upd
 re-reads live state and applies only the planned paths that still differ.
 
 Creates never duplicate and never take what is not ours:
-- before creating a resource whose kind carries no labels, the intent to create it is
-  written to the ledger durably (one write for all of them, made while the first creates
-  that need none already run; those that need it wait for it), so a run killed between the
-  create and the ledger write converges on rerun;
+- before creating a resource whose kind carries no labels, or whose name the server
+  chooses, the intent to create it is written to the ledger durably (one write for all of
+  them, made while the first creates that need none already run; those that need it wait
+  for it), so a run killed between the create and the ledger write converges on rerun, or
+  finds it to delete when the next run no longer wants it;
 - a server-named resource is first looked for by its ownership labels, every attempt,
   so a create retried after a lost response finds the one it made; its API name is
   recorded right after the create returns;
@@ -99,15 +100,17 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
-    """Whether it needs a recorded intent: nothing on the resource would say it is ours. For
-    a part of a shared thing, the intent also says which parts were there before, so a run
-    killed after adding its own finds them its own, not someone else's."""
+    """Whether it needs a recorded intent: nothing on the resource would say it is ours, or
+    (server-named) nothing in the ledger would say where to look for it by its labels once the
+    address leaves the spec (a ``destroy``, an address removed). For a part of a shared thing,
+    the intent also says which parts were there before, so a run killed after adding its own
+    finds them its own, not someone else's."""
     if change.blocked:
         return False
     if kind.shared:
         return change.action in (Action.CREATE, Action.UPDATE)
-    return (change.action in (Action.CREATE, Action.REPLACE) and kind.labels_path is None
-            and kind.naming == "user")
+    return (change.action in (Action.CREATE, Action.REPLACE)
+            and (kind.naming == "server" or kind.labels_path is None))
 
 
 class _Runner:
@@ -254,6 +257,8 @@ class _Runner:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
+            if change.action is Action.DELETE and kind.soft_delete and rid.name:
+                self.sink.intend([change])     # still ours while restorable (``list_deleted``)
             return False
         desired = self._resolved(change)
         rid, live, adopted = self._converge(kind, rid, change, desired)

@@ -259,6 +259,9 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context,
         return _rename(r, previous, ctx, live.get(r.rid))
     current = live.get(r.rid)
     if current is None:
+        pending = _pending_not_ours(r, live, entry, ctx)
+        if pending is not None:
+            return _change(r, ctx, Action.NOOP, blocked=pending)
         return _change(r, ctx, Action.CREATE, changes=_adds(r), adopt_reason=_intended(r, ctx))
     if entry is not None:
         return _owned(r, current, entry, ctx)
@@ -324,6 +327,23 @@ def _intended(r: Resolved, ctx: _Context) -> str | None:
     if intent is None or not r.rid.name or intent.id != r.rid.name:
         return None
     return ownership.INTENDED
+
+
+def _pending_not_ours(r: Resolved, live: LiveState, entry: LedgerEntryLike | None,
+                      ctx: _Context) -> str | None:
+    """Why creating ``r`` is a conflict: its id belongs to a deleted but restorable resource
+    (``Kind.soft_delete``) this stack cannot prove its own (its ledger entry, its intent, its
+    labels), which the create would undelete and take over."""
+    pending = live.pending_deletion(r.rid) if r.kind.soft_delete else None
+    if pending is None or (entry is not None and entry.id == r.rid.name):
+        return None
+    if ownership.judge(r.kind, pending, stack=ctx.stack, requested=False,
+                       intent=_intended(r, ctx) is not None).ours:
+        return None
+    return (f"conflict: {r.rid.name}: it is pending deletion (restorable for "
+            f"{r.kind.soft_delete} after it was deleted) and this stack cannot prove it its own, "
+            "so creating it would undelete someone else's; wait until it is purged, or choose "
+            "another name")
 
 
 def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:

@@ -8,13 +8,15 @@ One JSON document per stack (schema version 2)::
                                           "createdAt", "updatedAt", "dependsOn", "preexisting",
                                           "labelsPending"}},
      "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at",
-                                                "preexisting"}},
+                                                "scope", "preexisting"}},
      "runs": [...]}
 
 Entries are keyed by **logical identity** (kind and spec address); ``id`` is the API name
 (chosen by the server for some kinds, recorded after create). An intent is a create a
 run announced before calling the API, so a run killed in between can prove on rerun that
-what it finds is its own. A version 1 document (keyed by API name, no intents) is
+what it finds is its own. A server-named resource's intent has no ``id`` (the server
+chooses it) but its ``scope`` (where to look for it by its ownership labels; only written
+when known, and read as empty from ledgers written before it was). A version 1 document (keyed by API name, no intents) is
 migrated when read, and the migration is reported; it is written in the new form by the
 next apply. ``labelsPending`` (only written when true) marks a resource moved in by an
 import that does not carry the ownership labels yet (``engine.ownership``). Parsing refuses
@@ -90,7 +92,8 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Intent:
-    """A create announced before it was made (``id`` is the API name it will have). For a
+    """A create announced before it was made (``id`` is the API name it will have, empty
+    when the server chooses it; ``scope`` is where it is created, e.g. its project). For a
     part of a shared thing (IAM bindings), ``preexisting`` are the parts that were there
     before: the others a rerun finds live were added by the run that announced it."""
 
@@ -99,6 +102,7 @@ class Intent:
     address: str
     run_id: str = ""
     at: str = ""
+    scope: str = ""
     preexisting: tuple[str, ...] = ()
 
     @property
@@ -106,11 +110,13 @@ class Intent:
         return logical_key(self.kind, self.address)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "id": self.id, "address": self.address,
+        doc: dict[str, Any] = {"kind": self.kind, "id": self.id, "address": self.address,
                                "runId": self.run_id, "at": self.at}
+        if self.scope:
+            doc["scope"] = self.scope
         if self.preexisting:
-            out["preexisting"] = list(self.preexisting)
-        return out
+            doc["preexisting"] = list(self.preexisting)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -262,8 +268,16 @@ def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:
         _strings(value, ("kind", "id", "address"), what, location)
         intents[key] = Intent(kind=value["kind"], id=value["id"], address=value["address"],
                               run_id=str(value.get("runId", "")), at=str(value.get("at", "")),
+                              scope=_optional_string(value, "scope", what, location),
                               preexisting=_string_list(value, "preexisting", what, location))
     return intents
+
+
+def _optional_string(raw: dict[str, Any], name: str, what: str, location: str) -> str:
+    value = raw.get(name, "")
+    if not isinstance(value, str):
+        raise _refuse(location, f"{what}: '{name}' must be a string")
+    return value
 
 
 def _migrated_v1(entries: dict[str, LedgerEntry]) -> dict[str, LedgerEntry]:

@@ -184,6 +184,7 @@ class Intent:
     kind: str
     id: str
     address: str
+    scope: str = ""
     preexisting: tuple[str, ...] = ()
 
 
@@ -201,7 +202,8 @@ class MemoryLedger:
                           intents=dict(self.intents))
 
     def intend(self, changes: list[Any]) -> None:
-        self.intents.update({c.key: Intent(c.kind, c.id, c.address, c.preexisting) for c in changes})
+        self.intents.update({c.key: Intent(c.kind, c.id, c.address, c.scope, c.preexisting)
+                             for c in changes})
 
     def record(self, *, change: Any, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
@@ -273,6 +275,60 @@ def test_a_second_server_named_resource_gets_its_own_identity() -> None:
     _reconcile(world, ledger, SERVER + "  other:\n    kind: test.Server\n    size: 2\n")
     assert world.creates == 2
     assert ledger.entries["test.Server:alert"].id != ledger.entries["test.Server:other"].id
+
+
+def _crashed_server_create(world: World, resources: str = SERVER) -> MemoryLedger:
+    """A run that created a server-named resource and was killed before recording it: the
+    ledger it leaves holds only the intent."""
+    crashed = MemoryLedger(drop_records=True)
+    _reconcile(world, crashed, resources)
+    return MemoryLedger(intents=dict(crashed.intents))
+
+
+def test_destroy_after_a_crash_finds_the_server_named_resource_by_its_labels() -> None:
+    world = World()
+    ledger = _crashed_server_create(world)
+    (name,) = world.store
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.action is Action.DELETE and change.id == name and not change.blocked
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert result.ok and world.store == {} and not ledger.intents
+
+
+def test_an_address_dropped_from_the_spec_after_a_crash_deletes_what_it_made() -> None:
+    world = World()
+    ledger = _crashed_server_create(world, SERVER + BARE)
+    world.store["servers/77"] = {"size": 1, "labels": {"team": "x"}}   # not ours: no labels
+    _reconcile(world, ledger, BARE)
+    assert set(world.store) == {"bare/net", "servers/77"} and not ledger.intents
+
+
+def test_two_resources_labelled_for_one_intent_block_the_removal_naming_both() -> None:
+    world = World()
+    ledger = _crashed_server_create(world)
+    (name,) = world.store
+    world.store["servers/99"] = dict(world.store[name], name="servers/99")
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.blocked and name in change.blocked and "servers/99" in change.blocked
+
+
+def test_an_intent_whose_server_named_resource_was_never_made_is_dropped() -> None:
+    world = World()
+    ledger = MemoryLedger(intents={"test.Server:alert": Intent("test.Server", "", "alert",
+                                                                 "servers")})
+    world.store["servers/5"] = {"size": 1, "labels": {"mlops-infra-stack": "s",
+                                                      "managed-by": "mlops-infra",
+                                                      "mlops-infra-address": "other"}}
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.action is Action.NOOP and not change.blocked and plan.ledger_sync
+    apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert not ledger.intents and "servers/5" in world.store
 
 
 BARE = "  net:\n    kind: test.Bare\n    size: 1\n"

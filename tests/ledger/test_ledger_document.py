@@ -146,6 +146,17 @@ def test_whose_ledger_it_is_round_trips_and_an_older_ledger_reads_as_unknown() -
                           generation=1).origin == ""
 
 
+def test_a_server_named_intent_keeps_its_scope_and_older_intents_read_without_one() -> None:
+    intent = Intent(kind="monitoring.NotificationChannel", id="", address="oncall",
+                    scope="projects/p")
+    state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
+    back = parse_document(render_document(state), stack="s", location=LOC, generation=2)
+    assert back.intents[intent.key].scope == "projects/p"
+    old = (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k:a": '
+           b'{"kind": "k", "id": "", "address": "a", "runId": "r", "at": ""}}}')
+    assert parse_document(old, stack="s", location=LOC, generation=3).intents["k:a"].scope == ""
+
+
 def test_values_are_stored_as_given_labels_included() -> None:
     entry = _entry(applied={"labels": {"api-token-owner": "team-ml"}})
     doc = render_document(LedgerState(stack="s", location=LOC, entries={entry.key: entry}))
