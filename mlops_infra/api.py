@@ -185,12 +185,16 @@ class Stack:
 
     @classmethod
     def _local(cls, spec: Spec, state_dir: Path) -> Stack:
-        from mlops_infra.emulator import Emulator
+        from mlops_infra.emulator import Emulator, StateFileError
 
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator.start(services=services_for(spec) or ("storage",),
-                                  state_path=state_dir / "emulator-state.json")
+        try:
+            emulator = Emulator.start(services=services_for(spec) or ("storage",),
+                                      state_path=state_dir / "emulator-state.json")
+        except StateFileError as exc:
+            raise UserError(f"{exc}; it is left as it is (move it away to start from an empty "
+                            "emulator)") from None
         clients = Clients(project=spec.project, endpoints=emulator.endpoints)
         ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)

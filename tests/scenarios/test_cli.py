@@ -174,6 +174,45 @@ def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Pa
     assert state.returncode == 0 and "raw-data" in state.stdout
 
 
+OTHER_STACK = """\
+apiVersion: mlops-infra/v1
+stack: other
+project: demo-project
+resources:
+  vb:
+    kind: storage.Bucket
+    name: other-stack-bucket
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
+"""
+
+
+def test_local_run_of_a_stack_with_fewer_services_keeps_the_others_state(tmp_path: Path) -> None:
+    """``--local`` starts only the services a spec needs; the saved state of the others
+    (the quickstart's BigQuery dataset and table) survives another stack's run."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    (tmp_path / "other.yaml").write_text(OTHER_STACK)
+    for spec in ("quickstart.yaml", "other.yaml"):
+        applied = run_cli(["reconcile", spec, "--local", "--auto-approve"], cwd=tmp_path)
+        assert applied.returncode == 0, applied.stderr + applied.stdout
+    again = run_cli(["reconcile", "quickstart.yaml", "--local", "--dry-run", "--detailed-exitcode"],
+                    cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout and "(3 unchanged)" in again.stdout
+
+
+def test_local_state_file_of_another_version_is_one_line_and_left_as_it_is(tmp_path: Path) -> None:
+    state = tmp_path / ".mlops_infra" / "emulator-state.json"
+    state.parent.mkdir()
+    state.write_text('{"version": 2, "services": {"storage": {"buckets": {}}}}')
+    (tmp_path / "other.yaml").write_text(OTHER_STACK)
+    proc = run_cli(["reconcile", "other.yaml", "--local", "--auto-approve"], cwd=tmp_path)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"{state}: emulator state version 2" in proc.stderr and "move it away" in proc.stderr
+    assert state.read_text() == '{"version": 2, "services": {"storage": {"buckets": {}}}}'
+
+
 def test_emulator_command_prints_endpoints_first(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mlops_infra", "emulator"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
