@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
 from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
 from mlops_infra.engine.collections_pause import fewer_collections
-from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
+from mlops_infra.engine.errors import LockHeld, MlopsInfraError, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.ownership import managed_label_paths
@@ -140,15 +140,28 @@ def _offline_kinds(spec: Spec) -> Mapping[str, Kind]:
     return LazyKinds(lambda cls: cls(clients))
 
 
-def services_for(spec: Spec) -> list[str]:
-    """The emulator services a spec's kinds (and what they imply) call, and Secret Manager
-    when a secret comes from it."""
+def services_for(spec: Spec, *, recorded: Iterable[str] = ()) -> list[str]:
+    """The emulator services a spec's kinds (and what they imply) call, those the
+    ``recorded`` kinds call (a ledger's: what it records is read, and deleted once the spec
+    no longer has it), and Secret Manager when a secret comes from it."""
     offline = _offline_kinds(spec)
     used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
+    used.update(kind for kind in recorded if kind in offline)
     services = endpoints_of(type(offline[name]) for name in used)
     if any(s.kind == "secretManager" for s in spec.secrets.values()):
         services = sorted({*services, "secretmanager"})
     return services
+
+
+def _recorded_kinds(ledger: Ledger) -> set[str]:
+    """The kinds of the resources (and creates in flight) ``ledger`` records; none when it
+    cannot be read (the plan reads it again and says why)."""
+    try:
+        state = ledger.read()
+    except (MlopsInfraError, ValueError, RecursionError):
+        return set()
+    return {entry.kind for entry in state.entries.values()} | {
+        intent.kind for intent in state.intents.values()}
 
 
 class Stack:
@@ -185,18 +198,21 @@ class Stack:
 
     @classmethod
     def _local(cls, spec: Spec, state_dir: Path) -> Stack:
+        """Start only the emulator services this stack calls: its spec's, and those of what its
+        ledger records (the resources a plan may have to delete)."""
         from mlops_infra.emulator import Emulator, StateFileError
 
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
+        services = services_for(spec, recorded=_recorded_kinds(ledger))
         try:
-            emulator = Emulator.start(services=services_for(spec) or ("storage",),
+            emulator = Emulator.start(services=services or ("storage",),
                                       state_path=state_dir / "emulator-state.json")
         except StateFileError as exc:
             raise UserError(f"{exc}; it is left as it is (move it away to start from an empty "
                             "emulator)") from None
         clients = Clients(project=spec.project, endpoints=emulator.endpoints)
-        ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)
 
     def close(self) -> None:

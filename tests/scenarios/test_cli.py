@@ -213,6 +213,47 @@ def test_local_state_file_of_another_version_is_one_line_and_left_as_it_is(tmp_p
     assert state.read_text() == '{"version": 2, "services": {"storage": {"buckets": {}}}}'
 
 
+EMPTIED_QUICKSTART = "apiVersion: mlops-infra/v1\nstack: quickstart\nproject: demo-project\nresources: {}\n"
+
+
+def test_local_plans_deleting_the_last_resources_of_a_service_the_spec_dropped(tmp_path: Path) -> None:
+    """The quickstart's dataset and table leave the spec: ``--local`` still reads and deletes
+    what the ledger records (it starts BigQuery for it), in a reconcile and in a destroy."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    applied = run_cli(["reconcile", "quickstart.yaml", "--local", "--auto-approve"], cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    (tmp_path / "emptied.yaml").write_text(EMPTIED_QUICKSTART)
+    for command in ("reconcile", "destroy"):
+        dry = run_cli([command, "emptied.yaml", "--local", "--dry-run", "--allow-data-loss"],
+                      cwd=tmp_path)
+        assert dry.returncode == 0, dry.stderr + dry.stdout
+        assert "3 to delete" in dry.stdout and "bigquery.Table training-events" in dry.stdout
+
+
+def test_local_stack_starts_the_services_of_its_spec_and_of_what_its_ledger_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_infra.api import Stack
+
+    monkeypatch.setenv("MLOPS_INFRA_EMULATOR_DELAY_SCALE", "0.005")
+    quickstart, emptied, state = (tmp_path / "quickstart.yaml", tmp_path / "emptied.yaml",
+                                  tmp_path / "state")
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    emptied.write_text(EMPTIED_QUICKSTART)
+    with Stack.load(quickstart, local=True, state_dir=state) as stack:
+        assert set(stack.clients.endpoints) == {"storage", "bigquery", "control"}
+        _, result = stack.reconcile()
+        assert result is not None and result.ok
+    with Stack.load(emptied, local=True, state_dir=state) as stack:
+        assert set(stack.clients.endpoints) == {"storage", "bigquery", "control"}
+        plan, result = stack.reconcile(allow_data_loss=True)
+        assert plan.summary()["delete"] == 3 and result is not None and result.ok
+    with Stack.load(emptied, local=True, state_dir=state) as stack:    # nothing recorded now
+        assert set(stack.clients.endpoints) == {"storage", "control"}
+    with Stack.load(quickstart, local=True, state_dir=state) as stack:  # really deleted
+        assert stack.plan().summary()["create"] == 3
+
+
 def test_emulator_command_prints_endpoints_first(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mlops_infra", "emulator"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
