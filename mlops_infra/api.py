@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
-from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
+from mlops_infra.clients import (
+    ENDPOINTS_ENV,
+    LOCAL_EMULATOR,
+    Clients,
+    check_credentials,
+    endpoints_from_env,
+)
 from mlops_infra.engine.collections_pause import fewer_collections
 from mlops_infra.engine.errors import LockHeld, MlopsInfraError, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
@@ -188,10 +194,11 @@ class Stack:
         spec = load(path, env=env)
         if local:
             return cls._local(spec, Path(state_dir))
+        source = None if endpoints is not None else ENDPOINTS_ENV
         endpoints = endpoints if endpoints is not None else endpoints_from_env()
         if endpoints is None:
             check_credentials()
-        clients = Clients(project=spec.project, endpoints=endpoints)
+        clients = Clients(project=spec.project, endpoints=endpoints, endpoints_source=source)
         backend = GcsBackend(clients.storage(spec.project), bucket=spec.ledger_bucket,
                              prefix=spec.ledger_prefix, stack=spec.stack)
         return cls(spec, clients=clients, ledger=Ledger(backend))
@@ -212,7 +219,8 @@ class Stack:
         except StateFileError as exc:
             raise UserError(f"{exc}; it is left as it is (move it away to start from an empty "
                             "emulator)") from None
-        clients = Clients(project=spec.project, endpoints=emulator.endpoints)
+        clients = Clients(project=spec.project, endpoints=emulator.endpoints,
+                          endpoints_source=LOCAL_EMULATOR)
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)
 
     def close(self) -> None:

@@ -254,6 +254,21 @@ def test_local_stack_starts_the_services_of_its_spec_and_of_what_its_ledger_reco
         assert stack.plan().summary()["create"] == 3
 
 
+def test_an_endpoint_missing_from_the_variable_says_what_to_do(emulator, spec_file: Path) -> None:
+    from mlops_infra.api import Stack
+    from mlops_infra.clients import NoEndpoint
+
+    storage_only = {"storage": emulator.endpoints["storage"]}
+    proc = run_cli(["reconcile", str(spec_file), "--dry-run"], endpoints=storage_only)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "MLOPS_INFRA_ENDPOINTS has no endpoint for 'bigquery' (it names: storage)" in proc.stderr
+    assert "python -m mlops_infra emulator" in proc.stderr
+    assert "unset MLOPS_INFRA_ENDPOINTS to call Google" in proc.stderr
+    with Stack.load(spec_file, endpoints=storage_only) as stack, \
+            pytest.raises(NoEndpoint, match="the endpoints given have no endpoint for 'bigquery'"):
+        stack.plan()
+
+
 def test_emulator_command_prints_endpoints_first(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mlops_infra", "emulator"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
