@@ -189,11 +189,14 @@ class Stack:
     # --- construction -----------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, env: str | None = None, local: bool = False,
-             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR) -> Stack:
-        """Load ``path``; ``local`` runs against an in-process emulator persisted under ``state_dir``."""
+             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR,
+             kinds: Iterable[str] = ()) -> Stack:
+        """Load ``path``; ``local`` runs against an in-process emulator persisted under
+        ``state_dir``, with the services of the spec's kinds, its ledger's and ``kinds``
+        (those of a saved plan to apply)."""
         spec = load(path, env=env)
         if local:
-            return cls._local(spec, Path(state_dir))
+            return cls._local(spec, Path(state_dir), kinds=kinds)
         source = None if endpoints is not None else ENDPOINTS_ENV
         endpoints = endpoints if endpoints is not None else endpoints_from_env()
         if endpoints is None:
@@ -204,15 +207,15 @@ class Stack:
         return cls(spec, clients=clients, ledger=Ledger(backend))
 
     @classmethod
-    def _local(cls, spec: Spec, state_dir: Path) -> Stack:
-        """Start only the emulator services this stack calls: its spec's, and those of what its
-        ledger records (the resources a plan may have to delete)."""
+    def _local(cls, spec: Spec, state_dir: Path, *, kinds: Iterable[str] = ()) -> Stack:
+        """Start only the emulator services this stack calls: its spec's, those of what its
+        ledger records (the resources a plan may have to delete) and of ``kinds``."""
         from mlops_infra.emulator import Emulator, StateFileError
 
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
-        services = services_for(spec, recorded=_recorded_kinds(ledger))
+        services = services_for(spec, recorded={*_recorded_kinds(ledger), *kinds})
         try:
             emulator = Emulator.start(services=services or ("storage",),
                                       state_path=state_dir / "emulator-state.json")

@@ -231,6 +231,19 @@ def test_local_plans_deleting_the_last_resources_of_a_service_the_spec_dropped(t
         assert "3 to delete" in dry.stdout and "bigquery.Table training-events" in dry.stdout
 
 
+def test_local_apply_of_a_saved_plan_starts_the_services_the_plan_calls(tmp_path: Path) -> None:
+    """A saved plan is applied as it was made, with the services of its kinds, even when the
+    spec it names no longer has them (no BigQuery resource left in it)."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    made = run_cli(["plan", "quickstart.yaml", "--local", "-o", "plan.json"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr + made.stdout
+    quickstart.write_text(OTHER_STACK.replace("stack: other", "stack: quickstart"))
+    applied = run_cli(["apply", "plan.json"], cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    assert "3 created" in applied.stdout
+
+
 def test_local_stack_starts_the_services_of_its_spec_and_of_what_its_ledger_records(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlops_infra.api import Stack
