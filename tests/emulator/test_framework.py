@@ -170,6 +170,26 @@ def test_emulators_sharing_a_state_file_see_and_keep_each_others_changes(tmp_pat
                    "/bigquery/v2/projects/test-project/datasets/by_two").status_code == 200
 
 
+def test_emulators_writing_one_state_file_at_the_same_time_lose_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.json"
+    with start_emulator(("storage",), state_path=state) as one, \
+            start_emulator(("storage",), state_path=state) as two:
+        def create(emu: Emulator, prefix: str) -> None:
+            for i in range(15):
+                response = raw(emu, "storage", "POST", "/storage/v1/b",
+                               params={"project": "test-project"}, json={"name": f"{prefix}-{i}"})
+                assert response.status_code == 200, response.text
+
+        writers = [threading.Thread(target=create, args=(emu, name))
+                   for emu, name in ((one, "one"), (two, "two"))]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+    with start_emulator(("storage",), state_path=state) as emu:
+        assert len(list(gcs(emu).list_buckets(retry=None))) == 30
+
+
 @pytest.mark.parametrize("text", ['{"version": 2, "services": {"storage": {}}}', "[[[",
                                   '{"version": 1, "services": []}'])
 def test_a_state_file_it_cannot_read_is_refused_and_left_as_it_is(tmp_path: Path,
