@@ -32,11 +32,12 @@ from mlops_infra.clients import (
     check_credentials,
     endpoints_from_env,
 )
+from mlops_infra.engine.authority import unproven
 from mlops_infra.engine.collections_pause import fewer_collections
 from mlops_infra.engine.errors import LockHeld, MlopsInfraError, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
-from mlops_infra.engine.ownership import managed_label_paths
+from mlops_infra.engine.ownership import judge, managed_label_paths
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY
@@ -49,7 +50,7 @@ from mlops_infra.engine.registry import (
 )
 from mlops_infra.engine.resolve import Resolved, expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
-from mlops_infra.engine.retry import RetryPolicy
+from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.sensitive import SecretValues, require_all, stored_form
 from mlops_infra.ledger import (
     GcsBackend,
@@ -277,13 +278,39 @@ class Stack:
         The secrets it references are resolved first (a missing one changes nothing)."""
         refuse_blocked(plan)
         require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
+        self._check_against(plan, self.ledger.read())     # a bad plan takes no lock either
         with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
             state = self.ledger.read()
-            if state.generation != plan.ledger_generation:
-                raise PlanStale(f"the ledger {state.location} changed since the plan was made "
-                                f"(generation {plan.ledger_generation} -> {state.generation}); "
-                                "plan again")
+            self._check_against(plan, state)
             return self._apply_locked(plan, state, progress=progress, concurrency=concurrency)
+
+    def _check_against(self, plan: Plan, state: LedgerState) -> None:
+        """``PlanStale`` if the ledger moved since ``plan`` was made; ``UserError`` if the plan
+        touches what that ledger does not show to be this stack's (``engine.authority``)."""
+        if state.generation != plan.ledger_generation:
+            raise PlanStale(f"the ledger {state.location} changed since the plan was made "
+                            f"(generation {plan.ledger_generation} -> {state.generation}); "
+                            "plan again")
+        why = unproven(plan, _view(state), kinds=self.kinds, adoptable=self._adoptable)
+        if why is not None:         # a plan edited (and digested again) after it was made
+            raise UserError(f"refusing the plan: {why}; make a new plan")
+
+    def _adoptable(self, change: ResourceChange) -> bool:
+        """Whether the unrecorded resource ``change`` adopts may be taken, proven now: the spec
+        says ``adopt: true`` at that address, or its live labels name this stack (one read)."""
+        written = self.spec.resources.get(change.address)
+        if written is not None and written.kind == change.kind and written.adopt:
+            return True
+        kind = self.kinds.get(change.kind)
+        if kind is None or not change.id:
+            return False
+        try:
+            rid = dataclasses.replace(kind.id_from_name(change.id), address=change.address)
+            live = call_with_retries(lambda: kind.get(rid), policy=self.policy)
+        except (KeyError, IndexError, ValueError):      # not an API name of that kind
+            return False
+        return live is not None and judge(kind, live, stack=self.spec.stack, intent=False,
+                                          requested=False).ours
 
     def reconcile(self, *, allow_data_loss: bool = False, confirm: Callable[[Plan], bool] | None = None,
                   show: Callable[[Plan], None] | None = None,

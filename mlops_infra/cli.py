@@ -446,6 +446,7 @@ def _import_options(out: str, stack: str | None, ledger_bucket: str | None,
                     ledger_prefix: str | None, no_ledger: bool, force: bool) -> Any:
     from mlops_infra.importers import Options, default_stack
     from mlops_infra.spec.envelope import STACK_RE
+    from mlops_infra.spec.identifiers import bucket_name_problem
 
     path = Path(out)
     if path.exists() and not force:
@@ -454,6 +455,9 @@ def _import_options(out: str, stack: str | None, ledger_bucket: str | None,
     if not STACK_RE.match(name):
         raise UserError(f"--stack {name!r}: use lowercase letters, digits and '-', starting with "
                         "a letter, at most 40 characters")
+    problem = bucket_name_problem(ledger_bucket) if ledger_bucket is not None else None
+    if problem:
+        raise UserError(f"--ledger-bucket: {problem}")
     return Options(out=path, stack=name, write_ledger=not no_ledger, ledger_bucket=ledger_bucket,
                    ledger_prefix=ledger_prefix)
 

@@ -258,7 +258,8 @@ class _Runner:
     def _converge(self, kind: Kind, rid: ResourceId, change: ResourceChange,
                   desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
         if change.action is Action.REPLACE:
-            old = replace(rid, name=change.previous_id) if change.previous_id else rid
+            old = rid if not change.previous_id else \
+                replace(kind.id_from_name(change.previous_id), address=rid.address)
             if kind.replace_order == "create-first" and not change.previous_id:
                 return self._create_first(kind, old, change, desired)
             self._delete(kind, old, force=change.allow_data_loss)
@@ -318,6 +319,8 @@ class _Runner:
         verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=intended,
                                   requested=False)
         if not verdict.ours:
+            if change.action is Action.CREATE and not unknown_outcome:
+                self.sink.forget(change=change)  # it was there before: the 409 refutes our intent
             raise PermanentError(f"create of {rid.name} returned 409 Conflict: {verdict.reason}")
         return self._update(kind, rid, desired, change.changes, change.exact, just_made=True)
 

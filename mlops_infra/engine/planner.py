@@ -132,7 +132,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                        ownership_labels=ownership_labels)
         changes = _plan_in_order(resolved, reads.state, ctx, ready=reads.wait)
         live = reads.finish()
-    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
+    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss, stack=spec.stack,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
@@ -253,7 +253,7 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context,
             live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
     r = r.with_outputs({**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))})
     if previous is not None and live.get(previous) is not None:
-        return _rename(r, previous, ctx)
+        return _rename(r, previous, ctx, live.get(r.rid))
     current = live.get(r.rid)
     if current is None:
         return _change(r, ctx, Action.CREATE, changes=_adds(r), adopt_reason=_intended(r, ctx))
@@ -283,7 +283,14 @@ def _adds(r: Resolved) -> tuple[FieldChange, ...]:
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = sensitive.compare_with_secrets(r.kind, r.desired, _normalized(r.kind, current, ctx),
+    normalized = _normalized(r.kind, current, ctx)
+    owner = ownership.other_stack(r.kind, normalized, stack=ctx.stack)
+    if owner is not None:
+        return _change(r, ctx, Action.NOOP, blocked=(
+            f"conflict: {r.rid.name}: this stack's ledger records it, but its labels name "
+            f"mlops-infra stack '{owner}'; it is left alone: remove it from this spec (it is "
+            "then dropped from this ledger and left in place) or from that stack"))
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, normalized,
                                              entry.applied, exact=r.exact, values=ctx.secrets,
                                              at=r.secret_paths)
     if getattr(entry, "labels_pending", False) and not ctx.ownership_labels:
@@ -324,7 +331,16 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
-def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
+def _rename(r: Resolved, previous: ResourceId, ctx: _Context,
+            taken: dict[str, Any] | None) -> ResourceChange:
+    """``taken``: what already lives under the new name (a conflict unless provably ours)."""
+    if taken is not None:
+        verdict = ownership.judge(r.kind, taken, stack=ctx.stack, requested=r.adopt,
+                                  intent=_intended(r, ctx) is not None)
+        if not verdict.ours:
+            return _change(r, ctx, Action.NOOP, blocked=(
+                f"conflict: renaming {previous.name} to {r.rid.name}, which already exists: "
+                f"{verdict.reason}"))
     adds = _adds(r)
     reason = f"its name changes from {previous.name} to {r.rid.name}"
     blocked = None

@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops_infra.engine.diff import without_paths
 from mlops_infra.engine.kind import Kind, ResourceId, logical_key
+from mlops_infra.engine.ownership import other_stack
 from mlops_infra.engine.plan import Action, ResourceChange
 from mlops_infra.engine.reading import LiveState
 
@@ -46,10 +47,10 @@ class Leftovers:
         return [item.rid for item in self.items if item.rid.name]
 
     def plan(self, live: LiveState, *, kinds: Mapping[str, Kind], allow_data_loss: bool,
-             why: str = "no longer in the spec") -> list[ResourceChange]:
+             stack: str, why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)
         return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
-                          allow_data_loss, why) for item in self.items]
+                          allow_data_loss, why, stack) for item in self.items]
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
@@ -96,7 +97,7 @@ def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
 
 
 def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind: Kind,
-              allow_data_loss: bool, why: str) -> ResourceChange:
+              allow_data_loss: bool, why: str, stack: str) -> ResourceChange:
     applied = without_paths(item.applied or {}, item.preexisting)
     base: dict[str, Any] = dict(address=item.address, kind=item.kind, id=item.id,
                                 depends_on=children, parts=item.rid.parts, scope=item.rid.scope,
@@ -104,8 +105,14 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
                                 last_applied=applied, preexisting=item.preexisting)
     if item.applied is None:
         why = f"created by a run that stopped before recording it; {why}"
-    if live.get(item.rid) is None:
+    current = live.get(item.rid)
+    if current is None:
         return ResourceChange(**base, action=Action.NOOP, reason="already gone; dropped from the ledger")
+    owner = other_stack(kind, kind.normalize(current), stack=stack)
+    if owner is not None:       # recorded here, labelled there: not provably ours
+        return ResourceChange(**base, action=Action.ABANDON,
+                              reason=f"{why}; its labels name mlops-infra stack '{owner}': left "
+                                     "in place, dropped from this ledger")
     if item.preexisting and not applied:
         return ResourceChange(**base, action=Action.ABANDON,
                               reason="existed before this stack applied it; left in place")

@@ -84,6 +84,7 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     state = replace(current, entries=proposed, intents={})
     stack.secrets = _ToFillIn(stack.secrets)
     plan = stack.plan(state=state, ownership_labels=True)
+    _refuse_blocked(plan)
     checked = Checked(env=env, stack=stack, plan=plan, entries={}, location=current.location)
     deps = dependency_keys(list(plan.resources))
     now = utc_now()
@@ -167,6 +168,17 @@ def _resolved(stack: Stack) -> Any:
     from mlops_infra.engine.planner import check_spec
 
     return check_spec(stack.spec, kinds=stack.kinds)
+
+
+def _refuse_blocked(plan: Plan) -> None:
+    """A resource the check cannot take (labelled for another mlops-infra stack, say) is never
+    written into this stack's ledger: the import stops before writing anything."""
+    blocked = [c for c in plan.resources if c.blocked]
+    if blocked:
+        first = blocked[0]
+        more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+        raise UserError(f"cannot import {first.kind} {first.address}: {first.blocked}{more}; "
+                        "leave it out of the state, or import it into its own stack")
 
 
 def _refuse_foreign(current: LedgerState, keys: set[str]) -> None:

@@ -499,3 +499,77 @@ def test_changes_sharing_a_serial_key_never_overlap() -> None:
     assert apply_plan(plan, kinds={**_kinds(world), "test.Thing": Serial(world)}, sink=ledger,
                       settings=FAST).ok
     assert most[0] == 1 and world.creates == 6
+
+
+# --- a ledger entry for what another stack's labels claim -------------------------------------
+
+OTHERS = {"labels": {"managed-by": "mlops-infra", "mlops-infra-stack": "other"}}
+
+
+def _claimed_by_other_stack(world: World, ledger: MemoryLedger) -> None:
+    """``things/data`` is labelled for stack ``other``, yet this stack's ledger records it
+    (an entry copied in by hand, or the other stack adopted it since)."""
+    world.store["things/data"] = {"size": 1, **OTHERS, "name": "things/data"}
+    ledger.entries["test.Thing:data"] = Entry("test.Thing", "things/data", "data",
+                                              {"size": 1}, {})
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_never_deleted() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  keep:\n    kind: test.Bare\n    size: 1\n")
+    change = _only(plan, "data")
+    assert change.action is Action.ABANDON, change
+    assert "'other'" in (change.reason or "")
+    assert apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST).ok
+    assert world.store["things/data"]["labels"] == OTHERS["labels"]   # untouched, still theirs
+    assert "test.Thing:data" not in ledger.entries
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_not_relabelled_ours() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    change = _only(plan, "data")
+    assert change.blocked and "mlops-infra stack 'other'" in change.blocked, change
+    assert change.action is Action.NOOP
+
+
+# --- a saved plan is proven against the ledger again when applied (engine.authority) ---------
+
+def test_an_honest_plan_is_backed_by_its_ledger_and_an_edited_removal_is_not() -> None:
+    from dataclasses import replace
+
+    from mlops_infra.engine.authority import unproven
+
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"carol": True}}          # someone else's member
+    _reconcile(world, ledger, SHARE + "  data:\n    kind: test.Thing\n    size: 1\n")
+    removal = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    check = lambda plan: unproven(plan, ledger.view(), kinds=_kinds(world),  # noqa: E731
+                                  adoptable=lambda change: False)
+    assert check(removal) is None                                      # as the planner made it
+    access = _only(removal, "access")
+    assert access.action is Action.DELETE
+    grabbing = replace(access, last_applied={"members": {"alice": True, "bob": True, "carol": True}})
+    edited = replace(removal, resources=tuple(grabbing if c is access else c
+                                              for c in removal.resources))
+    why = check(edited)
+    assert why is not None and "test.Share access" in why and "what was applied" in why
+    renamed = replace(removal, resources=tuple(replace(c, id="things/other") if c.address == "data"
+                                               else c for c in removal.resources))
+    assert "the ledger records things/data" in (check(renamed) or "")
+
+
+def test_a_create_refused_with_409_drops_its_intent_and_the_next_plan_does_not_adopt() -> None:
+    """Planned while free, made by someone else before the apply: the 409 proves it was there
+    before this run, so the intent announced for it must not prove it ours later."""
+    world, ledger = World(), MemoryLedger()
+    spec = "  net:\n    kind: test.Bare\n    size: 1\n"
+    plan = _plan(world, ledger, spec)
+    world.store["bare/net"] = {"size": 9, "name": "bare/net"}          # someone else's, meanwhile
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert not result.ok and "409" in str(result.failures)
+    assert "test.Bare:net" not in ledger.intents
+    again = _plan(world, ledger, spec)
+    assert _only(again, "net").blocked and not _only(again, "net").adopt
