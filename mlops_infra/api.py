@@ -18,17 +18,23 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
-from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
+from mlops_infra.clients import (
+    ENDPOINTS_ENV,
+    LOCAL_EMULATOR,
+    Clients,
+    check_credentials,
+    endpoints_from_env,
+)
 from mlops_infra.engine.authority import unproven
 from mlops_infra.engine.collections_pause import fewer_collections
-from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
+from mlops_infra.engine.errors import LockHeld, MlopsInfraError, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
 from mlops_infra.engine.ownership import judge, managed_label_paths
@@ -142,15 +148,28 @@ def _offline_kinds(spec: Spec) -> Mapping[str, Kind]:
     return LazyKinds(lambda cls: cls(clients))
 
 
-def services_for(spec: Spec) -> list[str]:
-    """The emulator services a spec's kinds (and what they imply) call, and Secret Manager
-    when a secret comes from it."""
+def services_for(spec: Spec, *, recorded: Iterable[str] = ()) -> list[str]:
+    """The emulator services a spec's kinds (and what they imply) call, those the
+    ``recorded`` kinds call (a ledger's: what it records is read, and deleted once the spec
+    no longer has it), and Secret Manager when a secret comes from it."""
     offline = _offline_kinds(spec)
     used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
+    used.update(kind for kind in recorded if kind in offline)
     services = endpoints_of(type(offline[name]) for name in used)
     if any(s.kind == "secretManager" for s in spec.secrets.values()):
         services = sorted({*services, "secretmanager"})
     return services
+
+
+def _recorded_kinds(ledger: Ledger) -> set[str]:
+    """The kinds of the resources (and creates in flight) ``ledger`` records; none when it
+    cannot be read (the plan reads it again and says why)."""
+    try:
+        state = ledger.read()
+    except (MlopsInfraError, ValueError, RecursionError):
+        return set()
+    return {entry.kind for entry in state.entries.values()} | {
+        intent.kind for intent in state.intents.values()}
 
 
 class Stack:
@@ -172,29 +191,41 @@ class Stack:
     # --- construction -----------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, env: str | None = None, local: bool = False,
-             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR) -> Stack:
-        """Load ``path``; ``local`` runs against an in-process emulator persisted under ``state_dir``."""
+             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR,
+             kinds: Iterable[str] = ()) -> Stack:
+        """Load ``path``; ``local`` runs against an in-process emulator persisted under
+        ``state_dir``, with the services of the spec's kinds, its ledger's and ``kinds``
+        (those of a saved plan to apply)."""
         spec = load(path, env=env)
         if local:
-            return cls._local(spec, Path(state_dir))
+            return cls._local(spec, Path(state_dir), kinds=kinds)
+        source = None if endpoints is not None else ENDPOINTS_ENV
         endpoints = endpoints if endpoints is not None else endpoints_from_env()
         if endpoints is None:
             check_credentials()
-        clients = Clients(project=spec.project, endpoints=endpoints)
+        clients = Clients(project=spec.project, endpoints=endpoints, endpoints_source=source)
         backend = GcsBackend(clients.storage(spec.project), bucket=spec.ledger_bucket,
                              prefix=spec.ledger_prefix, stack=spec.stack)
         return cls(spec, clients=clients, ledger=Ledger(backend))
 
     @classmethod
-    def _local(cls, spec: Spec, state_dir: Path) -> Stack:
-        from mlops_infra.emulator import Emulator
+    def _local(cls, spec: Spec, state_dir: Path, *, kinds: Iterable[str] = ()) -> Stack:
+        """Start only the emulator services this stack calls: its spec's, those of what its
+        ledger records (the resources a plan may have to delete) and of ``kinds``."""
+        from mlops_infra.emulator import Emulator, StateFileError
 
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator.start(services=services_for(spec) or ("storage",),
-                                  state_path=state_dir / "emulator-state.json")
-        clients = Clients(project=spec.project, endpoints=emulator.endpoints)
         ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
+        services = services_for(spec, recorded={*_recorded_kinds(ledger), *kinds})
+        try:
+            emulator = Emulator.start(services=services or ("storage",),
+                                      state_path=state_dir / "emulator-state.json")
+        except StateFileError as exc:
+            raise UserError(f"{exc}; it is left as it is (move it away to start from an empty "
+                            "emulator)") from None
+        clients = Clients(project=spec.project, endpoints=emulator.endpoints,
+                          endpoints_source=LOCAL_EMULATOR)
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +94,13 @@ def _format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open_stack(spec: str, env: str | None, local: bool,
-                state_dir: Path | None = None) -> Any:
+                state_dir: Path | None = None, kinds: Iterable[str] = ()) -> Any:
     from mlops_infra.api import LOCAL_STATE_DIR, Stack
 
     if not Path(spec).is_file():
         raise UserError(f"{spec}: no such file")
-    return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR)
+    return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR,
+                      kinds=kinds)
 
 
 def _console(fmt: str) -> Any:
@@ -266,7 +267,8 @@ def apply(plan_file: str, local: bool, concurrency: int) -> int:
         raise UserError(f"{plan_file}: the plan was made against {the_plan.ledger_location}, "
                         "not a local ledger; drop --local")
     state_dir = Path(the_plan.ledger_location).parent.parent if the_plan.local else None
-    with _open_stack(the_plan.spec_path, the_plan.env, the_plan.local, state_dir) as stack:
+    with _open_stack(the_plan.spec_path, the_plan.env, the_plan.local, state_dir,
+                     kinds={change.kind for change in the_plan.resources}) as stack:
         if stack.spec.stack != the_plan.stack:
             raise UserError(f"{plan_file}: plan is for stack '{the_plan.stack}', "
                             f"{the_plan.spec_path} is stack '{stack.spec.stack}'")
