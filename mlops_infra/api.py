@@ -18,19 +18,26 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlops_infra import report  # noqa: F401  (plans render as HTML tables in Jupyter)
-from mlops_infra.clients import Clients, check_credentials, endpoints_from_env
+from mlops_infra.clients import (
+    ENDPOINTS_ENV,
+    LOCAL_EMULATOR,
+    Clients,
+    check_credentials,
+    endpoints_from_env,
+)
+from mlops_infra.engine.authority import unproven
 from mlops_infra.engine.collections_pause import fewer_collections
-from mlops_infra.engine.errors import LockHeld, PlanStale, UserError
+from mlops_infra.engine.errors import LockHeld, MlopsInfraError, PlanStale, UserError
 from mlops_infra.engine.executor import DEFAULT_APPLY_CONCURRENCY, ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import Kind
-from mlops_infra.engine.ownership import managed_label_paths
+from mlops_infra.engine.ownership import judge, managed_label_paths
 from mlops_infra.engine.plan import Plan, ResourceChange
 from mlops_infra.engine.plan_file import check_kinds
 from mlops_infra.engine.planner import LedgerView, build_plan, check_spec
@@ -44,11 +51,12 @@ from mlops_infra.engine.registry import (
 )
 from mlops_infra.engine.resolve import Resolved, expand_implied
 from mlops_infra.engine.result import ApplyResult, ProgressListener
-from mlops_infra.engine.retry import RetryPolicy
+from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.sensitive import SecretValues, require_all, stored_form
 from mlops_infra.ledger import (
     GcsBackend,
     Intent,
+    Lease,
     Ledger,
     LedgerEntry,
     LedgerState,
@@ -149,15 +157,28 @@ def offline_kinds(project: str | None = None) -> Mapping[str, Kind]:
     return LazyKinds(lambda cls: cls(clients))
 
 
-def services_for(spec: Spec) -> list[str]:
-    """The emulator services a spec's kinds (and what they imply) call, and Secret Manager
-    when a secret comes from it."""
+def services_for(spec: Spec, *, recorded: Iterable[str] = ()) -> list[str]:
+    """The emulator services a spec's kinds (and what they imply) call, those the
+    ``recorded`` kinds call (a ledger's: what it records is read, and deleted once the spec
+    no longer has it), and Secret Manager when a secret comes from it."""
     offline = _offline_kinds(spec)
     used = {r.kind for r in expand_implied(spec.resources, kinds=offline).values()}
+    used.update(kind for kind in recorded if kind in offline)
     services = endpoints_of(type(offline[name]) for name in used)
     if any(s.kind == "secretManager" for s in spec.secrets.values()):
         services = sorted({*services, "secretmanager"})
     return services
+
+
+def _recorded_kinds(ledger: Ledger) -> set[str]:
+    """The kinds of the resources (and creates in flight) ``ledger`` records; none when it
+    cannot be read (the plan reads it again and says why)."""
+    try:
+        state = ledger.read()
+    except (MlopsInfraError, ValueError, RecursionError):
+        return set()
+    return {entry.kind for entry in state.entries.values()} | {
+        intent.kind for intent in state.intents.values()}
 
 
 class Stack:
@@ -179,29 +200,41 @@ class Stack:
     # --- construction -----------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, env: str | None = None, local: bool = False,
-             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR) -> Stack:
-        """Load ``path``; ``local`` runs against an in-process emulator persisted under ``state_dir``."""
+             endpoints: dict[str, str] | None = None, state_dir: str | Path = LOCAL_STATE_DIR,
+             kinds: Iterable[str] = ()) -> Stack:
+        """Load ``path``; ``local`` runs against an in-process emulator persisted under
+        ``state_dir``, with the services of the spec's kinds, its ledger's and ``kinds``
+        (those of a saved plan to apply)."""
         spec = load(path, env=env)
         if local:
-            return cls._local(spec, Path(state_dir))
+            return cls._local(spec, Path(state_dir), kinds=kinds)
+        source = None if endpoints is not None else ENDPOINTS_ENV
         endpoints = endpoints if endpoints is not None else endpoints_from_env()
         if endpoints is None:
             check_credentials()
-        clients = Clients(project=spec.project, endpoints=endpoints)
+        clients = Clients(project=spec.project, endpoints=endpoints, endpoints_source=source)
         backend = GcsBackend(clients.storage(spec.project), bucket=spec.ledger_bucket,
                              prefix=spec.ledger_prefix, stack=spec.stack)
         return cls(spec, clients=clients, ledger=Ledger(backend))
 
     @classmethod
-    def _local(cls, spec: Spec, state_dir: Path) -> Stack:
-        from mlops_infra.emulator import Emulator
+    def _local(cls, spec: Spec, state_dir: Path, *, kinds: Iterable[str] = ()) -> Stack:
+        """Start only the emulator services this stack calls: its spec's, those of what its
+        ledger records (the resources a plan may have to delete) and of ``kinds``."""
+        from mlops_infra.emulator import Emulator, StateFileError
 
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator.start(services=services_for(spec) or ("storage",),
-                                  state_path=state_dir / "emulator-state.json")
-        clients = Clients(project=spec.project, endpoints=emulator.endpoints)
         ledger = Ledger(LocalBackend(directory=state_dir / "ledger", stack=spec.stack))
+        services = services_for(spec, recorded={*_recorded_kinds(ledger), *kinds})
+        try:
+            emulator = Emulator.start(services=services or ("storage",),
+                                      state_path=state_dir / "emulator-state.json")
+        except StateFileError as exc:
+            raise UserError(f"{exc}; it is left as it is (move it away to start from an empty "
+                            "emulator)") from None
+        clients = Clients(project=spec.project, endpoints=emulator.endpoints,
+                          endpoints_source=LOCAL_EMULATOR)
         return cls(spec, clients=clients, ledger=ledger, local=True, emulator=emulator)
 
     def close(self) -> None:
@@ -230,7 +263,7 @@ class Stack:
     def _plan(self, *, allow_data_loss: bool, destroy: bool, state: LedgerState | None,
               allow_restart: bool, ownership_labels: bool) -> Plan:
         resolved = None if destroy else self._checked_spec()           # before any API call
-        ledger = _view(state) if state is not None else (lambda: _view(self.ledger.read()))
+        ledger = _view(state) if state is not None else (lambda: _view(self.read_ledger()))
         with self.clients.reads.sharing():      # one read per API object, whoever needs it
             return build_plan(self.spec, kinds=self.kinds, ledger=ledger, policy=self.policy,
                               allow_data_loss=allow_data_loss, destroy=destroy,
@@ -256,13 +289,40 @@ class Stack:
         check_kinds(plan.resources, self.kinds)        # a plan read without kinds, or built
         refuse_blocked(plan)
         require_all(self.secrets, (c.desired for c in plan.resources if c.desired))
-        with self.locked(owner=owner, home_known=plan.ledger_generation > 0):
-            state = self.ledger.read()
-            if state.generation != plan.ledger_generation:
-                raise PlanStale(f"the ledger {state.location} changed since the plan was made "
-                                f"(generation {plan.ledger_generation} -> {state.generation}); "
-                                "plan again")
-            return self._apply_locked(plan, state, progress=progress, concurrency=concurrency)
+        self._check_against(plan, self.read_ledger())     # a bad plan takes no lock either
+        with self.locked(owner=owner, home_known=plan.ledger_generation > 0) as lease:
+            state = self.read_ledger()
+            self._check_against(plan, state)
+            return self._apply_locked(plan, state, lease=lease, progress=progress,
+                                      concurrency=concurrency)
+
+    def _check_against(self, plan: Plan, state: LedgerState) -> None:
+        """``PlanStale`` if the ledger moved since ``plan`` was made; ``UserError`` if the plan
+        touches what that ledger does not show to be this stack's (``engine.authority``)."""
+        if state.generation != plan.ledger_generation:
+            raise PlanStale(f"the ledger {state.location} changed since the plan was made "
+                            f"(generation {plan.ledger_generation} -> {state.generation}); "
+                            "plan again")
+        why = unproven(plan, _view(state), kinds=self.kinds, adoptable=self._adoptable)
+        if why is not None:         # a plan edited (and digested again) after it was made
+            raise UserError(f"refusing the plan: {why}; make a new plan")
+
+    def _adoptable(self, change: ResourceChange) -> bool:
+        """Whether the unrecorded resource ``change`` adopts may be taken, proven now: the spec
+        says ``adopt: true`` at that address, or its live labels name this stack (one read)."""
+        written = self.spec.resources.get(change.address)
+        if written is not None and written.kind == change.kind and written.adopt:
+            return True
+        kind = self.kinds.get(change.kind)
+        if kind is None or not change.id:
+            return False
+        try:
+            rid = dataclasses.replace(kind.id_from_name(change.id), address=change.address)
+            live = call_with_retries(lambda: kind.get(rid), policy=self.policy)
+        except (KeyError, IndexError, ValueError):      # not an API name of that kind
+            return False
+        return live is not None and judge(kind, live, stack=self.spec.stack, intent=False,
+                                          requested=False).ours
 
     def reconcile(self, *, allow_data_loss: bool = False, confirm: Callable[[Plan], bool] | None = None,
                   show: Callable[[Plan], None] | None = None,
@@ -286,8 +346,8 @@ class Stack:
                 show(plan)
             refuse_blocked(plan)
             return plan, None
-        with self.locked(home_known=plan.ledger_generation > 0):
-            state = self.ledger.read()
+        with self.locked(home_known=plan.ledger_generation > 0) as lease:
+            state = self.read_ledger()
             if state.generation != plan.ledger_generation:
                 plan = self.plan(allow_data_loss=allow_data_loss, destroy=destroy, state=state,
                                  allow_restart=allow_restart)
@@ -297,13 +357,14 @@ class Stack:
             if not _has_work(plan) or (plan.has_changes and confirm is not None and not confirm(plan)):
                 return plan, None
             with (watch(plan) if watch else nullcontext(progress)) as listener:
-                return plan, self._apply_locked(plan, state, progress=listener,
+                return plan, self._apply_locked(plan, state, lease=lease, progress=listener,
                                                 concurrency=concurrency)
 
     @contextmanager
-    def locked(self, *, owner: str | None = None, home_known: bool = False) -> Iterator[None]:
+    def locked(self, *, owner: str | None = None, home_known: bool = False) -> Iterator[Lease]:
         """Hold the stack's lock (its ledger's home is created first unless ``home_known``:
-        a ledger that was read exists, so its bucket does)."""
+        a ledger that was read exists, so its bucket does); yields the lease, which whoever
+        changes anything under it asks first (``Lease.check``)."""
         if not home_known:
             self.ensure_ledger_home()
         try:
@@ -313,22 +374,25 @@ class Stack:
                         f"python -m mlops_infra state unlock {self.command_target()}")
             raise
         with lease:
-            yield
+            yield lease
 
     def command_target(self) -> str:
         """``SPEC [--env E] [--local]`` as a command line for this stack."""
         env = f" --env {self.spec.env}" if self.spec.env else ""
         return f"{self.spec.path}{env}{' --local' if self.local else ''}"
 
-    def _apply_locked(self, plan: Plan, state: LedgerState, *, progress: ProgressListener | None,
-                      concurrency: int) -> ApplyResult:
-        writer = self.ledger.writer(base=state)
+    def _apply_locked(self, plan: Plan, state: LedgerState, *, lease: Lease,
+                      progress: ProgressListener | None, concurrency: int) -> ApplyResult:
+        """Apply under ``lease``: no change is sent and no ledger write made once it is lost
+        (the writer's close then raises ``LockLost``, so the command fails)."""
+        writer = self.ledger_writer(base=state, lease=lease)
         run = _run_record(plan)
         try:
             result = apply_plan(plan, kinds=self.kinds,
                                 sink=_LedgerSink(writer, state, self.kinds, run_id=run["id"]),
                                 settings=ExecutionSettings(policy=self.policy, concurrency=concurrency,
-                                                           secrets=self.secrets),
+                                                           secrets=self.secrets,
+                                                           lock_lost=lease.lost_reason),
                                 progress=progress)
             done = Counter(o.action.value for o in result.outcomes if o.status == "done")
             run.update(result="ok" if result.ok else "failed", changes=dict(done))
@@ -338,6 +402,32 @@ class Stack:
             run.setdefault("result", "failed")
             writer.record_run(run)
             writer.close()
+
+    # --- the ledger's identity -----------------------------------------------------------
+    @property
+    def origin(self) -> str:
+        """Whose ledger this stack's is: its stack, environment and project."""
+        spec = self.spec
+        if spec.env:        # the stack instance is named STACK-ENV (``_instance``)
+            name = spec.stack.removesuffix(f"-{spec.env}")
+            return f"stack '{name}' in environment '{spec.env}', project '{spec.project}'"
+        return f"stack '{spec.stack}', project '{spec.project}'"
+
+    def read_ledger(self) -> LedgerState:
+        """The ledger, refused when another spec wrote it: two specs whose ledger objects
+        coincide (``stack: ml`` with ``--env dev`` and ``stack: ml-dev``; one stack name in two
+        projects sharing a ledger bucket) would otherwise delete each other's resources."""
+        state = self.ledger.read()
+        if state.origin and state.origin != self.origin:
+            raise UserError(f"the ledger {state.location} belongs to {state.origin}, not to "
+                            f"{self.origin}: give one of them a ledger of its own "
+                            "(another stack name, or ledger.prefix)")
+        return state
+
+    def ledger_writer(self, *, base: LedgerState, lease: Lease) -> Any:
+        """A writer of this stack's ledger from ``base`` under ``lease``, recording whose
+        ledger it is."""
+        return self.ledger.writer(base=dataclasses.replace(base, origin=self.origin), lease=lease)
 
     def ensure_ledger_home(self) -> bool:
         """Create the ledger bucket if missing (versioned, private); ``True`` if created now."""
@@ -357,7 +447,8 @@ class _LedgerSink:
     def intend(self, changes: list[ResourceChange]) -> None:
         now = utc_now()
         self.writer.intend([Intent(kind=c.kind, id=c.id, address=c.address, run_id=self.run_id,
-                                   at=now) for c in changes])
+                                   at=now, scope=c.scope, preexisting=c.preexisting)
+                             for c in changes])
 
     def record(self, *, change: ResourceChange, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:

@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +96,12 @@ def _format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open_stack(spec: str, env: str | None, local: bool,
-                state_dir: Path | None = None) -> Any:
+                state_dir: Path | None = None, kinds: Iterable[str] = ()) -> Any:
     from mlops_infra.api import LOCAL_STATE_DIR, Stack
 
     _check_input(spec)
-    return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR)
+    return Stack.load(spec, env=env, local=local, state_dir=state_dir or LOCAL_STATE_DIR,
+                      kinds=kinds)
 
 
 def _check_input(path: str) -> None:
@@ -293,7 +294,8 @@ def apply(plan_file: str, local: bool, concurrency: int) -> int:
         raise UserError(f"{plan_file}: the plan was made against {the_plan.ledger_location}, "
                         "not a local ledger; drop --local")
     state_dir = Path(the_plan.ledger_location).parent.parent if the_plan.local else None
-    with _open_stack(the_plan.spec_path, the_plan.env, the_plan.local, state_dir) as stack:
+    with _open_stack(the_plan.spec_path, the_plan.env, the_plan.local, state_dir,
+                     kinds={change.kind for change in the_plan.resources}) as stack:
         if stack.spec.stack != the_plan.stack:
             raise UserError(f"{plan_file}: plan is for stack '{the_plan.stack}', "
                             f"{the_plan.spec_path} is stack '{stack.spec.stack}'")
@@ -413,7 +415,7 @@ def state() -> None:
 def state_list(spec: str, env: str | None, local: bool) -> int:
     """List the resources the ledger says this stack owns."""
     with _open_stack(spec, env, local) as stack:
-        ledger_state = stack.ledger.read()
+        ledger_state = stack.read_ledger()
         click.echo(f"# {ledger_state.location} (generation {ledger_state.generation})")
         for entry in sorted(ledger_state.entries.values(), key=lambda e: (e.kind, e.address)):
             click.echo(f"{entry.address}\t{entry.kind}\t{entry.id}\t{entry.updated_at}")
@@ -428,7 +430,7 @@ def state_show(spec: str, env: str | None, local: bool, address: str) -> int:
     from dataclasses import asdict
 
     with _open_stack(spec, env, local) as stack:
-        entries = [e for e in stack.ledger.read().entries.values() if e.address == address]
+        entries = [e for e in stack.read_ledger().entries.values() if e.address == address]
         if not entries:
             raise UserError(f"no ledger entry with address '{address}'")
         click.echo(json.dumps([asdict(e) for e in entries], indent=2))
@@ -470,6 +472,7 @@ def _import_options(out: str, stack: str | None, ledger_bucket: str | None,
                     ledger_prefix: str | None, no_ledger: bool, force: bool) -> Any:
     from mlops_infra.importers import Options, default_stack
     from mlops_infra.spec.envelope import STACK_RE
+    from mlops_infra.spec.identifiers import bucket_name_problem
 
     path = Path(out)
     if path.exists() and not force:
@@ -478,6 +481,9 @@ def _import_options(out: str, stack: str | None, ledger_bucket: str | None,
     if not STACK_RE.match(name):
         raise UserError(f"--stack {name!r}: use lowercase letters, digits and '-', starting with "
                         "a letter, at most 40 characters")
+    problem = bucket_name_problem(ledger_bucket) if ledger_bucket is not None else None
+    if problem:
+        raise UserError(f"--ledger-bucket: {problem}")
     return Options(out=path, stack=name, write_ledger=not no_ledger, ledger_bucket=ledger_bucket,
                    ledger_prefix=ledger_prefix)
 

@@ -31,8 +31,27 @@ NO_CREDENTIALS = ("no Google credentials found: run `gcloud auth application-def
                   "(or set GOOGLE_APPLICATION_CREDENTIALS), or pass --local to use the emulator")
 
 
+LOCAL_EMULATOR = "the local emulator"
+
+
 class NoEndpoint(UserError):
     """The endpoints given (an emulator's) have none for a service a client needs."""
+
+
+def no_endpoint(name: str, endpoints: Mapping[str, str], source: str) -> NoEndpoint:
+    """The error for a client of endpoint ``name`` missing from ``endpoints``, with what to do
+    about it (``source``: ``ENDPOINTS_ENV``, ``LOCAL_EMULATOR`` or who passed them)."""
+    known = ", ".join(sorted(endpoints)) or "none"
+    if source == ENDPOINTS_ENV:
+        return NoEndpoint(
+            f"{ENDPOINTS_ENV} has no endpoint for '{name}' (it names: {known}); point it at an "
+            f"emulator that serves '{name}' (`python -m mlops_infra emulator` serves every "
+            f"service and prints all their endpoints), or unset {ENDPOINTS_ENV} to call Google")
+    if source == LOCAL_EMULATOR:
+        return NoEndpoint(
+            f"{LOCAL_EMULATOR} was not started with '{name}' (it serves: {known}): a kind calls "
+            "a client it does not declare in `uses`; this is a bug of mlops_infra")
+    return NoEndpoint(f"{source} have no endpoint for '{name}' (they name: {known})")
 
 
 def endpoints_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, str] | None:
@@ -172,10 +191,14 @@ class ReadMemo:
 class Clients:
     """One cached client per (declaration, project); thread-safe lazy creation."""
 
-    def __init__(self, *, project: str | None = None,
-                 endpoints: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, project: str | None = None, endpoints: Mapping[str, str] | None = None,
+                 endpoints_source: str | None = None) -> None:
+        """``endpoints`` default to ``MLOPS_INFRA_ENDPOINTS`` (``None``: Google's);
+        ``endpoints_source`` says where given ones come from, for the missing-endpoint error."""
         self.project = project
-        self.endpoints = (checked_endpoints(endpoints, source="endpoints")
+        self._endpoints_source = endpoints_source or (
+            ENDPOINTS_ENV if endpoints is None else "the endpoints given")
+        self.endpoints = (checked_endpoints(endpoints, source=self._endpoints_source)
                           if endpoints is not None else endpoints_from_env())
         self._cache: dict[tuple[ClientDecl, str | None], Any] = {}
         self._lock = threading.Lock()
@@ -207,7 +230,7 @@ class Clients:
         url = None
         if self.endpoints is not None:
             if decl.endpoint not in self.endpoints:
-                raise NoEndpoint(f"{ENDPOINTS_ENV} has no endpoint for '{decl.endpoint}'")
+                raise no_endpoint(decl.endpoint, self.endpoints, self._endpoints_source)
             url = self.endpoints[decl.endpoint]
         from google.auth import exceptions
 
@@ -216,7 +239,7 @@ class Clients:
         except exceptions.DefaultCredentialsError:
             raise UserError(NO_CREDENTIALS) from None
         except BadEndpoint as exc:
-            raise BadEndpoint(f"{ENDPOINTS_ENV}: endpoint '{decl.endpoint}' {exc}") from None
+            raise BadEndpoint(f"{self._endpoints_source}: endpoint '{decl.endpoint}' {exc}") from None
         for session in http_sessions(client):
             widen_pools(session, MOST_AT_ONCE)
             if self._environment is not None:

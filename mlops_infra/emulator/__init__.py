@@ -7,6 +7,7 @@ Google. Start one in-process with ``Emulator.start(...)`` or in the foreground w
 
 from mlops_infra.emulator.emulator import Emulator
 from mlops_infra.emulator.journal import JournalEntry
+from mlops_infra.emulator.persistence import StateFileError
 from mlops_infra.emulator.serve import serve
 
-__all__ = ["Emulator", "JournalEntry", "serve"]
+__all__ = ["Emulator", "JournalEntry", "StateFileError", "serve"]

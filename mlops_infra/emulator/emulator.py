@@ -3,6 +3,13 @@ journal, fault injection, latency, the realistic delays (``realism.Delays``), th
 project facts (``platform.Platform``: enabled APIs, workload pools), one state lock and
 optional state persistence.
 
+With a state file (``persistence.StateFile``), every request runs on the state as it is on
+disk: under the file's lock (exclusive for a request that may change something), the started
+services and the platform are loaded again first when another process wrote the file since,
+and a mutating request saves before the lock is let go. So processes sharing one file
+(two ``--local`` runs in one folder) see each other's changes and never lose them, and the
+sections of services this emulator did not start are kept as they are.
+
 Every request to a service whose API is not enabled (or not yet usable after enabling) in
 the request's project is answered with Google's 403 SERVICE_DISABLED before the service
 sees it. A handler may answer ``core.Deferred`` (a blocking ``wait``): the emulator sleeps
@@ -15,7 +22,8 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -44,12 +52,14 @@ class Emulator:
         for service in self.services.values():
             service.emulator = self
         self.state_path = Path(state_path) if state_path is not None else None
+        self._file = persistence.StateFile(self.state_path) if self.state_path else None
         self._latency = latency
         self._journal = Journal()
         self._faults = FaultInjector()
         self._record_bodies = False
         # One lock for all state: handlers are short, and it keeps persistence simple.
         self._state_lock = threading.RLock()
+        self._holding = 0     # in ``holding_state``: 0 no, 1 to read, 2 to change (under the lock)
         self._servers: dict[str, Any] = {}   # HttpServer or GrpcServer: both have url, stop()
         self._load()
 
@@ -124,22 +134,20 @@ class Emulator:
 
     def enable_apis(self, project: str, apis: Iterable[str]) -> None:
         """The project already has ``apis`` enabled (for long: no propagation delay)."""
-        with self._state_lock:
+        with self.holding_state(mutating=True):
             self.platform.preenable(project, list(apis))
-            self._save()
 
     def add_workload_pool(self, pool_or_project: str) -> str:
         """Register a Workload Identity pool (``P.svc.id.goog``, or a project id for its pool)."""
         pool = pool_or_project if pool_or_project.endswith(".svc.id.goog") \
             else f"{pool_or_project}.svc.id.goog"
-        with self._state_lock:
+        with self.holding_state(mutating=True):
             self.platform.add_workload_pool(pool)
-            self._save()
         return pool
 
     def member_error(self, member: str) -> str | None:
         """Why IAM bindings may not name ``member`` now (Google's 400 message), or ``None``."""
-        with self._state_lock:
+        with self.holding_state(mutating=False):
             problem = self.platform.member_error(member)
             iam = self.services.get("iam")
             if problem is None and iam is not None:
@@ -154,7 +162,7 @@ class Emulator:
         """A deep copy of one service's state (for debugging and tests)."""
         import copy
 
-        with self._state_lock:
+        with self.holding_state(mutating=False):
             return copy.deepcopy(self.services[service].state)
 
     def stop(self) -> None:
@@ -177,8 +185,8 @@ class Emulator:
         from mlops_infra.emulator.grpc_server import GrpcServer, RpcFront
 
         return GrpcServer(RpcFront(service, journal=self._journal,  # type: ignore[arg-type]
-                                   faults=self._faults, state_lock=self._state_lock,
-                                   save=self._save, latency=lambda: self._latency,
+                                   faults=self._faults, hold=self.holding_state,
+                                   latency=lambda: self._latency,
                                    recording=lambda: self._record_bodies))
 
     def _front_for(self, service: Service):  # type: ignore[no-untyped-def]
@@ -205,14 +213,12 @@ class Emulator:
         return response
 
     def _process(self, service: Service, request: Request) -> Response:
-        with self._state_lock:
+        with self.holding_state(mutating=request.method not in READ_METHODS):
             answer = service.dispatch(request)
-            if request.method not in READ_METHODS:
-                self._save()
         while isinstance(answer, Deferred):
             time.sleep(max(0.0, min(answer.until - time.time(), _MAX_DEFERRAL)))
             then = answer.then
-            with self._state_lock:
+            with self.holding_state(mutating=False):
                 answer = guarded(then)
         return answer
 
@@ -224,22 +230,51 @@ class Emulator:
                                title=service.api_title or service.api)
 
     # -- persistence --------------------------------------------------------------------
+    @contextmanager
+    def holding_state(self, *, mutating: bool) -> Iterator[None]:
+        """Hold the state lock, and the state file's (exclusive when ``mutating``) with the
+        state as it is on disk; a ``mutating`` hold saves at its end. A nested hold is part of
+        the outer one (which must then be ``mutating`` if the inner one is)."""
+        with self._state_lock:
+            if self._file is None or self._holding:
+                if mutating and self._holding == 1:
+                    raise RuntimeError("a change of emulator state inside a read")
+                yield
+                return
+            with self._file.locked(exclusive=mutating) as changed:
+                if changed:
+                    self._adopt(self._file.read())
+                self._holding = 2 if mutating else 1
+                try:
+                    yield
+                finally:
+                    self._holding = 0
+                    if mutating:
+                        self._save()
+
     def _load(self) -> None:
-        if self.state_path is None:
+        if self._file is None:
             return
-        states = persistence.load_states(self.state_path)
-        if PLATFORM_STATE in states:
-            self.platform.load_state(states[PLATFORM_STATE])
-        for name, state in states.items():
-            if name in self.services:
-                self.services[name].load_state(state)
+        with self._file.locked(exclusive=False):
+            self._adopt(self._file.read())
+
+    def _adopt(self, sections: dict[str, Any]) -> None:
+        """Take the platform's and the started services' states from ``sections`` (a section
+        missing there keeps what this process has)."""
+        if PLATFORM_STATE in sections:
+            self.platform.load_state(sections[PLATFORM_STATE])
+        for name, service in self.services.items():
+            if name in sections:
+                service.load_state(sections[name])
 
     def _save(self) -> None:
-        if self.state_path is None:
+        """Write the platform's and the started services' states; the other sections of the
+        file stay as they are (call under an exclusive ``holding_state``)."""
+        if self._file is None:
             return
         states = {name: s.state for name, s in self.services.items()}
         states[PLATFORM_STATE] = self.platform.state
-        persistence.save_states(self.state_path, states)
+        self._file.write(states)
 
 
 def _is_grpc(service: Service) -> bool:

@@ -11,10 +11,10 @@ serve several gRPC service names (each ``Rpc`` says which). ``GrpcServer.url`` i
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
@@ -41,12 +41,12 @@ class RpcFront:
     """Runs one RPC the way the emulator runs every request (latency, faults, journal, lock)."""
 
     def __init__(self, service: GrpcService, *, journal: Journal, faults: FaultInjector,
-                 state_lock: threading.RLock, save: Callable[[], None],
+                 hold: Callable[..., AbstractContextManager[None]],
                  latency: Callable[[], float],
                  recording: Callable[[], bool] = lambda: False) -> None:
         self.service = service
-        self._journal, self._faults, self._lock = journal, faults, state_lock
-        self._save, self._latency, self._recording = save, latency, recording
+        self._journal, self._faults, self._hold = journal, faults, hold
+        self._latency, self._recording = latency, recording
 
     def call(self, rpc: Rpc, request: Any, context: grpc.ServicerContext) -> Any:
         delay = self._latency()
@@ -76,7 +76,7 @@ class RpcFront:
         return rpc.handler(request)
 
     def _locked(self, rpc: Rpc, run: Callable[[], Any]) -> tuple[Any, RpcError | None]:
-        with self._lock:
+        with self._hold(mutating=not is_read_rpc(rpc.name)):
             try:
                 return run(), None
             except RpcError as err:
@@ -86,9 +86,6 @@ class RpcFront:
             except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
                 return None, RpcError(grpc.StatusCode.INTERNAL,
                                       f"emulator error: {type(exc).__name__}: {exc}")
-            finally:
-                if not is_read_rpc(rpc.name):
-                    self._save()
 
     def _gate(self, rpc: Rpc, request: Any) -> None:
         emulator = getattr(self.service, "emulator", None)

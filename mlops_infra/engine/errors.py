@@ -16,7 +16,7 @@ from mlops_infra.spec.errors import (
     UserError,
 )
 
-__all__ = ["ApiError", "Conflict", "LedgerConflict", "LedgerError", "LockHeld",
+__all__ = ["ApiError", "Conflict", "LedgerConflict", "LedgerError", "LockHeld", "LockLost",
            "MlopsInfraError", "NotFound", "PermanentError", "PlanStale", "PolicyViolation",
            "PreconditionFailed", "SourceLocation", "SpecError", "StoppedWaiting", "TransientError",
            "UserError"]
@@ -56,6 +56,10 @@ class LockHeld(MlopsInfraError):
 
     def __str__(self) -> str:
         return f"{self.describe()}; {self.hint}"
+
+
+class LockLost(MlopsInfraError):
+    """This run no longer surely holds the stack's lock: it makes no further change."""
 
 
 class PlanStale(UserError):

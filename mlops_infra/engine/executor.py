@@ -6,15 +6,20 @@ goes through the one retry layer. What is applied is what the plan shows: an upd
 re-reads live state and applies only the planned paths that still differ.
 
 Creates never duplicate and never take what is not ours:
-- before creating a resource whose kind carries no labels, the intent to create it is
-  written to the ledger durably (one write for all of them, made while the first creates
-  that need none already run; those that need it wait for it), so a run killed between the
-  create and the ledger write converges on rerun;
+- before creating a resource whose kind carries no labels, or whose name the server
+  chooses, the intent to create it is written to the ledger durably (one write for all of
+  them, made while the first creates that need none already run; those that need it wait
+  for it), so a run killed between the create and the ledger write converges on rerun, or
+  finds it to delete when the next run no longer wants it;
 - a server-named resource is first looked for by its ownership labels, every attempt,
   so a create retried after a lost response finds the one it made; its API name is
   recorded right after the create returns;
 - a 409 on create is adopted only when provably ours: our labels, or an earlier attempt
   of this run whose outcome is unknown (its response was lost).
+
+Under the stack's lock, ``ExecutionSettings.lock_lost`` is asked right before every change
+starts and every mutating call (create, update, delete, remove, each retry included): once
+the lock is lost, whatever has not been sent fails with ``LockLost`` and nothing more changes.
 
 Secrets (``engine.sensitive``): every ``${secrets.NAME}`` the plan references is resolved
 before the first mutation (a missing one fails the apply, having changed nothing); values
@@ -38,6 +43,7 @@ from mlops_infra.engine.diff import compare
 from mlops_infra.engine.errors import (
     Conflict,
     EventuallyConsistent,
+    LockLost,
     MlopsInfraError,
     NotFound,
     PermanentError,
@@ -75,6 +81,9 @@ class ExecutionSettings:
     policy: RetryPolicy
     concurrency: int = DEFAULT_APPLY_CONCURRENCY
     secrets: sensitive.SecretValues | None = None    # resolves ${secrets.NAME}
+    # why the stack's lock is no longer this run's (``None`` while it is); asked before each
+    # mutating call. Left out (``None``), nothing is checked: no lock is held.
+    lock_lost: Callable[[], str | None] | None = None
 
 
 def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
@@ -91,9 +100,17 @@ def apply_plan(plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
 
 
 def needs_intent(kind: Kind, change: ResourceChange) -> bool:
-    """Whether creating it needs a recorded intent: nothing on the resource would say it is ours."""
-    return (change.action in (Action.CREATE, Action.REPLACE) and not change.blocked
-            and kind.labels_path is None and not kind.shared and kind.naming == "user")
+    """Whether it needs a recorded intent: nothing on the resource would say it is ours, or
+    (server-named) nothing in the ledger would say where to look for it by its labels once the
+    address leaves the spec (a ``destroy``, an address removed). For a part of a shared thing,
+    the intent also says which parts were there before, so a run killed after adding its own
+    finds them its own, not someone else's."""
+    if change.blocked:
+        return False
+    if kind.shared:
+        return change.action in (Action.CREATE, Action.UPDATE)
+    return (change.action in (Action.CREATE, Action.REPLACE)
+            and (kind.naming == "server" or kind.labels_path is None))
 
 
 class _Runner:
@@ -225,13 +242,23 @@ class _Runner:
         with self._guard:
             return self._serial.setdefault(key, threading.Lock())
 
+    def _still_locked(self) -> None:
+        """``LockLost`` once the stack's lock may be someone else's (asked before each mutation)."""
+        lock_lost = self.settings.lock_lost
+        why = lock_lost() if lock_lost is not None else None
+        if why is not None:
+            raise LockLost(why)
+
     def _apply_in_turn(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> bool:
+        self._still_locked()
         if needs_intent(kind, change):
             self._intended()
         if change.action is Action.DELETE:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
+            if change.action is Action.DELETE and kind.soft_delete and rid.name:
+                self.sink.intend([change])     # still ours while restorable (``list_deleted``)
             return False
         desired = self._resolved(change)
         rid, live, adopted = self._converge(kind, rid, change, desired)
@@ -258,7 +285,8 @@ class _Runner:
     def _converge(self, kind: Kind, rid: ResourceId, change: ResourceChange,
                   desired: dict[str, Any]) -> tuple[ResourceId, dict[str, Any] | None, bool]:
         if change.action is Action.REPLACE:
-            old = replace(rid, name=change.previous_id) if change.previous_id else rid
+            old = rid if not change.previous_id else \
+                replace(kind.id_from_name(change.previous_id), address=rid.address)
             if kind.replace_order == "create-first" and not change.previous_id:
                 return self._create_first(kind, old, change, desired)
             self._delete(kind, old, force=change.allow_data_loss)
@@ -288,6 +316,7 @@ class _Runner:
                 found = self._find_owned(kind, rid)
                 if found is not None:
                     return found[0], found[1], True
+            self._still_locked()        # after the find: it may have stalled past the lease
             try:
                 live = kind.create(rid, desired)
             except TransientError:
@@ -318,6 +347,8 @@ class _Runner:
         verdict = ownership.judge(kind, live, stack=self.plan.stack, intent=intended,
                                   requested=False)
         if not verdict.ours:
+            if change.action is Action.CREATE and not unknown_outcome:
+                self.sink.forget(change=change)  # it was there before: the 409 refutes our intent
             raise PermanentError(f"create of {rid.name} returned 409 Conflict: {verdict.reason}")
         return self._update(kind, rid, desired, change.changes, change.exact, just_made=True)
 
@@ -344,19 +375,27 @@ class _Runner:
             if live is None:
                 raise NotFound(f"{rid.name} disappeared during the apply")
             changes = fresh_changes(kind, desired, live, planned, exact)
-            return kind.update(rid, desired, changes, live) if changes else live
+            if not changes:
+                return live
+            self._still_locked()
+            return kind.update(rid, desired, changes, live)
         return self._retry(attempt, retry_preconditions=True)
 
     def _remove(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> None:
+        def attempt() -> None:
+            self._still_locked()
+            kind.remove(rid, applied=change.last_applied, force=change.allow_data_loss)
         try:
-            self._retry(lambda: kind.remove(rid, applied=change.last_applied,
-                                            force=change.allow_data_loss), retry_preconditions=True)
+            self._retry(attempt, retry_preconditions=True)
         except NotFound:
             pass
 
     def _delete(self, kind: Kind, rid: ResourceId, *, force: bool) -> None:
+        def attempt() -> None:
+            self._still_locked()
+            kind.delete(rid, force=force)
         try:
-            self._retry(lambda: kind.delete(rid, force=force))
+            self._retry(attempt)
         except NotFound:
             pass
 

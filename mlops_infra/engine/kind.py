@@ -247,6 +247,9 @@ class Kind(ABC):
     complete_listing: ClassVar[bool] = True   # listed items carry every field ``desired`` writes
     replace_order: ClassVar[ReplaceOrder] = "delete-first"  # "create-first": the replacement
                                               # (``replacement``) is made before the old one goes
+    soft_delete: ClassVar[str | None] = None  # a deleted one lingers, restorable, this long
+                                              # (e.g. "about 7 days"): ``list_deleted`` lists
+                                              # them, and creating one of those ids undeletes it
     shared: ClassVar[bool] = False            # manages a part of something shared (IAM bindings,
                                               # audit configs, APIs): never adopted; parts that
                                               # existed before are recorded and left in place
@@ -389,6 +392,12 @@ class Kind(ABC):
     @abstractmethod
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         """The live resource, or ``None`` when it does not exist."""
+
+    def list_deleted(self, scope: str) -> dict[str, dict[str, Any]]:
+        """Resources of ``scope`` deleted but still restorable (``soft_delete`` kinds), by API
+        name: ``list`` and ``get`` leave them out, and a create of one of those ids undoes
+        the deletion, so a plan creates one only when this stack can prove it its own."""
+        return {}
 
     def holds_data(self, rid: ResourceId) -> bool:
         """Whether deleting/replacing it now would destroy data (objects, tables, rows)."""

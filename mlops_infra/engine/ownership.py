@@ -98,6 +98,19 @@ def labels_of(kind: Kind, live: dict[str, Any]) -> dict[str, Any]:
     return labels if isinstance(labels, dict) else {}
 
 
+def other_stack(kind: Kind, normalized: dict[str, Any], *, stack: str) -> str | None:
+    """The other mlops-infra stack whose ownership labels the (normalised) live resource
+    carries, if any: this stack's ledger recording it proves nothing then (a ledger can be
+    edited by hand, or another stack adopted it since), so it is not touched."""
+    if kind.labels_path is None:
+        return None
+    labels = get_path(normalized, kind.labels_path)
+    if not isinstance(labels, dict) or labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
+        return None
+    owner = labels.get(STACK_LABEL)
+    return owner if isinstance(owner, str) and owner and owner != stack else None
+
+
 def judge(kind: Kind, live: dict[str, Any], *, stack: str, intent: bool,
           requested: bool) -> Verdict:
     """May this stack adopt ``live``, which its ledger does not record?

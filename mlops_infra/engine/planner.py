@@ -72,6 +72,9 @@ class IntentLike(Protocol):
     @property
     def address(self) -> str: ...
 
+    # ``preexisting: tuple[str, ...]`` (optional): for a part of a shared thing, the parts that
+    # were there before the run that announced it
+
 
 @dataclass(frozen=True)
 class LedgerView:
@@ -135,7 +138,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                        ownership_labels=ownership_labels)
         changes = _plan_in_order(resolved, reads.state, ctx, ready=reads.wait)
         live = reads.finish()
-    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss,
+    changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss, stack=spec.stack,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
     return Plan(stack=spec.stack, project=spec.project, env=spec.env, spec_path=spec.path,
@@ -256,9 +259,12 @@ def _plan_resource(r: Resolved, live: LiveState, ctx: _Context,
             live.add(r.rid, (live.listings.get((r.rid.kind, r.rid.scope)) or {}).get(found[0]))
     r = r.with_outputs({**r.outputs, **r.kind.outputs_of(r.rid, live.get(r.rid))})
     if previous is not None and live.get(previous) is not None:
-        return _rename(r, previous, ctx)
+        return _rename(r, previous, ctx, live.get(r.rid))
     current = live.get(r.rid)
     if current is None:
+        pending = _pending_not_ours(r, live, entry, ctx)
+        if pending is not None:
+            return _change(r, ctx, Action.NOOP, blocked=pending)
         return _change(r, ctx, Action.CREATE, changes=_adds(r), adopt_reason=_intended(r, ctx))
     if entry is not None:
         return _owned(r, current, entry, ctx)
@@ -286,7 +292,14 @@ def _adds(r: Resolved) -> tuple[FieldChange, ...]:
 
 def _owned(r: Resolved, current: dict[str, Any], entry: LedgerEntryLike,
            ctx: _Context) -> ResourceChange:
-    changes = sensitive.compare_with_secrets(r.kind, r.desired, _normalized(r.kind, current, ctx),
+    normalized = _normalized(r.kind, current, ctx)
+    owner = ownership.other_stack(r.kind, normalized, stack=ctx.stack)
+    if owner is not None:
+        return _change(r, ctx, Action.NOOP, blocked=(
+            f"conflict: {r.rid.name}: this stack's ledger records it, but its labels name "
+            f"mlops-infra stack '{owner}'; it is left alone: remove it from this spec (it is "
+            "then dropped from this ledger and left in place) or from that stack"))
+    changes = sensitive.compare_with_secrets(r.kind, r.desired, normalized,
                                              entry.applied, exact=r.exact, values=ctx.secrets,
                                              at=r.secret_paths)
     if getattr(entry, "labels_pending", False) and not ctx.ownership_labels:
@@ -301,6 +314,11 @@ def _first_share(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resourc
     changes = compare(r.kind, r.desired, _normalized(r.kind, current, ctx), exact=r.exact)
     changed = {c.path for c in changes}
     preexisting = tuple(p for p, _ in leaves(r.desired) if p not in changed)
+    intent = ctx.ledger.intents.get(r.rid.key)
+    if intent is not None and intent.id == r.rid.name:
+        # a run stopped after its intent: only what it found there before is someone else's
+        before = set(getattr(intent, "preexisting", ()))
+        preexisting = tuple(p for p in preexisting if p in before)
     return _classify(r, ctx, changes, current, preexisting=preexisting)
 
 
@@ -312,6 +330,23 @@ def _intended(r: Resolved, ctx: _Context) -> str | None:
     if intent is None or not r.rid.name or intent.id != r.rid.name:
         return None
     return ownership.INTENDED
+
+
+def _pending_not_ours(r: Resolved, live: LiveState, entry: LedgerEntryLike | None,
+                      ctx: _Context) -> str | None:
+    """Why creating ``r`` is a conflict: its id belongs to a deleted but restorable resource
+    (``Kind.soft_delete``) this stack cannot prove its own (its ledger entry, its intent, its
+    labels), which the create would undelete and take over."""
+    pending = live.pending_deletion(r.rid) if r.kind.soft_delete else None
+    if pending is None or (entry is not None and entry.id == r.rid.name):
+        return None
+    if ownership.judge(r.kind, pending, stack=ctx.stack, requested=False,
+                       intent=_intended(r, ctx) is not None).ours:
+        return None
+    return (f"conflict: {r.rid.name}: it is pending deletion (restorable for "
+            f"{r.kind.soft_delete} after it was deleted) and this stack cannot prove it its own, "
+            "so creating it would undelete someone else's; wait until it is purged, or choose "
+            "another name")
 
 
 def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> ResourceChange:
@@ -327,7 +362,16 @@ def _unrecorded(r: Resolved, current: dict[str, Any], ctx: _Context) -> Resource
     return _classify(r, ctx, changes, current, adopt_reason=verdict.reason)
 
 
-def _rename(r: Resolved, previous: ResourceId, ctx: _Context) -> ResourceChange:
+def _rename(r: Resolved, previous: ResourceId, ctx: _Context,
+            taken: dict[str, Any] | None) -> ResourceChange:
+    """``taken``: what already lives under the new name (a conflict unless provably ours)."""
+    if taken is not None:
+        verdict = ownership.judge(r.kind, taken, stack=ctx.stack, requested=r.adopt,
+                                  intent=_intended(r, ctx) is not None)
+        if not verdict.ours:
+            return _change(r, ctx, Action.NOOP, blocked=(
+                f"conflict: renaming {previous.name} to {r.rid.name}, which already exists: "
+                f"{verdict.reason}"))
     adds = _adds(r)
     reason = f"its name changes from {previous.name} to {r.rid.name}"
     blocked = None

@@ -38,6 +38,7 @@ class LiveState:
 
     resources: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     listings: dict[Group, Listing | None] = field(default_factory=dict)
+    deleted: dict[Group, Listing] = field(default_factory=dict)   # ``Kind.list_deleted``
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         """The live resource named ``rid.name`` (``None``: absent, or no name yet)."""
@@ -52,12 +53,17 @@ class LiveState:
         listing = self.listings.get((rid.kind, rid.scope)) or {}
         return owned_matches(kind, listing, stack=stack, address=rid.address)
 
+    def pending_deletion(self, rid: ResourceId) -> dict[str, Any] | None:
+        """The deleted but restorable resource named ``rid.name`` (``soft_delete`` kinds)."""
+        return (self.deleted.get((rid.kind, rid.scope)) or {}).get(rid.name) if rid.name else None
+
     def add(self, rid: ResourceId, live: dict[str, Any] | None) -> None:
         self.resources[(rid.kind, rid.name)] = live
 
     def merge(self, other: LiveState) -> None:
         self.resources.update(other.resources)
         self.listings.update(other.listings)
+        self.deleted.update(other.deleted)
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,13 @@ class Reads:
             raise
 
     def _group(self, group: Group, members: list[ResourceId]) -> None:
-        self._queue_gets(group, members, self._list(self.kinds[group[0]], group[1]))
+        kind = self.kinds[group[0]]
+        listing = self._list(kind, group[1])
+        if kind.soft_delete:            # read with the listing: the group is not done before
+            deleted = self._list(kind, group[1], deleted=True) or {}
+            with self._lock:
+                self.state.deleted[group] = deleted
+        self._queue_gets(group, members, listing)
 
     def _queue_gets(self, group: Group, members: list[ResourceId], listing: Listing | None) -> None:
         kind = self.kinds[group[0]]
@@ -189,9 +201,9 @@ class Reads:
             if rid.name and _needs_get(kind, listing, rid):
                 self._submit(group, self._get, kind, rid)
 
-    def _list(self, kind: Kind, scope: str) -> Listing | None:
+    def _list(self, kind: Kind, scope: str, *, deleted: bool = False) -> Listing | None:
         try:
-            return self._call(lambda: kind.list(scope))
+            return self._call(lambda: kind.list_deleted(scope) if deleted else kind.list(scope))
         except NotFound:        # the parent (e.g. a dataset) does not exist yet: nothing in it
             return {}
         except ServiceDisabled:   # its API is off (or still enabling): nothing to read yet

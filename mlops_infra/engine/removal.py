@@ -6,6 +6,11 @@ a run announced and may have made before it stopped). Each becomes a delete, an 
 thing existed before this stack), or a no-op that only drops the record when the
 resource is already gone. Deletes run dependents first: what lives inside a resource,
 and what depended on it.
+
+The intent to create a server-named resource has no API name (the server had not answered
+yet) but its scope: the resource is looked for in that scope's listing by its ownership
+labels (this stack and this address), as the planner finds a spec resource. One match is
+the leftover; several block the removal, naming them; none means it was never made.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from mlops_infra.engine.diff import without_paths
 from mlops_infra.engine.kind import Kind, ResourceId, logical_key
+from mlops_infra.engine.ownership import other_stack
 from mlops_infra.engine.plan import Action, ResourceChange
 from mlops_infra.engine.reading import LiveState
 
@@ -43,13 +49,21 @@ class Leftovers:
     items: tuple[_Leftover, ...]
 
     def ids(self) -> list[ResourceId]:
-        return [item.rid for item in self.items if item.rid.name]
+        """What to read: each named leftover, and the scope of each to find by its labels."""
+        return [item.rid for item in self.items if item.rid.name or item.rid.scope]
 
     def plan(self, live: LiveState, *, kinds: Mapping[str, Kind], allow_data_loss: bool,
-             why: str = "no longer in the spec") -> list[ResourceChange]:
+             stack: str, why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)
         return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
-                          allow_data_loss, why) for item in self.items]
+                          allow_data_loss, why, stack) for item in self.items
+                if not _deleted_here(item, live)]
+
+
+def _deleted_here(item: _Leftover, live: LiveState) -> bool:
+    """An intent this stack kept after deleting a restorable resource (``Kind.soft_delete``):
+    it proves the resource this stack's while it is pending deletion, so it stays silently."""
+    return item.applied is None and live.pending_deletion(item.rid) is not None
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
@@ -90,13 +104,38 @@ def _from_entry(entry: Any, kinds: Mapping[str, Kind]) -> _Leftover:
 
 
 def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
+    rid = _rid(kinds, intent.kind, intent.id, intent.address)
+    scope = getattr(intent, "scope", "")      # ledgers written before intents had one: ""
+    if not rid.name and scope and kinds[intent.kind].naming == "server":
+        rid = replace(rid, scope=scope)       # found by its labels there (``_found``)
     return _Leftover(kind=intent.kind, id=intent.id, address=intent.address, applied=None,
-                     outputs={}, depends_on=(), preexisting=(),
-                     rid=_rid(kinds, intent.kind, intent.id, intent.address))
+                     outputs={}, depends_on=(), preexisting=(), rid=rid)
+
+
+def _found(item: _Leftover, live: LiveState, kind: Kind, stack: str) -> _Leftover | str:
+    """A leftover with no API name, named after the one live resource in its scope whose
+    labels name this stack and its address (unchanged when there is none); why it is
+    blocked when there are several."""
+    if item.rid.name or not item.rid.scope:
+        return item
+    found = live.owned(kind, item.rid, stack)
+    if len(found) > 1:
+        return (f"{len(found)} resources carry this stack's labels for '{item.address}' "
+                f"({', '.join(found)}); delete the extra ones")
+    if not found:
+        return item
+    return replace(item, id=found[0], rid=replace(kind.id_from_name(found[0]), address=item.address))
 
 
 def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind: Kind,
-              allow_data_loss: bool, why: str) -> ResourceChange:
+              allow_data_loss: bool, why: str, stack: str) -> ResourceChange:
+    found = _found(item, live, kind, stack)
+    if isinstance(found, str):
+        return ResourceChange(address=item.address, kind=item.kind, id=item.id,
+                              depends_on=children, parts=item.rid.parts, scope=item.rid.scope,
+                              outputs=item.outputs, allow_data_loss=allow_data_loss,
+                              action=Action.NOOP, blocked=found)
+    item = found
     applied = without_paths(item.applied or {}, item.preexisting)
     base: dict[str, Any] = dict(address=item.address, kind=item.kind, id=item.id,
                                 depends_on=children, parts=item.rid.parts, scope=item.rid.scope,
@@ -104,8 +143,14 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
                                 last_applied=applied, preexisting=item.preexisting)
     if item.applied is None:
         why = f"created by a run that stopped before recording it; {why}"
-    if live.get(item.rid) is None:
+    current = live.get(item.rid)
+    if current is None:
         return ResourceChange(**base, action=Action.NOOP, reason="already gone; dropped from the ledger")
+    owner = other_stack(kind, kind.normalize(current), stack=stack)
+    if owner is not None:       # recorded here, labelled there: not provably ours
+        return ResourceChange(**base, action=Action.ABANDON,
+                              reason=f"{why}; its labels name mlops-infra stack '{owner}': left "
+                                     "in place, dropped from this ledger")
     if item.preexisting and not applied:
         return ResourceChange(**base, action=Action.ABANDON,
                               reason="existed before this stack applied it; left in place")

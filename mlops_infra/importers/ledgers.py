@@ -72,7 +72,7 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     """Plan the environment against live state as if the import's ledger were written
     (``api_names``: address -> API name, for kinds whose names the server chose)."""
     stack = Stack.load(spec_path, env=env, endpoints=endpoints)
-    current = stack.ledger.read()
+    current = stack.read_ledger()
     resolved = _resolved(stack)
     known = _server_named_outputs(resolved.values(), api_names)
     proposed = {r.rid.key: LedgerEntry(kind=r.kind.name, id=r.rid.name or api_names.get(r.address, ""),
@@ -84,6 +84,7 @@ def check(spec_path: Path, env: str | None, *, endpoints: dict[str, str] | None,
     state = replace(current, entries=proposed, intents={})
     stack.secrets = _ToFillIn(stack.secrets)
     plan = stack.plan(state=state, ownership_labels=True)
+    _refuse_blocked(plan)
     checked = Checked(env=env, stack=stack, plan=plan, entries={}, location=current.location)
     deps = dependency_keys(list(plan.resources))
     now = utc_now()
@@ -169,6 +170,17 @@ def _resolved(stack: Stack) -> Any:
     return check_spec(stack.spec, kinds=stack.kinds)
 
 
+def _refuse_blocked(plan: Plan) -> None:
+    """A resource the check cannot take (labelled for another mlops-infra stack, say) is never
+    written into this stack's ledger: the import stops before writing anything."""
+    blocked = [c for c in plan.resources if c.blocked]
+    if blocked:
+        first = blocked[0]
+        more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+        raise UserError(f"cannot import {first.kind} {first.address}: {first.blocked}{more}; "
+                        "leave it out of the state, or import it into its own stack")
+
+
 def _refuse_foreign(current: LedgerState, keys: set[str]) -> None:
     foreign = sorted(k for k in current.entries if k not in keys)
     if foreign:
@@ -181,10 +193,10 @@ def _refuse_foreign(current: LedgerState, keys: set[str]) -> None:
 def write(checked: Checked, *, source: str) -> str:
     """Write the environment's ledger (under its lock); its location."""
     stack = checked.stack
-    with stack.locked(owner=f"mlops_infra import ({_whoami()})"):
-        current = stack.ledger.read()
+    with stack.locked(owner=f"mlops_infra import ({_whoami()})") as lease:
+        current = stack.read_ledger()
         _refuse_foreign(current, set(checked.entries))
-        writer = stack.ledger.writer(base=current)
+        writer = stack.ledger_writer(base=current, lease=lease)
         try:
             for entry in checked.entries.values():
                 writer.put(entry)

@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BeforeValidator
 from mlops_infra.spec.hints import clipped_repr, did_you_mean
 from mlops_infra.spec.identifiers import (
     REGION,
+    bucket_name_problem,
     project_id_problem,
     region_fix,
     region_problem,
@@ -73,51 +74,7 @@ def _fix_hint(fix: str | None, value: str, problem: Problem) -> str:
 
 
 # --- Cloud Storage ---------------------------------------------------------------------------
-# Bucket names: https://cloud.google.com/storage/docs/buckets#naming -- lowercase letters,
-# digits, '-', '_' and '.'; start and end with a letter or digit; 3-63 characters, or up to
-# 222 when dotted with at most 63 per dot-separated component; not an IP address in
-# dotted-decimal notation; not beginning with "goog"; not containing "google" or close
-# misspellings such as "g00gle". Which misspellings Google refuses is not published: the
-# look-alike digits below are the ones its example uses and their siblings.
-_BUCKET_CHARS = re.compile(r"[a-z0-9_.-]+")
-_DOTTED_DECIMAL = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
-_LOOKALIKES = str.maketrans("01369", "olegg")
-
-
-def bucket_name_problem(name: str) -> str | None:
-    """Why Cloud Storage would refuse ``name`` for a bucket, or ``None``."""
-    rule = _bucket_rule(name)
-    if rule is None:
-        return None
-    return f"bucket name {_shown(name)}: {rule}{_fix_hint(name.lower(), name, _bucket_rule)}"
-
-
-def _bucket_rule(name: str) -> str | None:
-    if not _BUCKET_CHARS.fullmatch(name):
-        return "use only lowercase letters, digits, '-', '_' and '.'"
-    if not (name[0].isalnum() and name[-1].isalnum()):
-        return "start and end with a letter or a digit"
-    return _bucket_length(name) or _bucket_reserved(name)
-
-
-def _bucket_length(name: str) -> str | None:
-    if "." not in name:
-        return None if 3 <= len(name) <= 63 else f"use 3-63 characters (not {len(name)})"
-    if not 3 <= len(name) <= 222:
-        return f"use 3-222 characters when the name has dots (not {len(name)})"
-    long = [part for part in name.split(".") if len(part) > 63]
-    return f"keep each dot-separated part to 63 characters ({len(long[0])})" if long else None
-
-
-def _bucket_reserved(name: str) -> str | None:
-    ip = _DOTTED_DECIMAL.fullmatch(name)
-    if ip and all(int(octet) <= 255 for octet in ip.groups()):
-        return "must not be an IP address in dotted-decimal notation"
-    if name.startswith("goog"):
-        return "must not begin with 'goog'"
-    if "google" in name.translate(_LOOKALIKES):
-        return "must not contain 'google' or a close misspelling of it"
-    return None
+# Bucket names: ``spec.identifiers.bucket_name_problem`` (the spec's ledger bucket is one too).
 
 
 def bucket_location_problem(value: str) -> str | None:

@@ -3,16 +3,20 @@
 One JSON document per stack (schema version 2)::
 
     {"schemaVersion": 2, "stack": "ml-platform-dev",
+     "origin": "stack 'ml-platform' in environment 'dev', project 'acme-ml-dev'",
      "resources": {"storage.Bucket:raw": {"kind", "id", "address", "applied", "outputs",
                                           "createdAt", "updatedAt", "dependsOn", "preexisting",
                                           "labelsPending"}},
-     "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at"}},
+     "intents": {"iam.ServiceAccount:trainer": {"kind", "id", "address", "runId", "at",
+                                                "scope", "preexisting"}},
      "runs": [...]}
 
 Entries are keyed by **logical identity** (kind and spec address); ``id`` is the API name
 (chosen by the server for some kinds, recorded after create). An intent is a create a
 run announced before calling the API, so a run killed in between can prove on rerun that
-what it finds is its own. A version 1 document (keyed by API name, no intents) is
+what it finds is its own. A server-named resource's intent has no ``id`` (the server
+chooses it) but its ``scope`` (where to look for it by its ownership labels; only written
+when known, and read as empty from ledgers written before it was). A version 1 document (keyed by API name, no intents) is
 migrated when read, and the migration is reported; it is written in the new form by the
 next apply. ``labelsPending`` (only written when true) marks a resource moved in by an
 import that does not carry the ownership labels yet (``engine.ownership``). Parsing refuses
@@ -91,21 +95,31 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Intent:
-    """A create announced before it was made (``id`` is the API name it will have)."""
+    """A create announced before it was made (``id`` is the API name it will have, empty
+    when the server chooses it; ``scope`` is where it is created, e.g. its project). For a
+    part of a shared thing (IAM bindings), ``preexisting`` are the parts that were there
+    before: the others a rerun finds live were added by the run that announced it."""
 
     kind: str
     id: str
     address: str
     run_id: str = ""
     at: str = ""
+    scope: str = ""
+    preexisting: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return logical_key(self.kind, self.address)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "address": self.address,
-                "runId": self.run_id, "at": self.at}
+        doc: dict[str, Any] = {"kind": self.kind, "id": self.id, "address": self.address,
+                               "runId": self.run_id, "at": self.at}
+        if self.scope:
+            doc["scope"] = self.scope
+        if self.preexisting:
+            doc["preexisting"] = list(self.preexisting)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,7 @@ class LedgerState:
     runs: list[dict[str, Any]] = field(default_factory=list)
     intents: dict[str, Intent] = field(default_factory=dict)
     migrated_from: int | None = None    # the schema version it was read in, when older
+    origin: str = ""        # whose ledger it is (stack, environment, project); "" when unknown
 
     @classmethod
     def empty(cls, *, stack: str, location: str) -> LedgerState:
@@ -138,6 +153,8 @@ def render_document(state: LedgerState) -> bytes:
            "resources": {key: entry.to_json() for key, entry in sorted(state.entries.items())},
            "intents": {key: intent.to_json() for key, intent in sorted(state.intents.items())},
            "runs": state.runs[-MAX_RUNS:]}
+    if state.origin:
+        doc["origin"] = state.origin
     return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
@@ -156,9 +173,13 @@ def parse_document(data: bytes, *, stack: str, location: str, generation: int) -
     runs = doc.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise _refuse(location, "'runs' must be a list of objects")
+    origin = doc.get("origin", "")
+    if not isinstance(origin, str):
+        raise _refuse(location, "'origin' must be a string")
     return LedgerState(stack=stack, location=location, generation=generation,
                        entries=entries, runs=runs, intents=intents,
-                       migrated_from=version if version < LEDGER_SCHEMA_VERSION else None)
+                       migrated_from=version if version < LEDGER_SCHEMA_VERSION else None,
+                       origin=origin)
 
 
 def _refuse(location: str, why: str) -> LedgerError:
@@ -262,8 +283,17 @@ def _parse_intents(raw: Any, location: str) -> dict[str, Intent]:
         _strings(value, ("kind", "id", "address"), what, location)
         _kind_name(value, what, location)
         intents[key] = Intent(kind=value["kind"], id=value["id"], address=value["address"],
-                              run_id=str(value.get("runId", "")), at=str(value.get("at", "")))
+                              run_id=str(value.get("runId", "")), at=str(value.get("at", "")),
+                              scope=_optional_string(value, "scope", what, location),
+                              preexisting=_string_list(value, "preexisting", what, location))
     return intents
+
+
+def _optional_string(raw: dict[str, Any], name: str, what: str, location: str) -> str:
+    value = raw.get(name, "")
+    if not isinstance(value, str):
+        raise _refuse(location, f"{what}: '{name}' must be a string")
+    return value
 
 
 def _migrated_v1(entries: dict[str, LedgerEntry]) -> dict[str, LedgerEntry]:

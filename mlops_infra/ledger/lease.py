@@ -7,6 +7,12 @@ write conditional on that holder's generation, so of two racing takers exactly o
 thread renews the lease every ``ttl/3`` (conditional on our last write); if that
 fails because someone else replaced or removed the lock, ``lost`` turns true.
 Release deletes the lock only if it is still ours.
+
+A lease is held only until ``ttl`` after its last successful write began, measured on the
+monotonic clock: a process stopped (or cut off from the lock's storage) past that point
+learns it the moment it asks (``lost_reason``/``check``), before the renewal thread has
+run, and from then on it stays lost. Whoever mutates under the lock asks before each
+mutation and each ledger write, so a run whose lock another run may have taken changes nothing more.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from mlops_infra.engine.errors import LedgerConflict, LockHeld, UserError
+from mlops_infra.engine.errors import LedgerConflict, LockHeld, LockLost, UserError
 from mlops_infra.ledger.backend import Backend
 from mlops_infra.ledger.document import format_time, parse_time
 from mlops_infra.ledger.process import holder_is_dead, process_identity
@@ -82,9 +88,16 @@ class Lease:
     """A held stack lock, renewed in the background until released."""
 
     def __init__(self, *, backend: Backend, owner: str, ttl: float, run_id: str | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, monotonic: Clock = time.monotonic) -> None:
         self._backend = backend
-        self._clock = clock
+        self._clock = clock             # wall time: what the lock document says, for others
+        self._monotonic = monotonic     # our own view of how long the lease lasts
+        self._valid_until = float("-inf")
+        self._renewed_at = 0.0
+        self._why_lost: str | None = None
+        self._stolen = False            # a renewal found the lock replaced or removed
+        self._released = False
+        self._state = threading.Lock()
         self.owner = owner
         self.ttl = ttl
         self.run_id = run_id or uuid.uuid4().hex
@@ -112,6 +125,7 @@ class Lease:
         raise LockHeld(_holder_or_unknown(self._backend))
 
     def _try_write(self, expected: int) -> bool:
+        sent = self._monotonic()        # others count the new expiry from no earlier than this
         doc = self._document()
         try:
             self.generation = self._backend.write("lock", _encode(doc),
@@ -123,6 +137,8 @@ class Lease:
             # Our write landed but its response was lost and the retry hit our own write.
             self.generation = current.generation
         self.holder = doc
+        with self._state:
+            self._renewed_at, self._valid_until = sent, sent + self.ttl
         return True
 
     def _document(self) -> dict[str, Any]:
@@ -131,13 +147,48 @@ class Lease:
                 "acquiredAt": self._acquired_at, "expires": format_time(now + self.ttl),
                 "runId": self.run_id, **process_identity()}
 
+    # --- holding --------------------------------------------------------------
+    def lost_reason(self) -> str | None:
+        """``None`` while the lease is surely ours; once it is not (taken over, broken, or run
+        out without renewal), why, for good: a lease seen lost is never trusted again."""
+        with self._state:
+            if self._why_lost is None and self._released:
+                return "lost the stack's lock: this run released it; plan again"
+            if self._why_lost is None:
+                age = self._monotonic() - self._renewed_at
+                if self._stolen:
+                    self._why_lost = (f"another run took it over (or it was broken) after "
+                                      f"{age:.0f}s")
+                elif age >= self.ttl:
+                    self._why_lost = (f"its lease ran out ({age:.0f}s without renewal, it lasts "
+                                      f"{self.ttl:g}s), so another run may have taken it over")
+                else:
+                    return None
+            self.lost = True
+            return f"lost the stack's lock: {self._why_lost}; nothing more was changed; plan again"
+
+    def held(self) -> bool:
+        """Whether the lease is still ours (see ``lost_reason``)."""
+        return self.lost_reason() is None
+
+    def check(self) -> None:
+        """Raise ``LockLost`` unless the lease is still ours."""
+        why = self.lost_reason()
+        if why is not None:
+            raise LockLost(why)
+
     # --- renewing -------------------------------------------------------------
     def renew(self) -> bool:
-        """Extend the lease now; ``False`` (and ``lost``) if the lock is no longer ours."""
+        """Extend the lease now; ``False`` (and ``lost``) if the lock is no longer ours.
+
+        A renewal after the lease ran out but before anyone noticed is sound: it is conditional
+        on our generation, so it succeeds only if no one took the lock meanwhile."""
         if self.lost:
             return False
         if not self._try_write(self.generation):
-            self.lost = True
+            with self._state:
+                self._stolen = True
+            self.lost_reason()
         return not self.lost
 
     def _start_renewing(self) -> None:
@@ -156,10 +207,12 @@ class Lease:
     # --- releasing ------------------------------------------------------------
     def release(self) -> None:
         """Stop renewing and delete the lock if it is still ours."""
+        with self._state:
+            self._released = True       # from now on, nothing more is done under it
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self.lost or self.generation == 0:
+        if self._stolen or self.generation == 0:
             return
         if not self._backend.checks_delete_generation:
             # fake-gcs-server ignores ifGenerationMatch on DELETE: look before deleting.

@@ -41,17 +41,19 @@ class Ledger:
                               generation=stored.generation)
 
     def writer(self, *, base: LedgerState | None = None, min_interval: float = 1.0,
-               max_attempts: int = 5) -> LedgerWriter:
-        """A coalescing CAS writer starting from ``base`` (read now if not given)."""
+               max_attempts: int = 5, lease: Lease | None = None) -> LedgerWriter:
+        """A coalescing CAS writer starting from ``base`` (read now if not given); under a
+        ``lease``, it writes nothing once the lease is lost (``LockLost``)."""
         return LedgerWriter(backend=self.backend, base=base if base is not None else self.read(),
                             reread=self.read, min_interval=min_interval,
-                            max_attempts=max_attempts)
+                            max_attempts=max_attempts,
+                            lock_lost=lease.lost_reason if lease is not None else None)
 
     def lock(self, *, owner: str, ttl: float = 60.0, run_id: str | None = None,
-             clock: Clock = time.time) -> Lease:
+             clock: Clock = time.time, monotonic: Clock = time.monotonic) -> Lease:
         """Acquire the stack lock (renewed until released); ``LockHeld`` if busy."""
         return Lease(backend=self.backend, owner=owner, ttl=ttl, run_id=run_id,
-                     clock=clock).acquire()
+                     clock=clock, monotonic=monotonic).acquire()
 
     def lock_holder(self) -> dict[str, Any] | None:
         """Who holds the lock (its JSON document), or ``None``."""

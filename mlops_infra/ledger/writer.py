@@ -8,6 +8,11 @@ run wrote in between, the writer re-reads the ledger, replays only its own
 pending operations onto the fresh document (others' entries are kept) and tries
 again, a bounded number of times, before raising ``LedgerConflict``.
 
+A writer made under the stack's lease asks it before every write attempt (the first and
+each replay): once the lease is lost it stops for good and writes nothing more
+(``LockLost``), so a run that another run took the lock from never replays its operations
+over the new holder's entries.
+
 If the re-read shows the ledger went backwards (deleted, or missing entries this writer
 wrote) the writer stops for good instead of recreating it with fewer entries: it keeps
 what it knows in a rescue file and says how to recover (``LedgerRolledBack``).
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Self
 
-from mlops_infra.engine.errors import LedgerConflict, LedgerError
+from mlops_infra.engine.errors import LedgerConflict, LedgerError, LockLost
 from mlops_infra.ledger.backend import Backend
 from mlops_infra.ledger.document import (
     MAX_RUNS,
@@ -95,9 +100,11 @@ class LedgerWriter:
     """Queues ledger changes and writes them, coalesced, with compare-and-swap."""
 
     def __init__(self, *, backend: Backend, base: LedgerState, reread: Callable[[], LedgerState],
-                 min_interval: float = 1.0, max_attempts: int = 5) -> None:
+                 min_interval: float = 1.0, max_attempts: int = 5,
+                 lock_lost: Callable[[], str | None] | None = None) -> None:
         self._backend = backend
         self._reread = reread
+        self._lock_lost = lock_lost     # why the stack's lease is no longer ours, or None
         self._min_interval = min_interval
         self._max_attempts = max_attempts
         self._committed = base
@@ -109,7 +116,7 @@ class LedgerWriter:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None   # last background failure, if any
         self.stopped = False                       # the ledger went backwards: write nothing
-        self._stop_reason = LedgerRolledBack(f"ledger {base.location}: writing stopped")
+        self._stop_reason: LedgerError | LockLost = LedgerRolledBack(f"ledger {base.location}: writing stopped")
         self._wrote: set[str] = set()              # keys whose entries this writer wrote
         self.writes = 0
 
@@ -197,6 +204,7 @@ class LedgerWriter:
             base = self._committed
         if not ops:
             return True
+        self._refuse_without_lock()
         state = apply_ops(base, ops)
         try:
             generation = self._backend.write("json", render_document(state),
@@ -215,6 +223,15 @@ class LedgerWriter:
             self._last_write = time.monotonic()
             self.writes += 1
         return True
+
+    def _refuse_without_lock(self) -> None:
+        """Stop for good once the lease is lost: another run may own the ledger now."""
+        why = self._lock_lost() if self._lock_lost is not None else None
+        if why is None:
+            return
+        self._stop_reason = LockLost(why)
+        self.stopped = True
+        raise self._stop_reason
 
     def _refuse_rollback(self, base: LedgerState, fresh: LedgerState, ours: LedgerState) -> None:
         """Stop for good if the ledger lost what we wrote (rather than rewrite it with less)."""

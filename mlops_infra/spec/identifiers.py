@@ -1,4 +1,5 @@
-"""Google Cloud identifiers the spec itself carries: project ids and the shape of a region.
+"""Google Cloud identifiers the spec itself carries: project ids, the shape of a region, and
+bucket names (the ledger's bucket; ``storage.Bucket`` checks its names with the same rule).
 
 A project id is not per kind (the top-level ``project`` and every resource's ``project``
 name one), so its rule lives here rather than in a kind; the default ``region`` is checked
@@ -72,3 +73,52 @@ def region_fix(value: str) -> str | None:
 
 def _hint(fix: str | None) -> str:
     return f" (did you mean '{fix}'?)" if fix else ""
+
+
+# Bucket names: https://cloud.google.com/storage/docs/buckets#naming -- lowercase letters,
+# digits, '-', '_' and '.'; start and end with a letter or digit; 3-63 characters, or up to
+# 222 when dotted with at most 63 per dot-separated component; not an IP address in
+# dotted-decimal notation; not beginning with "goog"; not containing "google" or close
+# misspellings such as "g00gle". Which misspellings Google refuses is not published: the
+# look-alike digits below are the ones its example uses and their siblings.
+_BUCKET_CHARS = re.compile(r"[a-z0-9_.-]+")
+_DOTTED_DECIMAL = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+_LOOKALIKES = str.maketrans("01369", "olegg")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why Cloud Storage would refuse ``name`` for a bucket, or ``None``."""
+    rule = _bucket_rule(name)
+    if rule is None:
+        return None
+    fix = name.lower()
+    hint = _hint(fix) if fix != name and "${" not in fix and _bucket_rule(fix) is None else ""
+    return f"bucket name {clipped_repr(name, _SHOWN)}: {rule}{hint}"
+
+
+def _bucket_rule(name: str) -> str | None:
+    if not _BUCKET_CHARS.fullmatch(name):
+        return "use only lowercase letters, digits, '-', '_' and '.'"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return "start and end with a letter or a digit"
+    return _bucket_length(name) or _bucket_reserved(name)
+
+
+def _bucket_length(name: str) -> str | None:
+    if "." not in name:
+        return None if 3 <= len(name) <= 63 else f"use 3-63 characters (not {len(name)})"
+    if not 3 <= len(name) <= 222:
+        return f"use 3-222 characters when the name has dots (not {len(name)})"
+    long = [part for part in name.split(".") if len(part) > 63]
+    return f"keep each dot-separated part to 63 characters ({len(long[0])})" if long else None
+
+
+def _bucket_reserved(name: str) -> str | None:
+    ip = _DOTTED_DECIMAL.fullmatch(name)
+    if ip and all(int(octet) <= 255 for octet in ip.groups()):
+        return "must not be an IP address in dotted-decimal notation"
+    if name.startswith("goog"):
+        return "must not begin with 'goog'"
+    if "google" in name.translate(_LOOKALIKES):
+        return "must not contain 'google' or a close misspelling of it"
+    return None

@@ -19,7 +19,7 @@ from mlops_infra.spec.foreach import expand as expand_for_each
 from mlops_infra.spec.foreach import refuse_group_refs
 from mlops_infra.spec.graph import topological_order
 from mlops_infra.spec.hints import clip
-from mlops_infra.spec.identifiers import region_problem
+from mlops_infra.spec.identifiers import bucket_name_problem, region_problem
 from mlops_infra.spec.limits import MAX_DEPTH
 from mlops_infra.spec.model import KindSchema, ResourceSpec, Spec
 from mlops_infra.spec.overlay import apply_environment
@@ -225,6 +225,9 @@ def _ledger(section: dict[str, Any], variables: Variables, project: str | None,
     for key, value in (("bucket", bucket), ("prefix", prefix)):
         if not isinstance(value, str):
             raise lines.error(f"ledger.{key}", "must be a string")
+    problem = bucket_name_problem(bucket)
+    if problem:             # found before any call, not as a 400 from the ledger's first write
+        raise lines.error("ledger.bucket", problem)
     return bucket, prefix.strip("/")
 
 

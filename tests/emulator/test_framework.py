@@ -110,7 +110,8 @@ def test_state_persists_between_runs(tmp_path: Path) -> None:
         raw(emu, "bigquery", "POST", "/bigquery/v2/projects/p/datasets",
             json={"datasetReference": {"projectId": "p", "datasetId": "kept"}})
     assert json.loads(state.read_text())["version"] == 1
-    assert [p.name for p in state.parent.iterdir()] == ["emulator.json"]   # no temp files left
+    # no temp files left; the lock file processes sharing the state take stays
+    assert sorted(p.name for p in state.parent.iterdir()) == [".emulator.json.lock", "emulator.json"]
     with start_emulator(DEFAULT_SERVICES, state_path=state) as emu:
         assert gcs(emu).bucket("persisted").blob("k").download_as_bytes(retry=None) == b"v"
         assert raw(emu, "bigquery", "GET",
@@ -119,6 +120,87 @@ def test_state_persists_between_runs(tmp_path: Path) -> None:
         blob = gcs(emu).bucket("persisted").blob("k2")
         blob.upload_from_string(b"w", retry=None)
         assert blob.generation > generation
+
+
+def _sections(state: Path) -> dict:
+    return json.loads(state.read_text())["services"]
+
+
+def test_a_save_keeps_the_sections_of_services_it_did_not_start(tmp_path: Path) -> None:
+    """An emulator with fewer services (``--local`` starts only a spec's) never drops or
+    rewrites the others' saved state, nor a section it does not know (another version's)."""
+    state = tmp_path / "emulator.json"
+    with start_emulator(("storage", "bigquery"), state_path=state) as emu:
+        gcs(emu).create_bucket("first", retry=None)
+        raw(emu, "bigquery", "POST", "/bigquery/v2/projects/test-project/datasets",
+            json={"datasetReference": {"projectId": "test-project", "datasetId": "kept"}})
+    document = json.loads(state.read_text())
+    document["services"]["later-service"] = {"x": [1, {"y": 2.5}], "s": "\u00e9"}
+    state.write_text(json.dumps(document))
+    before = _sections(state)
+    with start_emulator(("storage",), state_path=state) as emu:
+        gcs(emu).create_bucket("second", retry=None)
+    after = _sections(state)
+    assert after["bigquery"] == before["bigquery"]
+    assert after["later-service"] == before["later-service"]
+    with start_emulator(("storage", "bigquery"), state_path=state) as emu:
+        assert raw(emu, "bigquery", "GET",
+                   "/bigquery/v2/projects/test-project/datasets/kept").status_code == 200
+        assert sorted(b.name for b in gcs(emu).list_buckets(retry=None)) == ["first", "second"]
+
+
+def test_emulators_sharing_a_state_file_see_and_keep_each_others_changes(tmp_path: Path) -> None:
+    """Two emulators on one file at once (two ``--local`` runs in one folder): each request
+    sees the other's saved changes, and no save loses them, in a service both run or not."""
+    state = tmp_path / "emulator.json"
+    with start_emulator(("storage",), state_path=state) as one, \
+            start_emulator(("storage", "bigquery"), state_path=state) as two:
+        gcs(one).create_bucket("from-one", retry=None)
+        assert gcs(two).get_bucket("from-one", retry=None).name == "from-one"
+        gcs(two).create_bucket("from-two", retry=None)
+        raw(two, "bigquery", "POST", "/bigquery/v2/projects/test-project/datasets",
+            json={"datasetReference": {"projectId": "test-project", "datasetId": "by_two"}})
+        gcs(one).create_bucket("from-one-again", retry=None)
+        assert sorted(b.name for b in gcs(one).list_buckets(retry=None)) == [
+            "from-one", "from-one-again", "from-two"]
+    with start_emulator(("storage", "bigquery"), state_path=state) as emu:
+        assert sorted(b.name for b in gcs(emu).list_buckets(retry=None)) == [
+            "from-one", "from-one-again", "from-two"]
+        assert raw(emu, "bigquery", "GET",
+                   "/bigquery/v2/projects/test-project/datasets/by_two").status_code == 200
+
+
+def test_emulators_writing_one_state_file_at_the_same_time_lose_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "emulator.json"
+    with start_emulator(("storage",), state_path=state) as one, \
+            start_emulator(("storage",), state_path=state) as two:
+        def create(emu: Emulator, prefix: str) -> None:
+            for i in range(15):
+                response = raw(emu, "storage", "POST", "/storage/v1/b",
+                               params={"project": "test-project"}, json={"name": f"{prefix}-{i}"})
+                assert response.status_code == 200, response.text
+
+        writers = [threading.Thread(target=create, args=(emu, name))
+                   for emu, name in ((one, "one"), (two, "two"))]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+    with start_emulator(("storage",), state_path=state) as emu:
+        assert len(list(gcs(emu).list_buckets(retry=None))) == 30
+
+
+@pytest.mark.parametrize("text", ['{"version": 2, "services": {"storage": {}}}', "[[[",
+                                  '{"version": 1, "services": []}'])
+def test_a_state_file_it_cannot_read_is_refused_and_left_as_it_is(tmp_path: Path,
+                                                                   text: str) -> None:
+    from mlops_infra.emulator import StateFileError
+
+    state = tmp_path / "emulator.json"
+    state.write_text(text)
+    with pytest.raises(StateFileError, match="emulator.json"):
+        Emulator.start(services=("storage",), state_path=state)
+    assert state.read_text() == text
 
 
 def test_control_server(emulator: Emulator) -> None:

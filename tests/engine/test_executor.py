@@ -7,6 +7,7 @@ client (kinds are tested against the emulator with the real libraries elsewhere)
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -266,3 +267,81 @@ def test_creates_that_need_no_intent_do_not_wait_for_the_intents_write() -> None
     result = apply_plan(plan, kinds={"test.Thing": labelled, "test.Bare": bare}, sink=sink,
                         settings=FAST)
     assert result.ok and sink.intents == ["b"]
+
+
+
+class _LockThatIsLost:
+    """``ExecutionSettings.lock_lost`` of a lock that is lost once ``trip`` is called."""
+
+    def __init__(self) -> None:
+        self.why: str | None = None
+
+    def trip(self) -> None:
+        self.why = "lost the stack's lock: another run took it over after 61s; plan again"
+
+    def __call__(self) -> str | None:
+        return self.why
+
+
+class LosesTheLockOnItsFirstCall(MemoryKind):
+    """Its first mutating call is made, then the run's lock is lost (the run stalled in it)."""
+
+    def __init__(self, lock: _LockThatIsLost, *, fail_first: bool = False) -> None:
+        super().__init__()
+        self.lost_lock, self.fail_first = lock, fail_first
+
+    def _then_lose_the_lock(self) -> None:
+        if self.lost_lock.why is None:
+            self.lost_lock.trip()
+            if self.fail_first:
+                raise TransientError("503 after stalling")
+
+    def create(self, rid: ResourceId, desired: dict[str, Any]) -> dict[str, Any]:
+        if self.fail_first:
+            self.calls.append(("create", rid.name))
+            self._then_lose_the_lock()
+        made = super().create(rid, desired)
+        self._then_lose_the_lock()
+        return made
+
+    def update(self, rid: ResourceId, desired: dict[str, Any], changes: list[FieldChange],
+               live: dict[str, Any]) -> dict[str, Any]:
+        updated = super().update(rid, desired, changes, live)
+        self._then_lose_the_lock()
+        return updated
+
+    def delete(self, rid: ResourceId, *, force: bool) -> None:
+        super().delete(rid, force=force)
+        self._then_lose_the_lock()
+
+
+def test_once_the_lock_is_lost_no_further_change_is_sent() -> None:
+    lock = _LockThatIsLost()
+    kind = LosesTheLockOnItsFirstCall(lock)
+    kind.store["things/old"] = {}
+    kind.store["things/u"] = {"size": 1}
+    update = replace(_change("u", Action.UPDATE, desired={"size": 2}),
+                     changes=(FieldChange(path="size", op="set", old=1, new=2),))
+    plan = _plan(_change("a"), _change("b", deps=("a",)), _change("c"),
+                 _change("old", Action.DELETE), update)
+    sink = Sink()
+    result = apply_plan(plan, kinds={"test.Thing": kind}, sink=sink,
+                        settings=replace(FAST, concurrency=1, lock_lost=lock))
+    assert len(kind.calls) == 1                       # whichever change ran first, and no other
+    assert len(sink.recorded) + len(sink.forgotten) == 1
+    done = [o for o in result.outcomes if o.status == "done"]
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    assert len(done) == 1 and len(failed) + len(skipped) == 4 and not result.ok
+    assert failed and all("lost the stack's lock" in (o.error or "") for o in failed)
+    assert [o.address for o in skipped] in ([], ["b"])   # b, if a failed before it
+
+
+def test_a_retry_after_the_lock_was_lost_is_not_sent() -> None:
+    lock = _LockThatIsLost()
+    kind = LosesTheLockOnItsFirstCall(lock, fail_first=True)   # 503 after stalling past the lease
+    result = apply_plan(_plan(_change("a")), kinds={"test.Thing": kind}, sink=Sink(),
+                        settings=replace(FAST, lock_lost=lock))
+    assert kind.calls == [("create", "things/a")] and kind.store == {}
+    assert result.outcomes[0].status == "failed"
+    assert "lost the stack's lock" in (result.outcomes[0].error or "")

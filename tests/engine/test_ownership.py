@@ -184,6 +184,8 @@ class Intent:
     kind: str
     id: str
     address: str
+    scope: str = ""
+    preexisting: tuple[str, ...] = ()
 
 
 @dataclass
@@ -200,7 +202,8 @@ class MemoryLedger:
                           intents=dict(self.intents))
 
     def intend(self, changes: list[Any]) -> None:
-        self.intents.update({c.key: Intent(c.kind, c.id, c.address) for c in changes})
+        self.intents.update({c.key: Intent(c.kind, c.id, c.address, c.scope, c.preexisting)
+                             for c in changes})
 
     def record(self, *, change: Any, name: str, applied: dict[str, Any],
                outputs: dict[str, Any], depends_on: tuple[str, ...]) -> None:
@@ -272,6 +275,60 @@ def test_a_second_server_named_resource_gets_its_own_identity() -> None:
     _reconcile(world, ledger, SERVER + "  other:\n    kind: test.Server\n    size: 2\n")
     assert world.creates == 2
     assert ledger.entries["test.Server:alert"].id != ledger.entries["test.Server:other"].id
+
+
+def _crashed_server_create(world: World, resources: str = SERVER) -> MemoryLedger:
+    """A run that created a server-named resource and was killed before recording it: the
+    ledger it leaves holds only the intent."""
+    crashed = MemoryLedger(drop_records=True)
+    _reconcile(world, crashed, resources)
+    return MemoryLedger(intents=dict(crashed.intents))
+
+
+def test_destroy_after_a_crash_finds_the_server_named_resource_by_its_labels() -> None:
+    world = World()
+    ledger = _crashed_server_create(world)
+    (name,) = world.store
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.action is Action.DELETE and change.id == name and not change.blocked
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert result.ok and world.store == {} and not ledger.intents
+
+
+def test_an_address_dropped_from_the_spec_after_a_crash_deletes_what_it_made() -> None:
+    world = World()
+    ledger = _crashed_server_create(world, SERVER + BARE)
+    world.store["servers/77"] = {"size": 1, "labels": {"team": "x"}}   # not ours: no labels
+    _reconcile(world, ledger, BARE)
+    assert set(world.store) == {"bare/net", "servers/77"} and not ledger.intents
+
+
+def test_two_resources_labelled_for_one_intent_block_the_removal_naming_both() -> None:
+    world = World()
+    ledger = _crashed_server_create(world)
+    (name,) = world.store
+    world.store["servers/99"] = dict(world.store[name], name="servers/99")
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.blocked and name in change.blocked and "servers/99" in change.blocked
+
+
+def test_an_intent_whose_server_named_resource_was_never_made_is_dropped() -> None:
+    world = World()
+    ledger = MemoryLedger(intents={"test.Server:alert": Intent("test.Server", "", "alert",
+                                                                 "servers")})
+    world.store["servers/5"] = {"size": 1, "labels": {"mlops-infra-stack": "s",
+                                                      "managed-by": "mlops-infra",
+                                                      "mlops-infra-address": "other"}}
+    plan = build_plan(_spec(SERVER), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "alert")
+    assert change.action is Action.NOOP and not change.blocked and plan.ledger_sync
+    apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert not ledger.intents and "servers/5" in world.store
 
 
 BARE = "  net:\n    kind: test.Bare\n    size: 1\n"
@@ -499,3 +556,94 @@ def test_changes_sharing_a_serial_key_never_overlap() -> None:
     assert apply_plan(plan, kinds={**_kinds(world), "test.Thing": Serial(world)}, sink=ledger,
                       settings=FAST).ok
     assert most[0] == 1 and world.creates == 6
+
+
+# --- a ledger entry for what another stack's labels claim -------------------------------------
+
+OTHERS = {"labels": {"managed-by": "mlops-infra", "mlops-infra-stack": "other"}}
+
+
+def _claimed_by_other_stack(world: World, ledger: MemoryLedger) -> None:
+    """``things/data`` is labelled for stack ``other``, yet this stack's ledger records it
+    (an entry copied in by hand, or the other stack adopted it since)."""
+    world.store["things/data"] = {"size": 1, **OTHERS, "name": "things/data"}
+    ledger.entries["test.Thing:data"] = Entry("test.Thing", "things/data", "data",
+                                              {"size": 1}, {})
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_never_deleted() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  keep:\n    kind: test.Bare\n    size: 1\n")
+    change = _only(plan, "data")
+    assert change.action is Action.ABANDON, change
+    assert "'other'" in (change.reason or "")
+    assert apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST).ok
+    assert world.store["things/data"]["labels"] == OTHERS["labels"]   # untouched, still theirs
+    assert "test.Thing:data" not in ledger.entries
+
+
+def test_a_recorded_resource_labelled_for_another_stack_is_not_relabelled_ours() -> None:
+    world, ledger = World(), MemoryLedger()
+    _claimed_by_other_stack(world, ledger)
+    plan = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    change = _only(plan, "data")
+    assert change.blocked and "mlops-infra stack 'other'" in change.blocked, change
+    assert change.action is Action.NOOP
+
+
+# --- a saved plan is proven against the ledger again when applied (engine.authority) ---------
+
+def test_an_honest_plan_is_backed_by_its_ledger_and_an_edited_removal_is_not() -> None:
+    from dataclasses import replace
+
+    from mlops_infra.engine.authority import unproven
+
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"carol": True}}          # someone else's member
+    _reconcile(world, ledger, SHARE + "  data:\n    kind: test.Thing\n    size: 1\n")
+    removal = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
+    check = lambda plan: unproven(plan, ledger.view(), kinds=_kinds(world),  # noqa: E731
+                                  adoptable=lambda change: False)
+    assert check(removal) is None                                      # as the planner made it
+    access = _only(removal, "access")
+    assert access.action is Action.DELETE
+    grabbing = replace(access, last_applied={"members": {"alice": True, "bob": True, "carol": True}})
+    edited = replace(removal, resources=tuple(grabbing if c is access else c
+                                              for c in removal.resources))
+    why = check(edited)
+    assert why is not None and "test.Share access" in why and "what was applied" in why
+    renamed = replace(removal, resources=tuple(replace(c, id="things/other") if c.address == "data"
+                                               else c for c in removal.resources))
+    assert "the ledger records things/data" in (check(renamed) or "")
+
+
+def test_a_create_refused_with_409_drops_its_intent_and_the_next_plan_does_not_adopt() -> None:
+    """Planned while free, made by someone else before the apply: the 409 proves it was there
+    before this run, so the intent announced for it must not prove it ours later."""
+    world, ledger = World(), MemoryLedger()
+    spec = "  net:\n    kind: test.Bare\n    size: 1\n"
+    plan = _plan(world, ledger, spec)
+    world.store["bare/net"] = {"size": 9, "name": "bare/net"}          # someone else's, meanwhile
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert not result.ok and "409" in str(result.failures)
+    assert "test.Bare:net" not in ledger.intents
+    again = _plan(world, ledger, spec)
+    assert _only(again, "net").blocked and not _only(again, "net").adopt
+
+
+def test_a_shared_part_added_by_a_killed_run_is_taken_back_later_not_left_as_preexisting() -> None:
+    """Review finding: killed after the policy write and before the ledger's, the rerun
+    recorded the stack's own grant as pre-existing, so it was never removed."""
+    world, ledger = World(), MemoryLedger()
+    world.store["shared/map"] = {"members": {"alice": True}}          # someone else's, before
+    spec = "  access:\n    kind: test.Share\n    members: {alice: true, bob: true}\n"
+    ledger.drop_records = True                                         # killed before the record
+    apply_plan(_plan(world, ledger, spec), kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert world.store["shared/map"]["members"] == {"alice": True, "bob": True}
+    assert "test.Share:access" not in ledger.entries and "test.Share:access" in ledger.intents
+    ledger.drop_records = False
+    _reconcile(world, ledger, spec)                                    # the rerun
+    assert ledger.entries["test.Share:access"].preexisting == ("members.alice",)
+    _reconcile(world, ledger, "  other:\n    kind: test.Thing\n    size: 1\n")
+    assert world.store["shared/map"]["members"] == {"alice": True}    # bob taken back, alice kept

@@ -171,3 +171,49 @@ def test_refuses_a_ledger_that_owns_other_resources(emulator: Emulator, tmp_path
                     endpoints=emulator.endpoints)
     assert again.returncode == 0, again.stderr
 
+
+
+def test_a_ledger_bucket_flag_cloud_storage_would_refuse_is_one_line_and_writes_nothing(
+        emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "x.yaml"
+    emulator.clear_journal()
+    proc = run_cli(["import", "terraform", str(GOOD), "-o", str(out), "--ledger-bucket", "Bad..B"],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: --ledger-bucket: bucket name"), \
+        proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists() and emulator.mutating_requests() == []
+
+
+def test_a_bucket_labelled_for_another_stack_is_never_imported(emulator: Emulator,
+                                                               tmp_path: Path) -> None:
+    """Review finding: an import wrote another stack's bucket into its own ledger, and
+    ``import labels`` then offered to relabel it."""
+    from mlops_infra.api import Stack
+
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: mlops-infra/v1\nstack: other\nproject: demo-project\n"
+                     "resources:\n  b:\n    kind: storage.Bucket\n    name: other-stack-bkt\n"
+                     "    location: US\n    uniformBucketLevelAccess: true\n"
+                     "    publicAccessPrevention: enforced\n")
+    with Stack.load(other, endpoints=emulator.endpoints) as stack:
+        assert stack.reconcile()[1].ok                                  # type: ignore[union-attr]
+    state = tmp_path / "grab.tfstate"
+    state.write_text(json.dumps({"version": 4, "terraform_version": "1.9.5", "serial": 1,
+                                 "lineage": "x", "outputs": {}, "resources": [{
+                                     "mode": "managed", "type": "google_storage_bucket",
+                                     "name": "grab",
+                                     "provider": 'provider["registry.terraform.io/hashicorp/google"]',
+                                     "instances": [{"schema_version": 3, "attributes": {
+                                         "name": "other-stack-bkt", "id": "other-stack-bkt",
+                                         "project": "demo-project", "location": "US",
+                                         "uniform_bucket_level_access": True,
+                                         "public_access_prevention": "enforced", "labels": {},
+                                         "terraform_labels": {}, "effective_labels": {}}}]}]}))
+    emulator.clear_journal()
+    out = tmp_path / "grab.yaml"
+    proc = run_cli(["import", "terraform", str(state), "-o", str(out), "--stack", "grabber"],
+                   endpoints=emulator.endpoints)
+    assert proc.returncode == 1 and "mlops-infra stack 'other'" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert [e for e in emulator.mutating_requests() if "grabber" in e.path] == []

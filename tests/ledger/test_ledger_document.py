@@ -135,6 +135,40 @@ def test_intents_round_trip() -> None:
     assert back.intents == {"iam.ServiceAccount:trainer": intent}
 
 
+def test_a_shared_intent_keeps_what_was_there_before() -> None:
+    intent = Intent(kind="iam.ProjectBindings", id="projects/p", address="access", run_id="r1",
+                    at="2026-01-01T00:00:00.000Z",
+                    preexisting=('bindings["roles/viewer"]["user:a@example.com"]',))
+    state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
+    rendered = render_document(state)
+    assert json.loads(rendered)["intents"]["iam.ProjectBindings:access"]["preexisting"] == \
+        list(intent.preexisting)
+    back = parse_document(rendered, stack="s", location=LOC, generation=2)
+    assert back.intents == {"iam.ProjectBindings:access": intent}
+
+
+def test_whose_ledger_it_is_round_trips_and_an_older_ledger_reads_as_unknown() -> None:
+    state = LedgerState(stack="ml-dev", location=LOC,
+                        origin="stack 'ml' in environment 'dev', project 'p'")
+    back = parse_document(render_document(state), stack="ml-dev", location=LOC, generation=3)
+    assert back.origin == state.origin
+    older = json.loads(render_document(LedgerState(stack="ml-dev", location=LOC)))
+    assert "origin" not in older
+    assert parse_document(json.dumps(older).encode(), stack="ml-dev", location=LOC,
+                          generation=1).origin == ""
+
+
+def test_a_server_named_intent_keeps_its_scope_and_older_intents_read_without_one() -> None:
+    intent = Intent(kind="monitoring.NotificationChannel", id="", address="oncall",
+                    scope="projects/p")
+    state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
+    back = parse_document(render_document(state), stack="s", location=LOC, generation=2)
+    assert back.intents[intent.key].scope == "projects/p"
+    old = (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k:a": '
+           b'{"kind": "k", "id": "", "address": "a", "runId": "r", "at": ""}}}')
+    assert parse_document(old, stack="s", location=LOC, generation=3).intents["k:a"].scope == ""
+
+
 def test_values_are_stored_as_given_labels_included() -> None:
     entry = _entry(applied={"labels": {"api-token-owner": "team-ml"}})
     doc = render_document(LedgerState(stack="s", location=LOC, entries={entry.key: entry}))

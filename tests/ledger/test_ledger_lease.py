@@ -14,10 +14,15 @@ import time
 import pytest
 from ledger_helpers import BackendFactory, RendezvousBackend
 
-from mlops_infra.engine.errors import LockHeld, UserError
-from mlops_infra.ledger import Lease, Ledger
+from mlops_infra.engine.errors import LockHeld, LockLost, UserError
+from mlops_infra.ledger import Lease, Ledger, LedgerEntry
 from mlops_infra.ledger.document import parse_time
 from mlops_infra.ledger.process import process_identity
+
+
+def _entry(name: str, **applied: object) -> LedgerEntry:
+    return LedgerEntry(kind="storage.Bucket", id=f"projects/p/buckets/{name}", address=name,
+                       applied=dict(applied) or {"location": "US"}, outputs={})
 
 
 def AN_HOUR_AGO() -> float:  # noqa: N802  (reads as a constant at the call sites)
@@ -188,3 +193,45 @@ def test_unreadable_lock_counts_as_held(ledger: Ledger) -> None:
     assert "garbage" in json.dumps(info.value.holder)
     assert ledger.break_lock(force=True) is not None
     ledger.lock(owner="alice", ttl=60).release()
+
+
+def test_a_lease_past_its_ttl_without_renewal_is_not_held_and_its_writer_writes_nothing(
+        ledger: Ledger) -> None:
+    now = [1000.0]                  # the lease's monotonic clock: the process "stalls" below
+    lease = ledger.lock(owner="alice", ttl=60, monotonic=lambda: now[0])
+    writer = ledger.writer(lease=lease)
+    writer.put(_entry("before"))
+    writer.flush()
+    assert lease.held() and lease.lost_reason() is None
+    now[0] += 61                    # stopped past its lease: nobody renewed it
+    assert not lease.held() and lease.lost
+    with pytest.raises(LockLost, match=r"lost the stack's lock: its lease ran out \(61s"):
+        lease.check()
+    writer.put(_entry("after"))
+    with pytest.raises(LockLost, match="nothing more was changed; plan again"):
+        writer.flush()
+    with pytest.raises(LockLost):   # stopped for good, close included
+        writer.close()
+    assert set(ledger.read().entries) == {"storage.Bucket:before"}
+    now[0] -= 61                    # seen lost once, never trusted again
+    assert not lease.renew() and not lease.held()
+    lease.release()                 # nobody took it: still ours to delete
+    assert ledger.lock_holder() is None
+
+
+def test_a_taken_over_lease_refuses_to_replay_over_the_new_holders_ledger(
+        make_backend: BackendFactory) -> None:
+    mine, theirs = Ledger(make_backend()), Ledger(make_backend())
+    lease = mine.lock(owner="alice", ttl=3600)
+    writer = mine.writer(lease=lease)
+    assert theirs.break_lock(force=True)["owner"] == "alice"  # type: ignore[index]
+    with theirs.lock(owner="bob", ttl=3600) as other:
+        bobs = theirs.writer(lease=other)
+        bobs.put(_entry("shared", location="EU"))
+        bobs.close()
+        assert not lease.renew()
+        writer.put(_entry("shared", location="US"))
+        with pytest.raises(LockLost, match="another run took it over"):
+            writer.close()
+        assert theirs.read().entries["storage.Bucket:shared"].applied == {"location": "EU"}
+    lease.release()

@@ -229,6 +229,114 @@ def test_local_quickstart_twice_is_a_noop_then_label_change_exits_2(tmp_path: Pa
     assert state.returncode == 0 and "raw-data" in state.stdout
 
 
+OTHER_STACK = """\
+apiVersion: mlops-infra/v1
+stack: other
+project: demo-project
+resources:
+  vb:
+    kind: storage.Bucket
+    name: other-stack-bucket
+    uniformBucketLevelAccess: true
+    publicAccessPrevention: enforced
+"""
+
+
+def test_local_run_of_a_stack_with_fewer_services_keeps_the_others_state(tmp_path: Path) -> None:
+    """``--local`` starts only the services a spec needs; the saved state of the others
+    (the quickstart's BigQuery dataset and table) survives another stack's run."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    (tmp_path / "other.yaml").write_text(OTHER_STACK)
+    for spec in ("quickstart.yaml", "other.yaml"):
+        applied = run_cli(["reconcile", spec, "--local", "--auto-approve"], cwd=tmp_path)
+        assert applied.returncode == 0, applied.stderr + applied.stdout
+    again = run_cli(["reconcile", "quickstart.yaml", "--local", "--dry-run", "--detailed-exitcode"],
+                    cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout and "(3 unchanged)" in again.stdout
+
+
+def test_local_state_file_of_another_version_is_one_line_and_left_as_it_is(tmp_path: Path) -> None:
+    state = tmp_path / ".mlops_infra" / "emulator-state.json"
+    state.parent.mkdir()
+    state.write_text('{"version": 2, "services": {"storage": {"buckets": {}}}}')
+    (tmp_path / "other.yaml").write_text(OTHER_STACK)
+    proc = run_cli(["reconcile", "other.yaml", "--local", "--auto-approve"], cwd=tmp_path)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"{state}: emulator state version 2" in proc.stderr and "move it away" in proc.stderr
+    assert state.read_text() == '{"version": 2, "services": {"storage": {"buckets": {}}}}'
+
+
+EMPTIED_QUICKSTART = "apiVersion: mlops-infra/v1\nstack: quickstart\nproject: demo-project\nresources: {}\n"
+
+
+def test_local_plans_deleting_the_last_resources_of_a_service_the_spec_dropped(tmp_path: Path) -> None:
+    """The quickstart's dataset and table leave the spec: ``--local`` still reads and deletes
+    what the ledger records (it starts BigQuery for it), in a reconcile and in a destroy."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    applied = run_cli(["reconcile", "quickstart.yaml", "--local", "--auto-approve"], cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    (tmp_path / "emptied.yaml").write_text(EMPTIED_QUICKSTART)
+    for command in ("reconcile", "destroy"):
+        dry = run_cli([command, "emptied.yaml", "--local", "--dry-run", "--allow-data-loss"],
+                      cwd=tmp_path)
+        assert dry.returncode == 0, dry.stderr + dry.stdout
+        assert "3 to delete" in dry.stdout and "bigquery.Table training-events" in dry.stdout
+
+
+def test_local_apply_of_a_saved_plan_starts_the_services_the_plan_calls(tmp_path: Path) -> None:
+    """A saved plan is applied as it was made, with the services of its kinds, even when the
+    spec it names no longer has them (no BigQuery resource left in it)."""
+    quickstart = tmp_path / "quickstart.yaml"
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    made = run_cli(["plan", "quickstart.yaml", "--local", "-o", "plan.json"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr + made.stdout
+    quickstart.write_text(OTHER_STACK.replace("stack: other", "stack: quickstart"))
+    applied = run_cli(["apply", "plan.json"], cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr + applied.stdout
+    assert "3 created" in applied.stdout
+
+
+def test_local_stack_starts_the_services_of_its_spec_and_of_what_its_ledger_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_infra.api import Stack
+
+    monkeypatch.setenv("MLOPS_INFRA_EMULATOR_DELAY_SCALE", "0.005")
+    quickstart, emptied, state = (tmp_path / "quickstart.yaml", tmp_path / "emptied.yaml",
+                                  tmp_path / "state")
+    quickstart.write_text((ROOT / "examples" / "quickstart.yaml").read_text())
+    emptied.write_text(EMPTIED_QUICKSTART)
+    with Stack.load(quickstart, local=True, state_dir=state) as stack:
+        assert set(stack.clients.endpoints) == {"storage", "bigquery", "control"}
+        _, result = stack.reconcile()
+        assert result is not None and result.ok
+    with Stack.load(emptied, local=True, state_dir=state) as stack:
+        assert set(stack.clients.endpoints) == {"storage", "bigquery", "control"}
+        plan, result = stack.reconcile(allow_data_loss=True)
+        assert plan.summary()["delete"] == 3 and result is not None and result.ok
+    with Stack.load(emptied, local=True, state_dir=state) as stack:    # nothing recorded now
+        assert set(stack.clients.endpoints) == {"storage", "control"}
+    with Stack.load(quickstart, local=True, state_dir=state) as stack:  # really deleted
+        assert stack.plan().summary()["create"] == 3
+
+
+def test_an_endpoint_missing_from_the_variable_says_what_to_do(emulator, spec_file: Path) -> None:
+    from mlops_infra.api import Stack
+    from mlops_infra.clients import NoEndpoint
+
+    storage_only = {"storage": emulator.endpoints["storage"]}
+    proc = run_cli(["reconcile", str(spec_file), "--dry-run"], endpoints=storage_only)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "MLOPS_INFRA_ENDPOINTS has no endpoint for 'bigquery' (it names: storage)" in proc.stderr
+    assert "python -m mlops_infra emulator" in proc.stderr
+    assert "unset MLOPS_INFRA_ENDPOINTS to call Google" in proc.stderr
+    with Stack.load(spec_file, endpoints=storage_only) as stack, \
+            pytest.raises(NoEndpoint, match="the endpoints given have no endpoint for 'bigquery'"):
+        stack.plan()
+
+
 def test_emulator_command_prints_endpoints_first(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mlops_infra", "emulator"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)

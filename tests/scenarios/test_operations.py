@@ -267,9 +267,38 @@ def test_removing_a_log_bucket_needs_the_allow_and_the_plan_says_its_id_stays_bl
     name = f"projects/{PROJECT}/locations/global/buckets/ops-logs"
     listed = _live(emu, LOGGING_CONFIG, "list_buckets", parent=f"projects/{PROJECT}/locations/-")
     assert [b.lifecycle_state.name for b in listed if b.name == name] == ["DELETE_REQUESTED"]
+    after = _plan(smaller, emu)         # the kept proof that it is ours shows as nothing
+    assert not after.has_changes and not after.ledger_sync
     again = _apply(path, emu)                             # back in the spec: undeleted
     assert next(c for c in again.resources if c.address == "logs").action is Action.CREATE
     assert not _plan(path, emu).has_changes
+
+
+LOG_BUCKET = """\
+apiVersion: mlops-infra/v1
+stack: STACK
+project: test-project
+resources:
+  logs: {kind: logging.Bucket, name: audit-logs, retentionDays: RETENTION}
+"""
+
+
+def test_another_stacks_log_bucket_pending_deletion_is_a_conflict_never_undeleted(
+        tmp_path: Path, emu: Emulator) -> None:
+    theirs = _spec(tmp_path, stack="team-b", text=LOG_BUCKET.replace("RETENTION", "400"))
+    with Stack.load(theirs, endpoints=emu.endpoints) as stack:
+        assert stack.apply(stack.plan()).ok
+        assert stack.apply(stack.plan(destroy=True, allow_data_loss=True)).ok
+    ours = _spec(tmp_path, stack="team-a", text=LOG_BUCKET.replace("RETENTION", "30"))
+    before = len(emu.mutating_requests("logging"))
+    change = next(c for c in _plan(ours, emu).resources if c.address == "logs")
+    assert change.action is Action.NOOP and change.blocked
+    assert "pending deletion" in change.blocked and "another name" in change.blocked
+    assert len(emu.mutating_requests("logging")) == before
+    name = f"projects/{PROJECT}/locations/global/buckets/audit-logs"
+    listed = _live(emu, LOGGING_CONFIG, "list_buckets", parent=f"projects/{PROJECT}/locations/-")
+    assert [(b.lifecycle_state.name, b.retention_days) for b in listed if b.name == name] == [
+        ("DELETE_REQUESTED", 400)]
 
 
 def test_turning_analytics_off_is_a_replace_that_needs_the_allow(tmp_path: Path,

@@ -213,6 +213,61 @@ def test_a_bad_ledger_entry_is_refused_in_one_line_with_zero_mutations(
     assert emulator.mutating_requests() == []
 
 
+def _forged_change(action: str, **extra: object) -> dict[str, object]:
+    from mlops_infra.engine.plan import Action, ResourceChange
+
+    change = ResourceChange(address="theirs", kind="storage.Bucket",
+                            id="projects/test-project/buckets/scn-theirs", action=Action(action),
+                            scope="test-project", **extra)  # type: ignore[arg-type]
+    return change.to_dict()
+
+
+@pytest.mark.parametrize("forgery", ["delete", "update", "adopt", "intent", "moved"])
+def test_a_plan_edited_to_touch_what_the_ledger_does_not_record_is_refused(
+        forgery: str, emulator, open_stack, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The digest only catches damage: a plan edited and digested again may still touch
+    nothing this stack's ledger does not show to be its own (review finding: a forged
+    delete removed another stack's bucket)."""
+    from mlops_infra.clients import Clients
+
+    open_stack(spec_file).reconcile()                       # a ledger with entries of its own
+    Clients(project="test-project", endpoints=emulator.endpoints).storage().create_bucket(
+        "scn-theirs", retry=None)                           # someone else's
+    plan_file = _saved_plan(emulator, spec_file, tmp_path)
+    document = json.loads(plan_file.read_text())
+    desired = {"name": "scn-theirs", "labels": {"team": "ml"}}
+    forged = {"delete": lambda: _forged_change("delete", last_applied={}),
+              "update": lambda: _forged_change("update", desired=desired),
+              "adopt": lambda: _forged_change("noop", desired=desired, adopt=True,
+                                              adopt_reason="its labels name this stack"),
+              "intent": lambda: _forged_change(
+                  "create", desired=desired,
+                  adopt_reason="this stack recorded the intent to create it before a run stopped"),
+              "moved": lambda: _forged_change("noop", desired=desired,
+                                              moved_from="storage.Bucket:raw")}[forgery]()
+    document["resources"].append(forged)
+    _crafted(document, plan_file)
+    emulator.clear_journal()
+    line = _one_line(run_cli(["apply", str(plan_file)], endpoints=emulator.endpoints))
+    assert "refusing the plan" in line and "theirs" in line, line
+    assert emulator.mutating_requests() == []
+    assert Clients(project="test-project", endpoints=emulator.endpoints).storage().lookup_bucket(
+        "scn-theirs", retry=None) is not None
+
+
+def test_an_unedited_saved_plan_with_deletes_and_adoptions_still_applies(
+        emulator, open_stack, spec_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_stack(spec_file).reconcile()
+    spec_file.write_text(SPEC.replace("  models:\n    kind: storage.Bucket\n    name: ${vars.prefix}-models\n"
+                                      "    location: EU\n", "  other:\n    kind: storage.Bucket\n"
+                                      "    name: ${vars.prefix}-other\n    location: EU\n", 1))
+    plan_file = _saved_plan(emulator, spec_file, tmp_path)
+    actions = {c["action"] for c in json.loads(plan_file.read_text())["resources"]}
+    assert "delete" in actions, actions
+    applied = run_cli(["apply", str(plan_file)], endpoints=emulator.endpoints)
+    assert applied.returncode == 0, applied.stderr
+
+
 def test_a_blocked_plan_fails_plan_and_dry_run(emulator, spec_file: Path) -> None:  # type: ignore[no-untyped-def]
     from mlops_infra.clients import Clients
 
@@ -329,3 +384,26 @@ def test_the_public_api_shows_in_dir_for_tab_completion() -> None:
 
     assert {"Stack", "Plan", "ApplyResult", "load", "MlopsInfraError"} <= set(dir(mlops_infra))
     assert mlops_infra.Stack is Stack
+
+
+def test_two_specs_whose_ledgers_coincide_are_refused_not_merged(
+        emulator, open_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``stack: ml`` in ``--env dev`` and ``stack: ml-dev`` name one ledger object: the second
+    spec's plan would delete the first's resources as "no longer in the spec" (review finding)."""
+    bucket = ("resources:\n  raw:\n    kind: storage.Bucket\n    name: {name}\n    location: US\n"
+              "    uniformBucketLevelAccess: true\n    publicAccessPrevention: enforced\n")
+    head = "apiVersion: mlops-infra/v1\nproject: test-project\n"
+    first = tmp_path / "first.yaml"
+    first.write_text(head + "stack: ml\nenvironments:\n  dev: {}\n" + bucket.format(name="ml-first"))
+    second = tmp_path / "second.yaml"
+    second.write_text(head + "stack: ml-dev\n" + bucket.format(name="ml-second"))
+    _, result = open_stack(first, env="dev").reconcile()
+    assert result is not None and result.ok
+    emulator.clear_journal()
+    with pytest.raises(UserError, match="belongs to stack 'ml' in environment 'dev'"):
+        open_stack(second).plan()
+    line = _one_line(run_cli(["reconcile", str(second), "--auto-approve"],
+                             endpoints=emulator.endpoints))
+    assert "give one of them a ledger of its own" in line
+    assert emulator.mutating_requests() == []
+    assert not open_stack(first, env="dev").plan().has_changes

@@ -149,3 +149,16 @@ def test_did_you_mean_ignores_case_but_keeps_the_candidates_spelling() -> None:
     assert did_you_mean("storageclass", ["storageClass", "labels"]) == \
         " (did you mean 'storageClass'?)"
     assert did_you_mean("zzz", ["INGRESS"]) == ""
+
+
+@pytest.mark.parametrize("bucket", ["Bad..Bucket", "gs://x/y", "goog-state", "ab"])
+def test_a_ledger_bucket_cloud_storage_would_refuse_is_a_spec_error(kinds, bucket):
+    err = _error(f"ledger: {{bucket: '{bucket}'}}\nresources: {{}}\n", kinds)
+    assert err.field == "ledger.bucket" and err.location.line == 4, (err.field, err.location)
+    assert "bucket name" in str(err)
+
+
+def test_a_ledger_bucket_in_an_environment_is_checked_there(kinds):
+    err = _error("resources: {}\nenvironments:\n  dev:\n    ledger: {bucket: 'Bad..B'}\n", kinds,
+                 env="dev")
+    assert err.field == "ledger.bucket" and "bucket name" in str(err)

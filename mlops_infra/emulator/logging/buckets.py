@@ -8,7 +8,7 @@
 | a locked bucket's retention cannot change, and it cannot be unlocked | logging_config.proto ``LogBucket.locked`` |
 | ``analyticsEnabled`` cannot be turned off once on | logging_config.proto ``analytics_enabled`` ("Once enabled, log analytics features cannot be disabled") |
 | a CMEK key (``cmekSettings.kmsKeyName``) cannot be removed | research/clients.md e. |
-| delete: the bucket goes to ``DELETE_REQUESTED`` and is purged 7 days later; meanwhile its id cannot be used for a new bucket (409) and it cannot be modified (400 "Buckets must be in an ACTIVE state to be modified"), but it can be undeleted | logging_config.proto ``DeleteBucket``/``UndeleteBucket``; GoogleCloudPlatform/cloud-foundation-fabric PR #1898; hashicorp/terraform-provider-google#7587 |
+| delete: the bucket goes to ``DELETE_REQUESTED`` and is purged 7 days later; meanwhile its id cannot be used for a new bucket (409) and it cannot be modified (400 "Buckets must be in an ACTIVE state to be modified"), but it can be undeleted | logging_config.proto ``DeleteBucket``/``UndeleteBucket``; https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.locations.buckets/delete ("After 7 days, the bucket will be purged") and .../undelete ("within the grace period of 7 days"); GoogleCloudPlatform/cloud-foundation-fabric PR #1898; hashicorp/terraform-provider-google#7587 |
 | CMEK: the project's Logging CMEK service account (``GetCmekSettings``:
 ``cmek-pNUMBER@gcp-sa-logging.iam.gserviceaccount.com``) must be able to use the key, as Cloud
 Storage's agent must (403 "Permission denied on Cloud KMS key" while the grant propagates) |

@@ -21,8 +21,11 @@ purged 7 days later; its log entries are lost, and its id cannot be reused meanw
 #1898). So a bucket holds data: removing or replacing it needs ``allowDataLoss`` (or
 ``--allow-data-loss``), and the plan says its id stays blocked. Creating a bucket whose id is
 pending deletion undeletes it (``UndeleteBucket``, "within the grace period of 7 days") and
-sets it to the spec. Log buckets carry no labels: ownership is the ledger's. Output ``id``
-(the full name, what a sink's ``logBucket`` takes).
+sets it to the spec, but only a bucket this stack can prove its own (``soft_delete``: its
+ledger records it, or kept the intent when this stack deleted it); anyone else's pending
+bucket is a conflict in the plan (wait for the purge, or pick another id). Log buckets carry
+no labels: ownership is the ledger's. Output ``id`` (the full name, what a sink's
+``logBucket`` takes).
 
 Moving in: ``google_logging_project_bucket_config`` or a live bucket (``import live``, which
 looks in ``global`` and the ``--region``s); Google's ``_Default`` and ``_Required`` buckets
@@ -97,6 +100,9 @@ class LogBucket(Kind):
     deletion_note = ("a deleted log bucket stays pending deletion for 7 days: its id cannot be "
                      "reused meanwhile (it can be undeleted) and its logs are purged after")
     immutable = frozenset({"location"})
+    # projects.locations.buckets.delete: DELETE_REQUESTED, "After 7 days, the bucket will be
+    # purged"; .undelete: "within the grace period of 7 days" (Logging REST reference)
+    soft_delete = "about 7 days"
     service_agent = LOGGING_AGENT
     cmek_fields = ("kmsKeyName",)
     api = LOGGING_API
@@ -210,6 +216,15 @@ class LogBucket(Kind):
             pager = self.clients.get(LOGGING_CONFIG).list_buckets(
                 request={"parent": scope, "page_size": _PAGE_SIZE}, **CALL)
             return {b.name: as_rest(b) for b in pager if _active(as_rest(b))}
+
+    def list_deleted(self, scope: str) -> dict[str, dict[str, Any]]:
+        """Buckets of ``scope`` pending deletion (``DELETE_REQUESTED``, restorable by
+        ``UndeleteBucket`` until purged)."""
+        with translate_errors(f"log buckets of {scope}"):
+            pager = self.clients.get(LOGGING_CONFIG).list_buckets(
+                request={"parent": scope, "page_size": _PAGE_SIZE}, **CALL)
+            return {b.name: as_rest(b) for b in pager
+                    if as_rest(b).get("lifecycleState") == "DELETE_REQUESTED"}
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = self._read(rid)
