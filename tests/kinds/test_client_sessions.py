@@ -21,6 +21,8 @@ from mlops_infra.engine.kind import ClientDecl
 from mlops_infra.kinds._clients import AIPLATFORM, SECRET_MANAGER, aiplatform
 
 CLOSED = "http://127.0.0.1:9"          # building a client connects to nothing
+CLOSED_GRPC = "127.0.0.1:9"            # the same for the services whose clients speak gRPC
+GRPC_SERVICES = frozenset({"iam", "logging", "monitoring"})     # kinds/_clients.py
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
                    "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
                    "CURL_CA_BUNDLE", "NETRC")
@@ -51,7 +53,8 @@ def quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch
 
 
 def _build(decl: ClientDecl) -> Any:
-    clients = Clients(project="p", endpoints=dict.fromkeys(service_names(), CLOSED))
+    clients = Clients(project="p", endpoints={name: CLOSED_GRPC if name in GRPC_SERVICES else CLOSED
+                                              for name in service_names()})
     return clients.get(decl, "p")
 
 

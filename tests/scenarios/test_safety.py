@@ -215,10 +215,13 @@ def test_a_bad_ledger_entry_is_refused_in_one_line_with_zero_mutations(
 
 def _forged_change(action: str, **extra: object) -> dict[str, object]:
     from mlops_infra.engine.plan import Action, ResourceChange
+    from mlops_infra.engine.registry import kind_class
 
-    change = ResourceChange(address="theirs", kind="storage.Bucket",
-                            id="projects/test-project/buckets/scn-theirs", action=Action(action),
-                            scope="test-project", **extra)  # type: ignore[arg-type]
+    rid = kind_class("storage.Bucket")(None).id_from_name(  # type: ignore[arg-type]
+        "projects/test-project/buckets/scn-theirs")
+    change = ResourceChange(address="theirs", kind="storage.Bucket", id=rid.name,
+                            action=Action(action), scope=rid.scope, parts=dict(rid.parts),
+                            **extra)  # type: ignore[arg-type]
     return change.to_dict()
 
 
