@@ -164,9 +164,9 @@ def test_a_server_named_intent_keeps_its_scope_and_older_intents_read_without_on
     state = LedgerState(stack="s", location=LOC, intents={intent.key: intent})
     back = parse_document(render_document(state), stack="s", location=LOC, generation=2)
     assert back.intents[intent.key].scope == "projects/p"
-    old = (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"k:a": '
-           b'{"kind": "k", "id": "", "address": "a", "runId": "r", "at": ""}}}')
-    assert parse_document(old, stack="s", location=LOC, generation=3).intents["k:a"].scope == ""
+    old = (b'{"schemaVersion": 2, "stack": "s", "resources": {}, "intents": {"s.K:a": '
+           b'{"kind": "s.K", "id": "", "address": "a", "runId": "r", "at": ""}}}')
+    assert parse_document(old, stack="s", location=LOC, generation=3).intents["s.K:a"].scope == ""
 
 
 def test_values_are_stored_as_given_labels_included() -> None:

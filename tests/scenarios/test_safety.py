@@ -218,7 +218,9 @@ def _forged_change(action: str, **extra: object) -> dict[str, object]:
 
     change = ResourceChange(address="theirs", kind="storage.Bucket",
                             id="projects/test-project/buckets/scn-theirs", action=Action(action),
-                            scope="test-project", **extra)  # type: ignore[arg-type]
+                            scope="projects/test-project",     # as the id says: shape checks pass
+                            parts={"projects": "test-project", "buckets": "scn-theirs"},
+                            **extra)  # type: ignore[arg-type]
     return change.to_dict()
 
 
