@@ -11,6 +11,7 @@ import errno
 import gc
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -79,7 +80,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """One line, whatever a message quotes of a hostile file (a lock's owner, a plan's
+    address): control characters are shown escaped, never written to the terminal."""
+    click.echo(f"error: {_CONTROL.sub(lambda m: repr(m.group())[1:-1], message)}", err=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 # --- shared options -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ would fail halfway on its own shape.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
@@ -79,6 +80,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 _REQUIRED = ("address", "kind", "id", "action")
 _CHANGE_KEYS = set(FieldChange.__dataclass_fields__)
+_ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
 
 def parse_plan(text: str, *, source: str, kinds: Mapping[str, Kind] | None = None) -> Plan:
@@ -141,8 +143,9 @@ def _change(item: Any, index: int, source: str) -> ResourceChange:
     for key in _REQUIRED:
         if key not in item:
             raise _refuse(source, f"{where}.{key} is missing")
-    if not isinstance(item["address"], str) or not item["address"]:
-        raise _refuse(source, f"{where}.address must be a non-empty string")
+    if not isinstance(item["address"], str) or not _ADDRESS.fullmatch(item["address"]):
+        raise _refuse(source, f"{where}.address must be a non-empty string without blanks or "
+                              f"control characters, not {item['address']!r}")
     where = f"{where} ({item['address']})"
     for key, value in item.items():
         check, what = _FIELDS[key]
@@ -167,7 +170,7 @@ def _field_change(change: Any) -> bool:
 def _check_graph(changes: list[ResourceChange], source: str) -> None:
     twice = [key for key, n in Counter(c.key for c in changes).items() if n > 1]
     if twice:
-        raise _refuse(source, f"resource {twice[0]} appears twice")
+        raise _refuse(source, f"resource {twice[0]!r} appears twice")
     addresses = {c.address for c in changes}
     for index, change in enumerate(changes):
         missing = [a for a in change.depends_on if a not in addresses]

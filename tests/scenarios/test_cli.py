@@ -106,6 +106,18 @@ def test_lock_held_by_someone_else_exits_3(emulator, spec_file: Path) -> None:
     assert proc.returncode == 3 and "ci-runner-42" in proc.stderr
 
 
+def test_what_an_error_quotes_of_a_hostile_lock_stays_on_one_line(emulator, spec_file: Path) -> None:
+    from mlops_infra.api import Stack
+
+    with Stack.load(spec_file, endpoints=emulator.endpoints) as stack:
+        stack.ensure_ledger_home()
+        with stack.ledger.lock(owner="evil\nsecond line \x1b[31mred", ttl=60):
+            proc = run_cli(["reconcile", str(spec_file), "--auto-approve"], endpoints=emulator.endpoints)
+    assert proc.returncode == 3
+    assert len(proc.stderr.strip().splitlines()) == 1 and "\x1b" not in proc.stderr, proc.stderr
+    assert "owner=evil\\nsecond line \\x1b[31mred" in proc.stderr
+
+
 def test_validate_and_schema(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)

@@ -89,6 +89,8 @@ FORGED = {   # damage -> (edit of a plan document whose digest is then recompute
                          "changes[0] is not a field change"),
     "flag-not-bool": (lambda r: r[0].update(allow_data_loss="yes"),
                       "allow_data_loss must be true or false"),
+    "address-with-a-newline": (lambda r: r[0].update(address="raw\nsecond line"),
+                               "address must be a non-empty string without blanks"),
 }
 
 
