@@ -313,14 +313,11 @@ class Stack:
         written = self.spec.resources.get(change.address)
         if written is not None and written.kind == change.kind and written.adopt:
             return True
-        kind = self.kinds.get(change.kind)
-        if kind is None or not change.id:
+        if not change.id:
             return False
-        try:
-            rid = dataclasses.replace(kind.id_from_name(change.id), address=change.address)
-            live = call_with_retries(lambda: kind.get(rid), policy=self.policy)
-        except (KeyError, IndexError, ValueError):      # not an API name of that kind
-            return False
+        kind = self.kinds[change.kind]          # known, and the id its own: check_kinds
+        rid = dataclasses.replace(kind.id_from_name(change.id), address=change.address)
+        live = call_with_retries(lambda: kind.get(rid), policy=self.policy)
         return live is not None and judge(kind, live, stack=self.spec.stack, intent=False,
                                           requested=False).ours
 

@@ -43,25 +43,24 @@ def unproven(plan: Plan, ledger: Any, *, kinds: Mapping[str, Kind],
 
 def _unbacked(change: ResourceChange, ledger: Any, kinds: Mapping[str, Kind],
               adoptable: Callable[[ResourceChange], bool]) -> str | None:
-    if change.moved_from is not None:
-        moved = ledger.entries.get(change.moved_from)
-        if moved is None or moved.id != change.id:
-            return f"it claims to move the ledger entry {change.moved_from}, which does not record it"
+    moved = ledger.entries.get(change.moved_from) if change.moved_from is not None else None
+    if change.moved_from is not None and (moved is None or moved.id != change.id):
+        return f"it claims to move the ledger entry {change.moved_from}, which does not record it"
     if change.action is Action.CREATE:
         if change.adopt_reason == INTENDED and not _intended(change, ledger):
             return "it claims this stack's intent to create it, which the ledger does not hold"
         return None
-    entry = ledger.entries.get(change.key) or (ledger.entries.get(change.moved_from)
-                                               if change.moved_from else None)
+    entry = ledger.entries.get(change.key) or moved
     if entry is not None:
         return _against_entry(change, entry)
-    if _intended(change, ledger):       # a create a stopped run announced: nothing applied yet
-        return None if change.action is not Action.DELETE or not change.last_applied \
-            else "its record of what was applied differs from the ledger's (none)"
-    if change.action is Action.DELETE and _intended_unnamed(change, ledger, kinds):
-        if change.last_applied:
+    intended = _intended(change, ledger)
+    if intended or (change.action is Action.DELETE and _intended_unnamed(change, ledger, kinds)):
+        # a create a stopped run announced: nothing was recorded as applied
+        if change.action is Action.DELETE and change.last_applied:
             return "its record of what was applied differs from the ledger's (none)"
-        return None if adoptable(change) else "its live labels do not name this stack"
+        if intended or adoptable(change):   # unnamed: proven by its live labels
+            return None
+        return "its live labels do not name this stack"
     if change.adopt:
         return None if adoptable(change) else "the ledger does not record it and it cannot be " \
                                               "proven this stack's to adopt"
