@@ -303,7 +303,8 @@ class Stack:
             raise PlanStale(f"the ledger {state.location} changed since the plan was made "
                             f"(generation {plan.ledger_generation} -> {state.generation}); "
                             "plan again")
-        why = unproven(plan, _view(state), kinds=self.kinds, adoptable=self._adoptable)
+        why = unproven(plan, _view(state), kinds=self.kinds, adoptable=self._adoptable,
+                       labelled=self._labelled_ours)
         if why is not None:         # a plan edited (and digested again) after it was made
             raise UserError(f"refusing the plan: {why}; make a new plan")
 
@@ -313,6 +314,10 @@ class Stack:
         written = self.spec.resources.get(change.address)
         if written is not None and written.kind == change.kind and written.adopt:
             return True
+        return self._labelled_ours(change)
+
+    def _labelled_ours(self, change: ResourceChange) -> bool:
+        """Whether the live labels of the resource ``change`` names name this stack (one read)."""
         if not change.id:
             return False
         kind = self.kinds[change.kind]          # known, and the id its own: check_kinds

@@ -221,7 +221,8 @@ def reconcile(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, 
 @_verbose_option
 def destroy(spec: str, env: str | None, local: bool, fmt: str, dry_run: bool, auto_approve: bool,
             allow_data_loss: bool, concurrency: int, verbose: bool) -> int:
-    """Delete every resource the ledger says this stack owns."""
+    """Delete every resource the ledger says this stack owns, and those a stopped run created
+    before recording them (found by their intents, or by the spec's names and their labels)."""
     return _plan_then_apply(spec, env, local, fmt, dry_run=dry_run, auto_approve=auto_approve,
                             detailed=False, allow_data_loss=allow_data_loss,
                             concurrency=concurrency, destroy=True, verbose=verbose)

@@ -11,8 +11,10 @@ every change to something that already exists is one this stack may make:
 - a resource the ledger does not record is touched only as an adoption proven again now
   (``adoptable``: the spec says ``adopt: true``, or its live labels name this stack), or as
   the first share of a shared thing that removes nothing, or because this stack's ledger
-  holds the intent to create exactly it, or (server-named: the intent has no API name)
-  the deletion of one whose live labels name this stack, proven again now;
+  holds the intent to create exactly it, or as the deletion of one whose live labels name
+  this stack, proven again now (``labelled``), that a stopped run created: server-named
+  with an intent naming no API name, or of a kind whose labels alone prove it
+  (``ownership.labelled_by_name``: its create writes no intent);
 - ``moved_from`` names an entry of the same API name.
 
 A create needs no proof (a 409 is adopted only when the executor proves the resource ours),
@@ -26,23 +28,26 @@ from typing import Any
 
 from mlops_infra.engine.diff import without_paths
 from mlops_infra.engine.kind import Kind
-from mlops_infra.engine.ownership import INTENDED
+from mlops_infra.engine.ownership import INTENDED, labelled_by_name
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 
 
 def unproven(plan: Plan, ledger: Any, *, kinds: Mapping[str, Kind],
-             adoptable: Callable[[ResourceChange], bool]) -> str | None:
+             adoptable: Callable[[ResourceChange], bool],
+             labelled: Callable[[ResourceChange], bool]) -> str | None:
     """Why the first change of ``plan`` that ``ledger`` (a ``LedgerView``) does not back may
-    not be applied, or ``None`` when every change is backed."""
+    not be applied, or ``None`` when every change is backed. ``adoptable``: an adoption may be
+    made now; ``labelled``: the live labels of the resource name this stack now."""
     for change in plan.resources:
-        why = _unbacked(change, ledger, kinds, adoptable)
+        why = _unbacked(change, ledger, kinds, adoptable, labelled)
         if why is not None:
             return f"{change.kind} {change.address} ({change.action.value} of {change.id or 'a new resource'}): {why}"
     return None
 
 
 def _unbacked(change: ResourceChange, ledger: Any, kinds: Mapping[str, Kind],
-              adoptable: Callable[[ResourceChange], bool]) -> str | None:
+              adoptable: Callable[[ResourceChange], bool],
+              labelled: Callable[[ResourceChange], bool]) -> str | None:
     moved = ledger.entries.get(change.moved_from) if change.moved_from is not None else None
     if change.moved_from is not None and (moved is None or moved.id != change.id):
         return f"it claims to move the ledger entry {change.moved_from}, which does not record it"
@@ -54,11 +59,12 @@ def _unbacked(change: ResourceChange, ledger: Any, kinds: Mapping[str, Kind],
     if entry is not None:
         return _against_entry(change, entry)
     intended = _intended(change, ledger)
-    if intended or (change.action is Action.DELETE and _intended_unnamed(change, ledger, kinds)):
-        # a create a stopped run announced: nothing was recorded as applied
-        if change.action is Action.DELETE and change.last_applied:
+    if intended or (change.action is Action.DELETE and (
+            _intended_unnamed(change, ledger, kinds) or labelled_by_name(kinds[change.kind]))):
+        # a create a stopped run made (announced, or labelled): nothing recorded as applied
+        if change.action is Action.DELETE and (change.last_applied or change.preexisting):
             return "its record of what was applied differs from the ledger's (none)"
-        if intended or adoptable(change):   # unnamed: proven by its live labels
+        if intended or labelled(change):
             return None
         return "its live labels do not name this stack"
     if change.adopt:

@@ -109,8 +109,7 @@ def needs_intent(kind: Kind, change: ResourceChange) -> bool:
         return False
     if kind.shared:
         return change.action in (Action.CREATE, Action.UPDATE)
-    return (change.action in (Action.CREATE, Action.REPLACE)
-            and (kind.naming == "server" or kind.labels_path is None))
+    return change.action in (Action.CREATE, Action.REPLACE) and not ownership.labelled_by_name(kind)
 
 
 class _Runner:

@@ -49,6 +49,14 @@ def address_label(address: str) -> str:
     return f"{address[:_LABEL_MAX - 11]}-{digest}"
 
 
+def labelled_by_name(kind: Kind) -> bool:
+    """Whether a resource of ``kind`` proves itself this stack's by its labels alone, found by
+    the name the spec gives it: it is created carrying them, so its create needs no intent
+    (a server-named one's name is not known before the server answers; a kind without labels,
+    or a part of a shared thing, cannot carry them)."""
+    return kind.naming == "user" and kind.labels_path is not None and not kind.shared
+
+
 def managed_labels(kind: Kind, stack: str, address: str) -> dict[str, str]:
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, STACK_LABEL: stack}
     if kind.naming == "server":

@@ -117,6 +117,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
     """
     if resolved is None:
         resolved = {} if destroy else check_spec(spec, kinds=kinds)
+    searched, search_note = _spec_resources(spec, kinds) if destroy else ((), ())
     guardrails.enforce(resolved.values(), policy=spec.policy)      # before any API call
     # a resource with no secret paths references no secret (those paths include every
     # leaf holding a reference), and its paths are found once per stack, not per plan
@@ -131,7 +132,8 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
         resolved = {a: _with_ledger_name(r, ledger) for a, r in resolved.items()}
         moved = _moves(resolved.values(), ledger)
         leftovers = removal.leftovers(ledger, kept={r.rid.key for r in resolved.values()}
-                                      | {e.key for e in moved.values()}, kinds=kinds)
+                                      | {e.key for e in moved.values()}, kinds=kinds,
+                                      unrecorded=searched)
         reads.add(_previous_ids(resolved.values(), ledger, moved, kinds) + leftovers.ids())
         ctx = _Context(ledger=ledger, stack=spec.stack, allow_data_loss=allow_data_loss,
                        moved=moved, secrets=secrets, allow_restart=allow_restart,
@@ -147,7 +149,21 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                 resources=tuple(changes),
                 outputs={} if destroy else _stack_outputs(spec, outputs),
                 ledger_sync=_needs_ledger_sync(changes, ledger, kinds),
-                notes=ledger.notes + _pending_labels_note(resolved.values(), ledger, ctx))
+                notes=ledger.notes + search_note + _pending_labels_note(resolved.values(), ledger, ctx))
+
+
+def _spec_resources(spec: Spec, kinds: Mapping[str, Kind]) -> tuple[tuple[Resolved, ...], tuple[str, ...]]:
+    """The spec's resources, whose API names a ``destroy`` also looks at for what a stopped
+    run created before recording it (``removal.leftovers``); a note instead when the spec no
+    longer resolves (the ledger's resources are still destroyed)."""
+    from mlops_infra.engine.errors import SpecError
+
+    try:
+        resolved = resolve_resources(spec, kinds=kinds)
+    except SpecError as exc:
+        return (), (f"resources a stopped run may have created without recording them were not "
+                    f"looked for: the spec does not resolve ({exc})",)
+    return tuple(resolved.values()), ()
 
 
 def check_spec(spec: Spec, *, kinds: Mapping[str, Kind]) -> dict[str, Resolved]:

@@ -11,17 +11,22 @@ The intent to create a server-named resource has no API name (the server had not
 yet) but its scope: the resource is looked for in that scope's listing by its ownership
 labels (this stack and this address), as the planner finds a spec resource. One match is
 the leftover; several block the removal, naming them; none means it was never made.
+
+A user-named resource with labels needs no intent: it is created carrying labels that name
+this stack. When a run stopped between creating it and recording it, ``destroy`` still finds
+it, from the spec's name (``unrecorded``): it is deleted only when its live labels name this
+stack, and otherwise not touched or shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mlops_infra.engine.diff import without_paths
 from mlops_infra.engine.kind import Kind, ResourceId, logical_key
-from mlops_infra.engine.ownership import other_stack
+from mlops_infra.engine.ownership import judge, labelled_by_name, other_stack
 from mlops_infra.engine.plan import Action, ResourceChange
 from mlops_infra.engine.reading import LiveState
 
@@ -36,6 +41,8 @@ class _Leftover:
     depends_on: tuple[str, ...]
     preexisting: tuple[str, ...]
     rid: ResourceId
+    unrecorded: bool = False            # no entry, no intent: ours only if its labels say so
+    desired: dict[str, Any] | None = None    # the spec's, for an unrecorded one (its removal)
 
     @property
     def key(self) -> str:
@@ -55,9 +62,10 @@ class Leftovers:
     def plan(self, live: LiveState, *, kinds: Mapping[str, Kind], allow_data_loss: bool,
              stack: str, why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)
-        return [_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
-                          allow_data_loss, why, stack) for item in self.items
-                if not _deleted_here(item, live)]
+        planned = (_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
+                             allow_data_loss, why, stack) for item in self.items
+                   if not _deleted_here(item, live))
+        return [change for change in planned if change is not None]
 
 
 def _deleted_here(item: _Leftover, live: LiveState) -> bool:
@@ -82,11 +90,19 @@ def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(dict.fromkeys(addresses)) for key, addresses in found.items()}
 
 
-def leftovers(ledger: Any, *, kept: set[str], kinds: Mapping[str, Kind]) -> Leftovers:
-    """The entries and intents of ``ledger`` whose keys are not in ``kept``."""
+def leftovers(ledger: Any, *, kept: set[str], kinds: Mapping[str, Kind],
+              unrecorded: Iterable[Any] = ()) -> Leftovers:
+    """The entries and intents of ``ledger`` whose keys are not in ``kept``, and the
+    ``unrecorded`` spec resources (``Resolved``, for a ``destroy``) the ledger knows nothing of,
+    that a stopped run may have created without recording them (``labelled_by_name``)."""
     items = [_from_entry(e, kinds) for key, e in ledger.entries.items() if key not in kept]
     items += [_from_intent(i, kinds) for key, i in ledger.intents.items()
               if key not in kept and key not in ledger.entries]
+    recorded = {(e.kind, e.id) for e in (*ledger.entries.values(), *ledger.intents.values())}
+    items += [_from_spec(r.rid, r.desired) for r in unrecorded
+              if labelled_by_name(r.kind) and r.rid.name and "${" not in r.rid.name
+              and r.rid.key not in kept and r.rid.key not in ledger.entries
+              and r.rid.key not in ledger.intents and (r.kind.name, r.rid.name) not in recorded]
     return Leftovers(items=tuple(items))
 
 
@@ -112,6 +128,11 @@ def _from_intent(intent: Any, kinds: Mapping[str, Kind]) -> _Leftover:
                      outputs={}, depends_on=(), preexisting=(), rid=rid)
 
 
+def _from_spec(rid: ResourceId, desired: dict[str, Any]) -> _Leftover:
+    return _Leftover(kind=rid.kind, id=rid.name, address=rid.address, applied=None, outputs={},
+                     depends_on=(), preexisting=(), rid=rid, unrecorded=True, desired=desired)
+
+
 def _found(item: _Leftover, live: LiveState, kind: Kind, stack: str) -> _Leftover | str:
     """A leftover with no API name, named after the one live resource in its scope whose
     labels name this stack and its address (unchanged when there is none); why it is
@@ -128,7 +149,9 @@ def _found(item: _Leftover, live: LiveState, kind: Kind, stack: str) -> _Leftove
 
 
 def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind: Kind,
-              allow_data_loss: bool, why: str, stack: str) -> ResourceChange:
+              allow_data_loss: bool, why: str, stack: str) -> ResourceChange | None:
+    if item.unrecorded and not _labelled_ours(item, live, kind, stack):
+        return None
     found = _found(item, live, kind, stack)
     if isinstance(found, str):
         return ResourceChange(address=item.address, kind=item.kind, id=item.id,
@@ -142,7 +165,8 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
                                 outputs=item.outputs, allow_data_loss=allow_data_loss,
                                 last_applied=applied, preexisting=item.preexisting)
     if item.applied is None:
-        why = f"created by a run that stopped before recording it; {why}"
+        proof = " (its labels name this stack)" if item.unrecorded else ""
+        why = f"created by a run that stopped before recording it{proof}; {why}"
     current = live.get(item.rid)
     if current is None:
         return ResourceChange(**base, action=Action.NOOP, reason="already gone; dropped from the ledger")
@@ -154,7 +178,9 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
     if item.preexisting and not applied:
         return ResourceChange(**base, action=Action.ABANDON,
                               reason="existed before this stack applied it; left in place")
-    if kind.removal(applied, allow_data_loss=allow_data_loss) == "abandon":
+    if kind.removal(item.desired or applied, allow_data_loss=allow_data_loss) == "abandon":
+        if item.unrecorded:
+            return None         # nothing recorded to drop, and it is kept live
         return ResourceChange(**base, action=Action.ABANDON,
                               reason=f"{why}; kept live, dropped from the ledger")
     blocked = None
@@ -162,3 +188,9 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
         blocked = f"{kind.loss}; pass --allow-data-loss to delete it anyway"
     notes = (kind.deletion_note,) if kind.deletion_note else ()
     return ResourceChange(**base, action=Action.DELETE, blocked=blocked, reason=why, notes=notes)
+
+
+def _labelled_ours(item: _Leftover, live: LiveState, kind: Kind, stack: str) -> bool:
+    current = live.get(item.rid)
+    return current is not None and judge(kind, current, stack=stack, intent=False,
+                                         requested=False).ours

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +20,7 @@ from mlops_infra.engine import paths
 from mlops_infra.engine.errors import TransientError
 from mlops_infra.engine.executor import ExecutionSettings, apply_plan
 from mlops_infra.engine.kind import FieldChange, Kind, ResourceContext, ResourceId
-from mlops_infra.engine.plan import Action, Plan
+from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.planner import LedgerView, build_plan
 from mlops_infra.engine.retry import RetryPolicy
 from mlops_infra.spec import KindSchema, load_spec_text
@@ -295,6 +295,69 @@ def test_destroy_after_a_crash_finds_the_server_named_resource_by_its_labels() -
     assert change.action is Action.DELETE and change.id == name and not change.blocked
     result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
     assert result.ok and world.store == {} and not ledger.intents
+
+
+THING = "  data:\n    kind: test.Thing\n    size: 1\n"
+OURS = {"managed-by": "mlops-infra", "mlops-infra-stack": "s"}
+
+
+def _destroy(world: World, ledger: MemoryLedger, resources: str) -> Plan:
+    return build_plan(_spec(resources), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+
+
+def test_destroy_after_a_crash_finds_a_labelled_resource_the_ledger_never_recorded() -> None:
+    """A user-named kind with labels writes no intent: the name the spec gives it and the
+    labels it was created with are how ``destroy`` finds it after a run stopped before its
+    record."""
+    world = World()
+    _reconcile(world, MemoryLedger(drop_records=True), THING)        # made, never recorded
+    ledger = MemoryLedger()
+    plan = _destroy(world, ledger, THING)
+    change = _only(plan, "data")
+    assert change.action is Action.DELETE and change.id == "things/data" and not change.blocked
+    assert "stopped before recording it (its labels name this stack)" in change.reason
+    assert change.last_applied == {} and not change.preexisting
+    from mlops_infra.engine.authority import unproven
+
+    labelled = lambda c: world.store.get(c.id, {}).get("labels") == OURS  # noqa: E731
+    assert unproven(plan, ledger.view(), kinds=_kinds(world), adoptable=labelled,
+                    labelled=labelled) is None
+    result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
+    assert result.ok and world.store == {} and not ledger.entries
+
+
+def test_destroy_leaves_a_same_named_resource_whose_labels_do_not_name_this_stack() -> None:
+    for labels in ({"team": "x"}, {**OURS, "mlops-infra-stack": "other"}, None):
+        world = World()
+        world.store["things/data"] = {"size": 1, **({"labels": labels} if labels else {})}
+        plan = _destroy(world, MemoryLedger(), THING)
+        assert plan.resources == () and not plan.has_changes, labels
+        from mlops_infra.engine.authority import unproven
+
+        forged = replace(plan, resources=(ResourceChange(
+            address="data", kind="test.Thing", id="things/data", action=Action.DELETE,
+            scope="things", parts={}),))
+        why = unproven(forged, MemoryLedger().view(), kinds=_kinds(world),
+                       adoptable=lambda c: True, labelled=lambda c: False)
+        assert why is not None and "live labels do not name this stack" in why
+
+
+def test_destroy_does_not_look_for_a_recorded_or_intended_resource_twice() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile(world, ledger, THING + BARE)
+    plan = _destroy(world, ledger, THING + BARE)
+    assert sorted(c.address for c in plan.resources) == ["data", "net"]
+    assert all(c.action is Action.DELETE for c in plan.resources)
+
+
+def test_destroy_of_a_spec_that_no_longer_resolves_still_deletes_what_the_ledger_records() -> None:
+    world, ledger = World(), MemoryLedger()
+    _reconcile(world, ledger, THING)
+    aliases = THING + "  copy:\n    kind: test.Thing\n    name: data\n    size: 2\n"
+    plan = _destroy(world, ledger, aliases)          # two addresses name one resource
+    assert [(c.address, c.action) for c in plan.resources] == [("data", Action.DELETE)]
+    assert any("were not looked for: the spec does not resolve" in note for note in plan.notes)
 
 
 def test_an_address_dropped_from_the_spec_after_a_crash_deletes_what_it_made() -> None:
@@ -604,7 +667,7 @@ def test_an_honest_plan_is_backed_by_its_ledger_and_an_edited_removal_is_not() -
     _reconcile(world, ledger, SHARE + "  data:\n    kind: test.Thing\n    size: 1\n")
     removal = _plan(world, ledger, "  data:\n    kind: test.Thing\n    size: 2\n")
     check = lambda plan: unproven(plan, ledger.view(), kinds=_kinds(world),  # noqa: E731
-                                  adoptable=lambda change: False)
+                                  adoptable=lambda change: False, labelled=lambda change: False)
     assert check(removal) is None                                      # as the planner made it
     access = _only(removal, "access")
     assert access.action is Action.DELETE

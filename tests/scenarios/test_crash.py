@@ -114,3 +114,27 @@ def test_kill_minus_9_then_rerun_converges_without_duplicates(
         "key", "access"}
     accounts = emulator.state("iam")
     assert json.dumps(accounts).count("crash-trainer@") >= 1
+
+
+@pytest.mark.parametrize("mutations", [1, 2, 3, 5, 8])
+def test_kill_minus_9_then_destroy_leaves_nothing_of_the_stack(
+        mutations: int, emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A resource the killed run created but had not recorded yet is found by ``destroy``
+    too: by its intent (kinds without labels, server-named kinds) or by the labels naming this
+    stack that it was created with (a bucket, a dataset, a table)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MIXED)
+    emulator.set_latency(0.02)
+    _kill_after(emulator, spec, mutations)
+    emulator.set_latency(0)
+    with Stack.load(spec, endpoints=emulator.endpoints) as stack:
+        plan = stack.plan(destroy=True, allow_data_loss=True)
+        assert not plan.blocked, plan.blocked
+        result = stack.apply(plan)
+        assert result.ok, result.failures
+        assert stack.ledger.read().entries == {}
+    assert "crash-raw" not in emulator.state("storage")["buckets"]
+    assert "crash_features" not in json.dumps(emulator.state("bigquery"))
+    project = emulator.state("compute")["projects"]["test-project"]
+    assert project["networks"] == {} and project["subnetworks"] == {} and project["firewalls"] == {}
+    assert "crash-trainer@" not in json.dumps(emulator.state("iam"))
