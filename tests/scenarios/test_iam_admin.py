@@ -107,6 +107,29 @@ def test_edits_update_in_place_and_role_removal_soft_deletes(emulator: Emulator,
     assert not open_stack(iam_spec).plan().has_changes
 
 
+def test_another_stacks_soft_deleted_role_is_a_conflict_never_undeleted(  # type: ignore[no-untyped-def]
+        emulator: Emulator, open_stack, tmp_path: Path) -> None:
+    """Creating a role whose id belongs to a soft-deleted role undeletes it: only one this
+    stack can prove its own (the intent its delete kept); anyone else's is a conflict."""
+    theirs = tmp_path / "theirs.yaml"
+    theirs.write_text(SPEC.replace("stack: iam-scn", "stack: team-b").replace("Model reader", "B"))
+    stack = open_stack(theirs)
+    assert stack.apply(stack.plan()).ok
+    assert stack.apply(stack.plan(destroy=True, allow_data_loss=True)).ok
+    ours = tmp_path / "ours.yaml"
+    ours.write_text(SPEC)
+    emulator.clear_journal()
+    change = next(c for c in open_stack(ours).plan().resources if c.address == "model-reader")
+    assert change.blocked and "pending deletion" in change.blocked, change
+    assert emulator.mutating_requests("iam") == []
+    client = Clients(project=PROJECT, endpoints=emulator.endpoints).get(IAM)
+    role = client.get_role(request={"name": f"projects/{PROJECT}/roles/model_reader"},
+                           retry=None, timeout=10)
+    assert role.deleted is True and role.title == "B"
+    roles = [r for r in emulator.journal if r.service == "iam" and "ListRoles" in r.path]
+    assert len(roles) == 1          # one listing, deleted roles in it, per plan
+
+
 def test_removing_a_service_account_needs_allow_data_loss(emulator: Emulator, open_stack,  # type: ignore[no-untyped-def]
                                                           iam_spec: Path) -> None:
     assert open_stack(iam_spec).apply(open_stack(iam_spec).plan()).ok

@@ -15,7 +15,9 @@ IAM deletes custom roles **softly**: a deleted role stays, marked ``deleted``, f
 during which it can be undeleted and its id cannot be used for a new role; after that it is
 purged and the id is free again. So ``delete`` here is a soft delete, a deleted role reads as
 absent, and creating a role whose id belongs to a soft-deleted role **undeletes it and
-updates it** to the spec (instead of failing until the 7 days are over). Past those 7 days
+updates it** to the spec (instead of failing until the 7 days are over). Only one this stack
+can prove its own is created so (``soft_delete``: its delete keeps this stack's intent);
+another's soft-deleted role of that id is a conflict in the plan. Past those 7 days
 the role is permanently deleted and purged for 30 more: it can be neither undeleted nor its id
 reused until about 37 days after the deletion (IAM custom-roles guide); such a create fails
 permanently with a message saying so (choose another ``roleId``).
@@ -120,6 +122,9 @@ class Role(Kind):
     api = IAM_API
     uses = (IAM,)
     list_keys = {"includedPermissions": ""}
+    # "you can undelete a role within 7 days" (IAM custom-roles guide): a create of its id
+    # undeletes it, so a plan creates one only when this stack can prove it its own
+    soft_delete = "7 days"
 
     def check_name(self, ctx: ResourceContext, fields: dict[str, Any]) -> str | None:
         if fields.get("roleId"):
@@ -164,10 +169,23 @@ class Role(Kind):
 
     # --- reads ---
     def list(self, scope: str) -> dict[str, dict[str, Any]]:
-        with iam_errors(f"roles in {scope}"):
-            pager = self.clients.get(IAM).list_roles(
-                request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE}, **CALL)
-            return {role.name: as_rest(role) for role in pager if not role.deleted}
+        return {name: role for name, role in self._listing(scope).items() if not role.get("deleted")}
+
+    def list_deleted(self, scope: str) -> dict[str, dict[str, Any]]:
+        """Soft-deleted roles of ``scope`` (restorable by ``UndeleteRole`` for 7 days)."""
+        return {name: role for name, role in self._listing(scope).items() if role.get("deleted")}
+
+    def _listing(self, scope: str) -> dict[str, dict[str, Any]]:
+        """Every role of ``scope``, soft-deleted ones too (``show_deleted``): one call per plan
+        for both ``list`` and ``list_deleted``."""
+        def read() -> dict[str, dict[str, Any]]:
+            with iam_errors(f"roles in {scope}"):
+                pager = self.clients.get(IAM).list_roles(
+                    request={"parent": scope, "view": _FULL_VIEW, "page_size": _PAGE_SIZE,
+                             "show_deleted": True}, **CALL)
+                return {role.name: as_rest(role) for role in pager}
+
+        return self.clients.read_once(("iam.roles", scope), read)  # type: ignore[no-any-return]
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         live = self._read(rid)
