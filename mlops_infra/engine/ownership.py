@@ -29,6 +29,7 @@ from mlops_infra.engine.kind import (
 )
 
 _LABEL_MAX = 63
+MAX_LABELS = 64     # "No more than 64 labels can be associated with a given resource" (googleapis)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,7 @@ def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping
     _check_name(kind, ctx, fields, res)
     rid = dataclasses.replace(kind.identify(ctx, fields), address=res.address)
     desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), stack, res.address)
+    _check_label_count(kind, desired, res)
     return Resolved(address=res.address, kind=kind, ctx=ctx, rid=rid, desired=desired,
                     depends_on=tuple(sorted(res.depends_on)), spec=res,
                     exact=tuple(sorted(kind.exact_paths(fields))),
@@ -142,6 +143,22 @@ def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: R
     if problem:
         raise SpecError(problem, location=res.field_location("name"),
                         field=f"resources.{res.address}.name")
+
+
+def _check_label_count(kind: Kind, desired: dict[str, Any], res: ResourceSpec) -> None:
+    """"No more than 64 labels can be associated with a given resource" (googleapis, the
+    ``labels`` of every labelled resource; the Resource Manager labels overview): counted with
+    the ownership labels this tool adds."""
+    if kind.labels_path is None:
+        return
+    labels = get_path(desired, kind.labels_path)
+    if not isinstance(labels, dict) or len(labels) <= ownership.MAX_LABELS:
+        return
+    ours = len(ownership.managed_labels(kind, "", res.address))
+    raise SpecError(f"{len(labels)} labels with the {ours} this tool adds: a resource carries at "
+                    f"most {ownership.MAX_LABELS}, so write at most {ownership.MAX_LABELS - ours}",
+                    location=res.field_location(kind.labels_path),
+                    field=f"resources.{res.address}.{kind.labels_path}")
 
 
 def expand_implied(resources: Mapping[str, ResourceSpec], *,

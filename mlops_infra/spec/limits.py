@@ -32,6 +32,10 @@ MAX_VAR_NODES = 100_000
 MAX_VAR_CHAIN = 32
 """Variables defined through variables defined through variables..., at most this deep."""
 
+INT64 = (-(2 ** 63), 2 ** 63 - 1)
+"""The integers a spec may hold: Google's APIs take integers as (u)int64 at most (protobuf
+``int64``; discovery ``format: int64``), and none a spec writes is a ``uint64``."""
+
 MAX_SHOWN = 80
 """Characters of a user's value (or a field name) quoted in an error message."""
 

@@ -16,7 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlops_infra.spec.errors import SourceLocation, SpecError
 from mlops_infra.spec.hints import clip
-from mlops_infra.spec.limits import MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
+from mlops_infra.spec.limits import INT64, MAX_ALIAS_NODES, MAX_DEPTH, MAX_FILE_BYTES
 from mlops_infra.spec.source import LineMap, join_path
 from mlops_infra.spec.text import line_and_column, too_large
 from mlops_infra.spec.yaml_compose import AliasNode, compose_single, unalias
@@ -106,11 +106,18 @@ class _Builder:
             return self.expand(node, path, depth)
         self.visit(node, path, depth)
         if isinstance(node, ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            return self.scalar(node, path)
         if isinstance(node, MappingNode):
             return self.mapping(node, path, depth)
         assert isinstance(node, SequenceNode)
         return self.sequence(node, path, depth)
+
+    def scalar(self, node: ScalarNode, path: str) -> Any:
+        value = self.loader.construct_object(node, deep=True)
+        if type(value) is int and not INT64[0] <= value <= INT64[1]:
+            raise self.error(node, path, f"{clip(node.value)} is out of the 64-bit integer "
+                                         "range Google's APIs accept")
+        return value
 
     def expand(self, alias: AliasNode, path: str, depth: int) -> Any:
         if self.outermost is not None:

@@ -52,3 +52,17 @@ def test_multiple_documents_are_refused():
 def test_recursive_alias_is_refused():
     with pytest.raises(SpecError, match="recursive alias"):
         parse_yaml("a: &x [1, *x]\n", filename="f.yaml")
+
+
+@pytest.mark.parametrize("written", ["9223372036854775808", "-9223372036854775809",
+                                     "0x8000000000000000", "99_999_999_999_999_999_999"])
+def test_an_integer_outside_int64_is_refused_where_it_is_written(written: str) -> None:
+    with pytest.raises(SpecError, match="out of the 64-bit integer range") as info:
+        parse_yaml(f"a:\n  b: 1\n  c: [1, {written}]\n", filename="f.yaml")
+    assert info.value.location.line == 3 and info.value.field == "a.c.1"
+
+
+def test_the_int64_bounds_themselves_and_floats_and_booleans_load() -> None:
+    data, _ = parse_yaml("a: [9223372036854775807, -9223372036854775808, 1.0e+30, true]\n",
+                         filename="f.yaml")
+    assert data == {"a": [2 ** 63 - 1, -(2 ** 63), 1.0e30, True]}
