@@ -32,6 +32,7 @@ from mlops_infra.engine.kind import (
 )
 from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
 from mlops_infra.spec.jsoncopy import copy_json
+from mlops_infra.spec.refs import Ref, TemplateError, refs_in
 
 
 @dataclass
@@ -105,6 +106,7 @@ def _resolve_one(res: ResourceSpec, kinds: Mapping[str, Kind], resolved: Mapping
     _check_name(kind, ctx, fields, res)
     rid = dataclasses.replace(kind.identify(ctx, fields), address=res.address)
     desired = ownership.with_managed_labels(kind, kind.desired(ctx, fields), stack, res.address)
+    _check_refs_intact(fields, ctx, desired, res)
     _check_label_count(kind, desired, res)
     return Resolved(address=res.address, kind=kind, ctx=ctx, rid=rid, desired=desired,
                     depends_on=tuple(sorted(res.depends_on)), spec=res,
@@ -143,6 +145,34 @@ def _check_name(kind: Kind, ctx: ResourceContext, fields: dict[str, Any], res: R
     if problem:
         raise SpecError(problem, location=res.field_location("name"),
                         field=f"resources.{res.address}.name")
+
+
+def _check_refs_intact(fields: dict[str, Any], ctx: ResourceContext, desired: dict[str, Any],
+                       res: ResourceSpec) -> None:
+    """A reference resolved later (a secret, an output known only once its resource exists)
+    reaches the request body as written, to be substituted there: a kind that rewrites the
+    field's value (a storage class upper-cased) would send a reference no one can resolve,
+    at apply time. Such a field takes the value itself."""
+    written = {ref.text: path for path, ref in _later_refs(fields)}
+    written.update((ref.text, "name") for _, ref in _later_refs(ctx.name))
+    try:
+        sent = [ref.text for _, ref in _later_refs(desired)]
+    except TemplateError:
+        sent = ["${"]                   # rewritten past parsing
+    for text in sent:
+        if text in written:
+            continue
+        origin = next((w for w in written if w.lower() == text.lower()), None) \
+            or next(iter(written), "")
+        path = written.get(origin, "")
+        raise SpecError(f"{origin or 'a reference'} cannot be used here: the value of this field "
+                        "is rewritten before it is sent, so write the value itself",
+                        location=res.field_location(path) if path else res.location,
+                        field=f"resources.{res.address}" + (f".{path}" if path else ""))
+
+
+def _later_refs(value: Any) -> list[tuple[str, Ref]]:
+    return [*refs_in(value, keys=True), *refs_in(value, secrets=True, keys=True)]
 
 
 def _check_label_count(kind: Kind, desired: dict[str, Any], res: ResourceSpec) -> None:
