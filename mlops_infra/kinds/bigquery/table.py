@@ -99,11 +99,16 @@ ColumnMode = Annotated[Literal["NULLABLE", "REQUIRED", "REPEATED"], UPPER]
 PartitionType = Annotated[Literal["DAY", "HOUR", "MONTH", "YEAR"], UPPER]
 
 
+# BigQuery quotas and limits, table limits: a column description of at most 1,024 characters,
+# a table description of at most 16,384
+_COLUMN_DESCRIPTION_MAX, _TABLE_DESCRIPTION_MAX = 1024, 16384
+
+
 class SchemaField(SpecModel):
     name: str = Field(min_length=1, max_length=300)
     type: ColumnType
     mode: ColumnMode | None = None
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=_COLUMN_DESCRIPTION_MAX)
     fields: list[SchemaField] | None = None
     maxLength: int | None = Field(default=None, ge=0)
     precision: int | None = Field(default=None, ge=0)
@@ -146,7 +151,7 @@ class TableSpec(SpecModel):
     requirePartitionFilter: bool | None = None
     labels: dict[str, str] | None = None
     expirationTime: int | None = Field(default=None, ge=0)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=_TABLE_DESCRIPTION_MAX)
     friendlyName: str | None = None
 
     @field_validator("labels")
