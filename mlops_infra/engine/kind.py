@@ -239,6 +239,9 @@ class Kind(ABC):
                                               # (field_behavior INPUT_ONLY): compared with the
                                               # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
+    deletion_keeps: ClassVar[bool] = False    # a delete leaves it in place, emptied (a KMS key:
+                                              # only its versions are destroyed): once
+                                              # ``holds_data`` is false, it is as deleted
     deletion_note: ClassVar[str | None] = None  # what a delete or replace entails, shown in the
                                               # plan (e.g. a name blocked for days after it)
     labels_path: ClassVar[str | None] = "labels"  # where managed labels go; None = no labels

@@ -191,6 +191,10 @@ def _plan_one(item: _Leftover, children: tuple[str, ...], live: LiveState, kind:
 
 
 def _labelled_ours(item: _Leftover, live: LiveState, kind: Kind, stack: str) -> bool:
+    """Whether the unrecorded ``item`` is live, labelled for this stack, and not what an
+    earlier delete left in place (``Kind.deletion_keeps``: a KMS key with no version left)."""
     current = live.get(item.rid)
-    return current is not None and judge(kind, current, stack=stack, intent=False,
-                                         requested=False).ours
+    if current is None or not judge(kind, current, stack=stack, intent=False,
+                                    requested=False).ours:
+        return False
+    return not kind.deletion_keeps or kind.holds_data(item.rid)

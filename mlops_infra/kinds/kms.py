@@ -339,6 +339,7 @@ class CryptoKey(Kind):
     immutable = frozenset({"purpose", "versionTemplate.protectionLevel"})
     data_bearing = True
     loss = "destroying its versions makes everything encrypted with them unreadable"
+    deletion_keeps = True       # KMS keeps every key: a delete destroys its versions
     api = API
     uses = (KMS,)
     terraform_types = ("google_kms_crypto_key",)

@@ -133,9 +133,49 @@ def test_kill_minus_9_then_destroy_leaves_nothing_of_the_stack(
         result = stack.apply(plan)
         assert result.ok, result.failures
         assert stack.ledger.read().entries == {}
+        again = stack.plan(destroy=True, allow_data_loss=True)   # what KMS keeps is not shown
+        assert not again.has_changes, [(c.address, c.action) for c in again.resources]
+    _assert_nothing_left(emulator)
+
+
+def _assert_nothing_left(emulator) -> None:  # type: ignore[no-untyped-def]
     assert "crash-raw" not in emulator.state("storage")["buckets"]
     assert "crash_features" not in json.dumps(emulator.state("bigquery"))
     project = emulator.state("compute")["projects"]["test-project"]
     assert project["networks"] == {} and project["firewalls"] == {}
     assert not any(project["subnetworks"].values()), project["subnetworks"]
     assert "crash-trainer@" not in json.dumps(emulator.state("iam"))
+
+
+def _kill_destroy_after(emulator, spec: Path, mutations: int) -> None:  # type: ignore[no-untyped-def]
+    process = subprocess.Popen([sys.executable, "-m", "mlops_infra", "destroy", str(spec),
+                                "--auto-approve", "--allow-data-loss"],
+                               env=_env(emulator.endpoints), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    start = len(emulator.mutating_requests())
+    deadline = time.monotonic() + 60
+    while process.poll() is None and len(emulator.mutating_requests()) - start < mutations \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mutations", [2, 7, 12])
+def test_a_destroy_killed_midway_is_finished_by_the_next_one(
+        mutations: int, emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MIXED)
+    with Stack.load(spec, endpoints=emulator.endpoints) as stack:
+        assert stack.apply(stack.plan()).ok
+    emulator.set_latency(0.02)
+    _kill_destroy_after(emulator, spec, mutations)
+    emulator.set_latency(0)
+    with Stack.load(spec, endpoints=emulator.endpoints) as stack:
+        plan = stack.plan(destroy=True, allow_data_loss=True)
+        assert not plan.blocked, plan.blocked
+        assert stack.apply(plan).ok
+        assert stack.ledger.read().entries == {}
+        assert not stack.plan(destroy=True, allow_data_loss=True).has_changes
+    _assert_nothing_left(emulator)
