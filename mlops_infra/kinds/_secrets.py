@@ -55,6 +55,8 @@ def _from_secret_manager(clients: Any, source: Any, policy: RetryPolicy) -> str:
 
     try:
         response = call_with_retries(access, policy=policy)
+    except SecretUnavailable:
+        raise                       # already says which secret (``access``)
     except errors.NotFound:
         raise SecretUnavailable(f"{source.title()}: no such secret "
                                 "or version (or the version is disabled or destroyed)") from None

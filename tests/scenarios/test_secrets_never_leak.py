@@ -164,3 +164,19 @@ def test_a_missing_secret_manager_secret_is_one_line_naming_it_before_any_change
         assert "projects/test-project/secrets/pagerduty-key/versions/latest" in message
         assert "never-created" not in message                 # unreferenced: never fetched
         assert emu.mutating_requests("monitoring") == []
+
+
+def test_secret_manager_off_in_the_secrets_project_is_said_once(tmp_path: Path) -> None:
+    """The API is off in a project that never enabled it: one line, the secret named once."""
+    spec = tmp_path / "off.yaml"
+    spec.write_text(SM_SPEC.replace("projects/test-project/secrets/pagerduty-key",
+                                    "projects/never-enabled-proj/secrets/pagerduty-key"))
+    with start_emulator(("monitoring", "secretmanager", "storage")) as emu:
+        with Stack.load(spec, endpoints=emu.endpoints) as stack, \
+                pytest.raises(MlopsInfraError) as caught:
+            stack.plan()
+        message = str(caught.value)
+        assert "\n" not in message and "is not enabled" in message, message
+        assert message.count("secret 'pagerduty' (") == 1, message
+        assert message.startswith(f"{spec}:5: ")
+        assert emu.mutating_requests() == []
