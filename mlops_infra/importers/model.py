@@ -8,6 +8,7 @@ a data source) is a ``Skipped`` with its reason, shown at the end of the summary
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,7 @@ class EnvImport:
     env: str | None
     source: str
     entries: list[Entry] = field(default_factory=list)
+    locate: Callable[[str], str] | None = None   # origin -> "SOURCE:LINE" (Terraform states)
     skipped: list[Skipped] = field(default_factory=list)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)   # name -> source
     outputs: dict[str, Any] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlops_infra.api import registered_kinds, validate
 from mlops_infra.clients import Clients
-from mlops_infra.engine.errors import UserError
+from mlops_infra.engine.errors import SpecError, UserError
 from mlops_infra.engine.kind import Imported, Kind
 from mlops_infra.engine.registry import LazyKinds, terraform_types
 from mlops_infra.importers import collect, compose, references, render, secrets
@@ -96,6 +96,7 @@ def import_terraform(sources: Sequence[str], *, envs: Sequence[str] | None,
         items, skipped = collect.from_state(state, types=types, kind_for=kinds.__getitem__)
         found[name] = items
         imports[name] = EnvImport(env=name, source=state.source, skipped=skipped,
+                                  locate=state.where,
                                   outputs={k: v for k, v in state.outputs.items()
                                            if k not in state.sensitive_outputs})
     return _finish(found, imports, kinds, options,
@@ -187,7 +188,7 @@ def _finish(found: dict[str | None, list[Found]], imports: dict[str | None, EnvI
     try:
         _write(temp, text, options.out)
         text = _with_waivers(result, temp, kinds, options, header)
-        _validated(temp, options.out)
+        _validated(temp, options.out, result)
         if options.write_ledger:
             api_names = {name: {e.address: e.api_name for e in imp.entries if e.api_name}
                          for name, imp in imports.items()}
@@ -302,7 +303,7 @@ def _with_waivers(result: ImportResult, path: Path, kinds: Mapping[str, Kind], o
     """Waive, on the resource, each guardrail rule a live resource already breaks."""
     changed = False
     for name, imp in result.imports.items():
-        broken = _broken(path, name, options.out)
+        broken = _broken(path, name, options.out, result)
         for entry in imp.entries:
             for rule, reason in broken.get(entry.address, {}).items():
                 changed |= rule not in entry.waivers
@@ -313,19 +314,46 @@ def _with_waivers(result: ImportResult, path: Path, kinds: Mapping[str, Kind], o
     return text
 
 
-def _broken(path: Path, env: str | None, shown: Path) -> dict[str, dict[str, str]]:
-    result: dict[str, dict[str, str]] = _guarded(lambda: violations(path, env), path, shown)
-    return result
+def _broken(path: Path, env: str | None, shown: Path,
+            result: ImportResult) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = _guarded(lambda: violations(path, env), path, shown, result)
+    return found
 
 
-def _validated(path: Path, shown: Path) -> None:
-    _guarded(lambda: validate(path), path, shown)
+def _validated(path: Path, shown: Path, result: ImportResult) -> None:
+    _guarded(lambda: validate(path), path, shown, result)
 
 
-def _guarded(run: Callable[[], Any], path: Path, shown: Path) -> Any:
-    """``run()``; a spec error names the output file (the import wrote something invalid)."""
+def _guarded(run: Callable[[], Any], path: Path, shown: Path, result: ImportResult) -> Any:
+    """``run()``; a spec error names where the value came from (the state file and the
+    Terraform address, or the live resource) when it is a resource's: a value this tool
+    cannot write (a hand-edited or damaged state, say). Nothing is written then."""
     try:
         return run()
+    except SpecError as exc:
+        origin = _origin_of(exc.field or "", result)
+        if origin is None:
+            raise _importer_bug(exc, path, shown) from None
+        raise UserError(f"{origin}: cannot be imported: as {exc.field}: {exc.detail}; nothing "
+                        "was written (correct the value, or leave the resource out)") from None
     except UserError as exc:
-        raise UserError(f"the imported spec does not validate ({str(exc).replace(str(path), str(shown))});"
-                        " this is a bug of the importer: please report it with the state") from None
+        raise _importer_bug(exc, path, shown) from None
+
+
+def _origin_of(field: str, result: ImportResult) -> str | None:
+    """``SOURCE: ORIGIN`` of the spec resource ``field`` (``resources.ADDRESS...``) is in."""
+    parts = field.split(".")
+    if len(parts) < 2 or parts[0] != "resources":
+        return None
+    for imp in result.imports.values():
+        for entry in imp.entries:
+            if entry.address == parts[1]:
+                address = entry.origin.split(" (")[0]      # "ADDRESS (KEY)" for a part
+                where = imp.locate(address) if imp.locate else imp.source
+                return f"{where}: {entry.origin}"
+    return None
+
+
+def _importer_bug(exc: UserError, path: Path, shown: Path) -> UserError:
+    return UserError(f"the imported spec does not validate ({str(exc).replace(str(path), str(shown))});"
+                     " this is a bug of the importer: please report it with the state")

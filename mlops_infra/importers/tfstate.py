@@ -76,6 +76,14 @@ class State:
         """A one-line error naming this state, the line of ``path`` in it and the field."""
         return _Locator(self.source, self.text).error(path, message)
 
+    def where(self, address: str) -> str:
+        """``SOURCE:LINE`` of the instance at Terraform ``address`` (``SOURCE`` alone when it is
+        not one of this state's), for messages about what was imported from it."""
+        instance = next((i for i in self.instances if i.address == address), None)
+        if instance is None:
+            return self.source
+        return f"{self.source}:{_Locator(self.source, self.text).line(instance.path)}"
+
 
 def _index(key: str | int | None) -> str:
     if key is None:
@@ -161,13 +169,13 @@ class _Locator:
         self.source, self.text = source, text
 
     def error(self, path: Path_, message: str) -> UserError:
-        line = self._line(path)
+        line = self.line(path)
         shown = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
                         for i, p in enumerate(path))
         field_ = f" field '{shown}':" if shown and "field '" not in message else ""
         return UserError(f"{self.source}:{line}:{field_} {message}")
 
-    def _line(self, path: Path_) -> int:
+    def line(self, path: Path_) -> int:
         import yaml  # JSON is YAML: its node marks give the line of any field
 
         try:

@@ -61,6 +61,12 @@ BAD_STATES = {   # case -> (text, the line the error names, a word it says)
                  "an integer of more than"),
     "duplicate_key": (_with(version=4).replace('"version": 4', '"version": 4,\n  "version": 3'),
                       3, "the key 'version' appears twice"),
+    # values the spec cannot hold (a hand-edited state): the instance they came from, and
+    # the spec field they would have been
+    "bucket_name_refused": (_attributes(1, name="Bad..Name"), None,
+                            "google_storage_bucket.models: cannot be imported: as resources."),
+    "project_refused": (_attributes(1, project="Bad_Proj"), None,
+                        "'Bad_Proj' is not a valid project id"),
 }
 
 
