@@ -32,7 +32,7 @@ from mlops_infra.engine.kind import (
 )
 from mlops_infra.spec import ResourceSpec, Spec, find_refs, resolve_refs
 from mlops_infra.spec.jsoncopy import copy_json
-from mlops_infra.spec.refs import Ref, TemplateError, refs_in
+from mlops_infra.spec.refs import TemplateError, later_refs
 
 
 @dataclass
@@ -153,10 +153,12 @@ def _check_refs_intact(fields: dict[str, Any], ctx: ResourceContext, desired: di
     reaches the request body as written, to be substituted there: a kind that rewrites the
     field's value (a storage class upper-cased) would send a reference no one can resolve,
     at apply time. Such a field takes the value itself."""
-    written = {ref.text: path for path, ref in _later_refs(fields)}
-    written.update((ref.text, "name") for _, ref in _later_refs(ctx.name))
+    written = {ref.text: path for path, ref in later_refs(fields)}
+    written.update((ref.text, "name") for _, ref in later_refs(ctx.name))
+    if not written:
+        return                          # nothing to keep (a kind adds no reference of its own)
     try:
-        sent = [ref.text for _, ref in _later_refs(desired)]
+        sent = [ref.text for _, ref in later_refs(desired)]
     except TemplateError:
         sent = ["${"]                   # rewritten past parsing
     for text in sent:
@@ -169,10 +171,6 @@ def _check_refs_intact(fields: dict[str, Any], ctx: ResourceContext, desired: di
                         "is rewritten before it is sent, so write the value itself",
                         location=res.field_location(path) if path else res.location,
                         field=f"resources.{res.address}" + (f".{path}" if path else ""))
-
-
-def _later_refs(value: Any) -> list[tuple[str, Ref]]:
-    return [*refs_in(value, keys=True), *refs_in(value, secrets=True, keys=True)]
 
 
 def _check_label_count(kind: Kind, desired: dict[str, Any], res: ResourceSpec) -> None:

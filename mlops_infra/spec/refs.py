@@ -221,6 +221,14 @@ def refs_in(value: Any, *, secrets: bool = False, keys: bool = False) -> list[tu
             and (token.is_secret if secrets else token.is_resource)]
 
 
+def later_refs(value: Any) -> list[tuple[str, Ref]]:
+    """``(dotted path, Ref)`` for every reference resolved after loading inside ``value``
+    (other resources' outputs and secrets), in values and mapping keys: one walk."""
+    return [(path, token) for path, text in _templates(value, "", True)
+            for token in tokenize(text) if isinstance(token, Ref)
+            and (token.is_secret or token.is_resource)]
+
+
 def _templates(value: Any, path: str, keys: bool = False) -> Iterator[tuple[str, str]]:
     """``(dotted path, string)`` for every string inside ``value`` that holds a ``${`` (with
     ``keys``, mapping keys too, at the path of their value)."""
