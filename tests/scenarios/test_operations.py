@@ -212,14 +212,23 @@ def test_monitoring_edits_of_a_project_run_one_at_a_time_and_others_are_retried(
     assert refused == []                         # one stack: serialised, never refused
     monkeypatch.setenv("MLOPS_INFRA_RETRY_SCALE", "0.2")   # backoff long enough to outwait
     emu.set_delays(monitoring_edit=0.1)                   # the other stack's edits
-    plans: list[Plan] = []
-    runs = [threading.Thread(target=lambda s=s: plans.append(_apply(_spec(tmp_path, s), emu)))
-            for s in ("second", "third")]
+    stacks = [Stack.load(_spec(tmp_path, s), endpoints=emu.endpoints) for s in ("second", "third")]
+    planned = [(stack, stack.plan()) for stack in stacks]
+    start = threading.Barrier(2)                 # both applies start at once, however loaded
+    results: list[Any] = []                      # the machine is: their edits overlap
+
+    def apply(stack: Stack, plan: Plan) -> None:
+        start.wait()
+        results.append(stack.apply(plan))
+
+    runs = [threading.Thread(target=apply, args=pair) for pair in planned]
     for run in runs:
         run.start()
     for run in runs:
         run.join()
-    assert len(plans) == 2                       # both applied (an assertion error stops one)
+    for stack in stacks:
+        stack.close()
+    assert len(results) == 2 and all(r.ok for r in results), [r.failures for r in results]
     assert [e for e in emu.journal if e.service == "monitoring" and e.status == 409], \
         "two stacks editing one project at once should have collided (and been retried)"
 
