@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 from mlops_infra.engine import ownership, paths, sensitive
 from mlops_infra.engine.concurrency import APPLY_CONCURRENCY
-from mlops_infra.engine.diff import compare
+from mlops_infra.engine.diff import compare, leaves
 from mlops_infra.engine.errors import (
     Conflict,
     EventuallyConsistent,
@@ -122,6 +122,7 @@ class _Runner:
                                                    for c in plan.resources if not c.removing}
         self.deps = dependency_keys(list(self.changes.values()))
         self._serial: dict[str, threading.Lock] = {}
+        self._found_there: dict[str, tuple[str, ...]] = {}   # key -> parts someone else added
         self._guard = threading.Lock()
         self.interrupted = False
         self.in_flight: tuple[str, ...] = ()
@@ -263,6 +264,9 @@ class _Runner:
         rid, live, adopted = self._converge(kind, rid, change, desired)
         outputs = {**change.outputs, **kind.outputs_of(rid, live)}
         self.outputs[change.address] = outputs
+        found_there = self._found_there.pop(change.key, ())
+        if found_there:     # another run added these parts since the plan: theirs, not ours
+            change = replace(change, preexisting=tuple(sorted({*change.preexisting, *found_there})))
         self.sink.record(change=change, name=rid.name,
                          applied=sensitive.protect(desired, change.secret_paths),
                          outputs=outputs, depends_on=tuple(sorted(self.deps.get(change.key, ()))))
@@ -291,6 +295,8 @@ class _Runner:
             self._delete(kind, old, force=change.allow_data_loss)
         if change.action in (Action.CREATE, Action.REPLACE) and kind.naming == "server":
             rid = replace(rid, name="")     # the server names the new one (the old may be gone)
+        if kind.merges and change.action in (Action.CREATE, Action.UPDATE):
+            return rid, self._merge(kind, rid, desired, change), change.adopt
         if change.action in (Action.CREATE, Action.REPLACE):
             return self._create_or_adopt(kind, rid, desired, change)
         if change.action is Action.UPDATE:
@@ -379,6 +385,37 @@ class _Runner:
             self._still_locked()
             return kind.update(rid, desired, changes, live)
         return self._retry(attempt, retry_preconditions=True)
+
+    def _merge(self, kind: Kind, rid: ResourceId, desired: dict[str, Any],
+               change: ResourceChange) -> dict[str, Any]:
+        """The planned parts of a shared thing written onto the live state just read, on that
+        read's etag (``Kind.merges``). A planned addition found there already was added by
+        someone else since the plan (two stacks granting one pair at once): it is recorded as
+        pre-existing, so this stack's removal leaves it to them. Not after a write whose
+        outcome is unknown (its response lost): that part may be this run's own."""
+        ours = {p for p, _ in leaves(change.last_applied or {})} - set(change.preexisting)
+        planned = [c for c in change.changes if c.op == "add"]
+        uncertain = False
+
+        def attempt() -> dict[str, Any]:
+            nonlocal uncertain
+            live = kind.get(rid)
+            if live is None:
+                raise NotFound(f"{kind.name} {rid.name}: what it is a part of does not exist")
+            changes = fresh_changes(kind, desired, live, change.changes, change.exact)
+            there = [p for p, _ in leaves(desired) if p not in ours
+                     and any(_related(p, c.path) for c in planned)
+                     and not any(_related(p, c.path) for c in changes)]
+            self._found_there[change.key] = () if uncertain else tuple(there)
+            if not changes:
+                return live
+            self._still_locked()
+            try:
+                return kind.update(rid, desired, changes, live)
+            except TransientError:
+                uncertain = True
+                raise
+        return self._retry(attempt, retry_preconditions=True)  # type: ignore[no-any-return]
 
     def _remove(self, kind: Kind, rid: ResourceId, change: ResourceChange) -> None:
         def attempt() -> None:

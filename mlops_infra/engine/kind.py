@@ -256,6 +256,9 @@ class Kind(ABC):
     shared: ClassVar[bool] = False            # manages a part of something shared (IAM bindings,
                                               # audit configs, APIs): never adopted; parts that
                                               # existed before are recorded and left in place
+    merges: ClassVar[bool] = False            # (shared) its create edits a thing that exists (a
+                                              # policy): ``update`` with the live state it was
+                                              # given writes conditionally on that read (etag)
 
     # --- what it needs and offers (declared, never hard-coded elsewhere) ------------------
     api: ClassVar[str | None] = None          # e.g. "storage.googleapis.com": waits for its enablement

@@ -269,6 +269,7 @@ class IamBindingsKind(Kind):
     labels_path: ClassVar[str | None] = None
     listable: ClassVar[bool] = False
     shared: ClassVar[bool] = True
+    merges: ClassVar[bool] = True        # ``update`` writes the policy it was given (its etag)
     guardrails: ClassVar[Mapping[str, str]] = NO_PUBLIC_MEMBERS
     outputs: ClassVar[frozenset[str]] = frozenset()
     terraform_refs: ClassVar[Mapping[str, str]] = {"bindings[].members[]": "member",

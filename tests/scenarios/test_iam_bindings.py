@@ -214,3 +214,51 @@ def test_a_written_waiver_lets_the_plan_through_and_shows(
     assert "break-glass account, SEC-1" in render_text(plan, color=False)
     assert stack.apply(plan).ok
     assert _members(clients, "roles/owner") == ["user:breakglass@acme.com", "user:owner@example.com"]
+
+
+SHARED_GRANT = """\
+apiVersion: mlops-infra/v1
+stack: STACK
+project: test-project
+resources:
+  access:
+    kind: iam.ProjectBindings
+    bindings: [{role: roles/bigquery.jobUser, members: ["user:alice@example.com"]}]
+  readers:
+    kind: storage.BucketBindings
+    bucket: shared-grant-data
+    bindings: [{role: roles/storage.objectViewer, members: ["user:alice@example.com"]}]
+"""
+
+
+@pytest.mark.parametrize("second_first_share", [True, False])
+def test_a_pair_another_stack_added_after_the_plan_is_theirs_and_survives_this_destroy(
+        second_first_share: bool, emulator: Emulator, open_stack: Callable[[Path], Stack],
+        clients: Clients, tmp_path: Path) -> None:
+    """Two stacks grant one pair at once: both plan to add it, the first writes it, so the
+    second's write finds it there: it is recorded as someone else's (pre-existing), and the
+    second stack's destroy leaves it to the first (review 3, finding 1)."""
+    clients.storage().create_bucket("shared-grant-data", retry=None)
+    first, second = (tmp_path / "first.yaml", tmp_path / "second.yaml")
+    first.write_text(SHARED_GRANT.replace("STACK", "team-a"))
+    text = SHARED_GRANT.replace("STACK", "team-b")
+    if not second_first_share:       # team-b already holds other pairs: its changes are updates
+        second.write_text(text.replace("user:alice@example.com", "user:bob@example.com"))
+        _apply(open_stack(second))
+        text = text.replace('members: ["user:alice@example.com"]',
+                            'members: ["user:alice@example.com", "user:bob@example.com"]')
+    second.write_text(text)
+    late = open_stack(second)
+    stale = late.plan()                                   # made before team-a's write
+    assert all("user:alice@example.com" in str(c.changes) for c in stale.resources
+               if c.address in ("access", "readers")), stale
+    _apply(open_stack(first))
+    result = late.apply(stale)
+    assert result.ok, result.failures
+    entries = late.ledger.read().entries
+    for key in ("iam.ProjectBindings:access", "storage.BucketBindings:readers"):
+        assert any("alice" in p for p in entries[key].preexisting), entries[key]
+    assert late.apply(late.plan(destroy=True)).ok
+    assert _members(clients, "roles/bigquery.jobUser") == ["user:alice@example.com"]
+    bucket = clients.storage().bucket("shared-grant-data").get_iam_policy(retry=None)
+    assert "user:alice@example.com" in bucket["roles/storage.objectViewer"]
