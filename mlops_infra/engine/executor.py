@@ -112,6 +112,15 @@ def needs_intent(kind: Kind, change: ResourceChange) -> bool:
     return change.action in (Action.CREATE, Action.REPLACE) and not ownership.labelled_by_name(kind)
 
 
+def kept_unlabelled(kind: Kind, change: ResourceChange) -> bool:
+    """Whether abandoning ``change`` leaves live a resource this stack made that nothing on it
+    can say is ours (a KMS key ring: KMS never deletes one, and it has no labels): its intent
+    stays as that proof, so the stack can be applied again after a ``destroy``."""
+    return (kind.labels_path is None and not kind.shared and not change.preexisting
+            and kind.removal(change.last_applied or {},
+                             allow_data_loss=change.allow_data_loss) == "abandon")
+
+
 class _Runner:
     def __init__(self, plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
                  settings: ExecutionSettings, progress: ProgressListener | None) -> None:
@@ -257,8 +266,9 @@ class _Runner:
             self._remove(kind, rid, change)
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
-            if change.action is Action.DELETE and kind.soft_delete and rid.name:
-                self.sink.intend([change])     # still ours while restorable (``list_deleted``)
+            if rid.name and ((change.action is Action.DELETE and kind.soft_delete)
+                             or (change.action is Action.ABANDON and kept_unlabelled(kind, change))):
+                self.sink.intend([change])     # still ours while restorable, or while it lives
             return False
         desired = self._resolved(change)
         rid, live, adopted = self._converge(kind, rid, change, desired)
@@ -394,7 +404,11 @@ class _Runner:
         pre-existing, so this stack's removal leaves it to them. Not after a write whose
         outcome is unknown (its response lost): that part may be this run's own."""
         ours = {p for p, _ in leaves(change.last_applied or {})} - set(change.preexisting)
-        planned = [c for c in change.changes if c.op == "add"]
+        # a first share writes every part of the (resolved) desired state, as ``create``
+        # does: its planned paths may still hold references (a sink's writer identity)
+        planned = change.changes if change.action is Action.UPDATE else ()
+        adds = [c.path for c in planned if c.op == "add"] if planned else \
+            [p for p, _ in leaves(desired) if p not in set(change.preexisting)]
         uncertain = False
 
         def attempt() -> dict[str, Any]:
@@ -402,9 +416,9 @@ class _Runner:
             live = kind.get(rid)
             if live is None:
                 raise NotFound(f"{kind.name} {rid.name}: what it is a part of does not exist")
-            changes = fresh_changes(kind, desired, live, change.changes, change.exact)
+            changes = fresh_changes(kind, desired, live, planned, change.exact)
             there = [p for p, _ in leaves(desired) if p not in ours
-                     and any(_related(p, c.path) for c in planned)
+                     and any(_related(p, a) for a in adds)
                      and not any(_related(p, c.path) for c in changes)]
             self._found_there[change.key] = () if uncertain else tuple(there)
             if not changes:

@@ -64,14 +64,22 @@ class Leftovers:
         children = _children(self.items)
         planned = (_plan_one(item, children.get(item.key, ()), live, kinds[item.kind],
                              allow_data_loss, why, stack) for item in self.items
-                   if not _deleted_here(item, live))
+                   if not _deleted_here(item, live, kinds[item.kind]))
         return [change for change in planned if change is not None]
 
 
-def _deleted_here(item: _Leftover, live: LiveState) -> bool:
-    """An intent this stack kept after deleting a restorable resource (``Kind.soft_delete``):
-    it proves the resource this stack's while it is pending deletion, so it stays silently."""
-    return item.applied is None and live.pending_deletion(item.rid) is not None
+def _deleted_here(item: _Leftover, live: LiveState, kind: Kind) -> bool:
+    """An intent this stack kept after deleting a restorable resource (``Kind.soft_delete``),
+    or after abandoning one its kind keeps live with nothing on it to say whose it is (a KMS
+    key ring: ``executor.kept_unlabelled``): it proves the resource this stack's while it is
+    pending deletion or live, so it stays silently."""
+    if item.applied is not None or item.unrecorded:
+        return False
+    if live.pending_deletion(item.rid) is not None:
+        return True
+    return kind.labels_path is None and not kind.shared and live.get(item.rid) is not None \
+        and kind.removal({}, allow_data_loss=False) == "abandon" \
+        and kind.removal({}, allow_data_loss=True) == "abandon"
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:

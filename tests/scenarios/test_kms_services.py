@@ -150,3 +150,24 @@ def test_removing_the_key_abandons_it_without_allow_data_loss(
 
     with_loss = open_stack(path).plan(allow_data_loss=True)
     assert [c.address for c in with_loss.resources if c.action is not Action.NOOP] == []
+
+
+def test_a_destroyed_stack_is_applied_again_without_adopting_its_key_ring_by_hand(
+        emulator: Emulator, open_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """KMS never deletes a key ring and a ring has no labels: destroy keeps its intent as the
+    proof it is this stack's, silently, so the spec applies again (review 3, finding 3)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC.replace(", disableOnRemoval: true", ""))   # KMS stays readable
+    stack = open_stack(path)
+    assert stack.apply(stack.plan()).ok
+    destroy = open_stack(path).plan(destroy=True, allow_data_loss=True)
+    assert {c.address: c.action for c in destroy.resources}["ring"] is Action.ABANDON
+    assert open_stack(path).apply(destroy).ok
+    again = open_stack(path).plan(destroy=True, allow_data_loss=True)
+    assert not again.has_changes and not again.ledger_sync, \
+        [(c.address, c.action) for c in again.resources]
+    plan = open_stack(path).plan()
+    ring = next(c for c in plan.resources if c.address == "ring")
+    assert not ring.blocked and ring.adopt, ring
+    assert open_stack(path).apply(plan).ok
+    assert not open_stack(path).plan().has_changes
