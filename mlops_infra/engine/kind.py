@@ -239,6 +239,8 @@ class Kind(ABC):
                                               # (field_behavior INPUT_ONLY): compared with the
                                               # last-applied spec instead of live state
     data_bearing: ClassVar[bool] = False      # deleting may lose data
+    read_lag: ClassVar[float] = 0.0           # seconds a new one may still read as absent after
+                                              # its create returned (eventually consistent reads)
     deletion_keeps: ClassVar[bool] = False    # a delete leaves it in place, emptied (a KMS key:
                                               # only its versions are destroyed): once
                                               # ``holds_data`` is false, it is as deleted

@@ -12,6 +12,7 @@ not show a change on every plan.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from mlops_infra.engine.listdiff import expand_lists
 from mlops_infra.engine.plan import Action, Plan, ResourceChange
 from mlops_infra.engine.reading import DEFAULT_READ_CONCURRENCY, LiveState, Reads, ReadSettings
 from mlops_infra.engine.resolve import Resolved, resolve_resources, with_known_outputs
-from mlops_infra.engine.retry import RetryPolicy
+from mlops_infra.engine.retry import RetryPolicy, call_with_retries
 from mlops_infra.engine.throttle import Throttle
 from mlops_infra.spec import Spec, resolve_refs
 
@@ -140,6 +141,7 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                        ownership_labels=ownership_labels)
         changes = _plan_in_order(resolved, reads.state, ctx, ready=reads.wait)
         live = reads.finish()
+    _read_again(leftovers.lagging(live, kinds), live, kinds, policy)
     changes += leftovers.plan(live, kinds=kinds, allow_data_loss=allow_data_loss, stack=spec.stack,
                               why="removed by destroy" if destroy else "no longer in the spec")
     outputs = {c.address: c.outputs for c in changes if not c.removing}
@@ -150,6 +152,24 @@ def build_plan(spec: Spec, *, kinds: Mapping[str, Kind],
                 outputs={} if destroy else _stack_outputs(spec, outputs),
                 ledger_sync=_needs_ledger_sync(changes, ledger, kinds),
                 notes=ledger.notes + search_note + _pending_labels_note(resolved.values(), ledger, ctx))
+
+
+def _read_again(rids: list[ResourceId], live: LiveState, kinds: Mapping[str, Kind],
+                policy: RetryPolicy) -> None:
+    """Read each of ``rids`` again until it appears or its kind's read lag is over: an intent
+    whose resource reads as absent within that lag may be of one just made, which dropping
+    the intent would leak (a service account a killed run created seconds ago)."""
+    for rid in rids:
+        live.add(rid, _read_within_lag(kinds[rid.kind], rid, policy))
+
+
+def _read_within_lag(kind: Kind, rid: ResourceId, policy: RetryPolicy) -> dict[str, Any] | None:
+    deadline = time.monotonic() + kind.read_lag * policy.scale
+    while True:
+        found: dict[str, Any] | None = call_with_retries(lambda: kind.get(rid), policy=policy)
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(min(1.0 * policy.scale, max(0.0, deadline - time.monotonic())))
 
 
 def _spec_resources(spec: Spec, kinds: Mapping[str, Kind]) -> tuple[tuple[Resolved, ...], tuple[str, ...]]:

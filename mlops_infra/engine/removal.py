@@ -59,6 +59,13 @@ class Leftovers:
         """What to read: each named leftover, and the scope of each to find by its labels."""
         return [item.rid for item in self.items if item.rid.name or item.rid.scope]
 
+    def lagging(self, live: LiveState, kinds: Mapping[str, Kind]) -> list[ResourceId]:
+        """Intended resources that read as absent though they may exist: a stopped run may
+        have created them moments ago, and their kind's reads lag behind (``Kind.read_lag``)."""
+        return [item.rid for item in self.items
+                if item.applied is None and not item.unrecorded and item.rid.name
+                and kinds[item.kind].read_lag and live.get(item.rid) is None]
+
     def plan(self, live: LiveState, *, kinds: Mapping[str, Kind], allow_data_loss: bool,
              stack: str, why: str = "no longer in the spec") -> list[ResourceChange]:
         children = _children(self.items)

@@ -58,12 +58,13 @@ class RetryPolicy:
     consistency_deadline: float = 600.0
     consistency_initial: float = 2.0
     consistency_maximum: float = 15.0
+    scale: float = 1.0                  # what the waits were scaled by (``from_env``)
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         scale = float(os.environ.get("MLOPS_INFRA_RETRY_SCALE", "1") or 1)
         base = cls()
-        return replace(base, initial=base.initial * scale, maximum=base.maximum * scale,
+        return replace(base, scale=scale, initial=base.initial * scale, maximum=base.maximum * scale,
                        consistency_deadline=base.consistency_deadline * scale,
                        consistency_initial=base.consistency_initial * scale,
                        consistency_maximum=base.consistency_maximum * scale)

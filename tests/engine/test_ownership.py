@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, ConfigDict
 
 from mlops_infra.engine import paths
@@ -435,6 +436,36 @@ def test_a_409_after_a_crash_is_ours_when_the_intent_was_recorded_though_not_yet
     result = apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST)
     assert result.ok, result.failures
     assert world.creates == 1 and "test.Bare:net" in ledger.entries and not ledger.intents
+
+
+def test_destroy_right_after_a_crash_reads_an_intended_resource_again_while_reads_lag(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind whose new resources read as absent for a while (``Kind.read_lag``: a service
+    account): destroy reads an intended one again until that lag is over, instead of
+    dropping its intent as never made and leaving the resource."""
+    monkeypatch.setattr(Bare, "read_lag", 2.0)
+    world = World()
+    crashed = MemoryLedger(drop_records=True)
+    _reconcile(world, crashed, BARE)
+    world.lag["bare/net"] = 3                      # the list and two more reads miss it
+    ledger = MemoryLedger(intents=dict(crashed.intents))
+    plan = build_plan(_spec(BARE), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "net")
+    assert change.action is Action.DELETE and change.id == "bare/net", change
+    assert apply_plan(plan, kinds=_kinds(world), sink=ledger, settings=FAST).ok
+    assert world.store == {} and not ledger.intents
+
+
+def test_an_intended_resource_never_made_is_dropped_once_the_read_lag_is_over(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Bare, "read_lag", 0.05)
+    world = World()
+    ledger = MemoryLedger(intents={"test.Bare:net": Intent("test.Bare", "bare/net", "net", "bare")})
+    plan = build_plan(_spec(BARE), kinds=_kinds(world), ledger=ledger.view(), policy=POLICY,
+                      destroy=True)
+    change = _only(plan, "net")
+    assert change.action is Action.NOOP and "already gone" in (change.reason or "")
 
 
 def test_a_resource_labelled_for_another_stack_is_never_adopted() -> None:

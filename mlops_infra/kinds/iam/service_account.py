@@ -97,6 +97,10 @@ class ServiceAccount(Kind):
     labels_path = None
     data_bearing = True
     loss = "its keys stop working and every binding that names it breaks"
+    # "each read is eventually consistent" (google/iam/admin/v1/iam.proto); Terraform polls a
+    # new account until three reads succeed, then sleeps 10 s (magic-modules
+    # resource_google_service_account.go)
+    read_lag = 10.0
     api = IAM_API
     uses = (IAM,)
 
