@@ -112,15 +112,6 @@ def needs_intent(kind: Kind, change: ResourceChange) -> bool:
     return change.action in (Action.CREATE, Action.REPLACE) and not ownership.labelled_by_name(kind)
 
 
-def kept_unlabelled(kind: Kind, change: ResourceChange) -> bool:
-    """Whether abandoning ``change`` leaves live a resource this stack made that nothing on it
-    can say is ours (a KMS key ring: KMS never deletes one, and it has no labels): its intent
-    stays as that proof, so the stack can be applied again after a ``destroy``."""
-    return (kind.labels_path is None and not kind.shared and not change.preexisting
-            and kind.removal(change.last_applied or {},
-                             allow_data_loss=change.allow_data_loss) == "abandon")
-
-
 class _Runner:
     def __init__(self, plan: Plan, *, kinds: Mapping[str, Kind], sink: LedgerSink,
                  settings: ExecutionSettings, progress: ProgressListener | None) -> None:
@@ -267,7 +258,8 @@ class _Runner:
         if change.removing or change.desired is None:      # deleted, abandoned, or gone outside us
             self.sink.forget(change=change)
             if rid.name and ((change.action is Action.DELETE and kind.soft_delete)
-                             or (change.action is Action.ABANDON and kept_unlabelled(kind, change))):
+                             or (change.action is Action.ABANDON and not change.preexisting
+                                 and ownership.kept_unprovable(kind))):
                 self.sink.intend([change])     # still ours while restorable, or while it lives
             return False
         desired = self._resolved(change)

@@ -58,6 +58,14 @@ def labelled_by_name(kind: Kind) -> bool:
     return kind.naming == "user" and kind.labels_path is not None and not kind.shared
 
 
+def kept_unprovable(kind: Kind) -> bool:
+    """Whether a removal always leaves a resource of ``kind`` live with nothing on it to say
+    whose it is (a KMS key ring: KMS never deletes one, and it has no labels): the intent of
+    one this stack made stays in the ledger as that proof (``executor``, ``removal``)."""
+    return kind.labels_path is None and not kind.shared \
+        and kind.removal({}, allow_data_loss=True) == "abandon"
+
+
 def managed_labels(kind: Kind, stack: str, address: str) -> dict[str, str]:
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, STACK_LABEL: stack}
     if kind.naming == "server":

@@ -26,7 +26,7 @@ from typing import Any
 
 from mlops_infra.engine.diff import without_paths
 from mlops_infra.engine.kind import Kind, ResourceId, logical_key
-from mlops_infra.engine.ownership import judge, labelled_by_name, other_stack
+from mlops_infra.engine.ownership import judge, kept_unprovable, labelled_by_name, other_stack
 from mlops_infra.engine.plan import Action, ResourceChange
 from mlops_infra.engine.reading import LiveState
 
@@ -78,15 +78,13 @@ class Leftovers:
 def _deleted_here(item: _Leftover, live: LiveState, kind: Kind) -> bool:
     """An intent this stack kept after deleting a restorable resource (``Kind.soft_delete``),
     or after abandoning one its kind keeps live with nothing on it to say whose it is (a KMS
-    key ring: ``executor.kept_unlabelled``): it proves the resource this stack's while it is
+    key ring: ``ownership.kept_unprovable``): it proves the resource this stack's while it is
     pending deletion or live, so it stays silently."""
     if item.applied is not None or item.unrecorded:
         return False
     if live.pending_deletion(item.rid) is not None:
         return True
-    return kind.labels_path is None and not kind.shared and live.get(item.rid) is not None \
-        and kind.removal({}, allow_data_loss=False) == "abandon" \
-        and kind.removal({}, allow_data_loss=True) == "abandon"
+    return kept_unprovable(kind) and live.get(item.rid) is not None
 
 
 def _children(items: tuple[_Leftover, ...]) -> dict[str, tuple[str, ...]]:
